@@ -1,0 +1,20 @@
+// The seam between phases and transport: phases talk to RemoteHost, which the ssh2 client and the test fakes both implement.
+
+export interface ExecResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface ExecOptions {
+  /** Kill the channel and fail after this long. */
+  timeoutMs?: number;
+}
+
+export interface RemoteHost {
+  /** Inventory node name. */
+  readonly name: string;
+  /** Run one shell command line (already rendered by plan/shell.render). Resolves with any exit code; rejects only when the command could not run or timed out. */
+  exec(command: string, options?: ExecOptions): Promise<ExecResult>;
+  close(): void;
+}
