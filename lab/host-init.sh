@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# lab/host-init.sh HOST IP HOSTDIR - the "init" of one lab host.
+#
+# lab/lab.sh copies this file into HOSTDIR and starts it as
+#   nsenter --net=/run/netns/edl-HOST unshare --mount --uts --fork bash HOSTDIR/host-init.sh ...
+# so it runs in the host's own network namespace and in fresh mount and UTS
+# namespaces. It makes the machine's root filesystem look like a separate host,
+# starts that host's dockerd and sshd, then stays alive: its pid is the handle
+# `lab.sh host-exec` uses (nsenter -t PID) to enter the host.
+#
+# Everything it reads or writes lives in HOSTDIR (/var/lib/etcd-deploy-lab/HOST),
+# never in the lab state directory: that one may sit under /tmp, which this
+# script hides behind the host's own /tmp.
+set -euo pipefail
+
+host=$1 ip=$2 dir=$3
+
+# A clean, predictable environment for the daemons (the caller's DOCKER_HOST,
+# locale or PATH must not leak into a lab host).
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export HOME=/root LANG=C.UTF-8
+
+echo "$$" > "${dir}/init.pid"
+echo "[host-init ${host}] pid $$, ip ${ip}"
+
+# Mounts made below must never propagate back to the machine's root namespace
+# (unshare already defaults to private; say it explicitly, it is what keeps the
+# lab from leaving mounts behind).
+mount --make-rprivate /
+
+# Private /run: docker.sock, containerd, runc state and sshd's privilege
+# separation dir are per host, and vanish with the host's mount namespace.
+mount -t tmpfs -o mode=755,size=64m "lab-${host}-run" /run
+mkdir -p /run/sshd /run/lock
+chmod 755 /run/sshd
+
+# Per-host directories over the paths a real host would have on its own disk.
+# /etc/docker too: every dockerd writes key.json there, and the machine's own
+# daemon.json (if any) must not change the lab daemons' flags.
+bind() { # bind SRC DST - create DST in the root fs if missing (an empty mountpoint)
+  mkdir -p "$2"
+  mount --bind "$1" "$2"
+}
+bind "${dir}/docker"     /var/lib/docker
+bind "${dir}/data"       /var/lib/etcd-cluster
+bind "${dir}/etc-docker" /etc/docker
+bind "${dir}/tmp"        /tmp
+
+hostname "${host}"
+
+# dockerd: no iptables/NAT/bridge (containers use --network host, which is this
+# host's namespace), vfs because overlayfs on overlay/ext4 inside nested mount
+# namespaces is not worth the trouble here, and a cgroup parent of our own so
+# that leftovers are recognisably the lab's.
+/usr/sbin/dockerd \
+  --host unix:///run/docker.sock \
+  --pidfile /run/docker.pid \
+  --data-root /var/lib/docker \
+  --exec-root /run/docker \
+  --storage-driver vfs \
+  --iptables=false --ip6tables=false --ip-masq=false --bridge=none \
+  --cgroup-parent "/edl-${host}" \
+  --log-level warn &
+echo "$!" > "${dir}/dockerd.pid"
+
+# sshd in the foreground (-D), logging to stderr (-e, i.e. the host log).
+/usr/sbin/sshd -D -e -f "${dir}/ssh/sshd_config" &
+echo "$!" > "${dir}/sshd.pid"
+
+echo "[host-init ${host}] dockerd $(cat "${dir}/dockerd.pid"), sshd $(cat "${dir}/sshd.pid")"
+
+# Stay alive as the host's anchor process. On TERM, pass it on to the daemons.
+on_term() {
+  echo "[host-init ${host}] stopping"
+  kill -TERM $(jobs -p) 2>/dev/null || true
+  wait || true
+  exit 0
+}
+trap on_term TERM INT
+while :; do
+  sleep 3600 &
+  wait "$!" || true
+done

@@ -1,0 +1,675 @@
+#!/usr/bin/env bash
+# lab/lab.sh - a local multi-host lab for etcd-deploy on one Linux machine.
+#
+# Each lab host is a network namespace plus its own mount and UTS namespaces,
+# running its own sshd and dockerd; a bridge in a namespace of its own joins them,
+# and the machine's root namespace gets one leg into that bridge (198.18.0.1) so
+# the operator's tools reach every host by address, exactly as they would reach
+# real machines. See docs/lab.md.
+#
+#   lab/lab.sh up [--nodes N] [--with-35]   clear leftovers, create N hosts (default 3)
+#   lab/lab.sh down                         end the lab's processes, delete its namespaces
+#   lab/lab.sh status                       per host: netns, sshd, dockerd, etcd container
+#   lab/lab.sh host-exec HOST CMD...        run CMD inside HOST (nsenter, not ssh)
+#   lab/lab.sh stop-sshd HOST | start-sshd HOST
+#   lab/lab.sh ssh HOST [CMD...]            ssh into HOST with the lab's key
+#
+# Traffic goes only to loopback and to 198.18.0.0/24 inside namespaces the lab made.
+set -euo pipefail
+
+# --- constants -----------------------------------------------------------------
+
+LAB_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(dirname "${LAB_SRC}")
+LAB_DIR=${LAB_DIR:-${REPO}/.lab}
+HOSTS_ROOT=/var/lib/etcd-deploy-lab     # per-host docker, data, tmp, ssh dirs
+CACHE=/var/cache/etcd-deploy-lab        # image tars and downloaded .debs, kept by `down`
+LOCK=/run/etcd-deploy-lab.lock          # one lab per machine: up/down serialise here
+
+NS_PREFIX=edl-                          # every namespace and root-ns link the lab makes
+BR_NS=edl-br                            # namespace holding the bridge
+ROOT_IF=edl-root                        # the root namespace's leg into the bridge
+NET=198.18.0                            # lab subnet 198.18.0.0/24 (RFC 2544 benchmarking range)
+OPERATOR_IP=${NET}.1
+IMAGE_RECIPE=1                          # bump when the image contents change (cache key)
+
+# Bounded waits (seconds).
+WAIT_DOCKERD=90
+WAIT_SSHD=30
+WAIT_KILL=5
+
+# --- small helpers ---------------------------------------------------------------
+
+# Elapsed time in log lines. EPOCHREALTIME is in microseconds; strip its decimal
+# separator (which depends on the locale) and do integer arithmetic.
+T0=${EPOCHREALTIME//[!0-9]/}
+elapsed() {
+  local ms=$(( (${EPOCHREALTIME//[!0-9]/} - T0) / 1000 ))
+  printf '%d.%d' $((ms / 1000)) $(( (ms % 1000) / 100 ))
+}
+log() { printf '[lab %6ss] %s\n' "$(elapsed)" "$*" >&2; }
+die() { echo "lab: $*" >&2; exit 1; }
+usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}" >&2; exit 2; }
+
+host_name() { echo "etcd-$1"; }                # 1 -> etcd-1
+host_ip()   { echo "${NET}.$((10 + $1))"; }     # 1 -> 198.18.0.11
+host_ns()   { echo "${NS_PREFIX}$1"; }          # etcd-1 -> edl-etcd-1
+host_dir()  { echo "${HOSTS_ROOT}/$1"; }
+host_index() { # etcd-3 -> 3, or die
+  [[ $1 =~ ^etcd-([1-9])$ ]] || die "unknown host '$1' (expected etcd-1, etcd-2, ...)"
+  echo "${BASH_REMATCH[1]}"
+}
+
+require_root_linux() {
+  if [[ $(uname -s) != Linux ]]; then
+    echo "lab: the lab needs Linux (network namespaces); this is $(uname -s)" >&2; exit 2
+  fi
+  if [[ ${EUID} -ne 0 ]]; then
+    echo "lab: the lab needs root (namespaces, mounts, dockerd); run it as root" >&2; exit 2
+  fi
+}
+
+take_lock() { # serialise up/down; fd 9 must be closed in every daemon we start (9>&-)
+  exec 9>"${LOCK}"
+  flock -w 120 9 || die "another lab.sh up/down holds ${LOCK} for over 120 s"
+}
+
+# ssh as the operator, with nothing from ~/.ssh/config or the user's known_hosts.
+lab_ssh() { # lab_ssh IP [CMD...]
+  local ip=$1; shift
+  ssh -F /dev/null -i "${LAB_DIR}/id_ed25519" -o IdentitiesOnly=yes -o BatchMode=yes \
+    -o UserKnownHostsFile="${LAB_DIR}/known_hosts" -o GlobalKnownHostsFile=/dev/null \
+    -o StrictHostKeyChecking=yes -o ConnectTimeout=3 -o LogLevel=ERROR \
+    "root@${ip}" "$@"
+}
+
+netns_inode() { stat -L -c %i "/run/netns/$1" 2>/dev/null; }
+lab_netns_list() { ip netns list 2>/dev/null | awk -v p="${NS_PREFIX}" 'index($1, p) == 1 {print $1}'; }
+
+# The pid of a running host's init (its namespace anchor), verified to really
+# sit in that host's network namespace (a recorded pid may have been reused).
+host_init_pid() { # host_init_pid HOST -> pid, or return 1
+  local h=$1 pid="" want
+  if [[ -f ${LAB_DIR}/pids ]]; then
+    pid=$(awk -v h="$h" '$1 == h && $2 == "init" {print $3}' "${LAB_DIR}/pids")
+  fi
+  [[ -n ${pid} ]] || pid=$(cat "$(host_dir "$h")/init.pid" 2>/dev/null || true)
+  [[ -n ${pid} ]] || return 1
+  want=$(netns_inode "$(host_ns "$h")") || return 1
+  [[ $(stat -L -c %i "/proc/${pid}/ns/net" 2>/dev/null) == "${want}" ]] || return 1
+  echo "${pid}"
+}
+
+# Run a command inside a host's network, mount and UTS namespaces.
+in_host() { # in_host HOST CMD...
+  local h=$1 pid; shift
+  pid=$(host_init_pid "$h") || { echo "lab: host $h is not up (no live init in netns $(host_ns "$h"))" >&2; return 1; }
+  (cd / && exec nsenter -t "${pid}" -n -m -u -- "$@")
+}
+
+host_docker() { # host_docker HOST ARGS... - the docker client against HOST's dockerd
+  local h=$1; shift
+  in_host "$h" env -u DOCKER_HOST -u DOCKER_CONTEXT docker -H unix:///run/docker.sock "$@"
+}
+
+# --- finding and ending lab processes -------------------------------------------
+
+# Every process that belongs to a lab, from three sources:
+#  1. pids recorded in LAB_DIR/pids by the last `up`, if they still sit in a lab
+#     namespace (so a reused pid is never killed);
+#  2. `ip netns pids` of every edl-* namespace;
+#  3. any process (outside our own mount namespace) that has a mount whose source
+#     lies under /var/lib/etcd-deploy-lab: that catches a lab host whose netns
+#     file was already deleted, and containers in a network namespace of their own.
+lab_pids() {
+  local ns self_mnt
+  declare -A seen=() lab_net=() lab_mnt=()
+  for ns in $(lab_netns_list); do
+    lab_net[$(netns_inode "${ns}")]=1
+    for pid in $(ip netns pids "${ns}" 2>/dev/null); do seen[${pid}]=1; done
+  done
+
+  self_mnt=$(stat -L -c %i /proc/self/ns/mnt)
+  # lsns lists each mount namespace once with one of its pids; a namespace is
+  # the lab's if that pid's mountinfo shows a mount taken from HOSTS_ROOT.
+  while read -r mnt pid; do
+    [[ ${mnt} == "${self_mnt}" ]] && continue
+    if grep -qs " ${HOSTS_ROOT}/" "/proc/${pid}/mountinfo"; then lab_mnt[${mnt}]=1; fi
+  done < <(lsns -t mnt -n -r -o NS,PID 2>/dev/null)
+  if [[ ${#lab_mnt[@]} -gt 0 ]]; then
+    while read -r path inode; do
+      if [[ -n ${lab_mnt[${inode}]:-} ]]; then
+        pid=${path#/proc/}; seen[${pid%%/*}]=1
+      fi
+    done < <(stat -L -c '%n %i' /proc/[0-9]*/ns/mnt 2>/dev/null)
+  fi
+
+  if [[ -f ${LAB_DIR}/pids ]]; then
+    while read -r _ _ pid; do
+      [[ ${pid} =~ ^[0-9]+$ ]] || continue
+      local net mnt
+      net=$(stat -L -c %i "/proc/${pid}/ns/net" 2>/dev/null) || continue
+      mnt=$(stat -L -c %i "/proc/${pid}/ns/mnt" 2>/dev/null) || continue
+      if [[ -n ${lab_net[${net}]:-} || -n ${lab_mnt[${mnt}]:-} ]]; then seen[${pid}]=1; fi
+    done < "${LAB_DIR}/pids"
+  fi
+
+  unset "seen[$$]" "seen[${BASHPID}]"
+  echo "${!seen[@]}"
+}
+
+alive() { # a pid that exists and is not a zombie
+  local state
+  state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+  [[ -n ${state} && ${state} != Z ]]
+}
+
+# TERM, wait up to WAIT_KILL s, then KILL what is left and wait for it to go.
+end_processes() {
+  local pids=("$@") left=() i
+  [[ ${#pids[@]} -gt 0 ]] || return 0
+  log "ending ${#pids[@]} lab process(es)"
+  kill -TERM "${pids[@]}" 2>/dev/null || true
+  for ((i = 0; i < WAIT_KILL * 10; i++)); do
+    left=()
+    for pid in "${pids[@]}"; do alive "${pid}" && left+=("${pid}"); done
+    [[ ${#left[@]} -eq 0 ]] && return 0
+    sleep 0.1
+  done
+  log "KILL ${#left[@]} process(es) still there after ${WAIT_KILL}s: ${left[*]}"
+  kill -KILL "${left[@]}" 2>/dev/null || true
+  for ((i = 0; i < 50; i++)); do
+    local still=()
+    for pid in "${left[@]}"; do alive "${pid}" && still+=("${pid}"); done
+    [[ ${#still[@]} -eq 0 ]] && return 0
+    sleep 0.1
+  done
+  die "processes ${still[*]} survived SIGKILL (stuck in the kernel?)"
+}
+
+# Everything an earlier lab may have left, whether or not LAB_DIR still knows it.
+clear_lab() {
+  local pids ns
+
+  # 1. processes first: a namespace or a mount outlives its file as long as a
+  #    process still holds it. Two passes, in case a dying dockerd spawned more.
+  for _ in 1 2; do
+    read -r -a pids <<< "$(lab_pids)"
+    end_processes "${pids[@]}"
+  done
+
+  # 2. namespaces (deleting one deletes the veth ends inside it and their peers)
+  #    and the root namespace's leg into the bridge.
+  for ns in $(lab_netns_list); do
+    ip netns delete "${ns}" 2>/dev/null || rm -f "/run/netns/${ns}"
+  done
+  for link in $(ip -o link show 2>/dev/null | awk -F': ' -v p="${NS_PREFIX}" '{sub(/@.*/, "", $2)} index($2, p) == 1 {print $2}'); do
+    ip link delete "${link}" 2>/dev/null || true
+  done
+
+  # 3. cgroups the lab's dockerds made (--cgroup-parent /edl-HOST); rmdir only
+  #    removes empty ones, deepest first.
+  find /sys/fs/cgroup -mindepth 2 -maxdepth 4 -type d -path "*/${NS_PREFIX}etcd-*" 2>/dev/null \
+    | sort -r | xargs -r rmdir 2>/dev/null || true
+
+  # 4. host directories (never mounted in our namespace; if something is, detach it
+  #    so rm cannot reach through a mount into another filesystem).
+  for m in $(findmnt -rn -o TARGET | grep "^${HOSTS_ROOT}/" | sort -r); do umount -l "${m}" || true; done
+  if [[ -d ${HOSTS_ROOT} ]]; then
+    find "${HOSTS_ROOT}" -mindepth 1 -maxdepth 1 -exec rm -rf --one-file-system {} +
+  fi
+  rm -f "${LAB_DIR}/pids" "${LAB_DIR}/inventory.yaml" "${LAB_DIR}/known_hosts" \
+    "${LAB_DIR}/id_ed25519" "${LAB_DIR}/id_ed25519.pub"
+}
+
+# --- the network -------------------------------------------------------------------
+
+# sysctl inside a namespace: /proc/sys/net shows the namespace of the reader.
+ns_sysctl() { nsenter --net="/run/netns/$1" sysctl -q -w "${@:2}"; }
+no_ipv6() { # no IPv6 on lab links: no router solicitations, no DAD, nothing but 198.18.0.0/24
+  if [[ -d /proc/sys/net/ipv6 ]]; then
+    ns_sysctl "$1" net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+  fi
+}
+
+make_network() { # make_network N
+  local n=$1 k h ns
+  mkdir -p /run/netns
+  ip netns add "${BR_NS}"
+  no_ipv6 "${BR_NS}"
+  ip -n "${BR_NS}" link add br0 type bridge stp_state 0 forward_delay 0
+  ip -n "${BR_NS}" link set br0 up
+
+  # The operator's leg: created in the root namespace with its peer directly in the bridge ns.
+  ip link add "${ROOT_IF}" type veth peer name root netns "${BR_NS}"
+  if [[ -d /proc/sys/net/ipv6/conf/${ROOT_IF} ]]; then
+    sysctl -q -w "net.ipv6.conf.${ROOT_IF}.disable_ipv6=1"
+  fi
+  ip addr add "${OPERATOR_IP}/24" dev "${ROOT_IF}"
+  ip -n "${BR_NS}" link set root master br0 up
+  ip link set "${ROOT_IF}" up
+
+  for ((k = 1; k <= n; k++)); do
+    h=$(host_name "$k"); ns=$(host_ns "$h")
+    ip netns add "${ns}"
+    no_ipv6 "${ns}"
+    # eth0 is created straight inside the host namespace, its peer inside the
+    # bridge namespace: no temporary names in the root namespace.
+    ip link add eth0 netns "${ns}" type veth peer name "${h}" netns "${BR_NS}"
+    ip -n "${BR_NS}" link set "${h}" master br0 up
+    ip -n "${ns}" addr add "$(host_ip "$k")/24" dev eth0
+    ip -n "${ns}" link set eth0 up
+    ip -n "${ns}" link set lo up
+  done
+}
+
+# --- hosts -----------------------------------------------------------------------
+
+write_sshd_config() { # write_sshd_config HOST IP
+  local h=$1 ip=$2 dir
+  dir=$(host_dir "$h")
+  cat > "${dir}/ssh/sshd_config" <<EOF
+# Written by lab/lab.sh for lab host ${h}. Only this file is read (sshd -f).
+ListenAddress ${ip}:22
+HostKey ${dir}/ssh/ssh_host_ed25519_key
+AuthorizedKeysFile ${dir}/ssh/authorized_keys
+PidFile /run/sshd.pid
+PermitRootLogin prohibit-password
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+# the key files live under /var/lib/etcd-deploy-lab, not in a home directory
+StrictModes no
+UseDNS no
+PrintMotd no
+PrintLastLog no
+MaxSessions 10
+MaxStartups 50:30:100
+AcceptEnv LANG LC_*
+Subsystem sftp internal-sftp
+EOF
+}
+
+# Prepare one host's directory: its own ssh host key, config, and the init script.
+prepare_host() { # prepare_host K
+  local k=$1 h dir
+  h=$(host_name "$k"); dir=$(host_dir "$h")
+  mkdir -p "${dir}"/{docker,data,tmp,etc-docker,ssh}
+  chmod 1777 "${dir}/tmp"
+  chmod 700 "${dir}/docker"
+  ssh-keygen -q -t ed25519 -N '' -C "root@${h} (etcd-deploy lab)" -f "${dir}/ssh/ssh_host_ed25519_key"
+  cp "${LAB_DIR}/id_ed25519.pub" "${dir}/ssh/authorized_keys"
+  write_sshd_config "$h" "$(host_ip "$k")"
+  cp "${LAB_SRC}/host-init.sh" "${dir}/host-init.sh"
+}
+
+start_host() { # start_host K - launch the host's init in the background, detached
+  local k=$1 h ip dir
+  h=$(host_name "$k"); ip=$(host_ip "$k"); dir=$(host_dir "$h")
+  # setsid: its own session, so it is not tied to our terminal or process group;
+  # stdin/stdout/stderr and the lock fd are closed/redirected so that a caller
+  # waiting on our output (a test harness) is not kept waiting by the daemons.
+  setsid env -i PATH="${PATH}" nsenter --net="/run/netns/$(host_ns "$h")" \
+    unshare --mount --uts --fork --propagation private \
+    bash "${dir}/host-init.sh" "$h" "${ip}" "${dir}" \
+    < /dev/null >> "${LAB_DIR}/${h}.log" 2>&1 9>&- &
+  echo "$h launcher $!" >> "${LAB_DIR}/pids"
+}
+
+# Wait until every host has its init, dockerd and sshd answering; bounded.
+wait_hosts() { # wait_hosts N
+  local n=$1 k h ip deadline pending
+  declare -A docker_ok=() ssh_ok=()
+  deadline=$((SECONDS + WAIT_DOCKERD))
+  while :; do
+    pending=()
+    for ((k = 1; k <= n; k++)); do
+      h=$(host_name "$k"); ip=$(host_ip "$k")
+      if [[ -z ${docker_ok[$h]:-} ]]; then
+        if host_init_pid "$h" > /dev/null && host_docker "$h" version --format '{{.Server.Version}}' > /dev/null 2>&1; then
+          docker_ok[$h]=1
+        else
+          pending+=("$h:dockerd")
+        fi
+      fi
+      if [[ -z ${ssh_ok[$h]:-} ]]; then
+        if lab_ssh "${ip}" true 2> /dev/null; then
+          ssh_ok[$h]=1
+        else
+          pending+=("$h:sshd")
+        fi
+      fi
+    done
+    [[ ${#pending[@]} -eq 0 ]] && return 0
+    if ((SECONDS >= deadline)); then
+      for p in "${pending[@]}"; do
+        echo "lab: ${p%%:*}: ${p#*:} not answering after ${WAIT_DOCKERD}s; see ${LAB_DIR}/${p%%:*}.log" >&2
+      done
+      exit 1
+    fi
+    sleep 0.2
+  done
+}
+
+record_pids() { # record_pids N - the pids each host's init wrote, into LAB_DIR/pids
+  local n=$1 k h dir role
+  for ((k = 1; k <= n; k++)); do
+    h=$(host_name "$k"); dir=$(host_dir "$h")
+    for role in init dockerd sshd; do
+      echo "$h ${role} $(cat "${dir}/${role}.pid")" >> "${LAB_DIR}/pids"
+    done
+  done
+}
+
+# --- the etcd image ----------------------------------------------------------------
+
+# Fill ROOT with the given etcd binaries (in /usr/local/bin), the shared
+# libraries they link (per ldd) plus the loader, and busybox as /bin/sh & co.
+make_image_root() { # make_image_root ROOT BINARY...
+  local root=$1 bin lib; shift
+  mkdir -p "${root}"/{bin,usr/local/bin,var/lib/etcd,tmp,etc/ssl/certs}
+  chmod 1777 "${root}/tmp"
+  for bin in "$@"; do
+    cp -L "${bin}" "${root}/usr/local/bin/"
+    # ldd prints "libc.so.6 => /lib/.../libc.so.6 (0x..)" and "/lib64/ld-linux-x86-64.so.2 (0x..)":
+    # every absolute path is a file to copy, at the same path, symlinks resolved.
+    for lib in $(ldd "${bin}" 2>/dev/null | awk '{for (i = 1; i <= NF; i++) if ($i ~ /^\//) print $i}'); do
+      [[ -e ${root}${lib} ]] || { mkdir -p "${root}$(dirname "${lib}")"; cp -L "${lib}" "${root}${lib}"; }
+    done
+  done
+  cp -L "$(command -v busybox)" "${root}/bin/busybox"
+  # busybox must be the static one: the image has only the etcd binaries' libraries
+  # (ldd exits 1 for a static binary, hence the || true)
+  if [[ $(ldd "${root}/bin/busybox" 2>&1 || true) != *"not a dynamic executable"* ]]; then
+    die "$(command -v busybox) is not statically linked; install busybox-static"
+  fi
+  for applet in sh ls cat mkdir rm mv sleep test echo dd sync; do
+    ln -sf busybox "${root}/bin/${applet}"
+  done
+  printf 'root:x:0:0:root:/root:/bin/sh\n' > "${root}/etc/passwd"
+  printf 'root:x:0:\n' > "${root}/etc/group"
+}
+
+# Build (or take from the cache) the image tar for one etcd; prints its path.
+image_tar() { # image_tar VERSION BINARY...
+  local version=$1 tar tmp; shift
+  tar="${CACHE}/etcd-lab-${version}-r${IMAGE_RECIPE}.tar"
+  if [[ ! -s ${tar} ]]; then
+    mkdir -p "${CACHE}"
+    tmp=$(mktemp -d "${CACHE}/build.XXXXXX")
+    trap 'rm -rf "${tmp}"' EXIT   # this runs in a background subshell: its own trap
+    make_image_root "${tmp}/root" "$@"
+    # reproducible: sorted, root-owned, fixed mtime
+    tar -C "${tmp}/root" --sort=name --numeric-owner --owner=0 --group=0 --mtime=@0 -cf "${tmp}/etcd.tar" .
+    mv "${tmp}/etcd.tar" "${tar}"
+    rm -rf "${tmp}"
+  fi
+  echo "${tar}"
+}
+
+etcd_version() { # etcd_version /path/to/etcd -> 3.4.23
+  "$1" --version 2>/dev/null | awk '/^etcd Version:/ {print $3; exit}'
+}
+
+import_image() { # import_image HOST TAR TAG [EXTRA_TAG...]
+  local h=$1 tar=$2 tag=$3 extra; shift 3
+  host_docker "$h" import -c 'ENV PATH=/usr/local/bin:/bin' "${tar}" "${tag}" > /dev/null
+  for extra in "$@"; do host_docker "$h" tag "${tag}" "${extra}"; done
+}
+
+# Debian trixie's etcd 3.5.x, fetched with a private apt configuration (the
+# system's sources, lists and cache are left alone). Prints "VERSION ROOTDIR".
+fetch_etcd35() {
+  local base="${CACHE}/trixie" uri sources
+  mkdir -p "${base}"/{lists/partial,cache/archives/partial,debs}
+  if ! compgen -G "${base}/debs/etcd-server_*.deb" > /dev/null || ! compgen -G "${base}/debs/etcd-client_*.deb" > /dev/null; then
+    # The mirror the system itself uses (deb822 .sources first, then sources.list).
+    uri=$(awk '/^URIs:/ && $2 !~ /security/ {print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
+    if [[ -z ${uri} ]]; then
+      uri=$(awk '$1 == "deb" && $0 !~ /security/ {for (i = 2; i <= NF; i++) if ($i ~ /^https?:/) {print $i; exit}}' \
+        /etc/apt/sources.list 2>/dev/null || true)
+    fi
+    [[ -n ${uri} ]] || die "--with-35: no Debian mirror found in /etc/apt/sources.list.d/*.sources or /etc/apt/sources.list"
+    sources="${base}/sources.list"
+    echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] ${uri} trixie main" > "${sources}"
+    local apt_opts=(-o "Dir::Etc::SourceList=${sources}" -o Dir::Etc::SourceParts=/dev/null
+      -o "Dir::State::Lists=${base}/lists" -o "Dir::Cache=${base}/cache"
+      -o Dir::State::status=/dev/null -o Debug::NoLocking=1 -o APT::Sandbox::User=root)
+    log "fetching Debian trixie's etcd-server/etcd-client (private apt config, mirror ${uri})"
+    apt-get -q "${apt_opts[@]}" update > "${base}/apt.log" 2>&1 || die "--with-35: apt-get update failed, see ${base}/apt.log"
+    (cd "${base}/debs" && apt-get -q "${apt_opts[@]}" download etcd-server etcd-client >> "${base}/apt.log" 2>&1) \
+      || die "--with-35: apt-get download failed, see ${base}/apt.log"
+  fi
+  rm -rf "${base}/x"; mkdir -p "${base}/x"
+  for deb in "${base}"/debs/etcd-server_*.deb "${base}"/debs/etcd-client_*.deb; do
+    dpkg-deb -x "${deb}" "${base}/x"
+  done
+  local v
+  v=$(etcd_version "${base}/x/usr/bin/etcd")
+  [[ ${v} == 3.5.* ]] || die "--with-35: extracted etcd reports version '${v}', expected 3.5.x"
+  echo "${v} ${base}/x"
+}
+
+# --- writing the operator's files ------------------------------------------------------
+
+write_inventory() { # write_inventory N IMAGE
+  local n=$1 image=$2 k
+  {
+    echo "# Written by lab/lab.sh up: the lab's ${n} hosts."
+    echo "cluster:"
+    echo "  token: lab-etcd-cluster"
+    echo "  image: ${image}"
+    echo "  client_port: 2379"
+    echo "  peer_port: 2380"
+    echo "  data_path: /var/lib/etcd-cluster"
+    echo "ssh:"
+    echo "  user: root"
+    echo "  key: ./id_ed25519"
+    echo "  known_hosts: ./known_hosts"
+    echo "nodes:"
+    for ((k = 1; k <= n; k++)); do
+      echo "  - name: $(host_name "$k")"
+      echo "    ip: $(host_ip "$k")"
+    done
+  } > "${LAB_DIR}/inventory.yaml"
+}
+
+write_known_hosts() { # write_known_hosts N
+  local n=$1 k
+  for ((k = 1; k <= n; k++)); do
+    echo "$(host_ip "$k") $(cut -d' ' -f1,2 "$(host_dir "$(host_name "$k")")/ssh/ssh_host_ed25519_key.pub")"
+  done > "${LAB_DIR}/known_hosts"
+}
+
+# --- subcommands -----------------------------------------------------------------
+
+cmd_up() {
+  local n=3 with35=0
+  while [[ $# -gt 0 ]]; do
+    case $1 in
+      --nodes) [[ $# -ge 2 ]] || usage; n=$2; shift 2 ;;
+      --nodes=*) n=${1#*=}; shift ;;
+      --with-35) with35=1; shift ;;
+      *) echo "lab up: unknown argument '$1'" >&2; usage ;;
+    esac
+  done
+  [[ ${n} =~ ^[1-9]$ ]] || { echo "lab up: --nodes must be 1..9 (the cluster sizes of interest are 3, 5, 7)" >&2; exit 2; }
+
+  bash "${LAB_SRC}/deps.sh"
+  take_lock
+  mkdir -p "${LAB_DIR}"
+  LAB_DIR=$(cd "${LAB_DIR}" && pwd)   # absolute: it goes into logs and messages
+
+  log "clearing anything an earlier lab left"
+  clear_lab
+
+  # The image tar does not depend on the hosts: build it (or find it in the
+  # cache) while the hosts start.
+  local version
+  version=$(etcd_version /usr/bin/etcd)
+  [[ -n ${version} ]] || die "cannot read the version of /usr/bin/etcd"
+  local image="etcd-lab:${version}"
+  image_tar "${version}" /usr/bin/etcd /usr/bin/etcdctl > "${LAB_DIR}/.image-tar" 2> "${LAB_DIR}/image-build.log" &
+  local image_job=$!
+
+  log "creating ${n} host(s) on ${NET}.0/24"
+  : > "${LAB_DIR}/pids"
+  rm -f "${LAB_DIR}"/etcd-*.log
+  ssh-keygen -q -t ed25519 -N '' -C "operator@etcd-deploy-lab" -f "${LAB_DIR}/id_ed25519"
+  make_network "${n}"
+  local k jobs=()
+  for ((k = 1; k <= n; k++)); do prepare_host "$k" & jobs+=($!); done
+  wait_pids "preparing hosts" "${jobs[@]}"
+  write_known_hosts "${n}"
+  for ((k = 1; k <= n; k++)); do start_host "$k"; done
+
+  log "waiting for dockerd and sshd on every host"
+  wait_hosts "${n}"
+  record_pids "${n}"
+  log "all hosts answer"
+
+  wait "${image_job}" || die "building the etcd image failed, see ${LAB_DIR}/image-build.log"
+  local tar
+  tar=$(cat "${LAB_DIR}/.image-tar"); rm -f "${LAB_DIR}/.image-tar"
+  log "importing ${image} (and ${image}-b) into every host's dockerd"
+  jobs=()
+  for ((k = 1; k <= n; k++)); do import_image "$(host_name "$k")" "${tar}" "${image}" "${image}-b" & jobs+=($!); done
+  wait_pids "importing ${image}" "${jobs[@]}"
+
+  if [[ ${with35} -eq 1 ]]; then
+    local v35 root35 tar35
+    read -r v35 root35 <<< "$(fetch_etcd35)"
+    [[ -n ${v35} && -n ${root35} ]] || die "--with-35: could not prepare etcd 3.5"
+    tar35=$(image_tar "${v35}" "${root35}/usr/bin/etcd" "${root35}/usr/bin/etcdctl" "${root35}/usr/bin/etcdutl")
+    log "importing etcd-lab:${v35} into every host's dockerd"
+    jobs=()
+    for ((k = 1; k <= n; k++)); do import_image "$(host_name "$k")" "${tar35}" "etcd-lab:${v35}" & jobs+=($!); done
+    wait_pids "importing etcd-lab:${v35}" "${jobs[@]}"
+  fi
+
+  write_inventory "${n}" "${image}"
+  log "lab up: ${n} host(s), image ${image}; inventory ${LAB_DIR}/inventory.yaml"
+}
+
+# Wait for the given background jobs (never for all children: the hosts'
+# launchers are our children too); fail naming the step if any job failed.
+wait_pids() { # wait_pids WHAT PID...
+  local what=$1 failed=0 pid; shift
+  for pid in "$@"; do wait "${pid}" || failed=1; done
+  [[ ${failed} -eq 0 ]] || die "${what} failed on at least one host (messages above)"
+}
+
+cmd_down() {
+  take_lock
+  log "ending the lab"
+  clear_lab
+  log "lab down"
+}
+
+cmd_status() {
+  local nss h ip pid st_ns st_ssh st_docker st_etcd any=0
+  nss=$(lab_netns_list)
+  printf '%-8s %-12s %-6s %-8s %-8s %s\n' HOST IP NETNS SSHD DOCKERD ETCD
+  for ((k = 1; k <= 9; k++)); do
+    h=$(host_name "$k"); ip=$(host_ip "$k")
+    grep -qx "$(host_ns "$h")" <<< "${nss}" || continue
+    any=1
+    st_ns=yes; st_ssh=no; st_docker=no; st_etcd=-
+    if [[ -f ${LAB_DIR}/known_hosts ]] && lab_ssh "${ip}" true 2> /dev/null; then st_ssh=yes; fi
+    if pid=$(host_init_pid "$h"); then
+      if host_docker "$h" version --format '{{.Server.Version}}' > /dev/null 2>&1; then
+        st_docker=yes
+        st_etcd=$(host_docker "$h" inspect -f '{{.State.Status}}' etcd 2> /dev/null) || st_etcd=absent
+      fi
+    else
+      st_docker="no-init"
+    fi
+    printf '%-8s %-12s %-6s %-8s %-8s %s\n' "$h" "${ip}" "${st_ns}" "${st_ssh}" "${st_docker}" "${st_etcd}"
+  done
+  if [[ ${any} -eq 0 ]]; then echo "(no lab hosts: the lab is down)"; fi
+  if [[ -n $(grep -x "${BR_NS}" <<< "${nss}" || true) ]]; then echo "bridge namespace ${BR_NS}: present"; fi
+}
+
+cmd_host_exec() { # host-exec HOST CMD...
+  [[ $# -ge 2 ]] || usage
+  local h=$1; shift
+  host_index "$h" > /dev/null
+  local pid
+  pid=$(host_init_pid "$h") || die "host $h is not up (no live init process in netns $(host_ns "$h"))"
+  cd /
+  exec nsenter -t "${pid}" -n -m -u -- "$@"
+}
+
+sshd_pid() { # the pid of HOST's listening sshd, from its pidfile in the host's /run
+  in_host "$1" cat /run/sshd.pid 2>/dev/null
+}
+
+cmd_stop_sshd() { # stop-sshd HOST - kill only the listener; open sessions stay, as with a real `systemctl stop ssh`
+  [[ $# -eq 1 ]] || usage
+  local h=$1 k pid i
+  k=$(host_index "$h")
+  if pid=$(sshd_pid "$h") && alive "${pid}"; then
+    kill -TERM "${pid}"
+    for ((i = 0; i < 50; i++)); do alive "${pid}" || break; sleep 0.1; done
+    alive "${pid}" && kill -KILL "${pid}"
+  fi
+  # confirm nothing listens on port 22 any more
+  for ((i = 0; i < 50; i++)); do
+    in_host "$h" ss -Htln "sport = :22" | grep -q . || { echo "sshd on $h ($(host_ip "$k")) stopped"; return 0; }
+    sleep 0.1
+  done
+  die "sshd on $h still listening"
+}
+
+cmd_start_sshd() { # start-sshd HOST - (re)start HOST's sshd if it is not running
+  [[ $# -eq 1 ]] || usage
+  local h=$1 k pid dir i
+  k=$(host_index "$h"); dir=$(host_dir "$h")
+  if pid=$(sshd_pid "$h") && alive "${pid}"; then
+    echo "sshd on $h already running (pid ${pid})"; return 0
+  fi
+  pid=$(host_init_pid "$h") || die "host $h is not up"
+  setsid nsenter -t "${pid}" -n -m -u -- /usr/sbin/sshd -D -e -f "${dir}/ssh/sshd_config" \
+    < /dev/null >> "${LAB_DIR}/${h}.log" 2>&1 &
+  for ((i = 0; i < WAIT_SSHD * 5; i++)); do
+    if lab_ssh "$(host_ip "$k")" true 2> /dev/null; then
+      pid=$(sshd_pid "$h")
+      echo "$h sshd ${pid}" >> "${LAB_DIR}/pids"
+      echo "sshd on $h ($(host_ip "$k")) started (pid ${pid})"
+      return 0
+    fi
+    sleep 0.2
+  done
+  die "sshd on $h did not answer within ${WAIT_SSHD}s; see ${LAB_DIR}/${h}.log"
+}
+
+cmd_ssh() { # ssh HOST [CMD...]
+  [[ $# -ge 1 ]] || usage
+  local k
+  k=$(host_index "$1"); shift
+  exec ssh -F /dev/null -i "${LAB_DIR}/id_ed25519" -o IdentitiesOnly=yes \
+    -o UserKnownHostsFile="${LAB_DIR}/known_hosts" -o GlobalKnownHostsFile=/dev/null \
+    -o StrictHostKeyChecking=yes -o LogLevel=ERROR "root@$(host_ip "$k")" "$@"
+}
+
+main() {
+  [[ $# -ge 1 ]] || usage
+  local cmd=$1; shift
+  case ${cmd} in
+    -h|--help|help) usage ;;
+  esac
+  require_root_linux
+  case ${cmd} in
+    up) cmd_up "$@" ;;
+    down) cmd_down "$@" ;;
+    status) cmd_status "$@" ;;
+    host-exec) cmd_host_exec "$@" ;;
+    stop-sshd) cmd_stop_sshd "$@" ;;
+    start-sshd) cmd_start_sshd "$@" ;;
+    ssh) cmd_ssh "$@" ;;
+    *) echo "lab: unknown command '${cmd}'" >&2; usage ;;
+  esac
+}
+
+main "$@"

@@ -1,0 +1,14 @@
+// Turns the inventory's nodes into one live SSH connection each, with the operator's host-key policy.
+
+import type { Inventory } from '../inventory/types.js';
+import { connectAll } from '../ssh/pool.js';
+import type { RemoteHost } from '../ssh/types.js';
+import type { SshOptions } from './options.js';
+
+export function connector(inventory: Inventory, options: SshOptions): () => Promise<Map<string, RemoteHost>> {
+  return () =>
+    connectAll(inventory.nodes, {
+      acceptNewHostKeys: options['accept-new-host-keys'],
+      readyTimeoutMs: options['connect-timeout'] * 1000,
+    });
+}

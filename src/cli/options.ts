@@ -1,0 +1,44 @@
+// Options shared by the commands, and the run context derived from them.
+
+import type { Argv as Yargs } from 'yargs';
+import { progressMode, type ProgressMode } from '../phases/progress.js';
+
+export interface GlobalOptions {
+  json: boolean;
+  verbose: boolean;
+}
+
+export interface InventoryOptions extends GlobalOptions {
+  inventory: string;
+}
+
+export interface SshOptions {
+  'accept-new-host-keys': boolean;
+  'connect-timeout': number;
+}
+
+export function withInventory<T>(y: Yargs<T>) {
+  return y.option('inventory', {
+    alias: 'i',
+    type: 'string',
+    demandOption: 'pass the cluster inventory with -i FILE (see inventory.example.yaml)',
+    describe: 'Inventory YAML file',
+    normalize: true,
+  });
+}
+
+export function withSsh<T>(y: Yargs<T>) {
+  return y
+    .option('accept-new-host-keys', {
+      type: 'boolean',
+      default: false,
+      describe: 'Accept and record host keys not yet in known_hosts (never a changed key), like OpenSSH accept-new',
+    })
+    .option('connect-timeout', { type: 'number', default: 10, describe: 'Seconds to wait for each SSH connection' });
+}
+
+export function progressFor(options: GlobalOptions): ProgressMode {
+  // Verbose command traces interleave badly with an animated tree: use plain lines then.
+  if (options.verbose) return 'lines';
+  return progressMode(process.env, process.stderr.isTTY === true);
+}

@@ -1,0 +1,104 @@
+// etcdctl invocations as argv (commands are data; plan/shell.render turns them into a shell line). They run etcdctl
+// inside the etcd container of one host, so the host needs no etcdctl of its own and the client and server versions
+// always match. The argv order is part of the contract: tests elsewhere compare rendered strings exactly.
+
+import { isIPv6 } from 'node:net';
+import type { Argv } from '../plan/shell.js';
+import type { ClusterSpec, NodeSpec } from '../inventory/types.js';
+
+export interface EtcdctlOptions {
+  /** Go duration for `--dial-timeout`; default `2s`. */
+  dialTimeout?: string;
+  /** Go duration for `--command-timeout`; default `3s`. */
+  commandTimeout?: string;
+}
+
+// etcdctl's own defaults (2s dial, 5s command) make a poll against a dead member take 5 s; 3 s keeps a health poll
+// short while still being generous for a healthy member on a LAN (the fixtures show single-digit milliseconds).
+const DEFAULT_DIAL_TIMEOUT = '2s';
+const DEFAULT_COMMAND_TIMEOUT = '3s';
+
+/** Client URL of one member, as the cluster advertises it: `http://IP:clientPort`, IPv6 in brackets. */
+export function clientEndpoint(node: NodeSpec, cluster: ClusterSpec): string {
+  const host = isIPv6(node.ip) ? `[${node.ip}]` : node.ip;
+  return `http://${host}:${cluster.clientPort}`;
+}
+
+/** Client URLs of all members, in inventory order. */
+export function clientEndpoints(nodes: readonly NodeSpec[], cluster: ClusterSpec): string[] {
+  return nodes.map((n) => clientEndpoint(n, cluster));
+}
+
+/**
+ * `docker exec -e ETCDCTL_API=3 <container> etcdctl --endpoints=... --dial-timeout=... --command-timeout=... <args>`.
+ * ETCDCTL_API=3 is explicit because 3.3-era images default to the v2 API (the runbook's `cluster-health` pitfall).
+ */
+export function etcdctl(
+  cluster: ClusterSpec,
+  endpoints: readonly string[],
+  args: readonly string[],
+  opts: EtcdctlOptions = {},
+): Argv {
+  if (endpoints.length === 0) throw new Error('etcdctl: at least one endpoint is required');
+  return [
+    'docker',
+    'exec',
+    '-e',
+    'ETCDCTL_API=3',
+    cluster.containerName,
+    'etcdctl',
+    `--endpoints=${endpoints.join(',')}`,
+    `--dial-timeout=${opts.dialTimeout ?? DEFAULT_DIAL_TIMEOUT}`,
+    `--command-timeout=${opts.commandTimeout ?? DEFAULT_COMMAND_TIMEOUT}`,
+    ...args,
+  ];
+}
+
+/**
+ * `endpoint health -w json` against every listed endpoint. Exit 1 when any is unhealthy, with the JSON still on
+ * stdout (see parse.ts). Explicit endpoints rather than `--cluster`: during bootstrap the member list is not
+ * reliable yet, and the inventory is the truth of which members should exist.
+ */
+export function endpointHealth(cluster: ClusterSpec, endpoints: readonly string[], opts?: EtcdctlOptions): Argv {
+  return etcdctl(cluster, endpoints, ['endpoint', 'health', '-w', 'json'], opts);
+}
+
+/** `endpoint status -w json`. Endpoints are queried one after another; a dead one is left out of the output. */
+export function endpointStatus(cluster: ClusterSpec, endpoints: readonly string[], opts?: EtcdctlOptions): Argv {
+  return etcdctl(cluster, endpoints, ['endpoint', 'status', '-w', 'json'], opts);
+}
+
+/** `endpoint hashkv -w json`: equal hashes at equal revisions mean the members' key spaces agree. */
+export function endpointHashKV(cluster: ClusterSpec, endpoints: readonly string[], opts?: EtcdctlOptions): Argv {
+  return etcdctl(cluster, endpoints, ['endpoint', 'hashkv', '-w', 'json'], opts);
+}
+
+/**
+ * `member list -w json`, optionally `--hex`. Prefer the decimal form: parse.ts reads it exactly, and 3.5's `--hex`
+ * JSON drops `isLearner` and prints `raft_term` as bare hex (invalid JSON from term 10 on); 3.4 ignores `--hex`.
+ */
+export function memberList(
+  cluster: ClusterSpec,
+  endpoints: readonly string[],
+  opts: EtcdctlOptions & { hex?: boolean } = {},
+): Argv {
+  const args = ['member', 'list', '-w', 'json'];
+  if (opts.hex) args.push('--hex');
+  return etcdctl(cluster, endpoints, args, opts);
+}
+
+/** `put -- <key> <value>` (for tests and smoke checks). `--` so a key or value starting with `-` is not a flag. */
+export function put(
+  cluster: ClusterSpec,
+  endpoints: readonly string[],
+  key: string,
+  value: string,
+  opts?: EtcdctlOptions,
+): Argv {
+  return etcdctl(cluster, endpoints, ['put', '--', key, value], opts);
+}
+
+/** `get --print-value-only -- <key>`: stdout is the value and a newline, or empty when the key is absent. */
+export function get(cluster: ClusterSpec, endpoints: readonly string[], key: string, opts?: EtcdctlOptions): Argv {
+  return etcdctl(cluster, endpoints, ['get', '--print-value-only', '--', key], opts);
+}

@@ -1,0 +1,156 @@
+// The health gate: poll `endpoint health` through one member's container until every expected member answers
+// healthy, or a deadline passes. Used after bootstrap and between members of a rolling restart, so it must be fast
+// when things go well (first poll at once, short interval) and specific when they don't (which member, why, what next).
+
+import { setTimeout as delay } from 'node:timers/promises';
+import { OperationError } from '../errors.js';
+import { render, type Argv } from '../plan/shell.js';
+import type { RemoteHost } from '../ssh/types.js';
+import { EtcdOutputError, parseEndpointHealth, type HealthReport } from './parse.js';
+
+export interface WaitHealthyOptions {
+  /** The host whose etcd container runs etcdctl. */
+  host: RemoteHost;
+  /** An `endpoint health -w json` command, e.g. from commands.endpointHealth. */
+  argv: Argv;
+  /** Client URLs that must all report healthy, spelled as in argv's --endpoints. */
+  expectedEndpoints: readonly string[];
+  /** How long to keep polling, in ms from the call. Checked between polls: one slow poll may overrun it. */
+  deadlineMs: number;
+  /** Pause between polls; default 200 ms. The first poll is immediate. */
+  intervalMs?: number;
+  /** Timeout of one poll's exec; default 15 s (etcdctl's own timeouts should end it far sooner). */
+  pollTimeoutMs?: number;
+  /** Monotonic clock in ms; default performance.now. */
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+  /** After every poll: how many expected endpoints are healthy, and that poll's report (empty if unreadable). */
+  onProgress?: (healthy: number, total: number, last: HealthReport) => void;
+  /** For the advice in the timeout message. */
+  containerName?: string;
+  peerPort?: number;
+}
+
+export interface UnhealthyEndpoint {
+  endpoint: string;
+  /** Last reason known, e.g. `context deadline exceeded`. */
+  error: string;
+}
+
+/** The deadline passed with members still unhealthy. Carries the details for --json output. */
+export class ClusterUnhealthyError extends OperationError {
+  constructor(
+    message: string,
+    readonly unhealthy: readonly UnhealthyEndpoint[],
+    /** Why the last poll could not be read at all, when it could not. */
+    readonly lastPollFailure: string | null,
+    readonly polls: number,
+  ) {
+    super(message);
+    this.name = 'ClusterUnhealthyError';
+  }
+}
+
+const DEFAULT_INTERVAL_MS = 200;
+const DEFAULT_POLL_TIMEOUT_MS = 15_000;
+const NEVER_ANSWERED = 'no health report yet';
+
+type Poll = { report: HealthReport } | { failure: string };
+
+/** Poll until every expected endpoint is healthy; resolves with the last report, or throws ClusterUnhealthyError. */
+export async function waitHealthy(opts: WaitHealthyOptions): Promise<HealthReport> {
+  const now = opts.now ?? (() => performance.now());
+  const sleep = opts.sleep ?? ((ms: number) => delay(ms));
+  const intervalMs = opts.intervalMs ?? DEFAULT_INTERVAL_MS;
+  const pollTimeoutMs = opts.pollTimeoutMs ?? DEFAULT_POLL_TIMEOUT_MS;
+  if (opts.expectedEndpoints.length === 0) throw new Error('waitHealthy: no expected endpoints');
+
+  const command = render(opts.argv);
+  const start = now();
+  const deadline = start + opts.deadlineMs;
+  // Latest known state per expected endpoint: null when healthy, else the reason it is not.
+  const state = new Map<string, string | null>(opts.expectedEndpoints.map((e) => [key(e), NEVER_ANSWERED]));
+  let lastPollFailure: string | null = null;
+  let polls = 0;
+
+  for (;;) {
+    polls++;
+    const poll = await pollOnce(opts.host, command, pollTimeoutMs);
+    if ('report' in poll) {
+      lastPollFailure = null;
+      const seen = new Map(poll.report.map((h) => [key(h.endpoint), h]));
+      for (const endpoint of state.keys()) {
+        const h = seen.get(endpoint);
+        state.set(endpoint, h === undefined ? 'missing from etcdctl output' : h.health ? null : (h.error ?? 'unhealthy'));
+      }
+    } else {
+      // The command itself failed (container not there yet, not running): not an answer about any one member,
+      // so keep what the last readable report said and remember this failure for the message.
+      lastPollFailure = poll.failure;
+    }
+    const healthy = [...state.values()].filter((s) => s === null).length;
+    opts.onProgress?.(healthy, state.size, 'report' in poll ? poll.report : []);
+    if ('report' in poll && healthy === state.size) return poll.report;
+
+    const remaining = deadline - now();
+    if (remaining <= 0) throw timeoutError(opts, state, lastPollFailure, polls, now() - start);
+    // Never sleep past the deadline: the last poll lands on it rather than after it.
+    await sleep(Math.min(intervalMs, remaining));
+  }
+}
+
+async function pollOnce(host: RemoteHost, command: string, timeoutMs: number): Promise<Poll> {
+  let result;
+  try {
+    result = await host.exec(command, { timeoutMs });
+  } catch (e) {
+    return { failure: `could not run etcdctl: ${(e as Error).message}` };
+  }
+  // etcdctl exits 1 when any endpoint is unhealthy but still prints the full JSON: the output decides, not the code.
+  try {
+    return { report: parseEndpointHealth(result.stdout) };
+  } catch (e) {
+    if (!(e instanceof EtcdOutputError)) throw e;
+    if (result.code !== 0) {
+      const why = lastLine(result.stderr) || lastLine(result.stdout) || 'no output';
+      return { failure: `exit code ${result.code}: ${why}` };
+    }
+    return { failure: `${e.reason}: ${e.snippet}` };
+  }
+}
+
+function timeoutError(
+  opts: WaitHealthyOptions,
+  state: Map<string, string | null>,
+  lastPollFailure: string | null,
+  polls: number,
+  elapsedMs: number,
+): ClusterUnhealthyError {
+  const unhealthy: UnhealthyEndpoint[] = [];
+  for (const [endpoint, error] of state) if (error !== null) unhealthy.push({ endpoint, error });
+  const container = opts.containerName ?? '<container>';
+  const peer = opts.peerPort === undefined ? 'the peer port' : `peer port ${opts.peerPort}`;
+  const lines = [
+    `etcd is not healthy after ${(elapsedMs / 1000).toFixed(1)} s (${polls} polls through etcdctl on ${opts.host.name}): ` +
+      `${unhealthy.length} of ${state.size} endpoints unhealthy:`,
+    ...unhealthy.map((u) => `  ${u.endpoint}: ${u.error}`),
+  ];
+  if (lastPollFailure !== null) lines.push(`The last poll on ${opts.host.name} failed: ${lastPollFailure}`);
+  lines.push(
+    `What to do: run \`docker logs ${container}\` on the host of each unhealthy endpoint` +
+      (lastPollFailure !== null ? ` and on ${opts.host.name}` : '') +
+      `; check that ${peer} is reachable between all hosts (firewall, wrong IP in the inventory) and that every ` +
+      `member was started with the same initial cluster and token.`,
+  );
+  return new ClusterUnhealthyError(lines.join('\n'), unhealthy, lastPollFailure, polls);
+}
+
+// etcdctl echoes endpoints as given; tolerate a trailing slash on either side.
+function key(endpoint: string): string {
+  return endpoint.replace(/\/+$/, '');
+}
+
+function lastLine(text: string): string {
+  const lines = text.split('\n').map((l) => l.trim());
+  return lines.filter((l) => l !== '').pop() ?? '';
+}

@@ -1,0 +1,240 @@
+// Reads an inventory file into a typed Inventory, or throws one InventoryError holding every problem found,
+// each located by file, line, column and field. Nothing here touches the network.
+
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { Ajv, type ErrorObject } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { InventoryError, UsageError, type InventoryProblem } from '../errors.js';
+import { inventorySchema } from './schema.js';
+import type { Inventory, NodeSpec } from './types.js';
+import { checkSemantics, type RawInventory } from './semantics.js';
+
+// ajv-formats is CommonJS; under NodeNext its default export arrives wrapped.
+const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
+
+type PathPart = string | number;
+
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, allowUnionTypes: true, verbose: true });
+addFormats(ajv);
+const validate = ajv.compile<RawInventory>(inventorySchema);
+
+export function loadInventory(file: string): Inventory {
+  const path = resolve(file);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UsageError(
+      code === 'ENOENT'
+        ? `inventory ${path} does not exist: pass an inventory with -i FILE (see inventory.example.yaml)`
+        : `cannot read inventory ${path}: ${(err as Error).message}`,
+    );
+  }
+  return parseInventory(text, path);
+}
+
+/** Parse and validate inventory text; `path` is used for messages and for resolving relative key paths. */
+export function parseInventory(text: string, path: string): Inventory {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const at = (offset: number, field: string, message: string): InventoryProblem => {
+    const { line, col } = lineCounter.linePos(offset);
+    return { file: path, line, column: col, field, message };
+  };
+
+  if (doc.errors.length > 0) {
+    throw new InventoryError(doc.errors.map((e) => at(e.pos[0], '(yaml)', e.message.split('\n')[0] ?? e.message)));
+  }
+  const data: unknown = doc.toJS();
+  if (!validate(data)) {
+    const problems = schemaProblems(validate.errors ?? [], doc, at);
+    throw new InventoryError(problems);
+  }
+
+  const locate = (parts: PathPart[], onKey = false): number => offsetOf(doc, parts, onKey);
+  const semantic = checkSemantics(data);
+  if (semantic.errors.length > 0) {
+    throw new InventoryError(semantic.errors.map((e) => at(locate(e.path), fieldName(e.path), e.message)));
+  }
+  return toInventory(data, path, semantic.warnings);
+}
+
+function toInventory(raw: RawInventory, file: string, warnings: string[]): Inventory {
+  const base = dirname(file);
+  const ssh = raw.ssh ?? {};
+  const c = raw.cluster;
+  const nodes: NodeSpec[] = raw.nodes.map((n) => ({
+    name: n.name,
+    ip: n.ip,
+    dataPath: n.data_path ?? c.data_path ?? '/var/lib/etcd-cluster',
+    ssh: {
+      user: n.user ?? ssh.user ?? 'root',
+      port: n.ssh_port ?? ssh.port ?? 22,
+      keyFile: resolveLocal(n.ssh_key ?? ssh.key, base),
+      knownHostsFile: resolveLocal(ssh.known_hosts, base) ?? resolveLocal('~/.ssh/known_hosts', base)!,
+    },
+  }));
+  return {
+    file,
+    cluster: {
+      token: c.token,
+      image: c.image,
+      containerName: c.container_name ?? 'etcd',
+      clientPort: c.client_port ?? 2379,
+      peerPort: c.peer_port ?? 2380,
+      legacyClientPort: c.legacy_client_port ?? null,
+      extraFlags: c.extra_flags ?? [],
+    },
+    nodes,
+    warnings,
+  };
+}
+
+/** A path on the operator's machine: `~` is the home directory, relative paths sit beside the inventory. */
+function resolveLocal(p: string | undefined, base: string): string | null {
+  if (p === undefined) return null;
+  if (p === '~' || p.startsWith('~/')) return resolve(homedir(), p.slice(2));
+  return isAbsolute(p) ? p : resolve(base, p);
+}
+
+function schemaProblems(
+  errors: ErrorObject[],
+  doc: Document,
+  at: (offset: number, field: string, message: string) => InventoryProblem,
+): InventoryProblem[] {
+  // anyOf over formats yields one error per branch plus the anyOf itself; the operator needs one line.
+  const anyOfPaths = new Set(errors.filter((e) => e.keyword === 'anyOf').map((e) => e.instancePath));
+  const problems: InventoryProblem[] = [];
+  const seen = new Set<string>();
+  for (const e of errors) {
+    if (anyOfPaths.has(e.instancePath) && e.keyword !== 'anyOf') continue;
+    const parts = pointerParts(e.instancePath);
+    let offsetParts = parts;
+    let onKey = false;
+    let fieldParts = parts;
+    let message = e.message ?? 'is invalid';
+    switch (e.keyword) {
+      case 'additionalProperties': {
+        const key = String((e.params as { additionalProperty: string }).additionalProperty);
+        fieldParts = [...parts, key];
+        offsetParts = fieldParts;
+        onKey = true;
+        message = `unknown key "${key}"${suggest(key, parentProperties(parts))}`;
+        break;
+      }
+      case 'required': {
+        const key = String((e.params as { missingProperty: string }).missingProperty);
+        fieldParts = [...parts, key];
+        message = 'is required';
+        break;
+      }
+      case 'anyOf':
+        message = 'must be an IPv4 or IPv6 address';
+        break;
+      case 'pattern': {
+        const description = describe(parts);
+        message = `"${String(e.data)}" is not valid${description ? `: ${description}` : ` (must match ${(e.params as { pattern: string }).pattern})`}`;
+        break;
+      }
+      case 'minItems':
+      case 'maxItems':
+        if (parts.length === 1 && parts[0] === 'nodes') message = `must list 1 to 7 nodes (etcd clusters of 3, 5 or 7 members are the norm); found ${(e.data as unknown[]).length}`;
+        break;
+    }
+    const problem = at(offsetOf(doc, offsetParts, onKey), fieldName(fieldParts), message);
+    const key = `${problem.field}\u0000${problem.message}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    problems.push(problem);
+  }
+  return problems.sort((a, b) => a.line - b.line || a.column - b.column);
+}
+
+function pointerParts(pointer: string): PathPart[] {
+  if (!pointer) return [];
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+}
+
+/** `nodes[1].ip` from ['nodes', 1, 'ip']. */
+export function fieldName(parts: readonly PathPart[]): string {
+  let out = '';
+  for (const p of parts) out += typeof p === 'number' ? `[${p}]` : out ? `.${p}` : p;
+  return out || '(top level)';
+}
+
+/** Offset of the node at `parts` (or of its key), falling back to the nearest existing ancestor. */
+function offsetOf(doc: Document, parts: readonly PathPart[], onKey: boolean): number {
+  let node: Node | null = doc.contents as Node | null;
+  let offset = node?.range?.[0] ?? 0;
+  for (const part of parts) {
+    if (isMap(node)) {
+      const pair = node.items.find((it) => isScalar(it.key) && it.key.value === part);
+      if (!pair) break;
+      const key = pair.key as Node;
+      const value = pair.value as Node | null;
+      if (onKey && part === parts[parts.length - 1]) return key.range?.[0] ?? offset;
+      offset = value?.range?.[0] ?? key.range?.[0] ?? offset;
+      node = value;
+    } else if (isSeq(node) && typeof part === 'number') {
+      const item = node.items[part] as Node | undefined;
+      if (!item) break;
+      offset = item.range?.[0] ?? offset;
+      node = item;
+    } else {
+      break;
+    }
+  }
+  return offset;
+}
+
+function schemaAt(parts: readonly PathPart[]): Record<string, unknown> | undefined {
+  let s: Record<string, unknown> | undefined = inventorySchema as unknown as Record<string, unknown>;
+  for (const p of parts) {
+    if (!s) return undefined;
+    if (typeof p === 'number') s = s.items as Record<string, unknown> | undefined;
+    else s = (s.properties as Record<string, Record<string, unknown>> | undefined)?.[p];
+  }
+  return s;
+}
+
+function describe(parts: readonly PathPart[]): string | undefined {
+  const d = schemaAt(parts)?.description;
+  return typeof d === 'string' ? d : undefined;
+}
+
+function parentProperties(parts: readonly PathPart[]): string[] {
+  return Object.keys((schemaAt(parts)?.properties as object | undefined) ?? {});
+}
+
+/** "did you mean" for a misspelt key: a close known key by edit distance. */
+function suggest(key: string, known: string[]): string {
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const k of known) {
+    const d = editDistance(key, k);
+    if (d < bestDistance) [best, bestDistance] = [k, d];
+  }
+  return best ? `; did you mean "${best}"?` : known.length ? `; allowed: ${known.join(', ')}` : '';
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return row[b.length]!;
+}

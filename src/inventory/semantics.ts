@@ -1,0 +1,99 @@
+// Checks JSON Schema cannot express: uniqueness across nodes, port clashes, flags the tool owns, and member-count advice.
+
+export interface RawNode {
+  name: string;
+  ip: string;
+  user?: string;
+  ssh_port?: number;
+  ssh_key?: string;
+  data_path?: string;
+}
+
+export interface RawInventory {
+  cluster: {
+    token: string;
+    image: string;
+    container_name?: string;
+    client_port?: number;
+    peer_port?: number;
+    legacy_client_port?: number;
+    data_path?: string;
+    extra_flags?: string[];
+  };
+  ssh?: { user?: string; port?: number; key?: string; known_hosts?: string };
+  nodes: RawNode[];
+}
+
+export interface SemanticError {
+  path: (string | number)[];
+  message: string;
+}
+
+/** Flags computed from the inventory; repeating one in extra_flags would make two sources of truth. */
+export const COMPUTED_FLAGS = [
+  '--name',
+  '--data-dir',
+  '--initial-advertise-peer-urls',
+  '--listen-peer-urls',
+  '--listen-client-urls',
+  '--advertise-client-urls',
+  '--initial-cluster-token',
+  '--initial-cluster',
+  '--initial-cluster-state',
+] as const;
+
+export function checkSemantics(raw: RawInventory): { errors: SemanticError[]; warnings: string[] } {
+  const errors: SemanticError[] = [];
+  const warnings: string[] = [];
+
+  for (const field of ['name', 'ip'] as const) {
+    const first = new Map<string, number>();
+    raw.nodes.forEach((n, i) => {
+      const value = field === 'ip' ? normaliseIp(n.ip) : n.name.toLowerCase();
+      const earlier = first.get(value);
+      if (earlier === undefined) first.set(value, i);
+      else errors.push({ path: ['nodes', i, field], message: `"${n[field]}" is already used by nodes[${earlier}].${field}; every node needs its own` });
+    });
+  }
+
+  const c = raw.cluster;
+  const ports: [string, number | undefined][] = [
+    ['client_port', c.client_port ?? 2379],
+    ['peer_port', c.peer_port ?? 2380],
+    ['legacy_client_port', c.legacy_client_port],
+  ];
+  for (let i = 0; i < ports.length; i++) {
+    for (let j = 0; j < i; j++) {
+      const [a, pa] = ports[j]!;
+      const [b, pb] = ports[i]!;
+      if (pa !== undefined && pa === pb) errors.push({ path: ['cluster', b], message: `port ${pb} is also cluster.${a}; etcd cannot serve both on one port` });
+    }
+  }
+
+  (c.extra_flags ?? []).forEach((flag, i) => {
+    const name = flag.split('=')[0]!;
+    if ((COMPUTED_FLAGS as readonly string[]).includes(name)) {
+      errors.push({ path: ['cluster', 'extra_flags', i], message: `${name} is computed from the inventory; remove it from extra_flags` });
+    }
+    if (name === '--auto-tls' || name === '--peer-auto-tls') {
+      errors.push({
+        path: ['cluster', 'extra_flags', i],
+        message: `${name} with http:// URLs encrypts nothing (etcd ignores it and serves plaintext); remove it`,
+      });
+    }
+  });
+
+  const count = raw.nodes.length;
+  if (count % 2 === 0) {
+    warnings.push(
+      `${count} members tolerate no more failures than ${count - 1} (quorum is ${count / 2 + 1}); an odd count (3, 5 or 7) is recommended`,
+    );
+  } else if (count === 1) {
+    warnings.push('1 member has no fault tolerance; use 3, 5 or 7 members in production');
+  }
+  return { errors, warnings };
+}
+
+function normaliseIp(ip: string): string {
+  return ip.toLowerCase();
+}

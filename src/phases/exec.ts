@@ -1,0 +1,64 @@
+// Running a planned step on a host: the one place phases turn a Step into a remote call, so failure records are uniform.
+
+import { tail, type HostFailure } from '../errors.js';
+import type { Step } from '../plan/up.js';
+import type { ExecOptions, ExecResult, RemoteHost } from '../ssh/types.js';
+
+/** Called after every remote command (for --verbose). */
+export type Tracer = (host: string, command: string, result: ExecResult | Error, ms: number) => void;
+
+export const noTrace: Tracer = () => {};
+
+/** Wrap a host so every command it runs, from any phase or poll, reaches the tracer. */
+export function traced(host: RemoteHost, trace: Tracer): RemoteHost {
+  return {
+    name: host.name,
+    async exec(command: string, options?: ExecOptions): Promise<ExecResult> {
+      const started = Date.now();
+      try {
+        const result = await host.exec(command, options);
+        trace(host.name, command, result, Date.now() - started);
+        return result;
+      } catch (err) {
+        trace(host.name, command, err as Error, Date.now() - started);
+        throw err;
+      }
+    },
+    close: () => host.close(),
+  };
+}
+
+export const DEFAULT_COMMAND_TIMEOUT_MS = 120_000;
+
+/** Run a step; resolves with the result whatever the exit code. Rejects only when the command could not run. */
+export function runStep(host: RemoteHost, step: Step, timeoutMs = DEFAULT_COMMAND_TIMEOUT_MS): Promise<ExecResult> {
+  return host.exec(step.command, { timeoutMs });
+}
+
+/** A failure record for a step that exited non-zero. */
+export function commandFailure(step: Step, result: ExecResult, message: string): HostFailure {
+  return { host: step.host, command: step.command, exitCode: result.code, stderrTail: tail(result.stderr || result.stdout), message };
+}
+
+/** A failure record for a step that could not run at all (connection dropped, timeout). */
+export function transportFailure(step: Step, err: unknown): HostFailure {
+  return { host: step.host, command: step.command, exitCode: null, stderrTail: '', message: (err as Error).message };
+}
+
+export class StepFailed extends Error {
+  constructor(readonly failure: HostFailure) {
+    super(failure.message);
+  }
+}
+
+/** Run a step that must succeed; a non-zero exit becomes a StepFailed carrying the host failure. */
+export async function mustRun(host: RemoteHost, step: Step, message: string, timeoutMs?: number): Promise<ExecResult> {
+  let result: ExecResult;
+  try {
+    result = await runStep(host, step, timeoutMs);
+  } catch (err) {
+    throw new StepFailed(transportFailure(step, err));
+  }
+  if (result.code !== 0) throw new StepFailed(commandFailure(step, result, message));
+  return result;
+}

@@ -1,0 +1,49 @@
+// Each member's etcd flags, computed from the one cluster spec: the part of the runbook's install.sh that every host
+// used to work out for itself by hostname and `ip addr | grep`.
+
+import type { ClusterSpec, Inventory, NodeSpec } from '../inventory/types.js';
+
+/** Where the member's data lives inside the container; the host's data path is mounted here. */
+export const CONTAINER_DATA_DIR = '/var/lib/etcd';
+
+export type ClusterState = 'new' | 'existing';
+
+/** Host part of a URL: IPv6 addresses go in brackets. */
+export function urlHost(ip: string): string {
+  return ip.includes(':') ? `[${ip}]` : ip;
+}
+
+function anyAddress(node: NodeSpec): string {
+  return node.ip.includes(':') ? '[::]' : '0.0.0.0';
+}
+
+export function clientUrl(node: NodeSpec, cluster: ClusterSpec): string {
+  return `http://${urlHost(node.ip)}:${cluster.clientPort}`;
+}
+
+export function peerUrl(node: NodeSpec, cluster: ClusterSpec): string {
+  return `http://${urlHost(node.ip)}:${cluster.peerPort}`;
+}
+
+/** `--initial-cluster` value: every member's name and peer URL, in inventory order. */
+export function initialCluster(nodes: readonly NodeSpec[], cluster: ClusterSpec): string {
+  return nodes.map((n) => `${n.name}=${peerUrl(n, cluster)}`).join(',');
+}
+
+export function memberFlags(inventory: Inventory, node: NodeSpec, state: ClusterState = 'new'): string[] {
+  const { cluster } = inventory;
+  const listenClient = [`http://${anyAddress(node)}:${cluster.clientPort}`];
+  if (cluster.legacyClientPort !== null) listenClient.push(`http://${anyAddress(node)}:${cluster.legacyClientPort}`);
+  return [
+    `--name=${node.name}`,
+    `--data-dir=${CONTAINER_DATA_DIR}`,
+    `--listen-client-urls=${listenClient.join(',')}`,
+    `--advertise-client-urls=${clientUrl(node, cluster)}`,
+    `--listen-peer-urls=http://${anyAddress(node)}:${cluster.peerPort}`,
+    `--initial-advertise-peer-urls=${peerUrl(node, cluster)}`,
+    `--initial-cluster=${initialCluster(inventory.nodes, cluster)}`,
+    `--initial-cluster-token=${cluster.token}`,
+    `--initial-cluster-state=${state}`,
+    ...cluster.extraFlags,
+  ];
+}

@@ -1,0 +1,103 @@
+// The pure planner for `up`: inventory in, every host's probes and conditional changes out. Dry-run prints this
+// structure and the executor runs exactly its commands, so the two cannot drift.
+
+import { endpointHealth, memberList } from '../etcd/commands.js';
+import type { Inventory, NodeSpec } from '../inventory/types.js';
+import { docker, fs, type ContainerSpec } from './docker.js';
+import { CONTAINER_DATA_DIR, clientUrl, memberFlags } from './flags.js';
+import { render, type Argv } from './shell.js';
+
+/** When an apply step runs, decided from the host's probes. */
+export type Condition = 'image-missing' | 'container-absent' | 'container-stopped';
+
+export const conditionText: Record<Condition, string> = {
+  'image-missing': 'only if the image is not on the host',
+  'container-absent': 'only if the container does not exist',
+  'container-stopped': 'only if the container exists, matches the spec and is stopped',
+};
+
+export interface Step {
+  host: string;
+  title: string;
+  argv: Argv;
+  /** argv rendered: exactly what runs on the host. */
+  command: string;
+  /** Whether the step changes the host (probes do not). */
+  changes: boolean;
+}
+
+export interface ApplyStep extends Step {
+  when: Condition;
+}
+
+export interface HostUpPlan {
+  node: NodeSpec;
+  flags: readonly string[];
+  container: ContainerSpec;
+  probes: {
+    engine: Step;
+    image: Step;
+    container: Step;
+    data: Step;
+  };
+  /** In order; each runs when its condition holds. */
+  apply: readonly ApplyStep[];
+}
+
+export interface UpPlan {
+  inventory: Inventory;
+  hosts: readonly HostUpPlan[];
+  /** Polled on the first member until every member is healthy. */
+  health: Step;
+  /** Run once healthy, to show the members. */
+  members: Step;
+  clientEndpoints: readonly string[];
+}
+
+function step(host: string, title: string, argv: Argv, changes: boolean): Step {
+  return { host, title, argv, command: render(argv), changes };
+}
+
+export function containerSpec(inventory: Inventory, node: NodeSpec, flags: readonly string[]): ContainerSpec {
+  return {
+    name: inventory.cluster.containerName,
+    image: inventory.cluster.image,
+    command: ['etcd', ...flags],
+    binds: [{ source: node.dataPath, target: CONTAINER_DATA_DIR }],
+  };
+}
+
+export function planUp(inventory: Inventory): UpPlan {
+  const { cluster } = inventory;
+  const hosts = inventory.nodes.map((node): HostUpPlan => {
+    const flags = memberFlags(inventory, node, 'new');
+    const spec = containerSpec(inventory, node, flags);
+    const h = node.name;
+    return {
+      node,
+      flags,
+      container: spec,
+      probes: {
+        engine: step(h, 'docker engine answers', docker.engineVersion(), false),
+        image: step(h, `image ${cluster.image} present`, docker.imageId(cluster.image), false),
+        container: step(h, `container ${spec.name} state`, docker.inspectContainer(spec.name), false),
+        data: step(h, `member data under ${node.dataPath}`, fs.hasMemberData(node.dataPath), false),
+      },
+      apply: [
+        { ...step(h, `pull ${cluster.image}`, docker.pull(cluster.image), true), when: 'image-missing' },
+        { ...step(h, `create ${node.dataPath}`, fs.mkdirP(node.dataPath), true), when: 'container-absent' },
+        { ...step(h, `start member ${node.name}`, docker.run(spec), true), when: 'container-absent' },
+        { ...step(h, `start stopped container ${spec.name}`, docker.start(spec.name), true), when: 'container-stopped' },
+      ],
+    };
+  });
+  const first = inventory.nodes[0]!;
+  const endpoints = inventory.nodes.map((n) => clientUrl(n, cluster));
+  return {
+    inventory,
+    hosts,
+    health: step(first.name, 'wait until every member is healthy', endpointHealth(cluster, endpoints), false),
+    members: step(first.name, 'list members', memberList(cluster, endpoints), false),
+    clientEndpoints: endpoints,
+  };
+}

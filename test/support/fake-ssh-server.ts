@@ -1,0 +1,267 @@
+// An in-process SSH server for executor tests: real ssh2 protocol on 127.0.0.1, scripted command results, and counters
+// (connections, open channels, SFTP sessions) so tests can check how the client behaves, not just what it returns.
+
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import ssh2 from 'ssh2';
+import type { AuthContext, Connection, ParsedKey, ServerChannel, SFTPWrapper, Session } from 'ssh2';
+
+export interface ScriptReply {
+  code?: number;
+  stdout?: string;
+  stderr?: string;
+  /** Answer after this long. */
+  delayMs?: number;
+  /** Never answer: the command runs until the client closes the channel. */
+  hang?: boolean;
+}
+
+export type Script = (command: string) => ScriptReply | Promise<ScriptReply>;
+
+export interface FakeSshServerOptions {
+  /** OpenSSH public key line (`ssh-ed25519 AAAA...`) of the one client key allowed in. */
+  authorizedKey: string;
+  /** Only this user may log in; any user when absent. */
+  username?: string;
+  script?: Script;
+  /** Host private keys (OpenSSH format); one fresh ed25519 key when absent. */
+  hostKeys?: string[];
+  /** Refuse session channels beyond this many open at once, as sshd's MaxSessions does. Default 10. */
+  maxSessions?: number;
+}
+
+export interface StoredFile {
+  data: Buffer;
+  mode: number;
+}
+
+const { OPEN_MODE, STATUS_CODE } = ssh2.utils.sftp;
+
+export function generateKey(type: 'ed25519' | 'ecdsa' = 'ed25519'): { private: string; public: string; blob: Buffer } {
+  const pair = type === 'ecdsa' ? ssh2.utils.generateKeyPairSync('ecdsa', { bits: 256 }) : ssh2.utils.generateKeyPairSync('ed25519');
+  const parsed = ssh2.utils.parseKey(pair.private) as ParsedKey;
+  return { private: pair.private, public: pair.public, blob: parsed.getPublicSSH() };
+}
+
+export class FakeSshServer {
+  /** Every exec command, in the order the server received them. */
+  readonly commands: string[] = [];
+  /** Files written over SFTP, by remote path. */
+  readonly files = new Map<string, StoredFile>();
+  connections = 0;
+  openSessions = 0;
+  maxOpenSessions = 0;
+  sftpSessions = 0;
+  /** Exec channels the client closed before the command answered (timeouts). */
+  abandonedCommands: string[] = [];
+  port = 0;
+  script: Script;
+  readonly hostKeys: { private: string; type: string; blob: Buffer }[];
+
+  private readonly server: ssh2.Server;
+  private readonly clients = new Set<Connection>();
+  private readonly allowedKey: ParsedKey;
+  private readonly maxSessions: number;
+
+  constructor(private readonly options: FakeSshServerOptions) {
+    this.script = options.script ?? (() => ({ code: 0 }));
+    this.maxSessions = options.maxSessions ?? 10;
+    this.hostKeys = (options.hostKeys ?? [generateKey().private]).map((pem) => {
+      const parsed = ssh2.utils.parseKey(pem) as ParsedKey;
+      return { private: pem, type: parsed.type, blob: parsed.getPublicSSH() };
+    });
+    const allowed = ssh2.utils.parseKey(options.authorizedKey);
+    if (allowed instanceof Error) throw allowed;
+    this.allowedKey = allowed;
+    this.server = new ssh2.Server({ hostKeys: this.hostKeys.map((k) => k.private) }, (client) => this.onClient(client));
+  }
+
+  async start(): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(0, '127.0.0.1', () => resolve());
+    });
+    const address = this.server.address();
+    if (typeof address !== 'object' || address === null) throw new Error('fake ssh server has no address');
+    this.port = address.port;
+    return this.port;
+  }
+
+  /** Client connections currently open (closed ones drop out), to check that a caller closed what it opened. */
+  get activeConnections(): number {
+    return this.clients.size;
+  }
+
+  async stop(): Promise<void> {
+    for (const client of this.clients) client.end();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** A known_hosts line for this server as ssh-keyscan would print it (non-default port, so `[host]:port`). */
+  knownHostsLine(host = '127.0.0.1', keyIndex = 0): string {
+    const key = this.hostKeys[keyIndex];
+    if (!key) throw new Error(`no host key #${keyIndex}`);
+    return `[${host}]:${this.port} ${key.type} ${key.blob.toString('base64')}`;
+  }
+
+  private onClient(client: Connection): void {
+    this.connections++;
+    this.clients.add(client);
+    client.on('close', () => this.clients.delete(client));
+    client.on('error', () => undefined); // a client vanishing mid-test is not a server failure
+    client.on('authentication', (ctx) => this.authenticate(ctx));
+    client.on('ready', () => {
+      client.on('session', (accept, reject) => {
+        if (this.openSessions >= this.maxSessions) return reject();
+        const session = accept();
+        this.openSessions++;
+        this.maxOpenSessions = Math.max(this.maxOpenSessions, this.openSessions);
+        session.once('close', () => this.openSessions--);
+        this.serveSession(session);
+      });
+    });
+  }
+
+  private authenticate(ctx: AuthContext): void {
+    if (ctx.method !== 'publickey') return ctx.reject(['publickey']);
+    if (this.options.username !== undefined && ctx.username !== this.options.username) return ctx.reject();
+    const key = this.allowedKey;
+    if (ctx.key.algo !== key.type || !ctx.key.data.equals(key.getPublicSSH())) return ctx.reject();
+    // Without a signature the client only asks whether the key would do; with one, it must prove it holds the key.
+    if (ctx.signature && ctx.blob && key.verify(ctx.blob, ctx.signature, ctx.hashAlgo) !== true) return ctx.reject();
+    ctx.accept();
+  }
+
+  private serveSession(session: Session): void {
+    let closed = false;
+    session.once('close', () => (closed = true));
+    session.on('exec', (accept, _reject, info) => {
+      this.commands.push(info.command);
+      const channel = accept();
+      let answered = false;
+      session.once('close', () => {
+        if (!answered) this.abandonedCommands.push(info.command);
+      });
+      void Promise.resolve(this.script(info.command)).then((reply) => {
+        if (reply.hang) return;
+        const answer = (): void => {
+          if (closed) return;
+          answered = true;
+          this.reply(channel, reply);
+        };
+        if (reply.delayMs) setTimeout(answer, reply.delayMs);
+        else answer();
+      });
+    });
+    session.on('sftp', (accept) => {
+      this.sftpSessions++;
+      this.serveSftp(accept());
+    });
+  }
+
+  private reply(channel: ServerChannel, reply: ScriptReply): void {
+    if (reply.stdout) channel.write(reply.stdout);
+    if (reply.stderr) channel.stderr.write(reply.stderr);
+    channel.exit(reply.code ?? 0);
+    channel.end();
+  }
+
+  /** Just enough SFTP for upload/download: open, read, write, stat, chmod, close, over the in-memory `files` map. */
+  private serveSftp(sftp: SFTPWrapper): void {
+    const handles = new Map<number, string>();
+    let nextHandle = 0;
+    const pathOf = (handle: Buffer): string | undefined => handles.get(handle.readUInt32BE(0));
+    const attrsOf = (file: StoredFile) => {
+      const now = Math.floor(Date.now() / 1000);
+      return { mode: 0o100000 | file.mode, uid: 0, gid: 0, size: file.data.length, atime: now, mtime: now };
+    };
+
+    sftp.on('OPEN', (reqId, filename, flags, attrs) => {
+      let file = this.files.get(filename);
+      if (!file) {
+        if (!(flags & OPEN_MODE.CREAT)) return sftp.status(reqId, STATUS_CODE.NO_SUCH_FILE);
+        file = { data: Buffer.alloc(0), mode: (attrs.mode ?? 0o644) & 0o7777 };
+        this.files.set(filename, file);
+      } else if (flags & OPEN_MODE.TRUNC) {
+        file.data = Buffer.alloc(0);
+      }
+      const id = nextHandle++;
+      handles.set(id, filename);
+      const handle = Buffer.alloc(4);
+      handle.writeUInt32BE(id);
+      sftp.handle(reqId, handle);
+    });
+    sftp.on('READ', (reqId, handle, offset, length) => {
+      const path = pathOf(handle);
+      const file = path === undefined ? undefined : this.files.get(path);
+      if (!file) return sftp.status(reqId, STATUS_CODE.FAILURE);
+      if (offset >= file.data.length) return sftp.status(reqId, STATUS_CODE.EOF);
+      sftp.data(reqId, file.data.subarray(offset, offset + length));
+    });
+    sftp.on('WRITE', (reqId, handle, offset, data) => {
+      const path = pathOf(handle);
+      const file = path === undefined ? undefined : this.files.get(path);
+      if (!file) return sftp.status(reqId, STATUS_CODE.FAILURE);
+      const end = offset + data.length;
+      if (end > file.data.length) {
+        const grown = Buffer.alloc(end);
+        file.data.copy(grown);
+        file.data = grown;
+      }
+      data.copy(file.data, offset);
+      sftp.status(reqId, STATUS_CODE.OK);
+    });
+    const stat = (reqId: number, path: string | undefined): void => {
+      const file = path === undefined ? undefined : this.files.get(path);
+      if (!file) return sftp.status(reqId, STATUS_CODE.NO_SUCH_FILE);
+      sftp.attrs(reqId, attrsOf(file));
+    };
+    sftp.on('FSTAT', (reqId, handle) => stat(reqId, pathOf(handle)));
+    sftp.on('STAT', (reqId, path) => stat(reqId, path));
+    sftp.on('LSTAT', (reqId, path) => stat(reqId, path));
+    const setstat = (reqId: number, path: string | undefined, attrs: { mode?: number }): void => {
+      const file = path === undefined ? undefined : this.files.get(path);
+      if (!file) return sftp.status(reqId, STATUS_CODE.NO_SUCH_FILE);
+      if (attrs.mode !== undefined) file.mode = attrs.mode & 0o7777;
+      sftp.status(reqId, STATUS_CODE.OK);
+    };
+    sftp.on('SETSTAT', (reqId, path, attrs) => setstat(reqId, path, attrs));
+    sftp.on('FSETSTAT', (reqId, handle, attrs) => setstat(reqId, pathOf(handle), attrs));
+    sftp.on('CLOSE', (reqId, handle) => {
+      handles.delete(handle.readUInt32BE(0));
+      sftp.status(reqId, STATUS_CODE.OK);
+    });
+  }
+}
+
+export interface ClientFiles {
+  /** Temp directory holding everything below; remove it with cleanup(). */
+  dir: string;
+  privateKeyPath: string;
+  /** OpenSSH public key line, to hand to FakeSshServer as authorizedKey. */
+  publicKey: string;
+  knownHostsFile: string;
+  cleanup(): Promise<void>;
+}
+
+/** A temp dir with a fresh client key pair and a known_hosts path (not written yet). */
+export async function makeClientFiles(): Promise<ClientFiles> {
+  const dir = await mkdtemp(join(tmpdir(), 'etcd-deploy-ssh-'));
+  const key = generateKey();
+  const privateKeyPath = join(dir, 'id_ed25519');
+  await writeFile(privateKeyPath, key.private, { mode: 0o600 });
+  return {
+    dir,
+    privateKeyPath,
+    publicKey: key.public,
+    knownHostsFile: join(dir, 'known_hosts'),
+    cleanup: () => rm(dir, { recursive: true, force: true }),
+  };
+}
+
+/** Write a known_hosts file from lines (each gets its newline). */
+export async function writeKnownHosts(file: string, lines: readonly string[]): Promise<string> {
+  await writeFile(file, lines.map((l) => `${l}\n`).join(''), { mode: 0o600 });
+  return file;
+}

@@ -1,0 +1,192 @@
+// The plan printed by dry-run and the commands `up` runs cannot drift: run up against recording fake hosts and
+// compare what each host ran with the `$ ` lines the printed plan shows for that host.
+
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { HostsError } from '../../src/errors.js';
+import { parseInventory } from '../../src/inventory/load.js';
+import { noTrace } from '../../src/phases/exec.js';
+import { listrOptions } from '../../src/phases/progress.js';
+import { runUp } from '../../src/phases/up.js';
+import { formatUpPlan } from '../../src/plan/format.js';
+import { planUp } from '../../src/plan/up.js';
+import type { RemoteHost } from '../../src/ssh/types.js';
+import { FakeHost, freshHostResponder, type Responder } from '../support/fake-host.js';
+import { repoPath } from '../support/paths.js';
+
+const inventory = parseInventory(
+  `cluster: {token: t, image: etcd-lab:3.4.23}
+nodes:
+  - {name: etcd-1, ip: 198.18.0.11}
+  - {name: etcd-2, ip: 198.18.0.12}
+  - {name: etcd-3, ip: 198.18.0.13}
+`,
+  '/ops/inventory.yaml',
+);
+
+const healthy = JSON.stringify(
+  inventory.nodes.map((n) => ({ endpoint: `http://${n.ip}:2379`, health: true, took: '2ms' })),
+);
+const memberList = readFileSync(repoPath('test/fixtures/etcdctl/3.4.23/member-list.json'), 'utf8');
+
+function etcdAnswers(command: string) {
+  if (command.includes('endpoint health')) return { stdout: healthy };
+  if (command.includes('member list')) return { stdout: memberList };
+  return undefined;
+}
+
+function fakes(responders: Record<string, Responder>): Map<string, FakeHost> {
+  return new Map(inventory.nodes.map((n) => [n.name, new FakeHost(n.name, responders[n.name] ?? freshHostResponder(etcdAnswers))]));
+}
+
+function deps(hosts: Map<string, FakeHost>) {
+  return {
+    connect: async () => hosts as Map<string, RemoteHost>,
+    listr: listrOptions('silent'),
+    trace: noTrace,
+    healthDeadlineMs: 5_000,
+    healthIntervalMs: 1,
+  };
+}
+
+/** The `$ ` lines of each host's section of the printed plan, plus the cluster-wide lines under the first host. */
+function printedCommands(text: string): Map<string, string[]> {
+  const byHost = new Map<string, string[]>();
+  let current: string | undefined;
+  let clusterWide = false;
+  for (const line of text.split('\n')) {
+    const header = /^(etcd-\d) {2}ssh /.exec(line);
+    if (header) current = header[1]!;
+    if (/^Then on (\S+), repeated/.test(line)) {
+      current = /^Then on (\S+),/.exec(line)![1]!;
+      clusterWide = true;
+    }
+    const cmd = /^ {4}\$ (.*)$/.exec(line);
+    if (cmd && current) byHost.set(current, [...(byHost.get(current) ?? []), cmd[1]!]);
+  }
+  assert.ok(clusterWide, 'plan text names the host that polls health');
+  return byHost;
+}
+
+test('on fresh hosts, up runs exactly the commands the printed plan shows', async () => {
+  const plan = planUp(inventory);
+  const printed = printedCommands(formatUpPlan(plan, 60));
+  const hosts = fakes({});
+  const outcome = await runUp(plan, deps(hosts));
+
+  for (const [name, host] of hosts) {
+    const expected = printed.get(name)!.filter((c) => c !== 'docker start etcd'); // the stopped-container branch
+    const ran = name === 'etcd-1' ? dedupe(host.commands) : host.commands;
+    assert.deepEqual([...ran].sort(), [...expected].sort(), `commands on ${name}`);
+    assert.ok(host.closed, `${name} connection closed`);
+  }
+  assert.deepEqual(outcome.changed.map((c) => c.host), ['etcd-1', 'etcd-2', 'etcd-3']);
+  assert.deepEqual(outcome.changed[0]!.actions, ['pull etcd-lab:3.4.23', 'create /var/lib/etcd-cluster', 'start member etcd-1']);
+  assert.equal(outcome.members.length, 3);
+  assert.equal(outcome.members[0]!.id.length, 16);
+});
+
+test('apply steps run in plan order, after every host was inspected', async () => {
+  const plan = planUp(inventory);
+  const hosts = fakes({});
+  await runUp(plan, deps(hosts));
+  const cmds = hosts.get('etcd-2')!.commands;
+  const firstChange = cmds.findIndex((c) => c.startsWith('docker pull'));
+  assert.equal(firstChange, 4, 'four probes first');
+  assert.deepEqual(cmds.slice(4).map((c) => c.split(' ').slice(0, 2).join(' ')), ['docker pull', 'mkdir -p', 'docker run']);
+});
+
+test('a host with member data stops the run before any host changes, and every failing host is reported', async () => {
+  const plan = planUp(inventory);
+  const hosts = fakes({
+    'etcd-2': freshHostResponder((c) => (c.startsWith('test -d') ? { code: 0 } : etcdAnswers(c))),
+    'etcd-3': freshHostResponder((c) => (c.startsWith('docker version') ? { code: 1, stderr: 'Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?' } : etcdAnswers(c))),
+  });
+  await assert.rejects(runUp(plan, deps(hosts)), (err: unknown) => {
+    assert.ok(err instanceof HostsError);
+    assert.equal(err.exitCode, 1);
+    assert.match(err.summary, /^up changed nothing: 2 of 3 hosts are not ready$/);
+    assert.deepEqual(err.failures.map((f) => f.host), ['etcd-2', 'etcd-3']);
+    assert.match(err.failures[0]!.message, /already holds etcd member data/);
+    assert.equal(err.failures[0]!.command, 'test -d /var/lib/etcd-cluster/member');
+    assert.match(err.failures[1]!.message, /docker engine does not answer/);
+    assert.equal(err.failures[1]!.exitCode, 1);
+    assert.match(err.failures[1]!.stderrTail, /Is the docker daemon running/);
+    return true;
+  });
+  for (const host of hosts.values()) {
+    assert.equal(host.commands.length, 4, `${host.name} ran only its four read-only probes`);
+    assert.ok(host.closed);
+  }
+});
+
+test('a running container that matches the plan means nothing to do', async () => {
+  const plan = planUp(inventory);
+  const inspect = (name: string) => {
+    const hp = plan.hosts.find((h) => h.node.name === name)!;
+    return JSON.stringify({
+      Config: { Image: hp.container.image, Cmd: hp.container.command },
+      State: { Running: true, Status: 'running', StartedAt: '2026-11-24T10:00:00Z' },
+      HostConfig: { Binds: ['/var/lib/etcd-cluster:/var/lib/etcd'] },
+    });
+  };
+  const running = (name: string) =>
+    freshHostResponder((c) => {
+      if (c.startsWith('docker image inspect')) return { stdout: 'sha256:abc\n' };
+      if (c.startsWith('docker container inspect')) return { stdout: inspect(name) };
+      if (c.startsWith('test -d')) return { code: 0 };
+      return etcdAnswers(c);
+    });
+  const hosts = fakes({ 'etcd-1': running('etcd-1'), 'etcd-2': running('etcd-2'), 'etcd-3': running('etcd-3') });
+  const outcome = await runUp(plan, deps(hosts));
+  assert.deepEqual(outcome.changed, []);
+  for (const host of hosts.values()) assert.ok(!host.commands.some((c) => /^(docker (run|pull|start)|mkdir)/.test(c)));
+});
+
+test('a container whose spec drifted is reported, not replaced', async () => {
+  const plan = planUp(inventory);
+  const drifted = freshHostResponder((c) => {
+    if (c.startsWith('docker image inspect')) return { stdout: 'sha256:abc\n' };
+    if (c.startsWith('docker container inspect'))
+      return {
+        stdout: JSON.stringify({
+          Config: { Image: 'etcd-lab:old', Cmd: [...plan.hosts[0]!.container.command.filter((a) => !a.startsWith('--initial-cluster-token')), '--initial-cluster-token=other'] },
+          State: { Running: true, Status: 'running' },
+          HostConfig: { Binds: ['/var/lib/etcd-cluster:/var/lib/etcd'] },
+        }),
+      };
+    return etcdAnswers(c);
+  });
+  const hosts = fakes({ 'etcd-1': drifted });
+  await assert.rejects(runUp(plan, deps(hosts)), (err: unknown) => {
+    assert.ok(err instanceof HostsError);
+    assert.equal(err.failures.length, 1);
+    assert.match(
+      err.failures[0]!.message,
+      /image is etcd-lab:old, inventory says etcd-lab:3.4.23; missing --initial-cluster-token=t; unexpected --initial-cluster-token=other\. up does not replace a member/,
+    );
+    return true;
+  });
+  assert.ok(!hosts.get('etcd-2')!.commands.some((c) => c.startsWith('docker run')));
+});
+
+test('failures while starting are gathered across hosts with command, exit code and stderr', async () => {
+  const plan = planUp(inventory);
+  const failRun = (msg: string) => freshHostResponder((c) => (c.startsWith('docker run') ? { code: 125, stderr: msg } : etcdAnswers(c)));
+  const hosts = fakes({ 'etcd-1': failRun('docker: Error response from daemon: Conflict.'), 'etcd-3': failRun('docker: port is already allocated') });
+  await assert.rejects(runUp(plan, deps(hosts)), (err: unknown) => {
+    assert.ok(err instanceof HostsError);
+    assert.match(err.summary, /up failed on 2 of 3 hosts; changed before the failure: etcd-1, etcd-2, etcd-3/);
+    assert.deepEqual(err.failures.map((f) => [f.host, f.exitCode]), [['etcd-1', 125], ['etcd-3', 125]]);
+    assert.match(err.failures[1]!.command, /^docker run -d --name etcd /);
+    assert.match(err.failures[1]!.stderrTail, /port is already allocated/);
+    assert.match(err.failures[1]!.message, /after: pull etcd-lab:3.4.23, create \/var\/lib\/etcd-cluster/);
+    return true;
+  });
+});
+
+/** The health poll may repeat; the printed plan shows it once. */
+function dedupe(commands: string[]): string[] {
+  return commands.filter((c, i) => !c.includes('endpoint health') || commands.indexOf(c) === i);
+}
