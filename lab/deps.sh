@@ -60,6 +60,7 @@ cleanup() {
 trap cleanup EXIT
 
 export DEBIAN_FRONTEND=noninteractive
+export NEEDRESTART_SUSPEND=1   # needrestart (if present) must not restart anything either
 apt-get update
 # Install the whole list (not only the missing ones) so apt also finishes any
 # half-configured package; already-installed ones cost nothing.

@@ -72,6 +72,7 @@ echo "[host-init ${host}] dockerd $(cat "${dir}/dockerd.pid"), sshd $(cat "${dir
 # Stay alive as the host's anchor process. On TERM, pass it on to the daemons.
 on_term() {
   echo "[host-init ${host}] stopping"
+  # shellcheck disable=SC2046 # one pid per word, on purpose
   kill -TERM $(jobs -p) 2>/dev/null || true
   wait || true
   exit 0

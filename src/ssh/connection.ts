@@ -5,7 +5,7 @@ import pLimit, { type LimitFunction } from 'p-limit';
 import ssh2 from 'ssh2';
 import type { Client, ConnectConfig, SFTPWrapper } from 'ssh2';
 import type { ExecOptions, ExecResult, RemoteHost } from './types.js';
-import { SshConnectError, SshTransferError, type SshConnectReason } from './errors.js';
+import { SshConnectError, SshExecError, SshTransferError, type SshConnectReason } from './errors.js';
 import { runOnChannel } from './exec-channel.js';
 import { checkHostKey, hostKeyAlgorithms } from './host-key-policy.js';
 import { knownKeyTypes, readKnownHosts, type KnownHostEntry } from './known-hosts.js';
@@ -71,6 +71,10 @@ export class SshHost implements FileHost {
   exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
     return new Promise<ExecResult>((resolve, reject) => {
       void this.limit(() => {
+        if (this.closed) {
+          reject(new SshExecError(this.name, command, 'the connection is closed'));
+          return Promise.resolve();
+        }
         const run = runOnChannel(this.client, this.name, command, options.timeoutMs);
         run.result.then(resolve, reject);
         return run.released; // the slot frees when the channel is gone, not when the caller gets its answer
@@ -168,7 +172,11 @@ async function loadAuth(target: ConnectTarget): Promise<Auth> {
 }
 
 /** Translate ssh2's connection errors into causes with advice. */
-function classify(target: ConnectTarget, err: Error & { level?: string; code?: string }): SshConnectError {
+function classify(
+  target: ConnectTarget,
+  err: Error & { level?: string; code?: string },
+  agentProblem: string | null,
+): SshConnectError {
   const where = `${target.username}@${target.host}:${target.port}`;
   const readyTimeoutMs = target.readyTimeoutMs ?? 10000;
   const fail = (reason: SshConnectReason, detail: string): SshConnectError =>
@@ -189,7 +197,8 @@ function classify(target: ConnectTarget, err: Error & { level?: string; code?: s
     return fail('unreachable', `cannot reach ${target.host} (${err.code}): check the node's ip in the inventory and the network`);
   }
   if (err.level === 'client-authentication') {
-    const tried = [target.privateKeyPath ? `key ${target.privateKeyPath}` : '', target.agentSocket ? 'ssh-agent keys' : '']
+    const agent = agentProblem ? `ssh-agent (unusable: ${agentProblem})` : 'ssh-agent keys';
+    const tried = [target.privateKeyPath ? `key ${target.privateKeyPath}` : '', target.agentSocket ? agent : '']
       .filter(Boolean)
       .join(' and ');
     return fail(
@@ -225,6 +234,7 @@ export async function connectHost(target: ConnectTarget): Promise<SshHost> {
     const client = new ssh2.Client();
     // The verifier can only say yes or no to ssh2; the reason is kept here and reported instead of ssh2's generic error.
     let hostKeyProblem: SshConnectError | null = null;
+    let agentProblem: string | null = null;
     let settled = false;
     const fail = (err: SshConnectError): void => {
       if (settled) return;
@@ -237,7 +247,15 @@ export async function connectHost(target: ConnectTarget): Promise<SshHost> {
       settled = true;
       resolve(new SshHost(client, target));
     });
-    client.on('error', (err: Error & { level?: string; code?: string }) => fail(hostKeyProblem ?? classify(target, err)));
+    client.on('error', (err: Error & { level?: string; code?: string }) => {
+      // ssh2 reports a broken agent socket as an error but goes on to the next auth method; so do we, and keep the
+      // reason for the message if authentication fails in the end.
+      if (err.level === 'agent') {
+        agentProblem = err.message;
+        return;
+      }
+      fail(hostKeyProblem ?? classify(target, err, agentProblem));
+    });
     client.on('close', () =>
       fail(
         hostKeyProblem ??

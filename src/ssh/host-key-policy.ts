@@ -60,7 +60,7 @@ export async function checkHostKey(
       return new SshConnectError(
         name,
         'host-key-changed',
-        `REMOTE HOST IDENTIFICATION HAS CHANGED: ${where} presented a ${type} key with fingerprint ${fingerprint}, ` +
+        `REMOTE HOST IDENTIFICATION HAS CHANGED: ${where} presented the ${type} key ${fingerprint}, ` +
           `which differs from the key in ${verdict.file}:${verdict.line}. Someone could be intercepting the connection, ` +
           `or the host was reinstalled. If you know why the key changed, remove the old entry with ` +
           `ssh-keygen -R ${quote(hostArg(host, port))} -f ${quote(verdict.file)} and connect again. ` +
@@ -70,7 +70,7 @@ export async function checkHostKey(
       return new SshConnectError(
         name,
         'host-key-revoked',
-        `${where} presented a ${type} key (${fingerprint}) that is marked @revoked in ${verdict.file}:${verdict.line}; ` +
+        `${where} presented the ${type} key ${fingerprint}, which is marked @revoked in ${verdict.file}:${verdict.line}; ` +
           `refusing to connect. The host needs a new host key.`,
       );
   }

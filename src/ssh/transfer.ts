@@ -1,6 +1,7 @@
-// File copies over an already open SFTP session. Uploads stream (no whole-file buffering for large files) and set the
-// mode explicitly, since the mode given at open applies only when the file is created. Downloads land in a `.part`
-// file renamed at the end, so an interrupted snapshot download never looks complete.
+// File copies over an already open SFTP session. Uploads stream (no whole-file buffering for large files) and then
+// chmod: ssh2's write stream does fchmod the file but swallows a failure, and a key file left world-readable must not
+// pass silently. Downloads land in a `.part` file renamed at the end, so an interrupted snapshot download never looks
+// complete.
 
 import { createReadStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';

@@ -38,10 +38,20 @@ export interface StoredFile {
 
 const { OPEN_MODE, STATUS_CODE } = ssh2.utils.sftp;
 
+/**
+ * A fresh key pair in OpenSSH format. ssh2 1.17 strips leading zero bytes from ed25519 public keys, so about 1 key in
+ * 256 comes out malformed (mscdex/ssh2#1390, #1513); such keys are thrown away and generated again.
+ */
 export function generateKey(type: 'ed25519' | 'ecdsa' = 'ed25519'): { private: string; public: string; blob: Buffer } {
-  const pair = type === 'ecdsa' ? ssh2.utils.generateKeyPairSync('ecdsa', { bits: 256 }) : ssh2.utils.generateKeyPairSync('ed25519');
-  const parsed = ssh2.utils.parseKey(pair.private) as ParsedKey;
-  return { private: pair.private, public: pair.public, blob: parsed.getPublicSSH() };
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const pair =
+      type === 'ecdsa' ? ssh2.utils.generateKeyPairSync('ecdsa', { bits: 256 }) : ssh2.utils.generateKeyPairSync('ed25519');
+    const parsedPrivate = ssh2.utils.parseKey(pair.private);
+    const parsedPublic = ssh2.utils.parseKey(pair.public);
+    if (parsedPrivate instanceof Error || parsedPublic instanceof Error) continue;
+    return { private: pair.private, public: pair.public, blob: parsedPrivate.getPublicSSH() };
+  }
+  throw new Error(`could not generate a well-formed ${type} key`);
 }
 
 export class FakeSshServer {

@@ -26,7 +26,7 @@ test('normalizeId: canonical form is etcd\'s own (no zero padding)', () => {
 });
 
 test('normalizeId refuses an already-rounded number instead of returning a wrong ID', () => {
-  assert.throws(() => normalizeId(13183404267983926808), /not an exact integer/);
+  assert.throws(() => normalizeId(Number(CEO1_DEC)), /not an exact integer/);
   assert.throws(() => normalizeId(1.5), RangeError);
   assert.throws(() => normalizeId(-1), RangeError);
 });

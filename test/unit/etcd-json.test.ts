@@ -17,7 +17,7 @@ test('parseJson: the safe-integer boundary', () => {
   assert.equal(parseJson('18446744073709551615'), 18446744073709551615n);
   // Not integer literals: ordinary numbers, as JSON.parse gives them.
   assert.equal(parseJson('1.5e300'), 1.5e300);
-  assert.equal(parseJson('13183404267983926808.0'), 13183404267983926808.0);
+  assert.equal(parseJson('13183404267983926808.0'), Number('13183404267983926808.0'));
   assert.equal(parseJson('-1'), -1);
 });
 
