@@ -680,19 +680,21 @@ sshd_pid() { # the pid of HOST's listening sshd, from its pidfile in the host's 
 
 cmd_stop_sshd() { # stop-sshd HOST - kill only the listener; open sessions stay, as with a real `systemctl stop ssh`
   [[ $# -eq 1 ]] || usage
-  local h=$1 k pid i
+  local h=$1 k pid i listening
   k=$(host_index "$h")
+  host_init_pid "$h" > /dev/null || die "host $h is not up"
   if pid=$(sshd_pid "$h") && alive "${pid}"; then
     kill -TERM "${pid}"
     for ((i = 0; i < 50; i++)); do alive "${pid}" || break; sleep 0.1; done
-    alive "${pid}" && kill -KILL "${pid}"
+    if alive "${pid}"; then kill -KILL "${pid}"; fi
   fi
   # confirm nothing listens on port 22 any more
   for ((i = 0; i < 50; i++)); do
-    in_host "$h" ss -Htln "sport = :22" | grep -q . || { echo "sshd on $h ($(host_ip "$k")) stopped"; return 0; }
+    listening=$(in_host "$h" ss -Htln "sport = :22") || die "cannot list $h's sockets"
+    if [[ -z ${listening} ]]; then echo "sshd on $h ($(host_ip "$k")) stopped"; return 0; fi
     sleep 0.1
   done
-  die "sshd on $h still listening"
+  die "sshd on $h still listening on port 22"
 }
 
 cmd_start_sshd() { # start-sshd HOST - (re)start HOST's sshd if it is not running

@@ -94,7 +94,7 @@ export async function runUp(plan: UpPlan, deps: UpDeps): Promise<UpOutcome> {
                     const done: string[] = [];
                     try {
                       for (const step of steps) {
-                        sub.output = step.title;
+                        sub.output = `${hp.node.name}: ${step.title}`;
                         await mustRun(c.hosts.get(hp.node.name)!, step, `${step.title} failed`);
                         done.push(step.title);
                       }
