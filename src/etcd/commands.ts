@@ -102,3 +102,40 @@ export function put(
 export function get(cluster: ClusterSpec, endpoints: readonly string[], key: string, opts?: EtcdctlOptions): Argv {
   return etcdctl(cluster, endpoints, ['get', '--print-value-only', '--', key], opts);
 }
+
+/** `move-leader ID`: must be sent to the current leader's endpoint; ID in hex, as etcdctl parses it. */
+export function moveLeader(cluster: ClusterSpec, leaderEndpoint: string, targetId: string, opts?: EtcdctlOptions): Argv {
+  return etcdctl(cluster, [leaderEndpoint], ['move-leader', targetId], opts);
+}
+
+/** `member remove ID` (hex), sent through members that stay. */
+export function memberRemove(cluster: ClusterSpec, endpoints: readonly string[], id: string, opts?: EtcdctlOptions): Argv {
+  return etcdctl(cluster, endpoints, ['member', 'remove', id], opts);
+}
+
+/** `member add NAME --peer-urls=URL [--learner] -w json`. */
+export function memberAdd(
+  cluster: ClusterSpec,
+  endpoints: readonly string[],
+  name: string,
+  peerUrl: string,
+  learner: boolean,
+  opts?: EtcdctlOptions,
+): Argv {
+  return etcdctl(cluster, endpoints, ['member', 'add', name, `--peer-urls=${peerUrl}`, ...(learner ? ['--learner'] : []), '-w', 'json'], opts);
+}
+
+/** `member promote ID` (hex): turns a caught-up learner into a voting member. */
+export function memberPromote(cluster: ClusterSpec, endpoints: readonly string[], id: string, opts?: EtcdctlOptions): Argv {
+  return etcdctl(cluster, endpoints, ['member', 'promote', id], opts);
+}
+
+/** `snapshot save PATH` from one endpoint (the path is inside the container). */
+export function snapshotSave(cluster: ClusterSpec, endpoint: string, path: string): Argv {
+  return etcdctl(cluster, [endpoint], ['snapshot', 'save', path], { commandTimeout: '60s' });
+}
+
+/** `endpoint hashkv --rev=REV -w json`: hashes of the key space up to one revision every member has applied. */
+export function endpointHashKVAt(cluster: ClusterSpec, endpoints: readonly string[], revision: number, opts?: EtcdctlOptions): Argv {
+  return etcdctl(cluster, endpoints, ['endpoint', 'hashkv', `--rev=${revision}`, '-w', 'json'], opts);
+}

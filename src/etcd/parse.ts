@@ -289,3 +289,47 @@ function reader(what: string, text: string) {
   };
   return r;
 }
+
+export interface MemberAdded {
+  id: EtcdId;
+  /** Every member after the add, the new one included (unstarted: no name yet). */
+  members: { id: EtcdId; name: string; peerURLs: string[] }[];
+}
+
+/** Parse `member add -w json`. */
+export function parseMemberAdd(stdout: string): MemberAdded {
+  const r = reader('member add', stdout);
+  const root = r.object(r.root, '$');
+  const member = r.object(r.field(root, 'member', '$'), '$.member');
+  const membersValue = root['members'];
+  const members = membersValue === undefined ? [] : r.array(membersValue, '$.members');
+  return {
+    id: r.id(member, 'ID', '$.member'),
+    members: members.map((item, i) => {
+      const path = `$.members[${i}]`;
+      const o = r.object(item, path);
+      return { id: r.id(o, 'ID', path), name: r.optString(o, 'name', path) ?? '', peerURLs: r.optStrings(o, 'peerURLs', path) ?? [] };
+    }),
+  };
+}
+
+export interface SnapshotStatus {
+  hash: number;
+  revision: number;
+  totalKey: number;
+  totalSize: number;
+}
+
+/** Parse `snapshot status -w json` (etcdctl 3.4, etcdutl 3.5+). */
+export function parseSnapshotStatus(stdout: string): SnapshotStatus {
+  // etcdctl 3.5 prints a deprecation line before the JSON; read from the first brace.
+  const start = stdout.indexOf('{');
+  const r = reader('snapshot status', start >= 0 ? stdout.slice(start) : stdout);
+  const o = r.object(r.root, '$');
+  return {
+    hash: r.optNumber(o, 'hash', '$') ?? 0,
+    revision: r.optNumber(o, 'revision', '$') ?? 0,
+    totalKey: r.optNumber(o, 'totalKey', '$') ?? 0,
+    totalSize: r.optNumber(o, 'totalSize', '$') ?? 0,
+  };
+}

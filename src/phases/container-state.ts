@@ -36,14 +36,19 @@ export function parseContainerInspect(code: number, stdout: string, stderr: stri
   };
 }
 
+// etcd reads these only when it bootstraps a member on empty data; a member re-added by `rolling --mode replace`
+// (state existing) or a cluster made by `rebootstrap` (a new token) runs with other values and is not drift.
+const BOOTSTRAP_ONLY = ['--initial-cluster-state=', '--initial-cluster-token='];
+const matters = (arg: string): boolean => !BOOTSTRAP_ONLY.some((p) => arg.startsWith(p));
+
 /** Human-readable differences between a running container and the planned spec; empty when it matches. */
 export function containerDrift(state: Extract<ContainerState, { kind: 'present' }>, spec: ContainerSpec): string[] {
   const drift: string[] = [];
   if (state.image !== spec.image) drift.push(`image is ${state.image}, inventory says ${spec.image}`);
-  const have = new Set(state.command);
-  const want = new Set(spec.command);
-  for (const arg of spec.command) if (!have.has(arg)) drift.push(`missing ${arg}`);
-  for (const arg of state.command) if (!want.has(arg)) drift.push(`unexpected ${arg}`);
+  const have = new Set(state.command.filter(matters));
+  const want = new Set(spec.command.filter(matters));
+  for (const arg of want) if (!have.has(arg)) drift.push(`missing ${arg}`);
+  for (const arg of have) if (!want.has(arg)) drift.push(`unexpected ${arg}`);
   const wantBinds = spec.binds.map(bindArg).sort();
   const haveBinds = [...state.binds].sort();
   if (wantBinds.join('\n') !== haveBinds.join('\n')) drift.push(`mounts are ${haveBinds.join(', ') || 'none'}, inventory says ${wantBinds.join(', ')}`);

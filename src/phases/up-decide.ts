@@ -1,6 +1,8 @@
 // Pure: from one host's probe results to what `up` will do there, or why it must not touch the cluster at all.
 
 import type { HostFailure } from '../errors.js';
+import type { Inventory } from '../inventory/types.js';
+import { markerMatches, parseDataProbe } from '../plan/marker.js';
 import { tail } from '../errors.js';
 import type { Condition, HostUpPlan, Step } from '../plan/up.js';
 import type { ExecResult } from '../ssh/types.js';
@@ -25,7 +27,7 @@ function fail(step: Step, result: ExecResult, message: string): HostDecision {
   };
 }
 
-export function decideHost(plan: HostUpPlan, probes: HostProbeResults, inventoryFile: string): HostDecision {
+export function decideHost(plan: HostUpPlan, probes: HostProbeResults, inventory: Inventory): HostDecision {
   const { node, container: spec } = plan;
   const host = node.name;
   if (probes.engine.code !== 0) {
@@ -45,20 +47,24 @@ export function decideHost(plan: HostUpPlan, probes: HostProbeResults, inventory
   const state = parseContainerInspect(probes.container.code, probes.container.stdout, probes.container.stderr);
   if (state.kind === 'error') return fail(plan.probes.container, probes.container, state.message);
 
-  const hasMemberData = probes.data.code === 0;
+  if (probes.data.code !== 0) return fail(plan.probes.data, probes.data, `could not read ${node.dataPath}`);
+  const data = parseDataProbe(probes.data.stdout);
   if (state.kind === 'absent') {
-    if (hasMemberData) {
+    const ownData = data.kind === 'member-data' && markerMatches(data.marker, inventory, node);
+    if (data.kind === 'member-data' && !ownData) {
+      const whose = data.marker ? ` (marked as member ${data.marker.member} of cluster ${data.marker.inventoryToken})` : '';
       return fail(
         plan.probes.data,
         probes.data,
-        `${node.dataPath} already holds etcd member data and no ${spec.name} container runs it. ` +
-          `up never deletes or reuses data it did not start with: if the data is obsolete, move it aside on ${host} ` +
-          `(mv ${node.dataPath} ${node.dataPath}.old) and run up again; if it belongs to a cluster you need, point data_path elsewhere`,
+        `${node.dataPath} already holds etcd member data${whose} and no ${spec.name} container runs it. ` +
+          `up never deletes or reuses data it did not start: if the data is obsolete, move it aside on ${host} ` +
+          `(mv ${node.dataPath}/member ${node.dataPath}/member.old) and run up again; if it belongs to a cluster you need, point data_path elsewhere`,
       );
     }
     const conditions = new Set<Condition>(['container-absent']);
     if (!imagePresent) conditions.add('image-missing');
-    return { ok: true, host, engineVersion, conditions, summary: imagePresent ? 'will start the member' : 'will pull the image and start the member' };
+    const start = ownData ? `restart the member on its kept data` : 'start the member';
+    return { ok: true, host, engineVersion, conditions, summary: imagePresent ? `will ${start}` : `will pull the image and ${start}` };
   }
 
   const drift = containerDrift(state, spec);
@@ -66,7 +72,7 @@ export function decideHost(plan: HostUpPlan, probes: HostProbeResults, inventory
     return fail(
       plan.probes.container,
       probes.container,
-      `container ${spec.name} differs from ${inventoryFile}: ${drift.join('; ')}. ` +
+      `container ${spec.name} differs from ${inventory.file}: ${drift.join('; ')}. ` +
         'up does not replace a member; apply the change one member at a time with `etcd-deploy rolling`',
     );
   }

@@ -5,6 +5,7 @@ import { Listr } from 'listr2';
 import { HostsError, type HostFailure } from '../errors.js';
 import { waitHealthy } from '../etcd/health.js';
 import { parseMemberList, type Member } from '../etcd/parse.js';
+import type { Inventory } from '../inventory/types.js';
 import type { HostUpPlan, UpPlan } from '../plan/up.js';
 import type { RemoteHost } from '../ssh/types.js';
 import { mustRun, runStep, StepFailed, traced, transportFailure, type Tracer } from './exec.js';
@@ -58,7 +59,7 @@ export async function runUp(plan: UpPlan, deps: UpDeps): Promise<UpOutcome> {
                 plan.hosts.map((hp) => ({
                   title: hp.node.name,
                   task: async (_: UpCtx, sub) => {
-                    const decision = await probeHost(c.hosts.get(hp.node.name)!, hp, plan.inventory.file);
+                    const decision = await probeHost(c.hosts.get(hp.node.name)!, hp, plan.inventory);
                     if (decision.ok) {
                       c.decisions.set(hp.node.name, decision);
                       sub.title = `${hp.node.name}: docker ${decision.engineVersion}, ${decision.summary}`;
@@ -169,7 +170,7 @@ export async function runUp(plan: UpPlan, deps: UpDeps): Promise<UpOutcome> {
 }
 
 /** The four probes are independent reads: run them at once on the host's one connection. */
-async function probeHost(host: RemoteHost, hp: HostUpPlan, inventoryFile: string): Promise<HostDecision> {
+async function probeHost(host: RemoteHost, hp: HostUpPlan, inventory: Inventory): Promise<HostDecision> {
   const { engine, image, container, data } = hp.probes;
   const order = [engine, image, container, data];
   const settled = await Promise.allSettled(order.map((s) => runStep(host, s)));
@@ -179,7 +180,7 @@ async function probeHost(host: RemoteHost, hp: HostUpPlan, inventoryFile: string
   }
   const [e, i, c, d] = settled.map((s) => (s as PromiseFulfilledResult<Awaited<ReturnType<typeof runStep>>>).value);
   const results: HostProbeResults = { engine: e!, image: i!, container: c!, data: d! };
-  return decideHost(hp, results, inventoryFile);
+  return decideHost(hp, results, inventory);
 }
 
 function sortByPlan(failures: HostFailure[], plan: UpPlan): HostFailure[] {

@@ -1,5 +1,6 @@
 // Docker command builders. Each returns argv; plan/shell.render is the only thing that turns argv into a string.
 
+import { MARKER_FILE } from './marker.js';
 import type { Argv } from './shell.js';
 
 /** What the etcd container on one host should be; `docker run` is built from it and `docker inspect` compared to it. */
@@ -41,8 +42,18 @@ export const docker = {
   remove: (name: string): Argv => ['docker', 'rm', name],
 };
 
+// Small shell programs take their values as positional parameters ($1, $2), never spliced into the script text.
 export const fs = {
   mkdirP: (path: string): Argv => ['mkdir', '-p', path],
-  /** Exit 0 when the path holds an etcd member directory, 1 when not. */
-  hasMemberData: (path: string): Argv => ['test', '-d', `${path}/member`],
+  /** Prints nothing when the path holds no etcd member directory; else `member`, then the etcd-deploy marker if any. */
+  memberDataProbe: (path: string): Argv => [
+    'sh',
+    '-c',
+    'test -d "$1/member" || exit 0; echo member; cat "$1/$2" 2>/dev/null; exit 0',
+    'probe',
+    path,
+    MARKER_FILE,
+  ],
+  /** Write content (and a newline) to a file. */
+  writeFile: (path: string, content: string): Argv => ['sh', '-c', 'printf \'%s\\n\' "$1" > "$2"', 'write', content, path],
 };

@@ -5,6 +5,7 @@ import { endpointHealth, memberList } from '../etcd/commands.js';
 import type { Inventory, NodeSpec } from '../inventory/types.js';
 import { docker, fs, type ContainerSpec } from './docker.js';
 import { CONTAINER_DATA_DIR, clientUrl, memberFlags } from './flags.js';
+import { MARKER_FILE, memberMarker } from './marker.js';
 import { render, type Argv } from './shell.js';
 
 /** When an apply step runs, decided from the host's probes. */
@@ -81,11 +82,12 @@ export function planUp(inventory: Inventory): UpPlan {
         engine: step(h, 'docker engine answers', docker.engineVersion(), false),
         image: step(h, `image ${cluster.image} present`, docker.imageId(cluster.image), false),
         container: step(h, `container ${spec.name} state`, docker.inspectContainer(spec.name), false),
-        data: step(h, `member data under ${node.dataPath}`, fs.hasMemberData(node.dataPath), false),
+        data: step(h, `member data under ${node.dataPath}`, fs.memberDataProbe(node.dataPath), false),
       },
       apply: [
         { ...step(h, `pull ${cluster.image}`, docker.pull(cluster.image), true), when: 'image-missing' },
         { ...step(h, `create ${node.dataPath}`, fs.mkdirP(node.dataPath), true), when: 'container-absent' },
+        { ...step(h, `mark ${node.dataPath} as ${node.name}'s`, fs.writeFile(`${node.dataPath}/${MARKER_FILE}`, memberMarker(inventory, node)), true), when: 'container-absent' },
         { ...step(h, `start member ${node.name}`, docker.run(spec), true), when: 'container-absent' },
         { ...step(h, `start stopped container ${spec.name}`, docker.start(spec.name), true), when: 'container-stopped' },
       ],

@@ -31,7 +31,6 @@ export function freshHostResponder(overrides: (command: string) => Partial<ExecR
     if (command.startsWith('docker version')) return { stdout: '20.10.24+dfsg1\n' };
     if (command.startsWith('docker image inspect')) return { code: 1, stderr: 'Error: No such image: etcd-lab:3.4.23\n' };
     if (command.startsWith('docker container inspect')) return { code: 1, stderr: 'Error: No such container: etcd\n' };
-    if (command.startsWith('test -d')) return { code: 1 };
     return { code: 0 };
   };
 }

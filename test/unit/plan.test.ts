@@ -62,11 +62,12 @@ test('every command of a 3-node plan, rendered exactly', () => {
       "docker version --format '{{.Server.Version}}'",
       "docker image inspect --format '{{.Id}}' etcd-lab:3.4.23",
       "docker container inspect --format '{{json .}}' etcd",
-      `test -d ${data}/member`,
+      `sh -c 'test -d "$1/member" || exit 0; echo member; cat "$1/$2" 2>/dev/null; exit 0' probe ${data} etcd-deploy.json`,
     ],
     apply: [
       'image-missing: docker pull etcd-lab:3.4.23',
       `container-absent: mkdir -p ${data}`,
+      `container-absent: sh -c 'printf '\\''%s\\n'\\'' "$1" > "$2"' write '{"tool":"etcd-deploy","inventoryToken":"k8s-etcd-cluster","clusterToken":"k8s-etcd-cluster","member":"${name}"}' ${data}/etcd-deploy.json`,
       run(name, ip, data),
       'container-stopped: docker start etcd',
     ],

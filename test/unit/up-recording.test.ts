@@ -82,7 +82,7 @@ test('on fresh hosts, up runs exactly the commands the printed plan shows', asyn
     assert.ok(host.closed, `${name} connection closed`);
   }
   assert.deepEqual(outcome.changed.map((c) => c.host), ['etcd-1', 'etcd-2', 'etcd-3']);
-  assert.deepEqual(outcome.changed[0]!.actions, ['pull etcd-lab:3.4.23', 'create /var/lib/etcd-cluster', 'start member etcd-1']);
+  assert.deepEqual(outcome.changed[0]!.actions, ['pull etcd-lab:3.4.23', 'create /var/lib/etcd-cluster', "mark /var/lib/etcd-cluster as etcd-1's", 'start member etcd-1']);
   assert.equal(outcome.members.length, 3);
   assert.match(outcome.members[0]!.id, /^[0-9a-f]{1,16}$/);
 });
@@ -94,13 +94,13 @@ test('apply steps run in plan order, after every host was inspected', async () =
   const cmds = hosts.get('etcd-2')!.commands;
   const firstChange = cmds.findIndex((c) => c.startsWith('docker pull'));
   assert.equal(firstChange, 4, 'four probes first');
-  assert.deepEqual(cmds.slice(4).map((c) => c.split(' ').slice(0, 2).join(' ')), ['docker pull', 'mkdir -p', 'docker run']);
+  assert.deepEqual(cmds.slice(4).map((c) => c.split(' ').slice(0, 2).join(' ')), ['docker pull', 'mkdir -p', 'sh -c', 'docker run']);
 });
 
 test('a host with member data stops the run before any host changes, and every failing host is reported', async () => {
   const plan = planUp(inventory);
   const hosts = fakes({
-    'etcd-2': freshHostResponder((c) => (c.startsWith('test -d') ? { code: 0 } : etcdAnswers(c))),
+    'etcd-2': freshHostResponder((c) => (c.startsWith('sh -c \'test -d') ? { stdout: 'member\n' } : etcdAnswers(c))),
     'etcd-3': freshHostResponder((c) => (c.startsWith('docker version') ? { code: 1, stderr: 'Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?' } : etcdAnswers(c))),
   });
   await assert.rejects(runUp(plan, deps(hosts)), (err: unknown) => {
@@ -109,7 +109,7 @@ test('a host with member data stops the run before any host changes, and every f
     assert.match(err.summary, /^up changed nothing: 2 of 3 hosts are not ready$/);
     assert.deepEqual(err.failures.map((f) => f.host), ['etcd-2', 'etcd-3']);
     assert.match(err.failures[0]!.message, /already holds etcd member data/);
-    assert.equal(err.failures[0]!.command, 'test -d /var/lib/etcd-cluster/member');
+    assert.match(err.failures[0]!.command, /^sh -c 'test -d "\$1\/member".* probe \/var\/lib\/etcd-cluster etcd-deploy.json$/);
     assert.match(err.failures[1]!.message, /docker engine does not answer/);
     assert.equal(err.failures[1]!.exitCode, 1);
     assert.match(err.failures[1]!.stderrTail, /Is the docker daemon running/);
@@ -135,7 +135,7 @@ test('a running container that matches the plan means nothing to do', async () =
     freshHostResponder((c) => {
       if (c.startsWith('docker image inspect')) return { stdout: 'sha256:abc\n' };
       if (c.startsWith('docker container inspect')) return { stdout: inspect(name) };
-      if (c.startsWith('test -d')) return { code: 0 };
+      if (c.startsWith("sh -c 'test -d")) return { stdout: 'member\n' };
       return etcdAnswers(c);
     });
   const hosts = fakes({ 'etcd-1': running('etcd-1'), 'etcd-2': running('etcd-2'), 'etcd-3': running('etcd-3') });
@@ -151,7 +151,7 @@ test('a container whose spec drifted is reported, not replaced', async () => {
     if (c.startsWith('docker container inspect'))
       return {
         stdout: JSON.stringify({
-          Config: { Image: 'etcd-lab:old', Cmd: [...plan.hosts[0]!.container.command.filter((a) => !a.startsWith('--initial-cluster-token')), '--initial-cluster-token=other'] },
+          Config: { Image: 'etcd-lab:old', Cmd: [...plan.hosts[0]!.container.command.filter((a) => !a.startsWith('--advertise-client-urls')), '--advertise-client-urls=http://10.9.9.9:2379', '--initial-cluster-token=ignored-after-bootstrap'] },
           State: { Running: true, Status: 'running' },
           HostConfig: { Binds: ['/var/lib/etcd-cluster:/var/lib/etcd'] },
         }),
@@ -164,7 +164,7 @@ test('a container whose spec drifted is reported, not replaced', async () => {
     assert.equal(err.failures.length, 1);
     assert.match(
       err.failures[0]!.message,
-      /image is etcd-lab:old, inventory says etcd-lab:3.4.23; missing --initial-cluster-token=t; unexpected --initial-cluster-token=other\. up does not replace a member/,
+      /image is etcd-lab:old, inventory says etcd-lab:3.4.23; missing --advertise-client-urls=http:\/\/198.18.0.11:2379; unexpected --advertise-client-urls=http:\/\/10.9.9.9:2379\. up does not replace a member/,
     );
     return true;
   });
