@@ -2,10 +2,10 @@
 
 import type { Inventory } from '../inventory/types.js';
 import { connectAll } from '../ssh/pool.js';
-import type { RemoteHost } from '../ssh/types.js';
+import type { FileHost } from '../ssh/connection.js';
 import type { SshOptions } from './options.js';
 
-export function connector(inventory: Inventory, options: SshOptions): () => Promise<Map<string, RemoteHost>> {
+export function connector(inventory: Inventory, options: SshOptions): () => Promise<Map<string, FileHost>> {
   return () =>
     connectAll(inventory.nodes, {
       acceptNewHostKeys: options['accept-new-host-keys'],

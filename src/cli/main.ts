@@ -7,6 +7,7 @@ import { hideBin } from 'yargs/helpers';
 import { DeployError, ExitCode, HostsError, InventoryError } from '../errors.js';
 import { planCommand } from './commands/plan.js';
 import { upCommand } from './commands/up.js';
+import { rollingCommand } from './commands/rolling.js';
 import { printJson } from './output.js';
 
 function packageVersion(): string {
@@ -26,6 +27,7 @@ export async function main(args: string[]): Promise<number> {
       .option('verbose', { alias: 'v', type: 'boolean', default: false, describe: 'Show every remote command with its exit code and output', global: true })
       .command(planCommand)
       .command(upCommand)
+      .command(rollingCommand)
       .demandCommand(1, 'name a command: plan or up (see --help)')
       .strict()
       .recommendCommands()

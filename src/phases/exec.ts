@@ -9,23 +9,21 @@ export type Tracer = (host: string, command: string, result: ExecResult | Error,
 
 export const noTrace: Tracer = () => {};
 
-/** Wrap a host so every command it runs, from any phase or poll, reaches the tracer. */
-export function traced(host: RemoteHost, trace: Tracer): RemoteHost {
-  return {
-    name: host.name,
-    async exec(command: string, options?: ExecOptions): Promise<ExecResult> {
-      const started = Date.now();
-      try {
-        const result = await host.exec(command, options);
-        trace(host.name, command, result, Date.now() - started);
-        return result;
-      } catch (err) {
-        trace(host.name, command, err as Error, Date.now() - started);
-        throw err;
-      }
-    },
-    close: () => host.close(),
+/** Wrap a host so every command it runs, from any phase or poll, reaches the tracer; file transfers pass through. */
+export function traced<H extends RemoteHost>(host: H, trace: Tracer): H {
+  const wrapper = Object.create(host) as H;
+  wrapper.exec = async (command: string, options?: ExecOptions): Promise<ExecResult> => {
+    const started = Date.now();
+    try {
+      const result = await host.exec(command, options);
+      trace(host.name, command, result, Date.now() - started);
+      return result;
+    } catch (err) {
+      trace(host.name, command, err as Error, Date.now() - started);
+      throw err;
+    }
   };
+  return wrapper;
 }
 
 export const DEFAULT_COMMAND_TIMEOUT_MS = 120_000;

@@ -1,0 +1,35 @@
+// The rolling plan as text: the exact sequence `rolling` runs, member by member.
+
+import type { RollingPlan } from './rolling.js';
+import type { SnapshotPlan } from './snapshot.js';
+
+export function formatRollingPlan(plan: RollingPlan, snapshot: SnapshotPlan): string {
+  const out: string[] = [];
+  out.push(`Rolling ${plan.mode}: ${plan.order.length} member(s), strictly one at a time; never more than one member down.`);
+  if (plan.alreadyDone.length) out.push(`Already done in the unfinished run: ${plan.alreadyDone.join(', ')}`);
+  out.push('');
+  out.push(`1. Snapshot on ${snapshot.host}, checked there, fetched to ${snapshot.localPath} over SFTP, checksum compared:`);
+  for (const c of [snapshot.save, snapshot.status, snapshot.checksum]) out.push(`    [${snapshot.host}] $ ${c.command}`);
+  out.push(`    (sftp get ${snapshot.hostPath}, then) [${snapshot.host}] $ ${snapshot.cleanup.command}`);
+  plan.order.forEach((roll, i) => {
+    out.push('');
+    out.push(`${i + 2}. ${roll.node.name} (membership changes through ${roll.via}):`);
+    for (const a of roll.actions) {
+      switch (a.kind) {
+        case 'run':
+        case 'member-remove':
+        case 'member-add':
+          out.push(`    # ${a.title}`);
+          out.push(`    [${a.host}] $ ${a.command}`);
+          break;
+        case 'promote':
+          out.push(`    # ${a.title} (retried until the learner is in sync)`);
+          out.push(`    [${a.host}] $ ${a.argvFor('<ID from member add>').join(' ')}`);
+          break;
+        default:
+          out.push(`    # ${a.title}`);
+      }
+    }
+  });
+  return out.join('\n');
+}

@@ -1,0 +1,227 @@
+// Pure planning of a rolling re-bootstrap: which members still need their turn, in which order (followers first, the
+// leader last), and each member's actions. Runtime facts (who leads right now, the ID a re-added member gets) are
+// resolved by the executor at the named points; everything else is decided here from an observed cluster view.
+
+import { memberAdd, memberPromote, memberRemove } from '../etcd/commands.js';
+import type { Inventory, NodeSpec } from '../inventory/types.js';
+import { OperationError } from '../errors.js';
+import { docker, fs } from './docker.js';
+import { clientUrl, memberFlags, peerUrl } from './flags.js';
+import { MARKER_FILE, memberMarker } from './marker.js';
+import { render, type Argv } from './shell.js';
+import { containerSpec } from './up.js';
+
+export type RollingMode = 'restart' | 'replace';
+
+/** What the executor needs to know about a member from the observed cluster. */
+export interface ObservedMember {
+  name: string;
+  memberId: string | null;
+  healthy: boolean;
+  isLearner: boolean;
+  unstarted: boolean;
+  isLeader: boolean;
+  containerPresent: boolean;
+}
+
+/** Progress of an unfinished run, kept beside the inventory so a re-run resumes. */
+export interface RollingState {
+  mode: RollingMode;
+  startedAt: string;
+  /** Member IDs when the run began: a replaced member has a new one. */
+  originalIds: Record<string, string>;
+  done: string[];
+}
+
+export interface Command {
+  host: string;
+  title: string;
+  argv: Argv;
+  command: string;
+}
+
+export type RollAction =
+  | ({ kind: 'run' } & Command)
+  /** Before stopping this member: if it leads now, hand leadership to an already-rolled member first. */
+  | { kind: 'handover'; title: string }
+  | ({ kind: 'member-remove' } & Command)
+  | ({ kind: 'member-add' } & Command & { learner: boolean })
+  /** `member promote <ID from member add>`, retried until the learner is in sync. */
+  | { kind: 'promote'; host: string; title: string; argvFor: (id: string) => Argv }
+  | { kind: 'wait-healthy'; title: string }
+  | { kind: 'wait-caught-up'; title: string }
+  | { kind: 'hashkv'; title: string };
+
+export interface MemberRoll {
+  node: NodeSpec;
+  /** Host through which etcdctl changes membership (another member's). */
+  via: string;
+  actions: RollAction[];
+}
+
+export interface RollingPlan {
+  mode: RollingMode;
+  order: MemberRoll[];
+  alreadyDone: string[];
+  /** Member to take the snapshot from before anything changes. */
+  snapshotFrom: string;
+}
+
+function command(host: string, title: string, argv: Argv): Command {
+  return { host, title, argv, command: render(argv) };
+}
+
+/** Member IDs' learner support: etcd 3.4 added learners. */
+export function supportsLearners(version: string | null): boolean {
+  if (!version) return false;
+  const [major, minor] = version.split('.').map(Number);
+  return (major ?? 0) > 3 || ((major ?? 0) === 3 && (minor ?? 0) >= 4);
+}
+
+export interface RollingOptions {
+  mode: RollingMode;
+  /** Compact UTC time of this run: names the directory data is moved aside to. */
+  timestamp: string;
+  /** etcd version of the cluster (lowest), for learner support. */
+  version: string | null;
+  state: RollingState | null;
+}
+
+export function planRolling(inventory: Inventory, observed: readonly ObservedMember[], options: RollingOptions): RollingPlan {
+  const { mode, state } = options;
+  if (state && state.mode !== mode) {
+    throw new OperationError(
+      `an unfinished rolling --mode ${state.mode} run (started ${state.startedAt}) is recorded; finish it with --mode ${state.mode}, ` +
+        'or delete its state file if you are sure every member is healthy',
+    );
+  }
+  const byName = new Map(observed.map((o) => [o.name, o]));
+  const isDone = (n: NodeSpec): boolean => {
+    const o = byName.get(n.name)!;
+    if (state?.done.includes(n.name)) return true;
+    // A replaced member carries a new ID: it finished even if the run died before recording it.
+    return mode === 'replace' && state !== null && o.healthy && !o.isLearner && o.memberId !== null && state.originalIds[n.name] !== undefined && state.originalIds[n.name] !== o.memberId;
+  };
+
+  const unhealthy = inventory.nodes.filter((n) => !byName.get(n.name)!.healthy);
+  const quorum = Math.floor(inventory.nodes.length / 2) + 1;
+  if (!state && unhealthy.length > 0) {
+    throw new OperationError(
+      `rolling starts only from a healthy cluster: ${unhealthy.map((n) => n.name).join(', ')} ${unhealthy.length === 1 ? 'is' : 'are'} not healthy. ` +
+        'Bring every member back (etcd-deploy up, docker logs on the host) and run again',
+    );
+  }
+  const pending = inventory.nodes.filter((n) => !isDone(n));
+  const pendingUnhealthy = unhealthy.filter((n) => pending.includes(n));
+  if (inventory.nodes.length - unhealthy.length < quorum || pendingUnhealthy.length > 1 || unhealthy.some((n) => !pending.includes(n))) {
+    throw new OperationError(
+      `cannot resume safely: ${unhealthy.map((n) => n.name).join(', ')} not healthy; only one member may be down, the one whose turn was interrupted. ` +
+        'Repair the others first (etcd-deploy status shows each member)',
+    );
+  }
+
+  // The interrupted member first (it is already down), then followers, the leader last.
+  const ordered = [...pending].sort((a, b) => rank(byName.get(a.name)!) - rank(byName.get(b.name)!));
+  const healthyOthers = (n: NodeSpec) => inventory.nodes.filter((o) => o.name !== n.name && byName.get(o.name)!.healthy);
+  const learner = supportsLearners(options.version);
+
+  const order = ordered.map((node): MemberRoll => {
+    const others = healthyOthers(node);
+    const via = others[0]?.name;
+    if (!via) throw new OperationError(`no other healthy member to work through while ${node.name} is rolled`);
+    const endpoints = others.map((o) => clientUrl(o, inventory.cluster));
+    const o = byName.get(node.name)!;
+    const actions = mode === 'restart' ? restartActions(inventory, node, o) : replaceActions(inventory, node, o, { via, endpoints, learner, timestamp: options.timestamp });
+    return { node, via, actions };
+  });
+  const leader = observed.find((o) => o.isLeader)?.name;
+  return {
+    mode,
+    order,
+    alreadyDone: inventory.nodes.filter((n) => !pending.includes(n)).map((n) => n.name),
+    snapshotFrom: leader && byName.get(leader)!.healthy ? leader : inventory.nodes.find((n) => byName.get(n.name)!.healthy)!.name,
+  };
+}
+
+function rank(o: ObservedMember): number {
+  if (!o.healthy) return 0;
+  return o.isLeader ? 2 : 1;
+}
+
+function stopActions(inventory: Inventory, node: NodeSpec, o: ObservedMember): RollAction[] {
+  const name = inventory.cluster.containerName;
+  if (!o.containerPresent) return [];
+  return [
+    { kind: 'run', ...command(node.name, `stop ${name}`, docker.stop(name)) },
+    { kind: 'run', ...command(node.name, `remove container ${name}`, docker.remove(name)) },
+  ];
+}
+
+const gates = (node: NodeSpec): RollAction[] => [
+  { kind: 'wait-healthy', title: `wait until every member is healthy` },
+  { kind: 'wait-caught-up', title: `wait until ${node.name}'s raft index reaches the leader's` },
+  { kind: 'hashkv', title: 'check that every member hashes the key space alike' },
+];
+
+function restartActions(inventory: Inventory, node: NodeSpec, o: ObservedMember): RollAction[] {
+  const spec = containerSpec(inventory, node, memberFlags(inventory, node, 'new'));
+  return [
+    { kind: 'handover', title: 'if it leads, move leadership to a rolled member' },
+    ...stopActions(inventory, node, o),
+    { kind: 'run', ...command(node.name, `start ${node.name} from the inventory's spec on its data`, docker.run(spec)) },
+    ...gates(node),
+  ];
+}
+
+function replaceActions(
+  inventory: Inventory,
+  node: NodeSpec,
+  o: ObservedMember,
+  ctx: { via: string; endpoints: string[]; learner: boolean; timestamp: string },
+): RollAction[] {
+  const { cluster } = inventory;
+  const spec = containerSpec(inventory, node, memberFlags(inventory, node, 'existing'));
+  const actions: RollAction[] = [{ kind: 'handover', title: 'if it leads, move leadership to a rolled member' }];
+  const alreadyReadded = o.memberId !== null && o.unstarted;
+  if (o.memberId !== null && !alreadyReadded) {
+    actions.push({ kind: 'member-remove', ...command(ctx.via, `remove member ${node.name} (${o.memberId})`, memberRemove(cluster, ctx.endpoints, o.memberId)) });
+  }
+  actions.push(...stopActions(inventory, node, o));
+  actions.push({
+    kind: 'run',
+    ...command(node.name, `move ${node.name}'s data aside to ${node.dataPath}/${ASIDE_DIR}/${ctx.timestamp}`, moveAside(node.dataPath, ctx.timestamp)),
+  });
+  if (!alreadyReadded) {
+    actions.push({
+      kind: 'member-add',
+      learner: ctx.learner,
+      ...command(ctx.via, `add ${node.name} back${ctx.learner ? ' as a learner' : ''}`, memberAdd(cluster, ctx.endpoints, node.name, peerUrl(node, cluster), ctx.learner)),
+    });
+  }
+  actions.push(
+    { kind: 'run', ...command(node.name, `mark ${node.dataPath} as ${node.name}'s`, fs.writeFile(`${node.dataPath}/${MARKER_FILE}`, memberMarker(inventory, node))) },
+    { kind: 'run', ...command(node.name, `start ${node.name} on empty data, joining the existing cluster`, docker.run(spec)) },
+  );
+  if (ctx.learner || (alreadyReadded && o.isLearner)) {
+    actions.push({ kind: 'wait-caught-up', title: `wait until ${node.name} has caught up with the leader` });
+    actions.push({ kind: 'promote', host: ctx.via, title: `promote ${node.name} to a voting member`, argvFor: (id) => memberPromote(cluster, ctx.endpoints, id) });
+  }
+  actions.push(...gates(node));
+  return actions;
+}
+
+export const ASIDE_DIR = 'etcd-deploy-aside';
+
+/** Move member data and marker into DATA/etcd-deploy-aside/TIMESTAMP: kept, never deleted; DATA may be a mount point. */
+export function moveAside(dataPath: string, timestamp: string): Argv {
+  return [
+    'sh',
+    '-c',
+    'test -d "$1/member" || exit 0; d="$1/$2/$3"; mkdir -p "$d" && mv "$1/member" "$d/" && if test -f "$1/$4"; then mv "$1/$4" "$d/"; fi',
+    'aside',
+    dataPath,
+    ASIDE_DIR,
+    timestamp,
+    MARKER_FILE,
+  ];
+}
