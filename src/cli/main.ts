@@ -8,6 +8,9 @@ import { DeployError, ExitCode, HostsError, InventoryError } from '../errors.js'
 import { planCommand } from './commands/plan.js';
 import { upCommand } from './commands/up.js';
 import { rollingCommand } from './commands/rolling.js';
+import { downCommand } from './commands/down.js';
+import { rebootstrapCommand } from './commands/rebootstrap.js';
+import { snapshotCommand } from './commands/snapshot.js';
 import { printJson } from './output.js';
 
 function packageVersion(): string {
@@ -28,6 +31,9 @@ export async function main(args: string[]): Promise<number> {
       .command(planCommand)
       .command(upCommand)
       .command(rollingCommand)
+      .command(snapshotCommand)
+      .command(rebootstrapCommand)
+      .command(downCommand)
       .demandCommand(1, 'name a command: plan or up (see --help)')
       .strict()
       .recommendCommands()

@@ -1,7 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { loadInventory } from '../../inventory/load.js';
 import { observeCluster, type ClusterView } from '../../phases/cluster-view.js';
-import { traced } from '../../phases/exec.js';
 import { listrOptions } from '../../phases/progress.js';
 import { runRolling } from '../../phases/rolling.js';
 import { readRollingState, rollingStatePath } from '../../phases/rolling-state.js';
@@ -9,9 +8,9 @@ import { formatRollingPlan } from '../../plan/format-rolling.js';
 import { planRolling, type ObservedMember, type RollingMode, type RollingState } from '../../plan/rolling.js';
 import { compactTimestamp, defaultSnapshotPath, planSnapshot } from '../../plan/snapshot.js';
 import { OperationError } from '../../errors.js';
-import { connector } from '../connect.js';
+import { withHosts } from '../session.js';
 import { progressFor, withInventory, withSsh, type InventoryOptions, type SshOptions } from '../options.js';
-import { info, printJson, printResult, verboseTracer } from '../output.js';
+import { info, printJson, printResult } from '../output.js';
 
 interface RollingOptions extends InventoryOptions, SshOptions {
   mode: RollingMode;
@@ -34,10 +33,7 @@ export const rollingCommand: CommandModule<object, RollingOptions> = {
       .example('$0 rolling -i inventory.yaml --mode replace', 'rebuild every member from clean data') as never,
   handler: async (argv) => {
     const inventory = loadInventory(argv.inventory);
-    const trace = verboseTracer(argv.verbose);
-    const raw = await connector(inventory, argv)();
-    const hosts = new Map([...raw].map(([k, h]) => [k, traced(h, trace)]));
-    try {
+    await withHosts(inventory, argv, async (hosts) => {
       const view = await observeCluster(inventory, hosts);
       if (view.strangers.length > 0) {
         throw new OperationError(
@@ -89,9 +85,7 @@ export const rollingCommand: CommandModule<object, RollingOptions> = {
           ].join('\n'),
         );
       }
-    } finally {
-      for (const h of hosts.values()) h.close();
-    }
+    });
   },
 };
 

@@ -1,0 +1,74 @@
+// Pure: what `down` and `rebootstrap` do to each host, as steps. Data is only ever moved aside, never deleted.
+
+import type { Inventory, NodeSpec } from '../inventory/types.js';
+import { docker, fs } from './docker.js';
+import { CONTAINER_DATA_DIR, initialCluster, memberFlags, peerUrl } from './flags.js';
+import { MARKER_FILE, memberMarker } from './marker.js';
+import { ASIDE_DIR, moveAside } from './rolling.js';
+import { render, type Argv } from './shell.js';
+import type { Step } from './up.js';
+import { containerSpec } from './up.js';
+
+function step(host: string, title: string, argv: Argv, changes = true): Step {
+  return { host, title, argv, command: render(argv), changes };
+}
+
+/** Stop and remove the member's container (only when there is one: the caller knows from observing). */
+export function stopSteps(inventory: Inventory, node: NodeSpec): Step[] {
+  const name = inventory.cluster.containerName;
+  return [step(node.name, `stop ${name}`, docker.stop(name)), step(node.name, `remove container ${name}`, docker.remove(name))];
+}
+
+export function asideStep(node: NodeSpec, timestamp: string): Step {
+  return step(node.name, `move member data aside to ${node.dataPath}/${ASIDE_DIR}/${timestamp}`, moveAside(node.dataPath, timestamp));
+}
+
+/** The inventory with another bootstrap token: rebootstrap starts a new cluster, so its member IDs must be new too. */
+export function withToken(inventory: Inventory, token: string): Inventory {
+  return { ...inventory, cluster: { ...inventory.cluster, token } };
+}
+
+export const RESTORE_FILE = 'etcd-deploy-restore.db';
+const RESTORE_DIR = 'etcd-deploy-restore';
+
+/** Restore a snapshot into the member's (empty) data path with the image's own tool, in a throwaway container. */
+export function restoreSteps(inventory: Inventory, node: NodeSpec, newToken: string, tool: 'etcdutl' | 'etcdctl'): Step[] {
+  const { cluster } = inventory;
+  const inContainer = `${CONTAINER_DATA_DIR}/${RESTORE_FILE}`;
+  const restore: Argv = [
+    'docker', 'run', '--rm', '--network', 'none',
+    ...(tool === 'etcdctl' ? ['-e', 'ETCDCTL_API=3'] : []),
+    '-v', `${node.dataPath}:${CONTAINER_DATA_DIR}`,
+    '--entrypoint', tool,
+    cluster.image,
+    'snapshot', 'restore', inContainer,
+    `--name=${node.name}`,
+    `--initial-cluster=${initialCluster(inventory.nodes, cluster)}`,
+    `--initial-cluster-token=${newToken}`,
+    `--initial-advertise-peer-urls=${peerUrl(node, cluster)}`,
+    `--data-dir=${CONTAINER_DATA_DIR}/${RESTORE_DIR}`,
+  ];
+  const settle: Argv = [
+    'sh', '-c', 'mv "$1/$2/member" "$1/member" && rmdir "$1/$2" && rm -f "$1/$3"', 'settle', node.dataPath, RESTORE_DIR, RESTORE_FILE,
+  ];
+  return [
+    step(node.name, `restore the snapshot into ${node.dataPath} (${tool})`, restore),
+    step(node.name, 'put the restored member data in place', settle),
+  ];
+}
+
+/** Start a member of a new cluster bootstrapped with `newToken`. */
+export function startNewSteps(inventory: Inventory, node: NodeSpec, newToken: string): Step[] {
+  const fresh = withToken(inventory, newToken);
+  const spec = containerSpec(fresh, node, memberFlags(fresh, node, 'new'));
+  return [
+    step(node.name, `create ${node.dataPath}`, fs.mkdirP(node.dataPath)),
+    step(node.name, `mark ${node.dataPath} as ${node.name}'s`, fs.writeFile(`${node.dataPath}/${MARKER_FILE}`, memberMarker(inventory, node, newToken))),
+    step(node.name, `start ${node.name} in the new cluster`, docker.run(spec)),
+  ];
+}
+
+/** Does the image carry etcdutl (etcd 3.5+)? Exit 0 when it does. */
+export function etcdutlProbe(image: string): Argv {
+  return ['docker', 'run', '--rm', '--network', 'none', '--entrypoint', 'etcdutl', image, 'version'];
+}
