@@ -61,6 +61,8 @@ export interface MemberRoll {
 
 export interface RollingPlan {
   mode: RollingMode;
+  /** The recorded unfinished run this plan resumes, if any. */
+  resumes: RollingState | null;
   order: MemberRoll[];
   alreadyDone: string[];
   /** Member to take the snapshot from before anything changes. */
@@ -87,8 +89,15 @@ export interface RollingOptions {
   state: RollingState | null;
 }
 
+/** A record from another incarnation of the cluster (torn down and rebuilt since): none of its members is known now. */
+export function isStaleState(state: RollingState, observed: readonly ObservedMember[]): boolean {
+  const recorded = new Set(Object.values(state.originalIds));
+  return !observed.some((o) => o.memberId !== null && recorded.has(o.memberId));
+}
+
 export function planRolling(inventory: Inventory, observed: readonly ObservedMember[], options: RollingOptions): RollingPlan {
-  const { mode, state } = options;
+  const { mode } = options;
+  const state = options.state && !isStaleState(options.state, observed) ? options.state : null;
   if (state && state.mode !== mode) {
     throw new OperationError(
       `an unfinished rolling --mode ${state.mode} run (started ${state.startedAt}) is recorded; finish it with --mode ${state.mode}, ` +
@@ -137,6 +146,7 @@ export function planRolling(inventory: Inventory, observed: readonly ObservedMem
   const leader = observed.find((o) => o.isLeader)?.name;
   return {
     mode,
+    resumes: state,
     order,
     alreadyDone: inventory.nodes.filter((n) => !pending.includes(n)).map((n) => n.name),
     snapshotFrom: leader && byName.get(leader)!.healthy ? leader : inventory.nodes.find((n) => byName.get(n.name)!.healthy)!.name,

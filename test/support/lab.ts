@@ -90,3 +90,23 @@ export async function resetLab(dataPath = '/var/lib/etcd-cluster'): Promise<void
 export async function etcdctlOn(host: string, endpoint: string, args: string[]): Promise<CliResult> {
   return hostExec(host, ['docker', 'exec', '-e', 'ETCDCTL_API=3', 'etcd', 'etcdctl', `--endpoints=${endpoint}`, ...args]);
 }
+
+/** Kill every sshd process of one lab host (listener and open sessions), as a crashed sshd would. */
+export async function killSshd(host: string): Promise<number> {
+  const { stdout } = await run('ip', ['netns', 'pids', `edl-${host}`]);
+  let killed = 0;
+  for (const pid of stdout.split('\n').filter(Boolean)) {
+    try {
+      const { stdout: comm } = await run('cat', [`/proc/${pid}/comm`]);
+      if (comm.trim() === 'sshd') {
+        process.kill(Number(pid), 'SIGKILL');
+        killed++;
+      }
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return killed;
+}
+
+export const LAB_ENDPOINTS = LAB_HOSTS.map((h) => `http://${LAB_IPS[h]}:2379`);

@@ -57,8 +57,9 @@ export const rollingCommand: CommandModule<object, RollingOptions> = {
         printResult('Every member is already rolled.');
         return;
       }
-      const state: RollingState = recorded ?? { mode: argv.mode, startedAt: now.toISOString(), originalIds: originalIds(view), done: [] };
-      if (recorded) info(`Resuming the rolling ${recorded.mode} started ${recorded.startedAt}; done: ${recorded.done.join(', ') || 'none'}`);
+      if (recorded && !plan.resumes) info(`Ignoring ${statePath}: it records a run on members this cluster no longer has`);
+      const state: RollingState = plan.resumes ?? { mode: argv.mode, startedAt: now.toISOString(), originalIds: originalIds(view), done: [] };
+      if (plan.resumes) info(`Resuming the rolling ${plan.resumes.mode} started ${plan.resumes.startedAt}; done: ${plan.resumes.done.join(', ') || 'none'}`);
       const outcome = await runRolling(inventory, plan, {
         hosts,
         listr: listrOptions(progressFor(argv)),
