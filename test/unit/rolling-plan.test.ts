@@ -1,0 +1,134 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { OperationError } from '../../src/errors.js';
+import { parseInventory } from '../../src/inventory/load.js';
+import { isStaleState, moveAside, planRolling, type ObservedMember, type RollingState } from '../../src/plan/rolling.js';
+import { render } from '../../src/plan/shell.js';
+
+const inventory = parseInventory(
+  `cluster: {token: t, image: etcd:b}
+nodes:
+  - {name: e1, ip: 198.18.0.11}
+  - {name: e2, ip: 198.18.0.12}
+  - {name: e3, ip: 198.18.0.13}
+`,
+  '/ops/inv.yaml',
+);
+
+function member(name: string, over: Partial<ObservedMember> = {}): ObservedMember {
+  return { name, memberId: `${name}0001`, healthy: true, isLearner: false, unstarted: false, isLeader: false, containerPresent: true, ...over };
+}
+
+const healthy = [member('e1', { isLeader: true }), member('e2'), member('e3')];
+const opts = { timestamp: '20261124T120000Z', version: '3.4.23', state: null };
+
+test('followers go first and the leader last; the snapshot comes from the leader', () => {
+  const plan = planRolling(inventory, healthy, { ...opts, mode: 'restart' });
+  assert.deepEqual(plan.order.map((r) => r.node.name), ['e2', 'e3', 'e1']);
+  assert.equal(plan.snapshotFrom, 'e1');
+  assert.deepEqual(plan.order.map((r) => r.via), ['e1', 'e1', 'e2']);
+});
+
+test('restart: hand over, stop, remove, start from the inventory spec, then three gates', () => {
+  const plan = planRolling(inventory, healthy, { ...opts, mode: 'restart' });
+  const e2 = plan.order[0]!;
+  assert.deepEqual(
+    e2.actions.map((a) => ('command' in a ? `${a.kind} [${a.host}] ${a.command.slice(0, 40)}` : a.kind)),
+    [
+      'handover',
+      'run [e2] docker stop etcd',
+      'run [e2] docker rm etcd',
+      'run [e2] docker run -d --name etcd --restart alwa',
+      'wait-healthy',
+      'wait-caught-up',
+      'hashkv',
+    ],
+  );
+  const run = e2.actions[3]!;
+  assert.ok('command' in run && run.command.includes(' etcd:b etcd --name=e2 ') && run.command.includes('--initial-cluster-state=new'));
+});
+
+test('replace: remove through another member, move data aside, re-add as learner, start as existing, promote', () => {
+  const plan = planRolling(inventory, healthy, { ...opts, mode: 'replace' });
+  const e2 = plan.order[0]!;
+  assert.deepEqual(
+    e2.actions.map((a) => a.kind),
+    ['handover', 'member-remove', 'run', 'run', 'run', 'member-add', 'run', 'run', 'wait-caught-up', 'promote', 'wait-healthy', 'wait-caught-up', 'hashkv'],
+  );
+  const remove = e2.actions[1]!;
+  assert.ok('command' in remove);
+  assert.equal(remove.host, 'e1');
+  assert.equal(
+    remove.command,
+    'docker exec -e ETCDCTL_API=3 etcd etcdctl --endpoints=http://198.18.0.11:2379,http://198.18.0.13:2379 --dial-timeout=2s --command-timeout=3s member remove e20001',
+  );
+  const add = e2.actions[5]!;
+  assert.ok('command' in add);
+  assert.match(add.command, / member add e2 --peer-urls=http:\/\/198\.18\.0\.12:2380 --learner -w json$/);
+  const start = e2.actions[7]!;
+  assert.ok('command' in start && start.command.includes('--initial-cluster-state=existing'));
+  const promote = e2.actions[9]!;
+  assert.ok(promote.kind === 'promote');
+  assert.match(render(promote.argvFor('abc')), / member promote abc$/);
+});
+
+test('replace without learner support (etcd 3.3) adds a voting member and does not promote', () => {
+  const plan = planRolling(inventory, healthy, { ...opts, version: '3.3.25', mode: 'replace' });
+  assert.ok(!plan.order[0]!.actions.some((a) => a.kind === 'promote'));
+  const add = plan.order[0]!.actions.find((a) => a.kind === 'member-add')!;
+  assert.ok('command' in add && !add.command.includes('--learner'));
+});
+
+test('moving data aside keeps it under the data path, named by the run time', () => {
+  assert.equal(
+    render(moveAside('/var/lib/etcd-cluster', '20261124T120000Z')),
+    `sh -c 'test -d "$1/member" || exit 0; d="$1/$2/$3"; mkdir -p "$d" && mv "$1/member" "$d/" && if test -f "$1/$4"; then mv "$1/$4" "$d/"; fi' aside /var/lib/etcd-cluster etcd-deploy-aside 20261124T120000Z etcd-deploy.json`,
+  );
+});
+
+test('a fresh run refuses an unhealthy cluster and names the member', () => {
+  assert.throws(
+    () => planRolling(inventory, [member('e1', { isLeader: true }), member('e2', { healthy: false }), member('e3')], { ...opts, mode: 'restart' }),
+    (err: Error) => err instanceof OperationError && /e2 is not healthy/.test(err.message),
+  );
+});
+
+test('a resumed run skips done members and rolls the interrupted (down) member first', () => {
+  const state: RollingState = { mode: 'restart', startedAt: 'x', originalIds: { e1: 'e10001', e2: 'e20001', e3: 'e30001' }, done: ['e2'] };
+  const observed = [member('e1', { isLeader: true }), member('e2'), member('e3', { healthy: false, containerPresent: false })];
+  const plan = planRolling(inventory, observed, { ...opts, mode: 'restart', state });
+  assert.deepEqual(plan.alreadyDone, ['e2']);
+  assert.deepEqual(plan.order.map((r) => r.node.name), ['e3', 'e1']);
+  assert.ok(!plan.order[0]!.actions.some((a) => 'command' in a && a.command.startsWith('docker stop')), 'no container to stop');
+  assert.equal(plan.resumes, state);
+});
+
+test('a replaced member with a new ID counts as done even if the record missed it', () => {
+  const state: RollingState = { mode: 'replace', startedAt: 'x', originalIds: { e1: 'e10001', e2: 'e20001', e3: 'e30001' }, done: [] };
+  const observed = [member('e1', { isLeader: true }), member('e2', { memberId: 'fresh' }), member('e3')];
+  const plan = planRolling(inventory, observed, { ...opts, mode: 'replace', state });
+  assert.deepEqual(plan.order.map((r) => r.node.name), ['e3', 'e1']);
+});
+
+test('a re-added member that never started is not removed or added again', () => {
+  const state: RollingState = { mode: 'replace', startedAt: 'x', originalIds: { e1: 'e10001', e2: 'e20001', e3: 'e30001' }, done: [] };
+  const observed = [member('e1', { isLeader: true }), member('e2', { memberId: 'new2', unstarted: true, isLearner: true, healthy: false, containerPresent: false }), member('e3')];
+  const plan = planRolling(inventory, observed, { ...opts, mode: 'replace', state });
+  const kinds = plan.order[0]!.actions.map((a) => a.kind);
+  assert.equal(plan.order[0]!.node.name, 'e2');
+  assert.ok(!kinds.includes('member-remove') && !kinds.includes('member-add'));
+  assert.ok(kinds.includes('promote'));
+});
+
+test('resuming refuses when more than the interrupted member is down, or with another mode', () => {
+  const state: RollingState = { mode: 'restart', startedAt: 'x', originalIds: { e1: 'e10001', e2: 'e20001', e3: 'e30001' }, done: [] };
+  assert.throws(() => planRolling(inventory, [member('e1'), member('e2', { healthy: false }), member('e3', { healthy: false })], { ...opts, mode: 'restart', state }), /cannot resume safely/);
+  assert.throws(() => planRolling(inventory, healthy, { ...opts, mode: 'replace', state }), /unfinished rolling --mode restart run/);
+});
+
+test('a record of members the cluster no longer has is stale', () => {
+  const state: RollingState = { mode: 'replace', startedAt: 'x', originalIds: { e1: 'old1', e2: 'old2', e3: 'old3' }, done: [] };
+  assert.equal(isStaleState(state, healthy), true);
+  assert.equal(isStaleState({ ...state, originalIds: { e1: 'e10001' } }, healthy), false);
+  assert.equal(planRolling(inventory, healthy, { ...opts, mode: 'restart', state }).resumes, null);
+});
