@@ -2,8 +2,9 @@
 // inside the etcd container of one host, so the host needs no etcdctl of its own and the client and server versions
 // always match. The argv order is part of the contract: tests elsewhere compare rendered strings exactly.
 
-import { isIPv6 } from 'node:net';
 import type { Argv } from '../plan/shell.js';
+import { clientUrl } from '../plan/flags.js';
+import { inContainer } from '../pki/layout.js';
 import type { ClusterSpec, NodeSpec } from '../inventory/types.js';
 
 export interface EtcdctlOptions {
@@ -20,8 +21,7 @@ const DEFAULT_COMMAND_TIMEOUT = '3s';
 
 /** Client URL of one member, as the cluster advertises it: `http://IP:clientPort`, IPv6 in brackets. */
 export function clientEndpoint(node: NodeSpec, cluster: ClusterSpec): string {
-  const host = isIPv6(node.ip) ? `[${node.ip}]` : node.ip;
-  return `http://${host}:${cluster.clientPort}`;
+  return clientUrl(node, cluster);
 }
 
 /** Client URLs of all members, in inventory order. */
@@ -50,6 +50,8 @@ export function etcdctl(
     `--endpoints=${endpoints.join(',')}`,
     `--dial-timeout=${opts.dialTimeout ?? DEFAULT_DIAL_TIMEOUT}`,
     `--command-timeout=${opts.commandTimeout ?? DEFAULT_COMMAND_TIMEOUT}`,
+    // With the cluster PKI every call authenticates with the operator's client certificate.
+    ...(cluster.tls === 'pki' ? [`--cacert=${inContainer.ca}`, `--cert=${inContainer.clientCert}`, `--key=${inContainer.clientKey}`] : []),
     ...args,
   ];
 }

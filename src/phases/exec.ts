@@ -2,6 +2,8 @@
 
 import { tail, type HostFailure } from '../errors.js';
 import type { Step } from '../plan/up.js';
+import { hostFailureOf } from '../ssh/errors.js';
+import type { FileHost } from '../ssh/connection.js';
 import type { ExecOptions, ExecResult, RemoteHost } from '../ssh/types.js';
 
 /** Called after every remote command (for --verbose). */
@@ -29,7 +31,13 @@ export function traced<H extends RemoteHost>(host: H, trace: Tracer): H {
 export const DEFAULT_COMMAND_TIMEOUT_MS = 120_000;
 
 /** Run a step; resolves with the result whatever the exit code. Rejects only when the command could not run. */
-export function runStep(host: RemoteHost, step: Step, timeoutMs = DEFAULT_COMMAND_TIMEOUT_MS): Promise<ExecResult> {
+export async function runStep(host: RemoteHost, step: Step, timeoutMs = DEFAULT_COMMAND_TIMEOUT_MS): Promise<ExecResult> {
+  if (step.upload) {
+    const files = host as Partial<FileHost>;
+    if (!files.putFile) throw new Error(`${host.name} cannot receive files`);
+    await files.putFile.call(host, step.upload.local, step.upload.remote, step.upload.mode);
+    return { code: 0, stdout: '', stderr: '' };
+  }
   return host.exec(step.command, { timeoutMs });
 }
 
@@ -40,7 +48,8 @@ export function commandFailure(step: Step, result: ExecResult, message: string):
 
 /** A failure record for a step that could not run at all (connection dropped, timeout). */
 export function transportFailure(step: Step, err: unknown): HostFailure {
-  return { host: step.host, command: step.command, exitCode: null, stderrTail: '', message: (err as Error).message };
+  // The transport's own wording (without the host and command prefix the failure record already carries).
+  return { ...hostFailureOf(step.host, err), command: step.command };
 }
 
 export class StepFailed extends Error {

@@ -7,7 +7,7 @@ import { MARKER_FILE, memberMarker } from './marker.js';
 import { ASIDE_DIR, moveAside } from './rolling.js';
 import { render, type Argv } from './shell.js';
 import type { Step } from './up.js';
-import { containerSpec } from './up.js';
+import { containerSpec, pkiSteps } from './up.js';
 
 function step(host: string, title: string, argv: Argv, changes = true): Step {
   return { host, title, argv, command: render(argv), changes };
@@ -62,6 +62,7 @@ export function startNewSteps(inventory: Inventory, node: NodeSpec, newToken: st
   const fresh = withToken(inventory, newToken);
   const spec = containerSpec(fresh, node, memberFlags(fresh, node, 'new'));
   return [
+    ...pkiSteps(inventory, node),
     step(node.name, `create ${node.dataPath}`, fs.mkdirP(node.dataPath)),
     step(node.name, `mark ${node.dataPath} as ${node.name}'s`, fs.writeFile(`${node.dataPath}/${MARKER_FILE}`, memberMarker(inventory, node, newToken))),
     step(node.name, `start ${node.name} in the new cluster`, docker.run(spec)),

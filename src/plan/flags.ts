@@ -2,6 +2,7 @@
 // used to work out for itself by hostname and `ip addr | grep`.
 
 import type { ClusterSpec, Inventory, NodeSpec } from '../inventory/types.js';
+import { inContainer } from '../pki/layout.js';
 
 /** Where the member's data lives inside the container; the host's data path is mounted here. */
 export const CONTAINER_DATA_DIR = '/var/lib/etcd';
@@ -17,12 +18,32 @@ function anyAddress(node: NodeSpec): string {
   return node.ip.includes(':') ? '[::]' : '0.0.0.0';
 }
 
+/** https with the cluster PKI, http without TLS. */
+export function scheme(cluster: ClusterSpec): 'https' | 'http' {
+  return cluster.tls === 'pki' ? 'https' : 'http';
+}
+
 export function clientUrl(node: NodeSpec, cluster: ClusterSpec): string {
-  return `http://${urlHost(node.ip)}:${cluster.clientPort}`;
+  return `${scheme(cluster)}://${urlHost(node.ip)}:${cluster.clientPort}`;
 }
 
 export function peerUrl(node: NodeSpec, cluster: ClusterSpec): string {
-  return `http://${urlHost(node.ip)}:${cluster.peerPort}`;
+  return `${scheme(cluster)}://${urlHost(node.ip)}:${cluster.peerPort}`;
+}
+
+/** Server and peer certificates, and certificate authentication of every client and peer, from the cluster CA. */
+export function tlsFlags(cluster: ClusterSpec): string[] {
+  if (cluster.tls !== 'pki') return [];
+  return [
+    `--cert-file=${inContainer.serverCert}`,
+    `--key-file=${inContainer.serverKey}`,
+    '--client-cert-auth',
+    `--trusted-ca-file=${inContainer.ca}`,
+    `--peer-cert-file=${inContainer.peerCert}`,
+    `--peer-key-file=${inContainer.peerKey}`,
+    '--peer-client-cert-auth',
+    `--peer-trusted-ca-file=${inContainer.ca}`,
+  ];
 }
 
 /** `--initial-cluster` value: every member's name and peer URL, in inventory order. */
@@ -32,18 +53,20 @@ export function initialCluster(nodes: readonly NodeSpec[], cluster: ClusterSpec)
 
 export function memberFlags(inventory: Inventory, node: NodeSpec, state: ClusterState = 'new'): string[] {
   const { cluster } = inventory;
-  const listenClient = [`http://${anyAddress(node)}:${cluster.clientPort}`];
-  if (cluster.legacyClientPort !== null) listenClient.push(`http://${anyAddress(node)}:${cluster.legacyClientPort}`);
+  const s = scheme(cluster);
+  const listenClient = [`${s}://${anyAddress(node)}:${cluster.clientPort}`];
+  if (cluster.legacyClientPort !== null) listenClient.push(`${s}://${anyAddress(node)}:${cluster.legacyClientPort}`);
   return [
     `--name=${node.name}`,
     `--data-dir=${CONTAINER_DATA_DIR}`,
     `--listen-client-urls=${listenClient.join(',')}`,
     `--advertise-client-urls=${clientUrl(node, cluster)}`,
-    `--listen-peer-urls=http://${anyAddress(node)}:${cluster.peerPort}`,
+    `--listen-peer-urls=${s}://${anyAddress(node)}:${cluster.peerPort}`,
     `--initial-advertise-peer-urls=${peerUrl(node, cluster)}`,
     `--initial-cluster=${initialCluster(inventory.nodes, cluster)}`,
     `--initial-cluster-token=${cluster.token}`,
     `--initial-cluster-state=${state}`,
+    ...tlsFlags(cluster),
     ...cluster.extraFlags,
   ];
 }

@@ -1,12 +1,14 @@
 // The pure planner for `up`: inventory in, every host's probes and conditional changes out. Dry-run prints this
 // structure and the executor runs exactly its commands, so the two cannot drift.
 
+import { planHostChecks, type HostCheckSteps } from '../check/plan.js';
 import { endpointHealth, memberList } from '../etcd/commands.js';
 import type { Inventory, NodeSpec } from '../inventory/types.js';
 import { docker, fs, type ContainerSpec } from './docker.js';
 import { CONTAINER_DATA_DIR, clientUrl, memberFlags } from './flags.js';
 import { MARKER_FILE, memberMarker } from './marker.js';
 import { render, type Argv } from './shell.js';
+import { CONTAINER_PKI_DIR, HOST_PKI_DIR, memberUploads, type PkiUpload } from '../pki/layout.js';
 
 /** When an apply step runs, decided from the host's probes. */
 export type Condition = 'image-missing' | 'container-absent' | 'container-stopped';
@@ -25,6 +27,8 @@ export interface Step {
   command: string;
   /** Whether the step changes the host (probes do not). */
   changes: boolean;
+  /** A file sent over the run's SFTP channel instead of a command; `command` then describes it. */
+  upload?: PkiUpload;
 }
 
 export interface ApplyStep extends Step {
@@ -41,6 +45,8 @@ export interface HostUpPlan {
     container: Step;
     data: Step;
   };
+  /** Preflight probes (check/plan.ts), run with the four above before anything changes; they read the same results. */
+  checks: HostCheckSteps;
   /** In order; each runs when its condition holds. */
   apply: readonly ApplyStep[];
 }
@@ -60,12 +66,27 @@ function step(host: string, title: string, argv: Argv, changes: boolean): Step {
 }
 
 export function containerSpec(inventory: Inventory, node: NodeSpec, flags: readonly string[]): ContainerSpec {
+  const pki = inventory.cluster.tls === 'pki' ? [{ source: HOST_PKI_DIR, target: CONTAINER_PKI_DIR, readOnly: true }] : [];
   return {
     name: inventory.cluster.containerName,
     image: inventory.cluster.image,
     command: ['etcd', ...flags],
-    binds: [{ source: node.dataPath, target: CONTAINER_DATA_DIR }],
+    binds: [{ source: node.dataPath, target: CONTAINER_DATA_DIR }, ...pki],
   };
+}
+
+/** How an upload shows in a plan; also what --verbose prints for it. */
+export function uploadText(u: PkiUpload): string {
+  return `sftp put ${u.local} ${u.remote} (mode ${u.mode.toString(8).padStart(4, '0')})`;
+}
+
+/** With the cluster PKI: the host's certificate directory and this member's files, sent over SFTP. */
+export function pkiSteps(inventory: Inventory, node: NodeSpec): Step[] {
+  if (inventory.cluster.tls !== 'pki') return [];
+  return [
+    step(node.name, `create ${HOST_PKI_DIR}`, ['mkdir', '-p', '-m', '0700', HOST_PKI_DIR], true),
+    ...memberUploads(inventory, node).map((u) => ({ host: node.name, title: `send ${u.remote}`, argv: [], command: uploadText(u), changes: true, upload: u })),
+  ];
 }
 
 export function planUp(inventory: Inventory): UpPlan {
@@ -84,10 +105,12 @@ export function planUp(inventory: Inventory): UpPlan {
         container: step(h, `container ${spec.name} state`, docker.inspectContainer(spec.name), false),
         data: step(h, `member data under ${node.dataPath}`, fs.memberDataProbe(node.dataPath), false),
       },
+      checks: planHostChecks(inventory, node),
       apply: [
         { ...step(h, `pull ${cluster.image}`, docker.pull(cluster.image), true), when: 'image-missing' },
         { ...step(h, `create ${node.dataPath}`, fs.mkdirP(node.dataPath), true), when: 'container-absent' },
         { ...step(h, `mark ${node.dataPath} as ${node.name}'s`, fs.writeFile(`${node.dataPath}/${MARKER_FILE}`, memberMarker(inventory, node)), true), when: 'container-absent' },
+        ...pkiSteps(inventory, node).map((s) => ({ ...s, when: 'container-absent' as const })),
         { ...step(h, `start member ${node.name}`, docker.run(spec), true), when: 'container-absent' },
         { ...step(h, `start stopped container ${spec.name}`, docker.start(spec.name), true), when: 'container-stopped' },
       ],

@@ -2,11 +2,21 @@
 // (/v3/kv/put), failing over across all endpoints like a real client. It counts writes that failed on every
 // endpoint and the longest gap between two successful writes. Bounded: it stops when told, or after maxMs.
 
+import https from 'node:https';
 import { setTimeout as delay } from 'node:timers/promises';
 
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
 
-export async function put(endpoint: string, key: string, value: string, timeoutMs = 1000): Promise<void> {
+/** Client TLS material for a cluster with cluster.tls: pki (the operator's certificate). */
+export interface ClientTls {
+  ca: Buffer;
+  cert: Buffer;
+  key: Buffer;
+}
+
+export type PutFn = (endpoint: string, key: string, value: string, timeoutMs?: number) => Promise<void>;
+
+export const put: PutFn = async (endpoint, key, value, timeoutMs = 1000) => {
   const res = await fetch(`${endpoint}/v3/kv/put`, {
     method: 'POST',
     body: JSON.stringify({ key: b64(key), value: b64(value) }),
@@ -15,6 +25,22 @@ export async function put(endpoint: string, key: string, value: string, timeoutM
   if (!res.ok) throw new Error(`put ${key} via ${endpoint}: HTTP ${res.status} ${await res.text()}`);
   const body = (await res.json()) as { error?: string };
   if (body.error) throw new Error(body.error);
+};
+
+/** The same put over https with a client certificate (fetch cannot present one). */
+export function tlsPut(tls: ClientTls): PutFn {
+  const agent = new https.Agent({ ca: tls.ca, cert: tls.cert, key: tls.key, keepAlive: true });
+  return (endpoint, key, value, timeoutMs = 1000) =>
+    new Promise((resolve, reject) => {
+      const req = https.request(`${endpoint}/v3/kv/put`, { method: 'POST', agent, timeout: timeoutMs }, (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () => (res.statusCode === 200 && !/"error"/.test(body) ? resolve() : reject(new Error(`HTTP ${res.statusCode} ${body}`))));
+      });
+      req.on('timeout', () => req.destroy(new Error('timeout')));
+      req.on('error', reject);
+      req.end(JSON.stringify({ key: b64(key), value: b64(value) }));
+    });
 }
 
 /** All keys under a prefix, with values. */
@@ -61,6 +87,7 @@ export class Writer {
     private readonly prefix = 'w/',
     private readonly intervalMs = 50,
     private readonly maxMs = 600_000,
+    private readonly putFn: PutFn = put,
   ) {}
 
   start(): void {
@@ -87,7 +114,7 @@ export class Writer {
       for (let k = 0; k < this.endpoints.length && !ok; k++) {
         const endpoint = this.endpoints[(next + k) % this.endpoints.length]!;
         try {
-          await put(endpoint, `${this.prefix}${attempts}`, String(tick));
+          await this.putFn(endpoint, `${this.prefix}${attempts}`, String(tick));
           ok = true;
         } catch {
           // fail over to the next endpoint, as a client with every endpoint configured does

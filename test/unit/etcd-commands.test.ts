@@ -22,6 +22,8 @@ const cluster: ClusterSpec = {
   peerPort: 2380,
   legacyClientPort: null,
   extraFlags: [],
+  tls: 'none',
+  pkiDir: '/ops/pki',
 };
 const node = (name: string, ip: string): NodeSpec => ({
   name,

@@ -40,6 +40,8 @@ test('a minimal inventory gets the documented defaults', () => {
     peerPort: 2380,
     legacyClientPort: null,
     extraFlags: [],
+    tls: 'none',
+    pkiDir: '/ops/cluster/pki',
   });
   assert.deepEqual(inv.nodes[0], {
     name: 'a',
