@@ -5,7 +5,7 @@ CLI := node dist/src/cli/main.js
 LAB := lab/lab.sh
 LAB_INVENTORY := .lab/inventory.yaml
 
-.PHONY: all deps build lint typecheck unit e2e test demo lab-deps lab-up lab-down lab-status bench pack clean
+.PHONY: all deps build lint typecheck unit e2e test demo lab-deps lab-up lab-down lab-status bench pack pack-test clean
 
 all: build
 
@@ -38,6 +38,7 @@ e2e: build lab-deps
 
 test: build lint
 	node --test dist/test/unit dist/test/integration
+	$(MAKE) pack-test
 	$(MAKE) e2e
 
 lab-deps:
@@ -59,11 +60,36 @@ demo: build lab-up
 	@echo
 	@echo "The lab stays up: try '$(CLI) up -i $(LAB_INVENTORY)' again (a no-op), then 'make lab-down'."
 
-bench: build lab-up
-	node dist/test/bench/bench.js
+# Not a test: bootstrap-to-healthy against a floor, and plan cold start (docs/performance.md). Takes the shared lab
+# lock, brings a fresh 3-host lab up and always takes it down again. BENCH_ARGS e.g. '--runs 9 --json bench.json'.
+bench: build lab-deps
+	@if [ "$$(id -u)" != 0 ]; then echo "bench: needs root (the lab uses network namespaces, dockerd and sshd)"; exit 2; fi
+	flock /run/edl-session.lock bash -c 'trap "$(LAB) down >/dev/null" EXIT; $(LAB) up --nodes 3 >/dev/null || exit 1; \
+	  node dist/test/bench/bench.js $(BENCH_ARGS); rc=$$?; exit $$rc'
 
 pack: build
 	npm pack
+
+# What an operator installs works: pack the tarball, install it globally into a temporary prefix (dependencies from the
+# npm registry, or its cache), and run the installed command: --version, --help and plan on the example inventory.
+pack-test: build
+	@set -euo pipefail; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	npm pack --silent --pack-destination "$$tmp" >/dev/null; \
+	tgz=$$(ls "$$tmp"/etcd-deploy-*.tgz); \
+	echo "pack-test: $$(basename "$$tgz") holds $$(tar -tzf "$$tgz" | wc -l) files"; \
+	if tar -tzf "$$tgz" | grep -Eq '^package/(dist/test|src|test|lab)/'; then echo "pack-test: tests or sources in the tarball" >&2; exit 1; fi; \
+	npm install -g --prefix "$$tmp/prefix" --no-audit --no-fund --prefer-offline --loglevel=error "$$tgz" >/dev/null; \
+	bin="$$tmp/prefix/bin/etcd-deploy"; \
+	test -x "$$bin" || { echo "pack-test: $$bin is not an executable" >&2; exit 1; }; \
+	head -n1 "$$(readlink -f "$$bin")" | grep -qx '#!/usr/bin/env node' || { echo "pack-test: no node shebang" >&2; exit 1; }; \
+	version=$$(cd "$$tmp" && "$$bin" --version); \
+	test "$$version" = "$$(node -p 'require("./package.json").version')" || { echo "pack-test: --version printed '$$version'" >&2; exit 1; }; \
+	(cd "$$tmp" && "$$bin" --help | grep -q '^Examples:'); \
+	lib="$$tmp/prefix/lib/node_modules/etcd-deploy"; \
+	(cd "$$tmp" && "$$bin" plan -i "$$lib/inventory.example.yaml" | grep -q '^Plan: 3 etcd members'); \
+	(cd "$$tmp" && "$$bin" plan -i "$$lib/inventory.example.yaml" --json | node -e 'const d=JSON.parse(require("fs").readFileSync(0,"utf8")); if (d.hosts.length !== 3) process.exit(1)'); \
+	test -f "$$lib/schema/inventory.schema.json"; \
+	echo "pack-test: installed etcd-deploy $$version runs --version, --help and plan"
 
 clean:
 	rm -rf dist *.tgz

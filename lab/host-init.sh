@@ -45,8 +45,21 @@ bind "${dir}/docker"     /var/lib/docker
 bind "${dir}/data"       /var/lib/etcd-cluster
 bind "${dir}/etc-docker" /etc/docker
 bind "${dir}/tmp"        /tmp
+# /etc/etcd-deploy: where etcd-deploy keeps a member's TLS files on a real host.
+mkdir -p "${dir}/etc-etcd-deploy"
+bind "${dir}/etc-etcd-deploy" /etc/etcd-deploy
 
 hostname "${host}"
+
+# lab.sh up --bastion writes HOSTDIR/etc: this host's own passwd, group, shadow and
+# hosts (the machine's plus a non-root user "deploy"), a sudoers.d granting deploy
+# passwordless sudo, and /home/deploy. Bind-mounted here, they exist on this host
+# only: the machine's /etc is never changed. Without --bastion there is no HOSTDIR/etc.
+if [[ -d ${dir}/etc ]]; then
+  for f in passwd group shadow hosts; do mount --bind "${dir}/etc/${f}" "/etc/${f}"; done
+  bind "${dir}/etc/sudoers.d" /etc/sudoers.d
+  bind "${dir}/home"          /home
+fi
 
 # dockerd: no iptables/NAT/bridge (containers use --network host, which is this
 # host's namespace), vfs because overlayfs on overlay/ext4 inside nested mount

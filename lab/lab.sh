@@ -7,14 +7,18 @@
 # the operator's tools reach every host by address, exactly as they would reach
 # real machines. See docs/lab.md.
 #
-#   lab/lab.sh up [--nodes N] [--with-35]   clear leftovers, create N hosts (default 3)
+#   lab/lab.sh up [--nodes N] [--with-35] [--bastion]
+#                                           clear leftovers, create N hosts (default 3);
+#                                           --bastion: also a jump host and a non-root sudo user
 #   lab/lab.sh down                         end the lab's processes, delete its namespaces
 #   lab/lab.sh status                       per host: netns, sshd, dockerd, etcd container
 #   lab/lab.sh host-exec HOST CMD...        run CMD inside HOST (nsenter, not ssh)
 #   lab/lab.sh stop-sshd HOST | start-sshd HOST
 #   lab/lab.sh ssh HOST [CMD...]            ssh into HOST with the lab's key
+#   lab/lab.sh rekey-host HOST              new host key for HOST (sshd restarted, .lab/known_hosts updated)
 #
-# Traffic goes only to loopback and to 198.18.0.0/24 inside namespaces the lab made.
+# Traffic goes only to loopback and to 198.18.0.0/24 (and, with --bastion,
+# 198.18.1.0/24) inside namespaces the lab made.
 set -euo pipefail
 
 # --- constants -----------------------------------------------------------------
@@ -31,6 +35,16 @@ BR_NS=edl-br                            # namespace holding the bridge
 ROOT_IF=edl-root                        # the root namespace's leg into the bridge
 NET=198.18.0                            # lab subnet 198.18.0.0/24 (RFC 2544 benchmarking range)
 OPERATOR_IP=${NET}.1
+# --bastion: the hosts get a second leg on an inner subnet that only the bastion
+# reaches (the root namespace has no leg there, and an unreachable route so no
+# packet for it ever leaves the machine).
+BASTION=bastion                         # its host name; namespace edl-bastion
+INNER_NET=198.18.1                      # inner subnet 198.18.1.0/24
+BASTION_IP=${NET}.2                     # what the operator reaches
+BASTION_INNER_IP=${INNER_NET}.2
+LAB_USER=deploy                         # non-root user with passwordless sudo, on lab hosts only
+LAB_UID=4242                            # must be free on the machine (checked)
+BASTION_MODE=0
 IMAGE_RECIPE=1                          # bump when the image contents change (cache key)
 
 # Bounded waits (seconds). dockerd answers about 1.3 s after start here (3 hosts, 2 cores).
@@ -54,6 +68,9 @@ usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0
 host_name() { echo "etcd-$1"; }                # 1 -> etcd-1
 host_ip()   { echo "${NET}.$((10 + $1))"; }     # 1 -> 198.18.0.11
 host_ns()   { echo "${NS_PREFIX}$1"; }          # etcd-1 -> edl-etcd-1
+host_inner_ip() { echo "${INNER_NET}.$((10 + $1))"; }   # 1 -> 198.18.1.11 (--bastion)
+bastion_up() { [[ -e /run/netns/${NS_PREFIX}${BASTION} ]]; }
+lab_node_count() { lab_netns_list | grep -c "^${NS_PREFIX}etcd-" || true; }
 host_dir()  { echo "${HOSTS_ROOT}/$1"; }
 host_index() { # etcd-3 -> 3, or die
   [[ $1 =~ ^etcd-([1-9])$ ]] || die "unknown host '$1' (expected etcd-1, etcd-2, ...)"
@@ -267,7 +284,12 @@ clear_lab() {
     find "${HOSTS_ROOT}" -mindepth 1 -maxdepth 1 -exec rm -rf --one-file-system {} +
   fi
   rm -f "${LAB_DIR}/pids" "${LAB_DIR}/inventory.yaml" "${LAB_DIR}/known_hosts" \
-    "${LAB_DIR}/id_ed25519" "${LAB_DIR}/id_ed25519.pub"
+    "${LAB_DIR}/id_ed25519" "${LAB_DIR}/id_ed25519.pub" "${LAB_DIR}/inventory-bastion.yaml"
+
+  # 5. --bastion's unreachable route for the inner subnet, in the root namespace.
+  if [[ -n $(ip route show type unreachable "${INNER_NET}.0/24" 2>/dev/null) ]]; then
+    ip route del unreachable "${INNER_NET}.0/24" 2>/dev/null || true
+  fi
 }
 
 # --- the network -------------------------------------------------------------------
@@ -311,14 +333,130 @@ make_network() { # make_network N
   done
 }
 
+# --bastion: a second bridge br1 (inner subnet) in the bridge namespace, a second
+# leg eth1 into it for every host, and the bastion with legs in both bridges. The
+# root namespace gets no leg into br1: the inner addresses are reachable only
+# through the bastion's sshd (it forwards at the SSH level; no IP forwarding).
+make_bastion_network() { # make_bastion_network N
+  local n=$1 k h ns bns=${NS_PREFIX}${BASTION}
+  ip -n "${BR_NS}" link add br1 type bridge stp_state 0 forward_delay 0
+  ip -n "${BR_NS}" link set br1 up
+  for ((k = 1; k <= n; k++)); do
+    h=$(host_name "$k"); ns=$(host_ns "$h")
+    ip link add eth1 netns "${ns}" type veth peer name "${h}-in" netns "${BR_NS}"
+    ip -n "${BR_NS}" link set "${h}-in" master br1 up
+    ip -n "${ns}" addr add "$(host_inner_ip "$k")/24" dev eth1
+    ip -n "${ns}" link set eth1 up
+  done
+  ip netns add "${bns}"
+  no_ipv6 "${bns}"
+  ip link add eth0 netns "${bns}" type veth peer name "${BASTION}" netns "${BR_NS}"
+  ip link add eth1 netns "${bns}" type veth peer name "${BASTION}-in" netns "${BR_NS}"
+  ip -n "${BR_NS}" link set "${BASTION}" master br0 up
+  ip -n "${BR_NS}" link set "${BASTION}-in" master br1 up
+  ip -n "${bns}" addr add "${BASTION_IP}/24" dev eth0
+  ip -n "${bns}" addr add "${BASTION_INNER_IP}/24" dev eth1
+  ip -n "${bns}" link set eth0 up
+  ip -n "${bns}" link set eth1 up
+  ip -n "${bns}" link set lo up
+  # Without this, a connection attempt from the root namespace to an inner address
+  # would follow the machine's default route out of the machine.
+  ip route add unreachable "${INNER_NET}.0/24"
+}
+
+# sudo must exist on the machine for the lab's sudo user (the hosts share its /usr).
+ensure_sudo() {
+  if command -v sudo > /dev/null && [[ -d /etc/sudoers.d ]]; then return 0; fi
+  log "--bastion: installing sudo (Debian package), needed by the lab's non-root user"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends sudo > "${LAB_DIR}/sudo-install.log" 2>&1 \
+    || die "--bastion: apt-get install sudo failed, see ${LAB_DIR}/sudo-install.log"
+  mkdir -p /etc/sudoers.d
+}
+
+# The per-host /etc files host-init.sh bind-mounts in --bastion mode: the machine's
+# passwd, group, shadow and hosts plus the lab user; sudoers.d granting it
+# passwordless sudo; its home. The machine's own /etc is never modified.
+prepare_users() { # prepare_users DIR HOSTNAME
+  local dir=$1 name=$2 e=$1/etc
+  mkdir -p "${e}/sudoers.d" "${dir}/home/${LAB_USER}"
+  cp /etc/passwd /etc/group /etc/hosts "${e}/"
+  cp /etc/shadow "${e}/shadow" && chmod 640 "${e}/shadow"
+  echo "${LAB_USER}:x:${LAB_UID}:${LAB_UID}:etcd-deploy lab operator:/home/${LAB_USER}:/bin/sh" >> "${e}/passwd"
+  echo "${LAB_USER}:x:${LAB_UID}:" >> "${e}/group"
+  echo "${LAB_USER}:*:19000:0:99999:7:::" >> "${e}/shadow"
+  # sudo looks its host name up; without this line it warns on every command
+  echo "127.0.1.1 ${name}" >> "${e}/hosts"
+  echo "${LAB_USER} ALL=(ALL:ALL) NOPASSWD: ALL" > "${e}/sudoers.d/etcd-deploy-lab"
+  chmod 750 "${e}/sudoers.d"; chmod 440 "${e}/sudoers.d/etcd-deploy-lab"
+  chown "${LAB_UID}:${LAB_UID}" "${dir}/home/${LAB_USER}"
+}
+
+# The bastion: its own network, mount and UTS namespaces, the lab user, and only an
+# sshd (no dockerd). Its init script is written here, next to its files.
+prepare_bastion() {
+  local dir
+  dir=$(host_dir "${BASTION}")
+  mkdir -p "${dir}/ssh"
+  ssh-keygen -q -t ed25519 -N '' -C "root@${BASTION} (etcd-deploy lab)" -f "${dir}/ssh/ssh_host_ed25519_key"
+  cp "${LAB_DIR}/id_ed25519.pub" "${dir}/ssh/authorized_keys"
+  write_sshd_config "${BASTION}" "${BASTION_IP}"
+  prepare_users "${dir}" "${BASTION}"
+  cat > "${dir}/bastion-init.sh" <<'INIT'
+#!/usr/bin/env bash
+# The bastion's init (written by lab/lab.sh up --bastion): private /run, the lab
+# user's /etc files and home, then sshd; stays alive as the namespace anchor.
+set -euo pipefail
+host=$1 dir=$2
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8
+echo "$$" > "${dir}/init.pid"
+mount --make-rprivate /
+mount -t tmpfs -o mode=755,size=16m "lab-${host}-run" /run
+mkdir -p /run/sshd && chmod 755 /run/sshd
+for f in passwd group shadow hosts; do mount --bind "${dir}/etc/${f}" "/etc/${f}"; done
+mkdir -p /home && mount --bind "${dir}/home" /home
+hostname "${host}"
+/usr/sbin/sshd -D -e -f "${dir}/ssh/sshd_config" &
+echo "$!" > "${dir}/sshd.pid"
+echo "[bastion-init] pid $$, sshd $(cat "${dir}/sshd.pid")"
+trap 'kill -TERM $(jobs -p) 2>/dev/null || true; wait || true; exit 0' TERM INT
+while :; do sleep 3600 & wait "$!" || true; done
+INIT
+}
+
+start_bastion() {
+  local dir
+  dir=$(host_dir "${BASTION}")
+  setsid env -i PATH="${PATH}" nsenter --net="/run/netns/${NS_PREFIX}${BASTION}" \
+    unshare --mount --uts --fork --propagation private \
+    bash "${dir}/bastion-init.sh" "${BASTION}" "${dir}" \
+    < /dev/null >> "${LAB_DIR}/${BASTION}.log" 2>&1 9>&- &
+  echo "${BASTION} launcher $!" >> "${LAB_DIR}/pids"
+}
+
+wait_bastion() {
+  local t_end=$((SECONDS + WAIT_DOCKERD)) pid role
+  until lab_ssh "${BASTION_IP}" true 2> /dev/null; do
+    pid=$(cat "$(host_dir "${BASTION}")/sshd.pid" 2>/dev/null || true)
+    if [[ -n ${pid} ]] && ! alive "${pid}"; then
+      echo "lab: ${BASTION}: sshd (pid ${pid}) exited during start-up; see ${LAB_DIR}/${BASTION}.log" >&2; exit 1
+    fi
+    ((SECONDS < t_end)) || die "${BASTION}: sshd not answering after ${WAIT_DOCKERD}s; see ${LAB_DIR}/${BASTION}.log"
+    sleep 0.2
+  done
+  for role in init sshd; do
+    echo "${BASTION} ${role} $(cat "$(host_dir "${BASTION}")/${role}.pid")" >> "${LAB_DIR}/pids"
+  done
+}
+
 # --- hosts -----------------------------------------------------------------------
 
-write_sshd_config() { # write_sshd_config HOST IP
-  local h=$1 ip=$2 dir
+write_sshd_config() { # write_sshd_config HOST IP [INNER_IP]
+  local h=$1 ip=$2 inner=${3:-} dir
   dir=$(host_dir "$h")
   cat > "${dir}/ssh/sshd_config" <<EOF
 # Written by lab/lab.sh for lab host ${h}. Only this file is read (sshd -f).
 ListenAddress ${ip}:22
+${inner:+ListenAddress ${inner}:22}
 HostKey ${dir}/ssh/ssh_host_ed25519_key
 AuthorizedKeysFile ${dir}/ssh/authorized_keys
 PidFile /run/sshd.pid
@@ -348,7 +486,12 @@ prepare_host() { # prepare_host K
   chmod 700 "${dir}/docker"
   ssh-keygen -q -t ed25519 -N '' -C "root@${h} (etcd-deploy lab)" -f "${dir}/ssh/ssh_host_ed25519_key"
   cp "${LAB_DIR}/id_ed25519.pub" "${dir}/ssh/authorized_keys"
-  write_sshd_config "$h" "$(host_ip "$k")"
+  if [[ ${BASTION_MODE} -eq 1 ]]; then
+    write_sshd_config "$h" "$(host_ip "$k")" "$(host_inner_ip "$k")"
+    prepare_users "${dir}" "$h"
+  else
+    write_sshd_config "$h" "$(host_ip "$k")"
+  fi
   cp "${LAB_SRC}/host-init.sh" "${dir}/host-init.sh"
 }
 
@@ -534,11 +677,44 @@ write_inventory() { # write_inventory N IMAGE
   } > "${LAB_DIR}/inventory.yaml"
 }
 
-write_known_hosts() { # write_known_hosts N
-  local n=$1 k
+write_known_hosts() { # write_known_hosts N - plus the bastion and the inner addresses in --bastion mode
+  local n=$1 k key bkey
+  bkey=$(host_dir "${BASTION}")/ssh/ssh_host_ed25519_key.pub
   for ((k = 1; k <= n; k++)); do
-    echo "$(host_ip "$k") $(cut -d' ' -f1,2 "$(host_dir "$(host_name "$k")")/ssh/ssh_host_ed25519_key.pub")"
+    key=$(cut -d' ' -f1,2 "$(host_dir "$(host_name "$k")")/ssh/ssh_host_ed25519_key.pub")
+    echo "$(host_ip "$k") ${key}"
+    if [[ -f ${bkey} ]]; then echo "$(host_inner_ip "$k") ${key}"; fi
   done > "${LAB_DIR}/known_hosts"
+  if [[ -f ${bkey} ]]; then echo "${BASTION_IP} $(cut -d' ' -f1,2 "${bkey}")" >> "${LAB_DIR}/known_hosts"; fi
+}
+
+# The inventory for --bastion: the same hosts by their inner addresses, reached through
+# the bastion as the non-root lab user, every command through sudo -n.
+write_inventory_bastion() { # write_inventory_bastion N IMAGE
+  local n=$1 image=$2 k
+  {
+    echo "# Written by lab/lab.sh up --bastion: the lab's ${n} hosts behind the bastion ${BASTION_IP}."
+    echo "cluster:"
+    echo "  token: lab-etcd-cluster"
+    echo "  image: ${image}"
+    echo "  client_port: 2379"
+    echo "  peer_port: 2380"
+    echo "  data_path: /var/lib/etcd-cluster"
+    echo "ssh:"
+    echo "  user: ${LAB_USER}"
+    echo "  sudo: true"
+    echo "  key: ./id_ed25519"
+    echo "  known_hosts: ./known_hosts"
+    echo "  config: none"
+    echo "  bastion:"
+    echo "    host: ${BASTION_IP}"
+    echo "    user: ${LAB_USER}"
+    echo "nodes:"
+    for ((k = 1; k <= n; k++)); do
+      echo "  - name: $(host_name "$k")"
+      echo "    ip: $(host_inner_ip "$k")"
+    done
+  } > "${LAB_DIR}/inventory-bastion.yaml"
 }
 
 # --- subcommands -----------------------------------------------------------------
@@ -550,6 +726,7 @@ cmd_up() {
       --nodes) [[ $# -ge 2 ]] || usage; n=$2; shift 2 ;;
       --nodes=*) n=${1#*=}; shift ;;
       --with-35) with35=1; shift ;;
+      --bastion) BASTION_MODE=1; shift ;;
       *) echo "lab up: unknown argument '$1'" >&2; usage ;;
     esac
   done
@@ -576,20 +753,34 @@ cmd_up() {
   image_tar "${version}" /usr/bin/etcd /usr/bin/etcdctl > "${LAB_DIR}/.image-tar" 2> "${LAB_DIR}/image-build.log" &
   local image_job=$!
 
+  if [[ ${BASTION_MODE} -eq 1 ]]; then
+    ensure_sudo
+    if getent passwd "${LAB_UID}" > /dev/null || getent group "${LAB_UID}" > /dev/null || getent passwd "${LAB_USER}" > /dev/null; then
+      die "--bastion: uid/gid ${LAB_UID} or user ${LAB_USER} already exists on this machine; change LAB_UID/LAB_USER in lab/lab.sh"
+    fi
+  fi
+
   log "creating ${n} host(s) on ${NET}.0/24"
   : > "${LAB_DIR}/pids"
-  rm -f "${LAB_DIR}"/etcd-*.log
+  rm -f "${LAB_DIR}"/etcd-*.log "${LAB_DIR}/${BASTION}.log"
   ssh-keygen -q -t ed25519 -N '' -C "operator@etcd-deploy-lab" -f "${LAB_DIR}/id_ed25519"
   make_network "${n}"
+  if [[ ${BASTION_MODE} -eq 1 ]]; then
+    log "--bastion: ${BASTION} at ${BASTION_IP}; hosts also on ${INNER_NET}.0/24, reachable only through it"
+    make_bastion_network "${n}"
+    prepare_bastion
+  fi
   local k jobs=()
   for ((k = 1; k <= n; k++)); do prepare_host "$k" & jobs+=($!); done
   wait_pids "preparing hosts" "${jobs[@]}"
   write_known_hosts "${n}"
   for ((k = 1; k <= n; k++)); do start_host "$k"; done
+  if [[ ${BASTION_MODE} -eq 1 ]]; then start_bastion; fi
 
   log "waiting for dockerd and sshd on every host"
   wait_hosts "${n}"
   record_pids "${n}"
+  if [[ ${BASTION_MODE} -eq 1 ]]; then wait_bastion; fi
   log "all hosts answer"
 
   wait "${image_job}" || die "building the etcd image failed, see ${LAB_DIR}/image-build.log"
@@ -612,6 +803,10 @@ cmd_up() {
   fi
 
   write_inventory "${n}" "${image}"
+  if [[ ${BASTION_MODE} -eq 1 ]]; then
+    write_inventory_bastion "${n}" "${image}"
+    log "inventory through the bastion (user ${LAB_USER}, sudo): ${LAB_DIR}/inventory-bastion.yaml"
+  fi
   log "lab up: ${n} host(s); images: $(host_docker etcd-1 images --format '{{.Repository}}:{{.Tag}}' | sort | paste -sd ' ')"
   log "inventory: ${LAB_DIR}/inventory.yaml"
   echo "${LAB_DIR}/inventory.yaml"   # the only line on stdout, for scripts
@@ -652,14 +847,19 @@ cmd_status() {
     fi
     printf '%-8s %-12s %-6s %-8s %-8s %s\n' "$h" "${ip}" "${st_ns}" "${st_ssh}" "${st_docker}" "${st_etcd}"
   done
+  if bastion_up; then
+    st_ssh=no
+    if [[ -f ${LAB_DIR}/known_hosts ]] && lab_ssh "${BASTION_IP}" true 2> /dev/null; then st_ssh=yes; fi
+    printf '%-8s %-12s %-6s %-8s %-8s %s\n' "${BASTION}" "${BASTION_IP}" yes "${st_ssh}" - -
+  fi
   if [[ ${any} -eq 0 ]]; then echo "(no lab hosts: the lab is down)"; fi
   if [[ -n $(grep -x "${BR_NS}" <<< "${nss}" || true) ]]; then echo "bridge namespace ${BR_NS}: present"; fi
 }
 
-cmd_host_exec() { # host-exec HOST CMD...
+cmd_host_exec() { # host-exec HOST CMD...   (HOST may also be the bastion)
   [[ $# -ge 2 ]] || usage
   local h=$1; shift
-  host_index "$h" > /dev/null
+  [[ $h == "${BASTION}" ]] || host_index "$h" > /dev/null
   local pid
   pid=$(host_init_pid "$h") || die "host $h is not up (no live init process in netns $(host_ns "$h"))"
   cd /
@@ -719,6 +919,23 @@ cmd_start_sshd() { # start-sshd HOST - (re)start HOST's sshd if it is not runnin
   die "sshd on $h did not answer within ${WAIT_SSHD}s; see ${LAB_DIR}/${h}.log"
 }
 
+# A new host key for HOST, as after a reinstall: the old key is gone, sshd restarts
+# with the new one, and .lab/known_hosts is rewritten (a copy made before keeps the
+# old key: that is how a test sees a changed host key).
+cmd_rekey_host() { # rekey-host HOST
+  [[ $# -eq 1 ]] || usage
+  local h=$1 dir
+  host_index "$h" > /dev/null
+  host_init_pid "$h" > /dev/null || die "host $h is not up"
+  dir=$(host_dir "$h")
+  rm -f "${dir}/ssh/ssh_host_ed25519_key" "${dir}/ssh/ssh_host_ed25519_key.pub"
+  ssh-keygen -q -t ed25519 -N '' -C "root@${h} (etcd-deploy lab, rekeyed)" -f "${dir}/ssh/ssh_host_ed25519_key"
+  write_known_hosts "$(lab_node_count)"
+  cmd_stop_sshd "$h" > /dev/null
+  cmd_start_sshd "$h" > /dev/null
+  echo "$h has a new host key: $(ssh-keygen -lf "${dir}/ssh/ssh_host_ed25519_key.pub" | cut -d' ' -f2)"
+}
+
 cmd_ssh() { # ssh HOST [CMD...]
   [[ $# -ge 1 ]] || usage
   local k
@@ -743,6 +960,7 @@ main() {
     stop-sshd) cmd_stop_sshd "$@" ;;
     start-sshd) cmd_start_sshd "$@" ;;
     ssh) cmd_ssh "$@" ;;
+    rekey-host) cmd_rekey_host "$@" ;;
     *) echo "lab: unknown command '${cmd}'" >&2; usage ;;
   esac
 }

@@ -2,42 +2,84 @@
 // The only place the process exits: every error below arrives here typed, and becomes a message and an exit code.
 
 import { readFileSync } from 'node:fs';
-import yargs from 'yargs';
+import { createRequire } from 'node:module';
+import type yargsFactory from 'yargs';
+import type { CommandModule } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { DeployError, ExitCode, HostsError, InventoryError } from '../errors.js';
-import { planCommand } from './commands/plan.js';
-import { upCommand } from './commands/up.js';
-import { rollingCommand } from './commands/rolling.js';
-import { downCommand } from './commands/down.js';
-import { rebootstrapCommand } from './commands/rebootstrap.js';
-import { snapshotCommand } from './commands/snapshot.js';
+import { InterruptedError, interruptRun, runSignal } from '../ssh/interrupt.js';
 import { printJson } from './output.js';
+import { ReportedFailure } from './reported.js';
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
   return pkg.version;
 }
 
+// yargs 17's ESM build wraps help text in the middle of words (yargs/yargs#2112, fixed only in yargs 18, which needs
+// Node >= 20.19); its CommonJS build wraps at word boundaries. Same package, same API and types.
+const yargs = createRequire(import.meta.url)('yargs') as typeof yargsFactory;
+
 class YargsUsage extends Error {}
+
+// Command modules in help order, imported only when needed: together they pull in listr2, ssh2 and every phase,
+// about 50 ms of module loading that `plan` (or any single command) does not use. See docs/performance.md.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const commandModules: Record<string, () => Promise<CommandModule<any, any>>> = {
+  plan: async () => (await import('./commands/plan.js')).planCommand,
+  up: async () => (await import('./commands/up.js')).upCommand,
+  check: async () => (await import('./commands/check.js')).checkCommand,
+  status: async () => (await import('./commands/status.js')).statusCommand,
+  rolling: async () => (await import('./commands/rolling.js')).rollingCommand,
+  snapshot: async () => (await import('./commands/snapshot.js')).snapshotCommand,
+  rebootstrap: async () => (await import('./commands/rebootstrap.js')).rebootstrapCommand,
+  down: async () => (await import('./commands/down.js')).downCommand,
+  certs: async () => (await import('./commands/certs.js')).certsCommand,
+};
+
+/** Just the named command when the first argument names one (and no help is asked for); otherwise all of them. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function commandsFor(args: readonly string[]): Promise<CommandModule<any, any>[]> {
+  const first = args[0];
+  const one = first !== undefined && Object.hasOwn(commandModules, first) && !args.includes('--help') && !args.includes('-h');
+  return Promise.all((one ? [first] : Object.keys(commandModules)).map((name) => commandModules[name]!()));
+}
+
+/** 128 + SIGINT, as a shell reports a command ended by Ctrl-C. */
+const INTERRUPTED = 130;
+
+/**
+ * First Ctrl-C: start nothing new (no command, transfer or connection), let running commands finish within their
+ * timeouts, close the connections, and report per host what was changed. Second Ctrl-C: leave at once.
+ */
+function onInterrupt(): void {
+  if (!runSignal.aborted) {
+    interruptRun();
+    process.stderr.write('\ninterrupted: no new command will start; waiting for running commands to finish (Ctrl-C again to quit now)\n');
+    return;
+  }
+  process.stderr.write('\ninterrupted twice: quitting now; commands that were running may or may not have completed on their hosts\n');
+  process.exit(INTERRUPTED);
+}
 
 export async function main(args: string[]): Promise<number> {
   const wantsJson = args.includes('--json');
+  process.on('SIGINT', onInterrupt);
   try {
     await yargs(args)
       .scriptName('etcd-deploy')
       .usage('$0 <command> -i INVENTORY [options]\n\nBootstrap and operate an etcd cluster of Docker containers on 3, 5 or 7 hosts over SSH.')
       .option('json', { type: 'boolean', default: false, describe: 'Print one JSON document on stdout (progress stays on stderr)', global: true })
       .option('verbose', { alias: 'v', type: 'boolean', default: false, describe: 'Show every remote command with its exit code and output', global: true })
-      .command(planCommand)
-      .command(upCommand)
-      .command(rollingCommand)
-      .command(snapshotCommand)
-      .command(rebootstrapCommand)
-      .command(downCommand)
-      .demandCommand(1, 'name a command: plan or up (see --help)')
+      .command(await commandsFor(args))
+      .demandCommand(1, 'name a command, e.g. plan, check, up or status (see --help)')
       .strict()
       .recommendCommands()
       .completion('completion', 'Print a shell completion script (bash or zsh)')
+      .example('$0 plan -i inventory.yaml', 'every flag and command, per host; connects to nothing')
+      .example('$0 up -i inventory.yaml', 'bootstrap the cluster (again: a no-op)')
+      .example('$0 status -i inventory.yaml', 'health, leader, versions and containers of every member')
+      .example('$0 completion >> ~/.bashrc', 'tab completion for commands and options')
       .epilogue('Exit codes: 0 success, 1 operation failed, 2 usage or inventory error.')
       .version(packageVersion())
       .help()
@@ -47,15 +89,21 @@ export async function main(args: string[]): Promise<number> {
         throw new YargsUsage(msg);
       })
       .parseAsync();
-    return ExitCode.ok;
+    return runSignal.aborted ? INTERRUPTED : ExitCode.ok;
   } catch (err) {
-    return report(err, wantsJson);
+    const code = report(err, wantsJson);
+    return runSignal.aborted ? INTERRUPTED : code;
+  } finally {
+    process.off('SIGINT', onInterrupt);
   }
 }
 
 function report(err: unknown, json: boolean): number {
+  // The command printed its full result already; only the exit code is left to set.
+  if (err instanceof ReportedFailure) return err.exitCode;
   if (err instanceof YargsUsage) {
     process.stderr.write(`${err.message}\nRun etcd-deploy --help for usage.\n`);
+    if (json) printJson({ ok: false, error: { kind: 'usage', message: err.message } });
     return ExitCode.usage;
   }
   if (err instanceof DeployError) {
@@ -76,6 +124,7 @@ function report(err: unknown, json: boolean): number {
 function errorJson(err: DeployError): unknown {
   if (err instanceof InventoryError) return { kind: 'inventory', problems: err.problems };
   if (err instanceof HostsError) return { kind: 'hosts', summary: err.summary, failures: err.failures };
+  if (err instanceof InterruptedError) return { kind: 'interrupted', changed: err.changed, unchanged: err.unchanged };
   return { kind: err.name, message: err.message };
 }
 

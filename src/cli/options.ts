@@ -1,7 +1,10 @@
 // Options shared by the commands, and the run context derived from them.
 
 import type { Argv as Yargs } from 'yargs';
-import { progressMode, type ProgressMode } from '../phases/progress.js';
+import { progressMode, type ProgressMode } from '../phases/progress-mode.js';
+
+/** Default of `up --health-timeout`; `plan` prints it. Here, not in commands/up.ts, so `plan` need not load `up`. */
+export const HEALTH_DEADLINE_SECONDS = 60;
 
 export interface GlobalOptions {
   json: boolean;
@@ -34,7 +37,7 @@ export function withSsh<T>(y: Yargs<T>) {
       default: false,
       describe: 'Accept and record host keys not yet in known_hosts (never a changed key), like OpenSSH accept-new',
     })
-    .option('connect-timeout', { type: 'number', default: 10, describe: 'Seconds to wait for each SSH connection' });
+    .option('connect-timeout', { type: 'number', default: 10, describe: 'Seconds each host has to be connected, retries of refused connections included (see docs/ssh.md)' });
 }
 
 export function progressFor(options: GlobalOptions): ProgressMode {

@@ -8,8 +8,9 @@ import { Ajv, type ErrorObject } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import { InventoryError, UsageError, type InventoryProblem } from '../errors.js';
+import { readSshConfig, resolveNodeSsh, type SshConfigFile, type WrittenSsh } from '../ssh/ssh-config.js';
 import { inventorySchema } from './schema.js';
-import type { Inventory, NodeSpec } from './types.js';
+import type { CheckThresholds, Inventory, NodeSpec } from './types.js';
 import { checkSemantics, type RawInventory } from './semantics.js';
 
 // ajv-formats is CommonJS; under NodeNext its default export arrives wrapped.
@@ -34,11 +35,16 @@ export function loadInventory(file: string): Inventory {
         : `cannot read inventory ${path}: ${(err as Error).message}`,
     );
   }
-  return parseInventory(text, path);
+  return parseInventory(text, path, { readSshConfig });
+}
+
+export interface ParseOptions {
+  /** Reads the ssh config named by ssh.config (null: no such file). Without it no ssh config is consulted (tests). */
+  readSshConfig?: (file: string) => SshConfigFile | null;
 }
 
 /** Parse and validate inventory text; `path` is used for messages and for resolving relative key paths. */
-export function parseInventory(text: string, path: string): Inventory {
+export function parseInventory(text: string, path: string, options: ParseOptions = {}): Inventory {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const at = (offset: number, field: string, message: string): InventoryProblem => {
@@ -50,6 +56,8 @@ export function parseInventory(text: string, path: string): Inventory {
     throw new InventoryError(doc.errors.map((e) => at(e.pos[0], '(yaml)', e.message.split('\n')[0] ?? e.message)));
   }
   const data: unknown = doc.toJS();
+  // What the operator wrote, before ajv fills in defaults: a written ssh value beats ~/.ssh/config, a default does not.
+  const written = structuredClone(data) as RawInventory;
   if (!validate(data)) {
     const problems = schemaProblems(validate.errors ?? [], doc, at);
     throw new InventoryError(problems);
@@ -60,24 +68,63 @@ export function parseInventory(text: string, path: string): Inventory {
   if (semantic.errors.length > 0) {
     throw new InventoryError(semantic.errors.map((e) => at(locate(e.path), fieldName(e.path), e.message)));
   }
-  return toInventory(data, path, semantic.warnings);
+  return toInventory(data, path, semantic.warnings, written, options);
 }
 
-function toInventory(raw: RawInventory, file: string, warnings: string[]): Inventory {
+/** The ssh keys this module reads beyond RawInventory's (ssh.config, ssh.sudo, ssh.bastion). */
+interface RawSsh {
+  user?: string;
+  port?: number;
+  key?: string;
+  known_hosts?: string;
+  config?: string;
+  sudo?: boolean;
+  bastion?: { host: string; port?: number; user?: string; key?: string };
+}
+
+function toInventory(raw: RawInventory, file: string, warnings: string[], written: RawInventory, options: ParseOptions): Inventory {
   const base = dirname(file);
-  const ssh = raw.ssh ?? {};
+  const ssh: RawSsh = raw.ssh ?? {};
+  const wrote: RawSsh = written.ssh ?? {};
   const c = raw.cluster;
-  const nodes: NodeSpec[] = raw.nodes.map((n) => ({
-    name: n.name,
-    ip: n.ip,
-    dataPath: n.data_path ?? c.data_path ?? '/var/lib/etcd-cluster',
-    ssh: {
-      user: n.user ?? ssh.user ?? 'root',
-      port: n.ssh_port ?? ssh.port ?? 22,
-      keyFile: resolveLocal(n.ssh_key ?? ssh.key, base),
-      knownHostsFile: resolveLocal(ssh.known_hosts, base) ?? resolveLocal('~/.ssh/known_hosts', base)!,
-    },
-  }));
+  const configPath = ssh.config ?? '~/.ssh/config';
+  const sshConfig = configPath === 'none' || !options.readSshConfig ? null : options.readSshConfig(resolveLocal(configPath, base)!);
+  const bastion = ssh.bastion
+    ? {
+        host: ssh.bastion.host,
+        ...(ssh.bastion.port !== undefined ? { port: ssh.bastion.port } : {}),
+        ...(ssh.bastion.user !== undefined ? { user: ssh.bastion.user } : {}),
+        ...(ssh.bastion.key !== undefined ? { keyFile: resolveLocal(ssh.bastion.key, base)! } : {}),
+      }
+    : undefined;
+  const nodes: NodeSpec[] = raw.nodes.map((n, i) => {
+    const wroteNode = written.nodes[i] ?? n;
+    const user = wroteNode.user ?? wrote.user;
+    const port = wroteNode.ssh_port ?? wrote.port;
+    const key = resolveLocal(wroteNode.ssh_key ?? wrote.key, base);
+    const want: WrittenSsh = {
+      ...(user !== undefined ? { user } : {}),
+      ...(port !== undefined ? { port } : {}),
+      ...(key !== null ? { keyFile: key } : {}),
+      ...(bastion ? { bastion } : {}),
+    };
+    const r = resolveNodeSsh({ name: n.name, ip: n.ip }, want, sshConfig);
+    return {
+      name: n.name,
+      ip: n.ip,
+      dataPath: n.data_path ?? c.data_path ?? '/var/lib/etcd-cluster',
+      ssh: {
+        user: r.user,
+        port: r.port,
+        keyFile: r.keyFile,
+        knownHostsFile: resolveLocal(ssh.known_hosts, base) ?? resolveLocal('~/.ssh/known_hosts', base)!,
+        // Only present when they say something, so a plain inventory's nodes look exactly as before.
+        ...(r.host !== undefined ? { host: r.host } : {}),
+        ...(ssh.sudo ? { sudo: true } : {}),
+        ...(r.jump ? { jump: r.jump } : {}),
+      },
+    };
+  });
   return {
     file,
     cluster: {
@@ -88,9 +135,31 @@ function toInventory(raw: RawInventory, file: string, warnings: string[]): Inven
       peerPort: c.peer_port ?? 2380,
       legacyClientPort: c.legacy_client_port ?? null,
       extraFlags: c.extra_flags ?? [],
+      tls: c.tls ?? 'none',
+      pkiDir: resolveLocal(c.pki_dir ?? './pki', base)!,
     },
     nodes,
+    checks: checkThresholds((raw as RawInventory & { checks?: RawChecks }).checks ?? {}),
     warnings,
+  };
+}
+
+type RawChecks = Partial<Record<keyof typeof inventorySchema.properties.checks.properties, number>>;
+
+/** `checks:` with the schema's defaults: the schema is the one place a default threshold is written. */
+function checkThresholds(raw: RawChecks): CheckThresholds {
+  const defaults = inventorySchema.properties.checks.properties;
+  const pick = (key: keyof RawChecks): number => raw[key] ?? defaults[key].default;
+  return {
+    minCpusWarn: pick('min_cpus_warn'),
+    minCpusFail: pick('min_cpus_fail'),
+    minMemoryGbWarn: pick('min_memory_gb_warn'),
+    minFreeGbWarn: pick('min_free_gb_warn'),
+    minFreeGbFail: pick('min_free_gb_fail'),
+    fsyncP99MsWarn: pick('fsync_p99_ms_warn'),
+    fsyncMeanMsWarn: pick('fsync_mean_ms_warn'),
+    clockOffsetMsWarn: pick('clock_offset_ms_warn'),
+    clockOffsetMsFail: pick('clock_offset_ms_fail'),
   };
 }
 

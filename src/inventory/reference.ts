@@ -30,7 +30,7 @@ function typeOf(s: SchemaNode): string {
 
 function constraints(s: SchemaNode): string {
   const parts: string[] = [];
-  if (s.minimum !== undefined) parts.push(`${s.minimum}–${s.maximum}`);
+  if (s.minimum !== undefined) parts.push(s.maximum !== undefined ? `${s.minimum}–${s.maximum}` : `≥ ${s.minimum}`);
   if (s.minItems !== undefined) parts.push(`${s.minItems}–${s.maxItems} items`);
   if (s.pattern) parts.push(`\`${s.pattern}\``);
   if (s.items?.pattern) parts.push(`each \`${s.items.pattern}\``);
@@ -79,6 +79,12 @@ export function inventoryReference(example: string): string {
     p.nodes!.description ?? '',
     '',
     ...table('', p.nodes!.items!),
+    '',
+    '## `checks`',
+    '',
+    p.checks!.description ?? '',
+    '',
+    ...table('checks.', p.checks!),
     '',
     '## Checks beyond the schema',
     '',

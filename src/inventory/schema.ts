@@ -52,6 +52,18 @@ export const inventorySchema = {
           items: { type: 'string', pattern: '^--[a-z0-9][a-z0-9-]*(=.*)?$' },
           default: [],
         },
+        tls: {
+          description:
+            'pki: mutual TLS for clients and peers from a cluster CA that etcd-deploy keeps (https URLs, client and peer certificate authentication). none: plaintext http, anyone who reaches the ports can read and write (kept for existing clusters). Switching a running cluster between them needs `rebootstrap --wipe --restore`.',
+          enum: ['pki', 'none'],
+          default: 'none',
+        },
+        pki_dir: {
+          description: 'Local directory holding the cluster CA and certificates (relative to the inventory file). Keep it safe: ca.key signs certificates the cluster trusts.',
+          type: 'string',
+          minLength: 1,
+          default: './pki',
+        },
       },
     },
     ssh: {
@@ -71,6 +83,30 @@ export const inventorySchema = {
           type: 'string',
           minLength: 1,
           default: '~/.ssh/known_hosts',
+        },
+        config: {
+          description:
+            'OpenSSH client config read for HostName, User, Port, IdentityFile and ProxyJump of each node (matched on its name and its ip); values set in this inventory win over it. `none` reads no config. See docs/ssh.md.',
+          type: 'string',
+          minLength: 1,
+          default: '~/.ssh/config',
+        },
+        sudo: {
+          description: 'Run every command on the hosts through non-interactive sudo (`sudo -n`), for a non-root ssh.user with passwordless sudo.',
+          type: 'boolean',
+          default: false,
+        },
+        bastion: {
+          description: 'Jump host every node is reached through (like ProxyJump): one connection to it per run, shared by all nodes; its host key is verified against the same known_hosts.',
+          type: 'object',
+          additionalProperties: false,
+          required: ['host'],
+          properties: {
+            host: { description: 'Address or name of the jump host (a name may be resolved by the ssh config).', type: 'string', pattern: '^[^\\s@]+$' },
+            port: { ...port, description: 'SSH port of the jump host (default: ssh config, else 22).' },
+            user: { description: 'User on the jump host (default: ssh config, else ssh.user).', type: 'string', pattern: '^[a-z_][a-z0-9_.-]*$' },
+            key: { description: 'Private key for the jump host (default: ssh config, else ssh.key).', type: 'string', minLength: 1 },
+          },
         },
       },
     },
@@ -99,6 +135,28 @@ export const inventorySchema = {
           ssh_key: { description: 'Private key file for this node (overrides ssh.key).', type: 'string', minLength: 1 },
           data_path: { ...absolutePath, description: 'Member data path on this host (overrides cluster.data_path).' },
         },
+      },
+    },
+    checks: {
+      description:
+        'Preflight thresholds for `etcd-deploy check` and the checks `up` runs first (see docs/checks.md). GB are 10^9 bytes. The defaults follow etcd\'s hardware guide and the runbook: 4 cores, 8 GB, an SSD.',
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        min_cpus_warn: { type: 'integer', minimum: 1, description: 'Warn when a host has fewer cores than this (nproc).', default: 4 },
+        min_cpus_fail: { type: 'integer', minimum: 1, description: 'Fail when a host has fewer cores than this.', default: 2 },
+        min_memory_gb_warn: { type: 'number', minimum: 0, description: 'Warn when a host has less memory (MemTotal) than this many GB; a machine sold as 8 GB passes 8.', default: 8 },
+        min_free_gb_warn: { type: 'number', minimum: 0, description: 'Warn when the data path\'s filesystem has less free space than this many GB.', default: 8 },
+        min_free_gb_fail: { type: 'number', minimum: 0, description: 'Fail when the data path\'s filesystem has less free space than this many GB.', default: 2 },
+        fsync_p99_ms_warn: { type: 'number', minimum: 0, description: 'Warn when the 99th percentile of synchronous 2300-byte writes in the data path takes longer (etcd\'s guideline: 10 ms).', default: 10 },
+        fsync_mean_ms_warn: {
+          type: 'number',
+          minimum: 0,
+          description: 'Where the host has no perl Time::HiRes, only a mean latency is measurable (dd); warn when it exceeds this, stricter because a mean hides the tail.',
+          default: 5,
+        },
+        clock_offset_ms_warn: { type: 'number', minimum: 0, description: 'Warn when a host\'s clock is further than this from the hosts\' median clock.', default: 100 },
+        clock_offset_ms_fail: { type: 'number', minimum: 0, description: 'Fail when a host\'s clock is further than this from the hosts\' median clock.', default: 1000 },
       },
     },
   },

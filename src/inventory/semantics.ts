@@ -19,6 +19,8 @@ export interface RawInventory {
     legacy_client_port?: number;
     data_path?: string;
     extra_flags?: string[];
+    tls?: 'pki' | 'none';
+    pki_dir?: string;
   };
   ssh?: { user?: string; port?: number; key?: string; known_hosts?: string };
   nodes: RawNode[];
@@ -40,6 +42,15 @@ export const COMPUTED_FLAGS = [
   '--initial-cluster-token',
   '--initial-cluster',
   '--initial-cluster-state',
+  // TLS is cluster.tls: real (pki) or absent, never hand-assembled.
+  '--cert-file',
+  '--key-file',
+  '--client-cert-auth',
+  '--trusted-ca-file',
+  '--peer-cert-file',
+  '--peer-key-file',
+  '--peer-client-cert-auth',
+  '--peer-trusted-ca-file',
 ] as const;
 
 export function checkSemantics(raw: RawInventory): { errors: SemanticError[]; warnings: string[] } {
@@ -73,7 +84,7 @@ export function checkSemantics(raw: RawInventory): { errors: SemanticError[]; wa
   (c.extra_flags ?? []).forEach((flag, i) => {
     const name = flag.split('=')[0]!;
     if ((COMPUTED_FLAGS as readonly string[]).includes(name)) {
-      errors.push({ path: ['cluster', 'extra_flags', i], message: `${name} is computed from the inventory; remove it from extra_flags` });
+      errors.push({ path: ['cluster', 'extra_flags', i], message: `${name} is computed from the inventory${name.includes('cert') || name.includes('key') || name.includes('trusted') ? ' (set cluster.tls: pki for TLS)' : ''}; remove it from extra_flags` });
     }
     if (name === '--auto-tls' || name === '--peer-auto-tls') {
       errors.push({

@@ -13,6 +13,10 @@ export interface ClusterSpec {
   legacyClientPort: number | null;
   /** Extra etcd flags, appended after the computed ones, e.g. `--heartbeat-interval=100`. */
   extraFlags: readonly string[];
+  /** pki: mutual TLS from the cluster CA kept in pkiDir; none: plaintext. */
+  tls: 'pki' | 'none';
+  /** Local directory of the CA and certificates (absolute). */
+  pkiDir: string;
 }
 
 export interface SshSpec {
@@ -22,6 +26,20 @@ export interface SshSpec {
   keyFile: string | null;
   /** known_hosts file used to verify host keys. */
   knownHostsFile: string;
+  /** Address SSH connects to when it is not the node's ip (HostName from ~/.ssh/config); absent otherwise. */
+  host?: string;
+  /** Every command runs through `sudo -n`; absent when false. */
+  sudo?: boolean;
+  /** Jump host (ssh.bastion, or ProxyJump from ~/.ssh/config) the node is reached through; absent for a direct connection. */
+  jump?: JumpSpec;
+}
+
+/** One jump host, reached directly; its host key is checked against the node's known_hosts file. */
+export interface JumpSpec {
+  host: string;
+  port: number;
+  user: string;
+  keyFile: string | null;
 }
 
 export interface NodeSpec {
@@ -33,11 +51,32 @@ export interface NodeSpec {
   dataPath: string;
 }
 
+/** Preflight thresholds (`checks:` in the inventory; defaults in the schema). GB are 10^9 bytes. */
+export interface CheckThresholds {
+  /** Warn when a host has fewer cores than this. */
+  minCpusWarn: number;
+  /** Fail when a host has fewer cores than this. */
+  minCpusFail: number;
+  /** Warn when a host has less memory (MemTotal) than this. */
+  minMemoryGbWarn: number;
+  /** Warn / fail when the data path's filesystem has less free space than this. */
+  minFreeGbWarn: number;
+  minFreeGbFail: number;
+  /** Warn when the 99th percentile of synchronous write latency exceeds this. */
+  fsyncP99MsWarn: number;
+  /** Where only a mean can be measured (no perl Time::HiRes on the host): warn when it exceeds this. */
+  fsyncMeanMsWarn: number;
+  /** Warn / fail when a host's clock is further than this from the hosts' median clock. */
+  clockOffsetMsWarn: number;
+  clockOffsetMsFail: number;
+}
+
 export interface Inventory {
   /** Absolute path of the inventory file, for messages and for files kept beside it. */
   file: string;
   cluster: ClusterSpec;
   nodes: readonly NodeSpec[];
+  checks: CheckThresholds;
   /** Non-fatal remarks, e.g. an even member count. */
   warnings: readonly string[];
 }

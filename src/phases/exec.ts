@@ -1,6 +1,7 @@
 // Running a planned step on a host: the one place phases turn a Step into a remote call, so failure records are uniform.
 
 import { tail, type HostFailure } from '../errors.js';
+import { runBatch } from './batch.js';
 import type { Step } from '../plan/up.js';
 import { hostFailureOf } from '../ssh/errors.js';
 import type { FileHost } from '../ssh/connection.js';
@@ -25,6 +26,8 @@ export function traced<H extends RemoteHost>(host: H, trace: Tracer): H {
       throw err;
     }
   };
+  // State changes such as closing belong to the host itself, not to the wrapper.
+  wrapper.close = () => host.close();
   return wrapper;
 }
 
@@ -68,4 +71,48 @@ export async function mustRun(host: RemoteHost, step: Step, message: string, tim
   }
   if (result.code !== 0) throw new StepFailed(commandFailure(step, result, message));
   return result;
+}
+
+/**
+ * Run a host's steps in order, stopping at the first failure. Consecutive commands share one shell session
+ * (phases/batch.ts); file uploads go over SFTP between them.
+ */
+export async function runInOrder(
+  host: RemoteHost,
+  steps: readonly Step[],
+  timeoutMs = DEFAULT_COMMAND_TIMEOUT_MS,
+): Promise<{ done: Step[]; failure: HostFailure | null }> {
+  const done: Step[] = [];
+  let i = 0;
+  while (i < steps.length) {
+    const step = steps[i]!;
+    if (step.upload) {
+      try {
+        const r = await runStep(host, step, timeoutMs);
+        if (r.code !== 0) return { done, failure: commandFailure(step, r, `${step.title} failed`) };
+      } catch (err) {
+        return { done, failure: transportFailure(step, err) };
+      }
+      done.push(step);
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < steps.length && !steps[j]!.upload) j++;
+    const segment = steps.slice(i, j);
+    let results: (ExecResult | null)[];
+    try {
+      results = await runBatch(host, segment.map((s) => s.command), 'stop-on-failure', timeoutMs);
+    } catch (err) {
+      return { done, failure: transportFailure(segment[0]!, err) };
+    }
+    for (let k = 0; k < segment.length; k++) {
+      const r = results[k];
+      if (!r) return { done, failure: transportFailure(segment[k]!, new Error('did not run: the session ended early')) };
+      if (r.code !== 0) return { done, failure: commandFailure(segment[k]!, r, `${segment[k]!.title} failed`) };
+      done.push(segment[k]!);
+    }
+    i = j;
+  }
+  return { done, failure: null };
 }

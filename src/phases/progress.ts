@@ -2,13 +2,9 @@
 // Progress always goes to stderr so stdout carries only results (and --json).
 
 import { ListrLogger, ProcessOutput, type ListrBaseClassOptions } from 'listr2';
+import type { ProgressMode } from './progress-mode.js';
 
-export type ProgressMode = 'tree' | 'lines' | 'silent';
-
-export function progressMode(env: NodeJS.ProcessEnv, stderrIsTTY: boolean): ProgressMode {
-  if (env.CI || !stderrIsTTY || env.TERM === 'dumb') return 'lines';
-  return 'tree';
-}
+export { progressMode, type ProgressMode } from './progress-mode.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type ListrOptions = ListrBaseClassOptions<any, 'default', 'simple'>;

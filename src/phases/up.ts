@@ -2,13 +2,18 @@
 // concurrently, then wait until the cluster is healthy. A run that stops before the apply phase changed nothing.
 
 import { Listr } from 'listr2';
+import { probeFailed, type HostObservation } from '../check/evaluate.js';
+import { checkFailure, checkLine } from '../check/format.js';
+import { checkHost, preflightContext } from '../check/run.js';
+import type { CheckResult } from '../check/types.js';
 import { HostsError, type HostFailure } from '../errors.js';
 import { waitHealthy } from '../etcd/health.js';
 import { parseMemberList, type Member } from '../etcd/parse.js';
 import type { Inventory } from '../inventory/types.js';
 import type { HostUpPlan, UpPlan } from '../plan/up.js';
+import { delayUnlessInterrupted, InterruptedError, runSignal } from '../ssh/interrupt.js';
 import type { RemoteHost } from '../ssh/types.js';
-import { mustRun, runStep, StepFailed, traced, transportFailure, type Tracer } from './exec.js';
+import { mustRun, runInOrder, StepFailed, traced, transportFailure, type Tracer } from './exec.js';
 import type { ListrOptions } from './progress.js';
 import { decideHost, type HostDecision, type HostProbeResults } from './up-decide.js';
 
@@ -19,6 +24,8 @@ export interface UpDeps {
   trace: Tracer;
   healthDeadlineMs: number;
   healthIntervalMs?: number;
+  /** Aborted on Ctrl-C; the run then reports which hosts it changed. Default: the process's run signal. */
+  signal?: AbortSignal;
 }
 
 export interface UpOutcome {
@@ -28,17 +35,20 @@ export interface UpOutcome {
   members: Member[];
   clientEndpoints: readonly string[];
   engineVersions: Record<string, string>;
+  /** Preflight checks that warned (they were shown and did not stop the run). */
+  checkWarnings: CheckResult[];
 }
 
 interface UpCtx {
   hosts: Map<string, RemoteHost>;
   decisions: Map<string, Extract<HostDecision, { ok: true }>>;
+  checkWarnings: CheckResult[];
   changed: Map<string, string[]>;
   members: Member[];
 }
 
 export async function runUp(plan: UpPlan, deps: UpDeps): Promise<UpOutcome> {
-  const ctx: UpCtx = { hosts: new Map(), decisions: new Map(), changed: new Map(), members: [] };
+  const ctx: UpCtx = { hosts: new Map(), decisions: new Map(), checkWarnings: [], changed: new Map(), members: [] };
   const hostCount = plan.hosts.length;
   try {
     await new Listr<UpCtx, 'default', 'simple'>(
@@ -54,18 +64,28 @@ export async function runUp(plan: UpPlan, deps: UpDeps): Promise<UpOutcome> {
           title: 'Inspect every host before changing any',
           task: async (c, task) => {
             const failures: HostFailure[] = [];
+            const notReady = new Set<string>();
+            // The preflight checks (check/) run beside the four probes and read their results too; the light ones
+            // (clock, peer ports) first on every host.
+            const preflight = await preflightContext(plan, c.hosts);
             await task
               .newListr(
                 plan.hosts.map((hp) => ({
                   title: hp.node.name,
                   task: async (_: UpCtx, sub) => {
-                    const decision = await probeHost(c.hosts.get(hp.node.name)!, hp, plan.inventory);
-                    if (decision.ok) {
+                    const { obs, results } = await checkHost(c.hosts.get(hp.node.name)!, plan.inventory, hp, preflight, process.env.SSH_AUTH_SOCK);
+                    const decision = decide(hp, obs, plan.inventory);
+                    const problems = hostProblems(decision, results);
+                    const warnings = results.filter((r) => r.status === 'warn');
+                    c.checkWarnings.push(...warnings);
+                    const warned = warnings.length ? `; warn: ${warnings.map(checkLine).join('; ')}` : '';
+                    if (decision.ok && problems.length === 0) {
                       c.decisions.set(hp.node.name, decision);
-                      sub.title = `${hp.node.name}: docker ${decision.engineVersion}, ${decision.summary}`;
+                      sub.title = `${hp.node.name}: docker ${decision.engineVersion}, ${decision.summary}${warned}`;
                     } else {
-                      failures.push(decision.failure);
-                      sub.title = `${hp.node.name}: ${decision.failure.message}`;
+                      failures.push(...problems);
+                      notReady.add(hp.node.name);
+                      sub.title = `${hp.node.name}: ${problems.map((p) => p.message).join('; ')}${warned}`;
                     }
                   },
                 })),
@@ -73,7 +93,7 @@ export async function runUp(plan: UpPlan, deps: UpDeps): Promise<UpOutcome> {
               )
               .run(c);
             if (failures.length > 0) {
-              throw new HostsError(`up changed nothing: ${failures.length} of ${hostCount} hosts are not ready`, sortByPlan(failures, plan));
+              throw new HostsError(`up changed nothing: ${notReady.size} of ${hostCount} hosts are not ready`, sortByPlan(failures, plan));
             }
           },
         },
@@ -92,20 +112,15 @@ export async function runUp(plan: UpPlan, deps: UpDeps): Promise<UpOutcome> {
                       sub.title = `${hp.node.name}: ${decision.summary}, nothing to do`;
                       return;
                     }
-                    const done: string[] = [];
-                    try {
-                      for (const step of steps) {
-                        sub.output = `${hp.node.name}: ${step.title}`;
-                        await mustRun(c.hosts.get(hp.node.name)!, step, `${step.title} failed`);
-                        done.push(step.title);
-                      }
+                    sub.output = `${hp.node.name}: ${steps.map((s) => s.title).join(', ')}`;
+                    const { done: ran, failure } = await runInOrder(c.hosts.get(hp.node.name)!, steps);
+                    const done = ran.map((s) => s.title);
+                    if (done.length) c.changed.set(hp.node.name, done);
+                    if (failure) {
+                      failures.push({ ...failure, message: `${failure.message}${done.length ? ` (after: ${done.join(', ')})` : ' (nothing changed on this host)'}` });
+                      sub.title = `${hp.node.name}: ${failure.message}`;
+                    } else {
                       sub.title = `${hp.node.name}: ${done.join(', ')}`;
-                    } catch (err) {
-                      if (!(err instanceof StepFailed)) throw err;
-                      failures.push({ ...err.failure, message: `${err.failure.message}${done.length ? ` (after: ${done.join(', ')})` : ' (nothing changed on this host)'}` });
-                      sub.title = `${hp.node.name}: ${err.failure.message}`;
-                    } finally {
-                      if (done.length) c.changed.set(hp.node.name, done);
                     }
                   },
                 })),
@@ -132,6 +147,8 @@ export async function runUp(plan: UpPlan, deps: UpDeps): Promise<UpOutcome> {
               expectedEndpoints: [...plan.clientEndpoints],
               deadlineMs: deps.healthDeadlineMs,
               intervalMs: deps.healthIntervalMs,
+              // After Ctrl-C the poll stops at once instead of waiting out the health deadline.
+              sleep: (ms: number) => delayUnlessInterrupted(ms, deps.signal ?? runSignal),
               containerName: plan.inventory.cluster.containerName,
               peerPort: plan.inventory.cluster.peerPort,
               onProgress: (healthy: number, total: number) => {
@@ -153,6 +170,15 @@ export async function runUp(plan: UpPlan, deps: UpDeps): Promise<UpOutcome> {
       deps.listr,
     ).run(ctx);
   } catch (err) {
+    // After Ctrl-C, whatever error the interrupt surfaced as, the operator needs to know which hosts were changed.
+    if ((deps.signal ?? runSignal).aborted) {
+      const changed = plan.hosts.filter((hp) => ctx.changed.has(hp.node.name));
+      throw new InterruptedError(
+        'up',
+        changed.map((hp) => ({ host: hp.node.name, actions: ctx.changed.get(hp.node.name)! })),
+        plan.hosts.filter((hp) => !ctx.changed.has(hp.node.name)).map((hp) => hp.node.name),
+      );
+    }
     if (err instanceof StepFailed) throw new HostsError('up failed', [err.failure]);
     throw err;
   } finally {
@@ -166,21 +192,28 @@ export async function runUp(plan: UpPlan, deps: UpDeps): Promise<UpOutcome> {
     members: ctx.members,
     clientEndpoints: plan.clientEndpoints,
     engineVersions,
+    checkWarnings: ctx.checkWarnings,
   };
 }
 
-/** The four probes are independent reads: run them at once on the host's one connection. */
-async function probeHost(host: RemoteHost, hp: HostUpPlan, inventory: Inventory): Promise<HostDecision> {
-  const { engine, image, container, data } = hp.probes;
-  const order = [engine, image, container, data];
-  const settled = await Promise.allSettled(order.map((s) => runStep(host, s)));
-  const firstError = settled.findIndex((s) => s.status === 'rejected');
-  if (firstError >= 0) {
-    return { ok: false, host: hp.node.name, failure: transportFailure(order[firstError]!, (settled[firstError] as PromiseRejectedResult).reason) };
+/** The decision from the four probes (run by checkHost with the checks); a probe that could not run fails the host. */
+function decide(hp: HostUpPlan, obs: HostObservation, inventory: Inventory): HostDecision {
+  for (const key of ['engine', 'image', 'container', 'data'] as const) {
+    const probe = obs.up[key];
+    if (probeFailed(probe)) return { ok: false, host: hp.node.name, failure: transportFailure(hp.probes[key], new Error(probe.error)) };
   }
-  const [e, i, c, d] = settled.map((s) => (s as PromiseFulfilledResult<Awaited<ReturnType<typeof runStep>>>).value);
-  const results: HostProbeResults = { engine: e!, image: i!, container: c!, data: d! };
-  return decideHost(hp, results, inventory);
+  return decideHost(hp, obs.up as HostProbeResults, inventory);
+}
+
+/**
+ * Everything that keeps a host from being started: up's own refusal, then every failing check. A check that judged the
+ * same probe as the refusal (engine, member data, a drifted container) is left out: the refusal already says it.
+ */
+function hostProblems(decision: HostDecision, results: readonly CheckResult[]): HostFailure[] {
+  const problems: HostFailure[] = decision.ok ? [] : [decision.failure];
+  const refused = decision.ok ? null : decision.failure.command;
+  for (const r of results) if (r.status === 'fail' && r.command !== refused) problems.push(checkFailure(r));
+  return problems;
 }
 
 function sortByPlan(failures: HostFailure[], plan: UpPlan): HostFailure[] {

@@ -1,11 +1,34 @@
 // Renders an UpPlan for people (dry-run text) and machines (--json). Pure: the same plan always prints the same way.
 
+import { checkStepList, FSYNC_PROBE_FILE } from '../check/plan.js';
 import type { NodeSpec } from '../inventory/types.js';
 import { conditionText, type UpPlan } from './up.js';
 
 function sshTarget(node: NodeSpec): string {
-  const host = node.ip.includes(':') ? `[${node.ip}]` : node.ip;
+  const address = node.ssh.host ?? node.ip;
+  const host = address.includes(':') ? `[${address}]` : address;
   return `${node.ssh.user}@${host}:${node.ssh.port}`;
+}
+
+/** `user@host:port` of the jump host a node is reached through, or null. */
+function sshVia(node: NodeSpec): string | null {
+  const j = node.ssh.jump;
+  if (!j) return null;
+  return `${j.user}@${j.host.includes(':') ? `[${j.host}]` : j.host}:${j.port}`;
+}
+
+/** How the connections are made, when it is more than plain ssh: jump hosts and sudo. */
+function transportLines(nodes: readonly NodeSpec[]): string[] {
+  const out: string[] = [];
+  const vias = [...new Set(nodes.map(sshVia).filter((v): v is string => v !== null))];
+  if (vias.length > 0) out.push(`SSH goes through the bastion ${vias.join(', ')} (one connection to it, shared by every host).`);
+  const sudoUsers = [...new Set(nodes.filter((n) => n.ssh.sudo).map((n) => n.ssh.user))];
+  if (sudoUsers.length > 0) {
+    out.push(
+      `Every command below runs as ${sudoUsers.join(', ')} through sudo -n (ssh.sudo): sudo -n -- sh -c '<command>'.`,
+    );
+  }
+  return out;
 }
 
 export function formatUpPlan(plan: UpPlan, healthDeadlineSeconds: number): string {
@@ -20,14 +43,20 @@ export function formatUpPlan(plan: UpPlan, healthDeadlineSeconds: number): strin
   );
   for (const w of inventory.warnings) out.push(`warning: ${w}`);
   out.push('');
+  out.push(...transportLines(inventory.nodes));
   out.push('Every host is inspected first; nothing changes on any host unless all of them pass.');
+  out.push("On each host the four inspections share one shell session, and so do the changes (in order, stopping at the first failure).");
   for (const hp of plan.hosts) {
     out.push('');
-    out.push(`${hp.node.name}  ssh ${sshTarget(hp.node)}  data ${hp.node.dataPath}`);
+    const via = sshVia(hp.node);
+    out.push(`${hp.node.name}  ssh ${sshTarget(hp.node)}${via ? ` via ${via}` : ''}${hp.node.ssh.sudo ? ' (sudo -n)' : ''}  data ${hp.node.dataPath}`);
     out.push('  etcd flags:');
     for (const f of hp.flags) out.push(`    ${f}`);
     out.push('  inspect (read-only):');
     for (const s of Object.values(hp.probes)) out.push(`    $ ${s.command}`);
+    out.push(`  preflight checks (read-only, but for the fsync probe's own file ${FSYNC_PROBE_FILE}, always deleted):`);
+    for (const s of checkStepList(hp.checks)) out.push(`    # ${s.title}`, `    $ ${s.command}`);
+    out.push(`    # ${hp.checks.manifest.title}, ${conditionText['image-missing']}`, `    $ ${hp.checks.manifest.command}`);
     out.push('  then, in order:');
     for (const s of hp.apply) {
       out.push(`    # ${s.title}, ${conditionText[s.when]}`);
@@ -52,9 +81,15 @@ export function upPlanJson(plan: UpPlan): unknown {
       host: hp.node.name,
       ip: hp.node.ip,
       ssh: sshTarget(hp.node),
+      ...(sshVia(hp.node) ? { sshVia: sshVia(hp.node) } : {}),
+      ...(hp.node.ssh.sudo ? { sudo: true } : {}),
       dataPath: hp.node.dataPath,
       flags: hp.flags,
       inspect: Object.values(hp.probes).map((s) => ({ title: s.title, command: s.command })),
+      checks: [
+        ...checkStepList(hp.checks).map((s) => ({ title: s.title, command: s.command })),
+        { title: hp.checks.manifest.title, command: hp.checks.manifest.command, when: 'image-missing' },
+      ],
       apply: hp.apply.map((s) => ({ title: s.title, command: s.command, when: s.when })),
     })),
     health: { host: plan.health.host, command: plan.health.command },

@@ -1,14 +1,20 @@
 // One SSH connection per host, verified against known_hosts, reused for every command and for SFTP (DESIGN principle 6).
 
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import type { Duplex } from 'node:stream';
 import pLimit, { type LimitFunction } from 'p-limit';
 import ssh2 from 'ssh2';
 import type { Client, ConnectConfig, SFTPWrapper } from 'ssh2';
+import { render } from '../plan/shell.js';
 import type { ExecOptions, ExecResult, RemoteHost } from './types.js';
 import { SshConnectError, SshExecError, SshTransferError, type SshConnectReason } from './errors.js';
 import { runOnChannel } from './exec-channel.js';
 import { checkHostKey, hostKeyAlgorithms } from './host-key-policy.js';
+import { runSignal } from './interrupt.js';
 import { knownKeyTypes, readKnownHosts, type KnownHostEntry } from './known-hosts.js';
+import { isEncryptedKey, leaveToAgent, unlockKey, type AskSecret } from './passphrase.js';
+import { asSudo, privilegeProblem } from './privilege.js';
 import { download, upload } from './transfer.js';
 
 export interface ConnectTarget {
@@ -28,6 +34,20 @@ export interface ConnectTarget {
   readyTimeoutMs?: number;
   /** SSH keepalive interval; a host silent for 3 intervals is dropped. Default 15000, 0 disables. */
   keepaliveIntervalMs?: number;
+  /** Run every command through `sudo -n` (ssh.sudo). */
+  sudo?: boolean;
+  /** Once aborted, no new command or transfer starts. Default: the process's run signal (Ctrl-C). */
+  signal?: AbortSignal;
+  /** How to ask for a key's passphrase when ETCD_DEPLOY_KEY_PASSPHRASE is not set; default: the terminal. */
+  askPassphrase?: AskSecret;
+}
+
+/** A connection made through something else than a direct TCP connect (a jump host's forwarded channel). */
+export interface ConnectVia {
+  /** The byte stream to speak SSH over; target.host/port still name the host for known_hosts. */
+  sock: Duplex;
+  /** Called once when the connection is gone, so the jump host can be released. */
+  onClose?: () => void;
 }
 
 /** A RemoteHost that can also copy files. Phases that need SFTP ask for this type. */
@@ -35,6 +55,8 @@ export interface FileHost extends RemoteHost {
   putFile(source: string | Buffer, remotePath: string, mode: number): Promise<void>;
   getFile(remotePath: string, localPath: string): Promise<void>;
 }
+
+const ACCESS_CHECK_TIMEOUT_MS = 30_000;
 
 /** sshd's MaxSessions defaults to 10; 4 exec channels plus the SFTP channel stays well under it. */
 export const MAX_CHANNELS_PER_CONNECTION = 4;
@@ -55,45 +77,98 @@ export class SshHost implements FileHost {
   private readonly limit: LimitFunction = pLimit(MAX_CHANNELS_PER_CONNECTION);
   private sftpSession: Promise<SFTPWrapper> | undefined;
   private closed = false;
+  private readonly user: string;
+  private readonly sudo: boolean;
+  private readonly signal: AbortSignal;
 
   constructor(
     private readonly client: Client,
     target: ConnectTarget,
+    onClose?: () => void,
   ) {
     this.name = target.name;
+    this.user = target.username;
+    this.sudo = target.sudo === true;
+    this.signal = target.signal ?? runSignal;
     // After `ready`, a socket error must not become an uncaught 'error' event; the channels it kills report it instead.
     client.on('error', () => undefined);
-    client.on('close', () => {
+    client.once('close', () => {
       this.closed = true;
+      onClose?.();
     });
   }
 
+  /**
+   * Run one command line. With ssh.sudo it runs as `sudo -n -- sh -c '<command>'`; errors and traces still name the
+   * command as given. A failure that is only the user's lack of rights rejects with what to change.
+   */
   exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
+    const wire = this.sudo ? asSudo(command) : command;
     return new Promise<ExecResult>((resolve, reject) => {
       void this.limit(() => {
+        // Checked when the command's turn comes, not when it was queued: after Ctrl-C nothing queued starts either.
+        if (this.signal.aborted && !options.cleanup) {
+          reject(new SshExecError(this.name, command, 'not started: the run was interrupted (Ctrl-C)'));
+          return Promise.resolve();
+        }
         if (this.closed) {
           reject(new SshExecError(this.name, command, 'the connection is closed'));
           return Promise.resolve();
         }
-        const run = runOnChannel(this.client, this.name, command, options.timeoutMs);
-        run.result.then(resolve, reject);
+        const run = runOnChannel(this.client, this.name, wire, options.timeoutMs);
+        run.result.then((result) => {
+          const problem = privilegeProblem(result, { user: this.user, host: this.name, sudo: this.sudo });
+          if (problem) reject(new SshExecError(this.name, command, problem));
+          else resolve(result);
+        }, (err: Error) => {
+          // Name the command as the caller gave it, not its sudo wrapping.
+          if (err instanceof SshExecError && wire !== command) reject(new SshExecError(this.name, command, err.detail));
+          else reject(err);
+        });
         return run.released; // the slot frees when the channel is gone, not when the caller gets its answer
       });
     });
   }
 
+  /**
+   * Copy a file to the host. With ssh.sudo the SFTP session (which runs as the user) writes a private temporary file
+   * that `sudo install` then puts in place, so root-owned destinations work.
+   */
   async putFile(source: string | Buffer, remotePath: string, mode: number): Promise<void> {
     const what = typeof source === 'string' ? source : `${source.length} bytes`;
+    this.refuseIfInterrupted(`copy ${what} to ${remotePath}`);
     try {
-      await upload(await this.sftp(), source, remotePath, mode);
+      if (!this.sudo) {
+        await upload(await this.sftp(), source, remotePath, mode);
+        return;
+      }
+      const staging = stagingPath();
+      try {
+        await upload(await this.sftp(), source, staging, 0o600);
+        await this.mustExec(render(['install', '-m', mode.toString(8).padStart(4, '0'), staging, remotePath]));
+      } finally {
+        await this.exec(render(['rm', '-f', staging])).catch(() => undefined);
+      }
     } catch (err) {
       throw new SshTransferError(this.name, `cannot copy ${what} to ${remotePath}: ${(err as Error).message}`);
     }
   }
 
+  /** Copy a file from the host; with ssh.sudo through a temporary copy the user owns. */
   async getFile(remotePath: string, localPath: string): Promise<void> {
+    this.refuseIfInterrupted(`copy ${remotePath} to ${localPath}`);
     try {
-      await download(await this.sftp(), remotePath, localPath);
+      if (!this.sudo) {
+        await download(await this.sftp(), remotePath, localPath);
+        return;
+      }
+      const staging = stagingPath();
+      try {
+        await this.mustExec(render(['install', '-m', '0600', '-o', this.user, remotePath, staging]));
+        await download(await this.sftp(), staging, localPath);
+      } finally {
+        await this.exec(render(['rm', '-f', staging])).catch(() => undefined);
+      }
     } catch (err) {
       throw new SshTransferError(this.name, `cannot copy ${remotePath} to ${localPath}: ${(err as Error).message}`);
     }
@@ -102,6 +177,58 @@ export class SshHost implements FileHost {
   close(): void {
     this.closed = true;
     this.client.end();
+  }
+
+  /**
+   * Whether this user can do what the run needs, asked once right after connecting, so that a user who may neither
+   * use docker nor sudo gets one message before anything else runs (the cluster lock, the probes). With ssh.sudo:
+   * `sudo -n true`. As another user than root without sudo: `docker version`, whose only failure that matters here
+   * is a refused docker socket (an engine that is down is the probes' business). As root: nothing to ask.
+   */
+  async checkAccess(): Promise<void> {
+    if (!this.sudo && this.user === 'root') return;
+    const command = this.sudo ? 'true' : render(['docker', 'version', '--format', '{{.Server.Version}}']);
+    try {
+      await this.exec(command, { timeoutMs: ACCESS_CHECK_TIMEOUT_MS });
+    } catch (err) {
+      if (err instanceof SshExecError && err.command === command) throw new SshConnectError(this.name, 'privilege', err.detail);
+      throw err;
+    }
+  }
+
+  /**
+   * A channel through this host to host:port (what `ssh -J` does): the stream a connection to a host behind this jump
+   * host speaks over. Not an exec channel, so it does not count against MaxSessions or the channel cap.
+   */
+  forward(host: string, port: number, timeoutMs: number): Promise<Duplex> {
+    return new Promise<Duplex>((resolve, reject) => {
+      if (this.closed) return reject(new Error('the jump host connection is closed'));
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        reject(new Error(`timed out after ${timeoutMs} ms`));
+      }, timeoutMs);
+      try {
+        this.client.forwardOut('127.0.0.1', 0, host, port, (err, stream) => {
+          clearTimeout(timer);
+          if (timedOut) return void stream?.destroy(); // too late: nobody will use it
+          if (err) return reject(err);
+          resolve(stream);
+        });
+      } catch (err) {
+        clearTimeout(timer);
+        reject(new Error(`not connected (${(err as Error).message})`));
+      }
+    });
+  }
+
+  private refuseIfInterrupted(what: string): void {
+    if (this.signal.aborted) throw new SshTransferError(this.name, `not started: the run was interrupted (Ctrl-C): ${what}`);
+  }
+
+  private async mustExec(command: string): Promise<void> {
+    const result = await this.exec(command);
+    if (result.code !== 0) throw new Error(`${command} exited ${result.code}: ${result.stderr.trim() || result.stdout.trim()}`);
   }
 
   /** One SFTP session per connection, opened on first use; a failed or closed one is reopened on the next use. */
@@ -126,8 +253,14 @@ export class SshHost implements FileHost {
   }
 }
 
+/** A per-transfer name in /tmp, which every user may write and only the owner may read back (mode 0600). */
+function stagingPath(): string {
+  return `/tmp/.etcd-deploy-${randomBytes(8).toString('hex')}`;
+}
+
 interface Auth {
   privateKey?: Buffer;
+  passphrase?: string;
   agent?: string;
 }
 
@@ -143,21 +276,26 @@ async function loadAuth(target: ConnectTarget): Promise<Auth> {
       throw new SshConnectError(
         target.name,
         'key-file',
-        `cannot read private key ${target.privateKeyPath} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): check ssh.keyFile in the inventory`,
+        `cannot read private key ${target.privateKeyPath} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): check ssh.key (or the node's ssh_key) in the inventory`,
       );
     }
-    const parsed = ssh2.utils.parseKey(key);
-    if (parsed instanceof Error) {
-      // A passphrase-protected key can still work through the agent holding it; without an agent it cannot.
-      if (!auth.agent) {
+    if (isEncryptedKey(key)) {
+      // With an agent, the agent usually holds this key already: do not ask. Without one, the passphrase is needed.
+      const unlocked = leaveToAgent(auth.agent) ? null : unlockKey(target.privateKeyPath, key, process.env, target.askPassphrase);
+      if (unlocked && !unlocked.ok) throw new SshConnectError(target.name, 'key-file', unlocked.why);
+      if (unlocked?.ok) {
+        auth.privateKey = key;
+        auth.passphrase = unlocked.passphrase;
+      }
+    } else {
+      const parsed = ssh2.utils.parseKey(key);
+      if (parsed instanceof Error) {
         throw new SshConnectError(
           target.name,
           'key-file',
-          `cannot use private key ${target.privateKeyPath} (${parsed.message}). If it has a passphrase, load it into ` +
-            `ssh-agent (ssh-add ${target.privateKeyPath}) and make sure SSH_AUTH_SOCK is set.`,
+          `cannot use private key ${target.privateKeyPath} (${parsed.message}): check ssh.key in the inventory or IdentityFile in ~/.ssh/config`,
         );
       }
-    } else {
       auth.privateKey = key;
     }
   }
@@ -165,7 +303,7 @@ async function loadAuth(target: ConnectTarget): Promise<Auth> {
     throw new SshConnectError(
       target.name,
       'auth',
-      'no way to authenticate: no private key (ssh.keyFile in the inventory) and no ssh-agent (SSH_AUTH_SOCK is not set)',
+      'no way to authenticate: no private key (ssh.key in the inventory, or IdentityFile in ~/.ssh/config) and no ssh-agent (SSH_AUTH_SOCK is not set)',
     );
   }
   return auth;
@@ -206,7 +344,7 @@ function classify(
       `authentication as ${target.username} failed at ${target.host}:${target.port} (tried ${tried}): check ssh.user and that the public key is in ~${target.username}/.ssh/authorized_keys on the host`,
     );
   }
-  if (err.code === 'ECONNRESET') {
+  if (err.code === 'ECONNRESET' || /connection lost before handshake/i.test(err.message)) {
     return fail(
       'closed',
       `${target.host}:${target.port} reset the connection during the handshake: sshd may be refusing connections (MaxStartups, a firewall, fail2ban)`,
@@ -215,8 +353,11 @@ function classify(
   return fail('other', `SSH connection to ${where} failed: ${err.message}`);
 }
 
-/** Open, verify and authenticate one connection. Every failure is an SshConnectError whose message says what to do. */
-export async function connectHost(target: ConnectTarget): Promise<SshHost> {
+/**
+ * Open, verify and authenticate one connection, directly or over `via` (a jump host's channel). Every failure is an
+ * SshConnectError whose message says what to do.
+ */
+export async function connectHost(target: ConnectTarget, via?: ConnectVia): Promise<SshHost> {
   const auth = await loadAuth(target);
   let entries: KnownHostEntry[];
   try {
@@ -236,17 +377,31 @@ export async function connectHost(target: ConnectTarget): Promise<SshHost> {
     let hostKeyProblem: SshConnectError | null = null;
     let agentProblem: string | null = null;
     let settled = false;
+    const signal = target.signal ?? runSignal;
+    // Ctrl-C abandons a handshake still under way instead of waiting out its timeout.
+    const onAbort = (): void =>
+      fail(new SshConnectError(target.name, 'interrupted', `interrupted (Ctrl-C) while connecting to ${target.host}:${target.port}`));
     const fail = (err: SshConnectError): void => {
       if (settled) return;
       settled = true;
-      client.end();
+      signal.removeEventListener('abort', onAbort);
+      // destroy, not end: a peer that never spoke would keep a politely ended socket (and ssh2's timer) alive.
+      client.destroy();
+      via?.sock.destroy();
+      via?.onClose?.();
       reject(err);
     };
     client.on('ready', () => {
       if (settled) return;
       settled = true;
-      resolve(new SshHost(client, target));
+      signal.removeEventListener('abort', onAbort);
+      resolve(new SshHost(client, target, via?.onClose));
     });
+    if (signal.aborted) {
+      onAbort();
+      return;
+    }
+    signal.addEventListener('abort', onAbort, { once: true });
     client.on('error', (err: Error & { level?: string; code?: string }) => {
       // ssh2 reports a broken agent socket as an error but goes on to the next auth method; so do we, and keep the
       // reason for the message if authentication fails in the end.
@@ -268,8 +423,7 @@ export async function connectHost(target: ConnectTarget): Promise<SshHost> {
     );
 
     const config: ConnectConfig = {
-      host: target.host,
-      port: target.port,
+      ...(via ? { sock: via.sock } : { host: target.host, port: target.port }),
       username: target.username,
       ...auth,
       readyTimeout: target.readyTimeoutMs ?? 10000,

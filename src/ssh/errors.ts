@@ -14,6 +14,8 @@ export type SshConnectReason =
   | 'host-key-changed'
   | 'host-key-revoked'
   | 'closed'
+  | 'privilege'
+  | 'interrupted'
   | 'other';
 
 /** Could not establish an authenticated, verified SSH connection to one host. */

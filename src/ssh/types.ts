@@ -9,6 +9,11 @@ export interface ExecResult {
 export interface ExecOptions {
   /** Kill the channel and fail after this long. */
   timeoutMs?: number;
+  /**
+   * Run even after the run was interrupted (Ctrl-C): only for releasing what the run holds (the cluster lock), never
+   * for a change to a host.
+   */
+  cleanup?: boolean;
 }
 
 export interface RemoteHost {

@@ -81,7 +81,7 @@ export async function resetLab(dataPath = '/var/lib/etcd-cluster'): Promise<void
   await Promise.all(
     LAB_HOSTS.map(async (h) => {
       await hostExec(h, ['docker', 'rm', '-f', 'etcd']);
-      await hostExec(h, ['sh', '-c', `rm -rf ${dataPath}/* ${dataPath}/.[!.]*`]);
+      await hostExec(h, ['sh', '-c', `rm -rf ${dataPath}/* ${dataPath}/.[!.]* /run/lock/etcd-deploy-*`]);
     }),
   );
 }

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
+import { checkStepList } from '../../src/check/plan.js';
 import { HostsError } from '../../src/errors.js';
 import { parseInventory } from '../../src/inventory/load.js';
 import { noTrace } from '../../src/phases/exec.js';
@@ -93,8 +94,11 @@ test('apply steps run in plan order, after every host was inspected', async () =
   await runUp(plan, deps(hosts));
   const cmds = hosts.get('etcd-2')!.commands;
   const firstChange = cmds.findIndex((c) => c.startsWith('docker pull'));
-  assert.equal(firstChange, 4, 'four probes first');
-  assert.deepEqual(cmds.slice(4).map((c) => c.split(' ').slice(0, 2).join(' ')), ['docker pull', 'mkdir -p', 'sh -c', 'docker run']);
+  // The four probes, the preflight checks, and the manifest check (the image is missing): all before any change.
+  const inspected = 4 + checkStepList(plan.hosts[1]!.checks).length + 1;
+  assert.equal(firstChange, inspected, 'every read-only probe first');
+  assert.equal(cmds[0], 'date +%s%N', 'the clock is read first');
+  assert.deepEqual(cmds.slice(inspected).map((c) => c.split(' ').slice(0, 2).join(' ')), ['docker pull', 'mkdir -p', 'sh -c', 'docker run']);
 });
 
 test('a host with member data stops the run before any host changes, and every failing host is reported', async () => {
@@ -115,8 +119,11 @@ test('a host with member data stops the run before any host changes, and every f
     assert.match(err.failures[1]!.stderrTail, /Is the docker daemon running/);
     return true;
   });
-  for (const host of hosts.values()) {
-    assert.equal(host.commands.length, 4, `${host.name} ran only its four read-only probes`);
+  for (const hp of plan.hosts) {
+    const host = hosts.get(hp.node.name)!;
+    const readOnly = new Set([...Object.values(hp.probes), ...checkStepList(hp.checks), hp.checks.manifest].map((s) => s.command));
+    assert.ok(host.commands.length >= 4, `${host.name} was inspected`);
+    assert.deepEqual(host.commands.filter((c) => !readOnly.has(c)), [], `${host.name} ran only read-only probes`);
     assert.ok(host.closed);
   }
 });

@@ -13,10 +13,11 @@ import { ensurePki, pkiSummary } from '../../pki/store.js';
 import { certInfo } from '../../pki/x509.js';
 import { progressFor, withInventory, withSsh, type InventoryOptions, type SshOptions } from '../options.js';
 import { info, printJson, printResult } from '../output.js';
-import { withHosts } from '../session.js';
+import { withChangingHosts, withHosts } from '../session.js';
+import { withLock, type LockOptions } from '../changing.js';
 import { rollingRun } from './rolling.js';
 
-interface CertsOptions extends InventoryOptions, SshOptions {
+interface CertsOptions extends InventoryOptions, SshOptions, LockOptions {
   'gate-timeout': number;
   'dry-run': boolean;
 }
@@ -81,7 +82,7 @@ const rotate: CommandModule<object, CertsOptions> = {
   command: 'rotate',
   describe: 'Issue new leaf certificates from the same CA, send them to every host, and restart the members one at a time',
   builder: (y) =>
-    withSsh(withInventory(y))
+    withLock(withSsh(withInventory(y)))
       .option('gate-timeout', { type: 'number', default: 120, describe: 'Seconds each health gate of the rolling restart may take' })
       .option('dry-run', { type: 'boolean', default: false, describe: 'Say what would be renewed and print the rolling restart; change nothing' })
       .example('$0 certs rotate -i inventory.yaml', 'renew and apply every leaf certificate with no downtime') as never,
@@ -96,11 +97,11 @@ const rotate: CommandModule<object, CertsOptions> = {
     }
     const report = await ensurePki(inventory, { now: new Date(), rotate: true });
     info(pkiSummary(report));
-    await withHosts(inventory, argv, async (hosts) => {
+    await withChangingHosts(inventory, argv, async (hosts) => {
       // New files first: signed by the same CA, they are valid for every peer at once; each member loads them at its restart.
       await runHostSteps('Send the new certificates', inventory.nodes.map((n) => ({ host: n.name, steps: pkiSteps(inventory, n) })), hosts, listrOptions(progressFor(argv)));
       await rollingRun(inventory, hosts, rollingArgs);
-    });
+    }, () => `certs rotate: issued ${report.issued.length}`);
   },
 };
 

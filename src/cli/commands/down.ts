@@ -10,9 +10,11 @@ import { OperationError } from '../../errors.js';
 import { confirmByToken } from '../confirm.js';
 import { progressFor, withInventory, withSsh, type InventoryOptions, type SshOptions } from '../options.js';
 import { info, printJson, printResult } from '../output.js';
-import { withHosts } from '../session.js';
+import { withChangingHosts, withHosts } from '../session.js';
+import { withLock, type LockOptions } from '../changing.js';
+import type { FileHost } from '../../ssh/connection.js';
 
-interface DownOptions extends InventoryOptions, SshOptions {
+interface DownOptions extends InventoryOptions, SshOptions, LockOptions {
   purge: boolean;
   yes: boolean;
   out?: string;
@@ -23,7 +25,7 @@ export const downCommand: CommandModule<object, DownOptions> = {
   command: 'down',
   describe: 'Stop and remove every member\'s container; the data stays (with --purge it is moved aside after a snapshot)',
   builder: (y) =>
-    withSsh(withInventory(y))
+    withLock(withSsh(withInventory(y)))
       .option('purge', { type: 'boolean', default: false, describe: 'Also move member data aside (kept under DATA/etcd-deploy-aside/), after a snapshot' })
       .option('yes', { type: 'boolean', default: false, describe: 'Confirm --purge without asking' })
       .option('out', { type: 'string', describe: 'Where to save the snapshot --purge takes first' })
@@ -33,7 +35,8 @@ export const downCommand: CommandModule<object, DownOptions> = {
   handler: async (argv) => {
     const inventory = loadInventory(argv.inventory);
     const timestamp = compactTimestamp(new Date());
-    await withHosts(inventory, argv, async (hosts) => {
+    const each = argv['dry-run'] ? withHosts : <T>(i: typeof inventory, a: DownOptions, f: (h: ReadonlyMap<string, FileHost>) => Promise<T>) => withChangingHosts(i, a, f, () => (argv.purge ? 'down --purge' : 'down'));
+    await each(inventory, argv, async (hosts) => {
       const view = await observeCluster(inventory, hosts);
       const work = view.members.map((m) => ({
         host: m.node.name,

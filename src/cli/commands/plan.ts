@@ -2,9 +2,8 @@ import type { CommandModule } from 'yargs';
 import { loadInventory } from '../../inventory/load.js';
 import { formatUpPlan, upPlanJson } from '../../plan/format.js';
 import { planUp } from '../../plan/up.js';
-import { withInventory, type InventoryOptions } from '../options.js';
+import { HEALTH_DEADLINE_SECONDS, withInventory, type InventoryOptions } from '../options.js';
 import { info, printJson, printResult } from '../output.js';
-import { HEALTH_DEADLINE_SECONDS } from './up.js';
 
 export const planCommand: CommandModule<object, InventoryOptions> = {
   command: 'plan',

@@ -15,9 +15,11 @@ import { compactTimestamp, defaultSnapshotPath, planSnapshot } from '../../plan/
 import { confirmByToken } from '../confirm.js';
 import { progressFor, withInventory, withSsh, type InventoryOptions, type SshOptions } from '../options.js';
 import { info, printJson, printResult } from '../output.js';
-import { withHosts } from '../session.js';
+import { withChangingHosts, withHosts } from '../session.js';
+import { withLock, type LockOptions } from '../changing.js';
+import type { FileHost } from '../../ssh/connection.js';
 
-interface RebootstrapOptions extends InventoryOptions, SshOptions {
+interface RebootstrapOptions extends InventoryOptions, SshOptions, LockOptions {
   wipe: boolean;
   restore?: string;
   yes: boolean;
@@ -30,7 +32,7 @@ export const rebootstrapCommand: CommandModule<object, RebootstrapOptions> = {
   command: 'rebootstrap',
   describe: 'Start a new cluster on every host from empty data (or from a snapshot), after a snapshot of the old one',
   builder: (y) =>
-    withSsh(withInventory(y))
+    withLock(withSsh(withInventory(y)))
       .option('wipe', { type: 'boolean', default: false, describe: 'Required: say that the current cluster\'s data is to be moved aside (kept, never deleted)' })
       .option('restore', { type: 'string', describe: 'Snapshot file to restore into every member before the new cluster starts' })
       .option('yes', { type: 'boolean', default: false, describe: 'Confirm without asking' })
@@ -45,7 +47,8 @@ export const rebootstrapCommand: CommandModule<object, RebootstrapOptions> = {
     const inventory = loadInventory(argv.inventory);
     const timestamp = compactTimestamp(new Date());
     const newToken = `${inventory.cluster.token}-${timestamp.toLowerCase()}`.slice(0, 64);
-    await withHosts(inventory, argv, async (hosts) => {
+    const each = argv['dry-run'] ? withHosts : <T>(i: typeof inventory, a: RebootstrapOptions, f: (h: ReadonlyMap<string, FileHost>) => Promise<T>) => withChangingHosts(i, a, f, () => `rebootstrap, new token ${newToken}`);
+    await each(inventory, argv, async (hosts) => {
       const view = await observeCluster(inventory, hosts);
       const source = view.members.find((m) => m.isLeader && m.healthy) ?? view.members.find((m) => m.healthy);
       const snapshotPlan = source ? planSnapshot(inventory, source.node, argv.out ?? defaultSnapshotPath(inventory, timestamp)) : null;

@@ -10,11 +10,12 @@ import { formatRollingPlan } from '../../plan/format-rolling.js';
 import { planRolling, type ObservedMember, type RollingMode, type RollingState } from '../../plan/rolling.js';
 import { compactTimestamp, defaultSnapshotPath, planSnapshot } from '../../plan/snapshot.js';
 import { OperationError } from '../../errors.js';
-import { withHosts } from '../session.js';
+import { withChangingHosts, withHosts } from '../session.js';
+import { withLock, type LockOptions } from '../changing.js';
 import { progressFor, withInventory, withSsh, type InventoryOptions, type SshOptions } from '../options.js';
 import { info, printJson, printResult } from '../output.js';
 
-export interface RollingOptions extends InventoryOptions, SshOptions {
+export interface RollingOptions extends InventoryOptions, SshOptions, LockOptions {
   mode: RollingMode;
   'dry-run': boolean;
   out?: string;
@@ -25,7 +26,7 @@ export const rollingCommand: CommandModule<object, RollingOptions> = {
   command: 'rolling',
   describe: 'Re-bootstrap every member one at a time (restart on its data, or replace with fresh data), keeping quorum',
   builder: (y) =>
-    withSsh(withInventory(y))
+    withLock(withSsh(withInventory(y)))
       .option('mode', { choices: ['restart', 'replace'] as const, default: 'restart' as RollingMode, describe: 'restart: new container from the inventory on the same data; replace: remove, re-add and resync each member from empty data (old data kept aside)' })
       .option('dry-run', { type: 'boolean', default: false, describe: 'Observe the cluster and print the exact sequence; change nothing' })
       .option('out', { type: 'string', describe: 'Where to save the snapshot taken first (default: snapshots/ beside the inventory)' })
@@ -35,7 +36,8 @@ export const rollingCommand: CommandModule<object, RollingOptions> = {
       .example('$0 rolling -i inventory.yaml --mode replace', 'rebuild every member from clean data') as never,
   handler: async (argv) => {
     const inventory = loadInventory(argv.inventory);
-    await withHosts(inventory, argv, (hosts) => rollingRun(inventory, hosts, argv));
+    if (argv['dry-run']) await withHosts(inventory, argv, (hosts) => rollingRun(inventory, hosts, argv));
+    else await withChangingHosts(inventory, argv, (hosts) => rollingRun(inventory, hosts, argv), () => `rolling --mode ${argv.mode} finished`);
   },
 };
 

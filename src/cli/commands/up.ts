@@ -4,13 +4,18 @@ import { listrOptions } from '../../phases/progress.js';
 import { runUp, type UpOutcome } from '../../phases/up.js';
 import { formatUpPlan, upPlanJson } from '../../plan/format.js';
 import { planUp } from '../../plan/up.js';
-import { connector } from '../connect.js';
-import { progressFor, withInventory, withSsh, type InventoryOptions, type SshOptions } from '../options.js';
+import { ensurePki, pkiSummary } from '../../pki/store.js';
+import { lockTarget, STALE_AFTER_SECONDS } from '../../audit/lock.js';
+import { auditLogPath } from '../../audit/trail.js';
+import type { Inventory } from '../../inventory/types.js';
+import { render } from '../../plan/shell.js';
+import { runChanging, withLock, type LockOptions } from '../changing.js';
+import { HEALTH_DEADLINE_SECONDS, progressFor, withInventory, withSsh, type InventoryOptions, type SshOptions } from '../options.js';
 import { info, printJson, printResult, style, verboseTracer } from '../output.js';
 
-export const HEALTH_DEADLINE_SECONDS = 60;
+export { HEALTH_DEADLINE_SECONDS };
 
-interface UpOptions extends InventoryOptions, SshOptions {
+interface UpOptions extends InventoryOptions, SshOptions, LockOptions {
   'dry-run': boolean;
   'health-timeout': number;
 }
@@ -19,30 +24,53 @@ export const upCommand: CommandModule<object, UpOptions> = {
   command: 'up',
   describe: 'Bootstrap the cluster: inspect every host, start every member at once, wait until healthy',
   builder: (y) =>
-    withSsh(withInventory(y))
+    withLock(withSsh(withInventory(y)))
       .option('dry-run', { type: 'boolean', default: false, describe: 'Print the plan (as `plan` does) and change nothing' })
       .option('health-timeout', { type: 'number', default: HEALTH_DEADLINE_SECONDS, describe: 'Seconds to wait for every member to be healthy' })
       .example('$0 up -i inventory.yaml', 'bootstrap, or confirm the cluster is already up')
-      .example('$0 up -i inventory.yaml --dry-run', 'show exactly what would run') as never,
+      .example('$0 up -i inventory.yaml --dry-run', 'show exactly what would run')
+      .example('$0 up -i inventory.yaml --force-unlock', 'take over the cluster lock a dead run left behind') as never,
   handler: async (argv) => {
     const inventory = loadInventory(argv.inventory);
     const plan = planUp(inventory);
     if (argv['dry-run']) {
       if (argv.json) printJson(upPlanJson(plan));
-      else printResult(formatUpPlan(plan, argv['health-timeout']));
+      else printResult(`${formatUpPlan(plan, argv['health-timeout'])}\n\n${lockAndAuditText(inventory)}${await pkiText(inventory)}`);
       return;
     }
     for (const w of inventory.warnings) info(`warning: ${w}`);
-    const outcome = await runUp(plan, {
-      connect: connector(inventory, argv),
-      listr: listrOptionsFor(argv),
-      trace: verboseTracer(argv.verbose),
-      healthDeadlineMs: argv['health-timeout'] * 1000,
+    if (inventory.cluster.tls === 'pki') info(pkiSummary(await ensurePki(inventory, { now: new Date() })));
+    const outcome = await runChanging(argv, inventory, {
+      run: (connect) =>
+        runUp(plan, {
+          connect,
+          listr: listrOptionsFor(argv),
+          trace: verboseTracer(argv.verbose),
+          healthDeadlineMs: argv['health-timeout'] * 1000,
+        }),
+      summarize: (o) => (o.changed.length === 0 ? 'nothing changed' : `changed ${o.changed.map((c) => `${c.host} (${c.actions.join(', ')})`).join('; ')}`),
     });
     if (argv.json) printJson(upJson(outcome));
     else printResult(formatUpOutcome(outcome));
   },
 };
+
+/** Dry-run: the lock and the audit line are not steps of the plan, but the operator should know they happen. */
+function lockAndAuditText(inventory: Inventory): string {
+  const lock = lockTarget(inventory);
+  return [
+    `Before inspecting, up takes the cluster lock on ${lock.node.name} (atomic; an owner file inside names this run;`,
+    `stale after ${STALE_AFTER_SECONDS / 60} min; --force-unlock removes it) and releases it when done:`,
+    `    $ ${render(['mkdir', lock.dir])}`,
+    `Afterwards it appends one line to ${auditLogPath(inventory.file)}.`,
+  ].join('\n');
+}
+
+/** Dry-run: what ensuring the PKI would create (nothing is written). */
+async function pkiText(inventory: Inventory): Promise<string> {
+  if (inventory.cluster.tls !== 'pki') return '';
+  return `\n${pkiSummary(await ensurePki(inventory, { now: new Date(), dryRun: true }), true)}`;
+}
 
 function listrOptionsFor(argv: UpOptions) {
   return listrOptions(progressFor(argv));

@@ -1,0 +1,124 @@
+// `check`: connect to every host at once and run the preflight on each, concurrently. Unlike `up`, one unreachable host
+// does not stop the others being checked: a preflight should say everything that is wrong in one run.
+
+import { Listr } from 'listr2';
+import { HostsError } from '../errors.js';
+import type { Inventory, NodeSpec } from '../inventory/types.js';
+import { traced, type Tracer } from '../phases/exec.js';
+import type { ListrOptions } from '../phases/progress.js';
+import type { HostUpPlan, UpPlan } from '../plan/up.js';
+import type { RemoteHost } from '../ssh/types.js';
+import { clockOffset, clockReference, evaluateHost, unreachableHost, type ClockReference, type HostObservation } from './evaluate.js';
+import { observeHost, readFirst, sshDescription, type FirstReadings } from './observe.js';
+import { CHECK_IDS, countByStatus, type CheckReport, type CheckResult } from './types.js';
+
+/** Every host's light readings (clock, peers) and the clock the hosts are judged against. */
+export interface PreflightContext {
+  first: ReadonlyMap<string, FirstReadings>;
+  clock: ClockReference | null;
+  clocksRead: number;
+}
+
+/** The light probes on every host, before any heavy one (see observe.readFirst). */
+export async function preflightContext(plan: UpPlan, hosts: ReadonlyMap<string, RemoteHost>, now?: () => number): Promise<PreflightContext> {
+  const steps = new Map(plan.hosts.map((hp) => [hp.node.name, hp.checks]));
+  const first = await readFirst(hosts, steps, now);
+  const offsets = [...first.values()].map((f) => clockOffset(f.clock));
+  return { first, clock: clockReference(offsets), clocksRead: offsets.filter((o) => o !== null).length };
+}
+
+/** Observe one host and judge it: the unit both `check` and `up` run per host. */
+export async function checkHost(
+  host: RemoteHost,
+  inventory: Inventory,
+  hp: HostUpPlan,
+  context: PreflightContext,
+  agentSocket: string | undefined,
+): Promise<{ obs: HostObservation; results: CheckResult[] }> {
+  const obs = await observeHost(host, hp, hp.checks, context.first.get(hp.node.name)!, sshDescription(hp.node, agentSocket));
+  const results = evaluateHost({ inventory, plan: hp, steps: hp.checks, obs, clockReference: context.clock, clocksRead: context.clocksRead });
+  return { obs, results };
+}
+
+/** `pass 14, warn 1: cpus 2 cores (warn below 4)` for a progress title. */
+export function hostTitle(name: string, results: readonly CheckResult[]): string {
+  const c = countByStatus(results);
+  const worst = results.filter((r) => r.status === 'fail').concat(results.filter((r) => r.status === 'warn'));
+  const counts = [`${c.pass} pass`, c.warn ? `${c.warn} warn` : '', c.fail ? `${c.fail} fail` : '', c.skip ? `${c.skip} skipped` : ''].filter(Boolean).join(', ');
+  return `${name}: ${counts}${worst.length ? `; ${worst.map((r) => `${r.status} ${r.check} ${r.measured}`).join('; ')}` : ''}`;
+}
+
+export interface CheckDeps {
+  /** Opens one host; rejects (HostsError or SshConnectError) when it cannot. */
+  connect: (node: NodeSpec) => Promise<RemoteHost>;
+  listr: ListrOptions;
+  trace: Tracer;
+  /** SSH_AUTH_SOCK as the connection uses it, to say how each host authenticates. */
+  agentSocket: string | undefined;
+  /** Monotonic ms clock for the elapsed time; wall clock for the clock check. */
+  elapsed?: () => number;
+  now?: () => number;
+}
+
+interface CheckCtx {
+  hosts: Map<string, RemoteHost>;
+  results: Map<string, CheckResult[]>;
+}
+
+export async function runCheck(plan: UpPlan, deps: CheckDeps): Promise<CheckReport> {
+  const elapsed = deps.elapsed ?? (() => performance.now());
+  const started = elapsed();
+  const ctx: CheckCtx = { hosts: new Map(), results: new Map() };
+  const { inventory } = plan;
+  try {
+    await new Listr<CheckCtx, 'default', 'simple'>(
+      [
+        {
+          title: `Connect to ${plan.hosts.length} hosts`,
+          task: async (c, task) => {
+            const settled = await Promise.allSettled(plan.hosts.map((hp) => deps.connect(hp.node)));
+            settled.forEach((s, i) => {
+              const hp = plan.hosts[i]!;
+              const name = hp.node.name;
+              if (s.status === 'fulfilled') c.hosts.set(name, traced(s.value, deps.trace));
+              else c.results.set(name, unreachableHost(name, sshDescription(hp.node, deps.agentSocket), connectReason(s.reason)));
+            });
+            task.title = `Connected to ${c.hosts.size} of ${plan.hosts.length} hosts`;
+          },
+        },
+        {
+          title: 'Check every host',
+          skip: (c) => c.hosts.size === 0,
+          task: async (c, task) => {
+            const context = await preflightContext(plan, c.hosts, deps.now);
+            return task.newListr(
+              plan.hosts
+                .filter((hp) => c.hosts.has(hp.node.name))
+                .map((hp) => ({
+                  title: hp.node.name,
+                  task: async (_: CheckCtx, sub) => {
+                    const { results } = await checkHost(c.hosts.get(hp.node.name)!, inventory, hp, context, deps.agentSocket);
+                    c.results.set(hp.node.name, results);
+                    sub.title = hostTitle(hp.node.name, results);
+                  },
+                })),
+              { concurrent: true, exitOnError: false },
+            );
+          },
+        },
+      ],
+      deps.listr,
+    ).run(ctx);
+  } finally {
+    for (const h of ctx.hosts.values()) h.close();
+  }
+  const order = (r: CheckResult): number => CHECK_IDS.indexOf(r.check);
+  const results = plan.hosts.flatMap((hp) => [...(ctx.results.get(hp.node.name) ?? [])].sort((a, b) => order(a) - order(b)));
+  return { results, elapsedMs: elapsed() - started };
+}
+
+function connectReason(err: unknown): string {
+  if (err instanceof HostsError) return err.failures.map((f) => f.message).join('; ');
+  const e = err as { detail?: string; message?: string };
+  return e.detail ?? e.message ?? String(err);
+}

@@ -1,0 +1,128 @@
+// What every command that changes hosts shares: the cluster lock around the run and a line in the audit trail after it.
+// A command hands its work to runChanging and connects through the function it is given; the lock is taken on the
+// first member's host over that same connection (one connection per host per run), before the command sees any host.
+
+import type { Argv as Yargs } from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { acquireClusterLock, describeHolder, type HeldLock } from '../audit/lock.js';
+import { appendAudit, operatorName, sha256File, type AuditRecord } from '../audit/trail.js';
+import { DeployError, ExitCode } from '../errors.js';
+import type { Inventory } from '../inventory/types.js';
+import { traced } from '../phases/exec.js';
+import { render } from '../plan/shell.js';
+import type { FileHost } from '../ssh/connection.js';
+import { runSignal } from '../ssh/interrupt.js';
+import { connector } from './connect.js';
+import type { GlobalOptions, SshOptions } from './options.js';
+import { info, verboseTracer } from './output.js';
+
+export interface LockOptions {
+  'force-unlock': boolean;
+}
+
+export type ChangingOptions = GlobalOptions & SshOptions & LockOptions;
+
+export function withLock<T>(y: Yargs<T>) {
+  return y.option('force-unlock', {
+    type: 'boolean',
+    default: false,
+    describe: 'Remove the cluster lock another run left (on the first member\'s host) before taking it; only when no other run is active',
+  });
+}
+
+/** Opens one connection per node (all or nothing), the first one already holding the cluster lock. */
+export type LockedConnect = () => Promise<Map<string, FileHost>>;
+
+export interface ChangingRun<T> {
+  /** The command's work. It must connect through `connect` (at most once) and close what it opened. */
+  run: (connect: LockedConnect) => Promise<T>;
+  /** One line for the audit trail about a successful result, e.g. `changed etcd-1, etcd-2`. */
+  summarize: (result: T) => string;
+}
+
+/** The command line as the operator typed it, quoted so it can be pasted back. */
+export function commandLine(args: readonly string[] = hideBin(process.argv)): string {
+  return render(['etcd-deploy', ...args]);
+}
+
+/**
+ * Run a command that changes hosts: connect (through the caller), take the cluster lock on the first member's host
+ * before returning the connections, release it however the run ends, and append one audit record.
+ */
+export async function runChanging<T>(argv: ChangingOptions, inventory: Inventory, work: ChangingRun<T>): Promise<T> {
+  const started = Date.now();
+  const command = commandLine();
+  const operator = operatorName();
+  const inventorySha256 = safeHash(inventory.file);
+  let lock: HeldLock | null = null;
+  let lockHost: FileHost | null = null;
+
+  const connect: LockedConnect = async () => {
+    const hosts = await connector(inventory, argv)();
+    const first = inventory.nodes[0]!.name;
+    const host = hosts.get(first)!;
+    try {
+      lock = await acquireClusterLock(traced(host, verboseTracer(argv.verbose)), inventory, { operator, command, forceUnlock: argv['force-unlock'] });
+    } catch (err) {
+      for (const h of hosts.values()) h.close();
+      throw err;
+    }
+    if (lock.forced) info(`warning: --force-unlock removed the cluster lock of ${describeHolder(lock.forced)}`);
+    if (lock.replaced) info(`warning: replaced a stale cluster lock of ${describeHolder(lock.replaced)}`);
+    lockHost = host;
+    // The command closes its connections when it is done; the lock host's must outlive that until the lock is gone.
+    return new Map([...hosts].map(([name, h]) => [name, name === first ? keepOpen(h) : h]));
+  };
+
+  const record = (result: AuditRecord['result'], exitCode: number, summary: string): void => {
+    const line: AuditRecord = { time: new Date().toISOString(), operator, command, inventorySha256, result, exitCode, summary, durationMs: Date.now() - started };
+    try {
+      appendAudit(inventory.file, line);
+    } catch (err) {
+      // The run is over and its outcome stands; a trail that cannot be written must not turn it into another one.
+      info(`warning: could not append to the audit log beside ${inventory.file}: ${(err as Error).message}`);
+    }
+  };
+
+  try {
+    const result = await work.run(connect);
+    record('ok', ExitCode.ok, work.summarize(result));
+    return result;
+  } catch (err) {
+    // An interrupted run ends with 130 (128 + SIGINT) in main.ts, whatever error surfaced: record that.
+    const exitCode = runSignal.aborted ? 130 : err instanceof DeployError ? err.exitCode : ExitCode.failed;
+    record('failed', exitCode, firstLine(err));
+    throw err;
+  } finally {
+    const held = lock as HeldLock | null;
+    if (held) {
+      const warning = await held.release();
+      if (warning) info(`warning: ${warning}`);
+    }
+    (lockHost as FileHost | null)?.close();
+  }
+}
+
+/** The same host, except that close() does nothing: runChanging closes it after releasing the lock. */
+function keepOpen<H extends object & { close(): void }>(host: H): H {
+  return new Proxy(host, {
+    get(target, prop) {
+      if (prop === 'close') return () => {};
+      const value = Reflect.get(target, prop, target) as unknown;
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
+function safeHash(file: string): string {
+  try {
+    return sha256File(file);
+  } catch {
+    return '';
+  }
+}
+
+function firstLine(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return message.split('\n')[0] ?? '';
+}

@@ -1,0 +1,226 @@
+// Pure: from what `status` gathered (each host's container, one member's etcdctl answers) to the per-member report.
+// Everything here is decided from data, so every combination of down hosts and dead members is unit-tested without SSH.
+
+import type { LockHolder } from '../audit/lock.js';
+import { normalizeId, type EtcdId } from '../etcd/ids.js';
+import type { EndpointStatus, HealthReport, MemberList } from '../etcd/parse.js';
+import type { Inventory } from '../inventory/types.js';
+import type { ContainerState } from '../phases/container-state.js';
+import { clientUrl, peerUrl } from '../plan/flags.js';
+
+/** What one host told us, or why it told us nothing. */
+export type HostFacts =
+  | { reachable: false; error: string }
+  | { reachable: true; container: ContainerState | { kind: 'error'; message: string } };
+
+/** etcd's own view, read through the etcdctl of one member's container. */
+export interface EtcdFacts {
+  /** Node whose container ran etcdctl. */
+  via: string;
+  members: MemberList;
+  /** Empty when `endpoint health` printed nothing readable. */
+  health: HealthReport;
+  /** One entry per endpoint that answered; a dead endpoint is simply missing. */
+  statuses: readonly EndpointStatus[];
+  /** Commands whose output could not be read, with why. */
+  unreadable: readonly string[];
+}
+
+export interface StatusFacts {
+  hosts: ReadonlyMap<string, HostFacts>;
+  /** null when no member answered; `etcdError` then says why. */
+  etcd: EtcdFacts | null;
+  etcdError: string | null;
+  /** The cluster lock on the first member's host: null when free, `{ error }` when it could not be read. */
+  lock: LockHolder | null | { error: string };
+}
+
+export interface ContainerReport {
+  /** Docker's state (`running`, `exited`, `restarting`, ...), `absent` when there is no such container, `unknown` when the host did not say. */
+  state: string;
+  image: string | null;
+  startedAt: string | null;
+  /** Seconds since StartedAt by the operator's clock, while running. */
+  uptimeSeconds: number | null;
+  /** Why the state is `unknown` on a reachable host (docker did not answer, or answered garbage). */
+  error: string | null;
+}
+
+export interface MemberReport {
+  name: string;
+  ip: string;
+  endpoint: string;
+  /** ssh reachability of the host. */
+  host: { reachable: boolean; error: string | null };
+  container: ContainerReport;
+  etcd: {
+    /** Member ID in etcd's hex form; null when etcd does not list this node (or no member answered). */
+    id: EtcdId | null;
+    healthy: boolean;
+    /** Why not healthy, as etcdctl said it. */
+    error: string | null;
+    leader: boolean;
+    learner: boolean;
+    version: string | null;
+    raftTerm: number | null;
+    raftIndex: number | null;
+    dbSize: number | null;
+    dbSizeInUse: number | null;
+    /** Active alarms raised by this member, e.g. `NOSPACE`. */
+    alarms: string[];
+  };
+  /** Why this member is not in order; empty when it is. */
+  problems: string[];
+}
+
+export interface StatusReport {
+  /** True when every member is reachable, running, healthy and alarm-free, and the cluster has a leader. */
+  ok: boolean;
+  inventory: string;
+  clusterId: EtcdId | null;
+  /** Node name of the leader. */
+  leader: string | null;
+  /** Node whose etcdctl answered. */
+  via: string | null;
+  healthy: number;
+  total: number;
+  members: MemberReport[];
+  /** Members etcd lists that the inventory does not describe. */
+  strangers: { id: EtcdId; name: string; peerURLs: string[]; learner: boolean }[];
+  /** The cluster lock (see `up --force-unlock`) on the first member's host. */
+  lock:
+    | { state: 'free' }
+    | { state: 'held'; operator: string | null; command: string | null; ageSeconds: number; stale: boolean }
+    | { state: 'unknown'; error: string };
+  /** Cluster-wide problems and every member's, one line each: what made `ok` false. */
+  problems: string[];
+}
+
+const ALARM = /memberID:(\d+)\s+alarm:([A-Z_]+)/;
+
+export function assembleStatus(inventory: Inventory, facts: StatusFacts, nowMs: number): StatusReport {
+  const { cluster } = inventory;
+  const etcd = facts.etcd;
+  const alarms = new Map<EtcdId, string[]>();
+  const otherErrors = new Set<string>();
+  for (const s of etcd?.statuses ?? []) {
+    for (const e of s.errors) {
+      const m = ALARM.exec(e);
+      if (!m) {
+        otherErrors.add(`${s.endpoint}: ${e.trim()}`);
+        continue;
+      }
+      const id = normalizeId(m[1]!, 10);
+      const list = alarms.get(id) ?? [];
+      // Every member repeats the cluster's alarms in its own status: count each once.
+      if (!list.includes(m[2]!)) list.push(m[2]!);
+      alarms.set(id, list);
+    }
+  }
+  const leaderId = leaderOf(etcd?.statuses ?? []);
+
+  const claimed = new Set<EtcdId>();
+  const members = inventory.nodes.map((node): MemberReport => {
+    const endpoint = clientUrl(node, cluster);
+    const hostFacts = facts.hosts.get(node.name) ?? { reachable: false, error: 'not contacted' };
+    const listed = etcd?.members.members.find((m) => m.peerURLs.includes(peerUrl(node, cluster))) ?? null;
+    if (listed) claimed.add(listed.id);
+    const status = etcd?.statuses.find((s) => sameEndpoint(s.endpoint, endpoint)) ?? null;
+    const health = etcd?.health.find((h) => sameEndpoint(h.endpoint, endpoint)) ?? null;
+    const id = listed?.id ?? status?.memberId ?? null;
+    const healthy = health?.health === true;
+    const error = healthy ? null : etcd === null ? (facts.etcdError ?? 'no member answered') : (health?.error ?? (health ? 'unhealthy' : 'no health answer'));
+    const report: MemberReport = {
+      name: node.name,
+      ip: node.ip,
+      endpoint,
+      host: hostFacts.reachable ? { reachable: true, error: null } : { reachable: false, error: hostFacts.error },
+      container: containerReport(hostFacts, nowMs),
+      etcd: {
+        id,
+        healthy,
+        error,
+        leader: id !== null && id === leaderId,
+        learner: listed?.isLearner === true || status?.isLearner === true,
+        version: status?.version ?? null,
+        raftTerm: status?.raftTerm ?? null,
+        raftIndex: status?.raftIndex ?? null,
+        dbSize: status?.dbSize ?? null,
+        dbSizeInUse: status?.dbSizeInUse ?? null,
+        alarms: id === null ? [] : (alarms.get(id) ?? []),
+      },
+      problems: [],
+    };
+    report.problems = memberProblems(report, etcd !== null && listed === null, listed !== null && !listed.started);
+    return report;
+  });
+
+  const strangers = (etcd?.members.members ?? [])
+    .filter((m) => !claimed.has(m.id))
+    .map((m) => ({ id: m.id, name: m.name, peerURLs: m.peerURLs, learner: m.isLearner === true }));
+
+  const problems: string[] = [];
+  if (etcd === null) problems.push(`etcd: ${facts.etcdError ?? 'no member answered'}`);
+  else if (leaderId === null) problems.push('etcd: no leader (no quorum, or an election is under way)');
+  for (const e of otherErrors) problems.push(`etcd: ${e}`);
+  for (const u of etcd?.unreadable ?? []) problems.push(`etcd: ${u}`);
+  for (const s of strangers) problems.push(`etcd lists member ${s.name || '(unstarted)'} ${s.id} (${s.peerURLs.join(',')}) that the inventory does not describe`);
+  for (const m of members) for (const p of m.problems) problems.push(`${m.name}: ${p}`);
+
+  return {
+    ok: problems.length === 0,
+    inventory: inventory.file,
+    clusterId: etcd?.members.clusterId ?? null,
+    leader: members.find((m) => m.etcd.leader)?.name ?? null,
+    via: etcd?.via ?? null,
+    healthy: members.filter((m) => m.etcd.healthy).length,
+    total: members.length,
+    members,
+    strangers,
+    lock: lockReport(facts.lock),
+    problems,
+  };
+}
+
+function memberProblems(m: MemberReport, notListed: boolean, unstarted: boolean): string[] {
+  const p: string[] = [];
+  if (!m.host.reachable) p.push(`host unreachable over ssh: ${m.host.error}`);
+  else if (m.container.error) p.push(`cannot read the etcd container: ${m.container.error}`);
+  else if (m.container.state !== 'running') p.push(m.container.state === 'absent' ? 'no etcd container' : `container ${m.container.state}`);
+  if (!m.etcd.healthy) p.push(`etcd unhealthy: ${m.etcd.error}`);
+  if (notListed) p.push('not a member of the cluster (etcd does not list its peer URL)');
+  if (unstarted) p.push('added to the cluster but never started');
+  for (const a of m.etcd.alarms) p.push(`alarm ${a}${a === 'NOSPACE' ? ' (the database reached its quota: writes are refused; compact, defragment, then `etcdctl alarm disarm`)' : ''}`);
+  return p;
+}
+
+function containerReport(h: HostFacts, nowMs: number): ContainerReport {
+  const none = { image: null, startedAt: null, uptimeSeconds: null, error: null };
+  if (!h.reachable) return { ...none, state: 'unknown' };
+  const c = h.container;
+  if (c.kind === 'absent') return { ...none, state: 'absent' };
+  if (c.kind === 'error') return { ...none, state: 'unknown', error: c.message };
+  const started = Date.parse(c.startedAt);
+  const uptimeSeconds = c.running && Number.isFinite(started) && started > 0 ? Math.max(0, Math.floor((nowMs - started) / 1000)) : null;
+  return { state: c.status, image: c.image || null, startedAt: c.startedAt || null, uptimeSeconds, error: null };
+}
+
+/** The leader most answering members agree on (they all agree unless an election is in flight). */
+function leaderOf(statuses: readonly EndpointStatus[]): EtcdId | null {
+  const votes = new Map<EtcdId, number>();
+  for (const s of statuses) if (s.leader !== null) votes.set(s.leader, (votes.get(s.leader) ?? 0) + 1);
+  let best: EtcdId | null = null;
+  for (const [id, n] of votes) if (best === null || n > votes.get(best)!) best = id;
+  return best;
+}
+
+function lockReport(lock: StatusFacts['lock']): StatusReport['lock'] {
+  if (lock === null) return { state: 'free' };
+  if ('error' in lock) return { state: 'unknown', error: lock.error };
+  return { state: 'held', operator: lock.owner?.operator ?? null, command: lock.owner?.command ?? null, ageSeconds: lock.ageSeconds, stale: lock.stale };
+}
+
+// etcdctl echoes endpoints as given; tolerate a trailing slash.
+function sameEndpoint(a: string, b: string): boolean {
+  return a.replace(/\/+$/, '') === b.replace(/\/+$/, '');
+}

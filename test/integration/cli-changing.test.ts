@@ -1,0 +1,314 @@
+// Changing runs against an in-process SSH server: runChanging takes the cluster lock over the run's own connection
+// before the work sees a host and releases it after, whatever the work does; every run appends one audit line; the
+// built CLI's `up` refuses while another run holds the lock, --force-unlock takes over, and --verbose shows the lock's
+// commands. The lock programs run for real in a local /bin/sh (under a temp directory instead of /run/lock); other
+// answers are scripted. Then `status` with one host reachable and two refused.
+
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, beforeEach, describe, test } from 'node:test';
+import { LockHeldError } from '../../src/audit/lock.js';
+import { readAudit } from '../../src/audit/trail.js';
+import { runChanging, type ChangingOptions } from '../../src/cli/changing.js';
+import { OperationError } from '../../src/errors.js';
+import { loadInventory } from '../../src/inventory/load.js';
+import type { Inventory } from '../../src/inventory/types.js';
+import { FakeSshServer, makeClientFiles, writeKnownHosts, type ClientFiles, type ScriptReply } from '../support/fake-ssh-server.js';
+import { repoPath } from '../support/paths.js';
+
+const CLI = repoPath('dist/src/cli/main.js');
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { env: { ...process.env, CI: 'true', NO_COLOR: '1' }, timeout: 60_000 }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Run a command with the local sh, as sshd would on the host. */
+function localSh(command: string): Promise<ScriptReply> {
+  return new Promise((resolve) => {
+    const child = spawn('sh', ['-c', command], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+  });
+}
+
+let dir: string;
+let lockParent: string;
+let keys: ClientFiles;
+let server: FakeSshServer;
+
+const isLockCommand = (c: string): boolean => /^sh -c .* etcd-deploy-(lock|unlock|force-unlock|lock-status) /s.test(c);
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'etcd-deploy-changing-'));
+  lockParent = join(dir, 'run-lock');
+  keys = await makeClientFiles();
+  server = new FakeSshServer({
+    authorizedKey: keys.publicKey,
+    script: (c) => {
+      // The lock lives under the test's directory, not the machine's /run/lock.
+      if (isLockCommand(c)) return localSh(c.replaceAll('/run/lock', lockParent));
+      if (c.startsWith('docker version')) return { stdout: '20.10.24\n' };
+      if (c.startsWith('docker image inspect')) return { stdout: 'sha256:1234\n' };
+      if (c === 'echo work') return { stdout: 'work\n' };
+      // Anything else (up's other probes) gets a harmless failure: these tests are about what happens around them.
+      return { code: 1, stderr: 'not scripted\n' };
+    },
+  });
+  await server.start();
+  await writeKnownHosts(keys.knownHostsFile, [server.knownHostsLine()]);
+});
+after(async () => {
+  await server.stop();
+  await keys.cleanup();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+let soloFile: string;
+// As root, so the connection asks nothing of its own (ssh/connection checkAccess): the commands seen are the run's.
+function writeSolo(): void {
+  soloFile = join(dir, 'solo.yaml');
+  writeFileSync(
+    soloFile,
+    `cluster: {token: solo-test, image: etcd-lab:3.4.23}
+ssh: {user: root, port: ${server.port}, key: ${keys.privateKeyPath}, known_hosts: ${keys.knownHostsFile}}
+nodes:
+  - {name: solo, ip: 127.0.0.1}
+`,
+  );
+}
+function reset(): void {
+  server.commands.length = 0;
+  server.connections = 0;
+  rmSync(join(lockParent, 'etcd-deploy-solo-test'), { recursive: true, force: true });
+  rmSync(`${soloFile}.audit.log`, { force: true });
+}
+function plantBob(): void {
+  const d = join(lockParent, 'etcd-deploy-solo-test');
+  mkdirSync(d, { recursive: true });
+  writeFileSync(join(d, 'owner'), '{"operator":"bob@desk","pid":4242,"time":"2026-01-01T00:00:00Z","command":"etcd-deploy up -i prod.yaml","id":"bob"}\n');
+}
+async function waitFor(cond: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 100 && !cond(); i++) await new Promise((r) => setTimeout(r, 20));
+  assert.ok(cond(), what);
+}
+
+describe('runChanging: the lock around a run, over the run\'s own connection, and the audit line after it', () => {
+  let inventory: Inventory;
+  const lockDir = (): string => join(lockParent, 'etcd-deploy-solo-test');
+  const argv: ChangingOptions = { json: false, verbose: false, 'accept-new-host-keys': false, 'connect-timeout': 5, 'force-unlock': false };
+
+  before(() => {
+    writeSolo();
+    inventory = loadInventory(soloFile);
+  });
+  beforeEach(reset);
+
+  test('locked before the work sees a host, released after the work closed its hosts, one ok audit line', async () => {
+    const result = await runChanging(argv, inventory, {
+      run: async (connect) => {
+        const hosts = await connect();
+        assert.ok(existsSync(join(lockDir(), 'owner')), 'the lock is held while the work runs');
+        const r = await hosts.get('solo')!.exec('echo work');
+        for (const h of hosts.values()) h.close();
+        return r.code;
+      },
+      summarize: (code) => `work exited ${code}`,
+    });
+    assert.equal(result, 0);
+    const cmds = server.commands;
+    assert.ok(cmds[0]!.includes(' etcd-deploy-lock '), cmds[0]);
+    assert.equal(cmds[1], 'echo work');
+    assert.ok(cmds[2]!.includes(' etcd-deploy-unlock '), 'released over the connection the work had "closed"');
+    assert.equal(cmds.length, 3);
+    assert.equal(existsSync(lockDir()), false);
+    assert.equal(server.connections, 1, 'one connection for lock and work');
+    await waitFor(() => server.activeConnections === 0, 'connection closed in the end');
+    const [line, ...more] = readAudit(soloFile);
+    assert.deepEqual(more, []);
+    assert.deepEqual([line!.result, line!.exitCode, line!.summary], ['ok', 0, 'work exited 0']);
+    assert.equal(line!.inventorySha256, createHash('sha256').update(readFileSync(soloFile)).digest('hex'));
+    assert.match(line!.operator, /^.+@.+$/);
+    assert.match(line!.command, /^etcd-deploy\b/);
+    assert.ok(Date.now() - Date.parse(line!.time) < 60_000);
+  });
+
+  test('work that fails: the lock is still released, the error passes through, the audit line says failed', async () => {
+    await assert.rejects(
+      runChanging(argv, inventory, {
+        run: async (connect) => {
+          await connect();
+          throw new OperationError('rolling stopped at etcd-2\nsecond line');
+        },
+        summarize: () => 'never',
+      }),
+      /rolling stopped at etcd-2/,
+    );
+    assert.equal(existsSync(lockDir()), false);
+    const [line] = readAudit(soloFile);
+    assert.deepEqual([line!.result, line!.exitCode, line!.summary], ['failed', 1, 'rolling stopped at etcd-2']);
+  });
+
+  test('held by another run: connect() throws LockHeldError, the work never gets a host, the lock is kept', async () => {
+    plantBob();
+    let gotHosts = false;
+    await assert.rejects(
+      runChanging(argv, inventory, {
+        run: async (connect) => {
+          await connect();
+          gotHosts = true;
+        },
+        summarize: () => '',
+      }),
+      (e: unknown) => e instanceof LockHeldError && e.holder.owner?.operator === 'bob@desk',
+    );
+    assert.equal(gotHosts, false);
+    assert.match(readFileSync(join(lockDir(), 'owner'), 'utf8'), /bob@desk/);
+    await waitFor(() => server.activeConnections === 0, 'the refused run closed its connections');
+    assert.equal(readAudit(soloFile)[0]!.result, 'failed');
+  });
+});
+
+describe('up on the CLI: lock wired in', () => {
+  const lockDir = (): string => join(lockParent, 'etcd-deploy-solo-test');
+  before(writeSolo);
+  beforeEach(reset);
+
+  test('while another run holds the lock: refused before any probe, holder named, a failed audit line', async () => {
+    plantBob();
+    const r = await cli(['up', '-i', soloFile, '--json']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /the cluster is locked by bob@desk \(pid 4242\), \d+s ago, running `etcd-deploy up -i prod\.yaml`/);
+    assert.match(r.stderr, /--force-unlock/);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+    const doc = JSON.parse(r.stdout) as { ok: boolean; error: { kind: string; message: string } };
+    assert.deepEqual([doc.ok, doc.error.kind], [false, 'LockHeldError']);
+    assert.equal(server.commands.filter((c) => !isLockCommand(c)).length, 0, 'nothing but the lock ran');
+    assert.match(readFileSync(join(lockDir(), 'owner'), 'utf8'), /bob@desk/);
+    const [line] = readAudit(soloFile);
+    assert.deepEqual([line!.result, line!.exitCode, line!.command], ['failed', 1, `etcd-deploy up -i ${soloFile} --json`]);
+    assert.match(line!.summary, /^the cluster is locked by bob@desk/);
+  });
+
+  test('--force-unlock removes it, says whose it was; the run releases its own lock however it ends; --verbose shows the lock commands', async () => {
+    plantBob();
+    const r = await cli(['up', '-i', soloFile, '--force-unlock', '--verbose']);
+    assert.match(r.stderr, /warning: --force-unlock removed the cluster lock of bob@desk \(pid 4242\)/);
+    // Past the lock, the scripted host is not a real one: whether up then succeeds is not what this test is about.
+    assert.ok(server.commands.some((c) => c.startsWith('docker version')), 'up went on to inspect the host');
+    assert.ok(server.commands.at(-1)!.includes(' etcd-deploy-unlock '), 'release is the last command');
+    assert.equal(existsSync(lockDir()), false);
+    assert.match(r.stderr, /^\[solo\] \$ sh -c '.*' etcd-deploy-force-unlock \/run\/lock\/etcd-deploy-solo-test$/m);
+    assert.match(r.stderr, /^\[solo\] \$ sh -c '.*' etcd-deploy-lock \/run\/lock /m);
+    assert.match(r.stderr, /^\[solo\] {3}exit 0 in \d+ ms$/m);
+    assert.match(r.stderr, /^\[solo\] \$ docker version --format '\{\{\.Server\.Version\}\}'$/m);
+    assert.match(r.stderr, /^\[solo\] {3}stdout: 20\.10\.24$/m);
+    const [line] = readAudit(soloFile);
+    assert.equal(line!.exitCode, r.code);
+    assert.equal(line!.result, r.code === 0 ? 'ok' : 'failed');
+  });
+});
+
+describe('Ctrl-C during a changing run', () => {
+  before(writeSolo);
+  beforeEach(reset);
+
+  test('the lock is still released (a cleanup command), and the audit line records exit 130', async () => {
+    const script = server.script;
+    let probing!: () => void;
+    const probeStarted = new Promise<void>((r) => (probing = r));
+    server.script = (c) => {
+      if (c.startsWith('docker version')) {
+        probing();
+        return { stdout: '20.10.24\n', delayMs: 1500 };
+      }
+      return script(c);
+    };
+    try {
+      const child = spawn(process.execPath, [CLI, 'up', '-i', soloFile], { env: { ...process.env, CI: 'true', NO_COLOR: '1' } });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+      await probeStarted;
+      assert.ok(existsSync(join(lockParent, 'etcd-deploy-solo-test')), 'held while probing');
+      child.kill('SIGINT');
+      assert.equal(await exited, 130, stderr);
+      assert.ok(server.commands.at(-1)!.includes(' etcd-deploy-unlock '), `released last:\n${server.commands.join('\n')}`);
+      assert.equal(existsSync(join(lockParent, 'etcd-deploy-solo-test')), false, 'no lock left behind');
+      const [line] = readAudit(soloFile);
+      assert.deepEqual([line!.result, line!.exitCode], ['failed', 130]);
+    } finally {
+      server.script = script;
+    }
+  });
+});
+
+describe('status with one host reachable', () => {
+  let inventory: string;
+  const STARTED = new Date(Date.now() - 3_723_000).toISOString();
+  const ids = { a: 10, b: 11, c: 12 };
+
+  before(() => {
+    inventory = join(dir, 'partial.yaml');
+    writeFileSync(
+      inventory,
+      `cluster: {token: partial, image: etcd-lab:3.4.23}
+ssh: {user: root, key: ${keys.privateKeyPath}, known_hosts: ${keys.knownHostsFile}}
+nodes:
+  - {name: a, ip: 127.0.0.1, ssh_port: ${server.port}}
+  - {name: b, ip: 127.0.0.2, ssh_port: 1}
+  - {name: c, ip: 127.0.0.3, ssh_port: 1}
+`,
+    );
+    const ep = (n: number): string => `http://127.0.0.${n}:2379`;
+    const members = Object.entries(ids).map(([name, id], i) => ({ ID: id, name, peerURLs: [`http://127.0.0.${i + 1}:2380`], clientURLs: [ep(i + 1)] }));
+    const status = (n: number, id: number) => ({
+      Endpoint: ep(n),
+      Status: { header: { cluster_id: 99, member_id: id, revision: 5, raft_term: 3 }, version: '3.4.23', dbSize: 2097152, leader: 11, raftIndex: 40, raftTerm: 3, dbSizeInUse: 1048576 },
+    });
+    server.script = (c) => {
+      if (isLockCommand(c)) return localSh(c.replaceAll('/run/lock', lockParent));
+      if (c.startsWith('docker container inspect')) {
+        return { stdout: JSON.stringify({ Config: { Image: 'etcd-lab:3.4.23', Cmd: ['etcd'] }, State: { Running: true, Status: 'running', StartedAt: STARTED }, HostConfig: { Binds: [] } }) };
+      }
+      if (c.includes(' member list ')) return { stdout: JSON.stringify({ header: { cluster_id: 99, member_id: 10, raft_term: 3 }, members }) };
+      if (c.includes(' endpoint health ')) {
+        return { code: 1, stdout: JSON.stringify([{ endpoint: ep(1), health: true, took: '1ms' }, { endpoint: ep(2), health: true, took: '2ms' }, { endpoint: ep(3), health: false, took: '1s', error: 'context deadline exceeded' }]) };
+      }
+      if (c.includes(' endpoint status ')) return { code: 1, stdout: JSON.stringify([status(1, 10), status(2, 11)]), stderr: `Failed to get the status of endpoint ${ep(3)} (context deadline exceeded)\n` };
+      return { code: 127, stderr: `unexpected: ${c}\n` };
+    };
+  });
+
+  test('the reachable host\'s container, etcd\'s view of all three, the unreachable hosts named; exit 1', async () => {
+    const r = await cli(['status', '-i', inventory]);
+    assert.equal(r.code, 1, r.stderr);
+    const lines = r.stdout.split('\n');
+    assert.equal(lines[0], '2/3 members healthy, leader b, cluster 63');
+    assert.equal(lines[1], "etcd's view read through etcdctl on a");
+    assert.match(r.stdout, /^a\s+127\.0\.0\.1\s+healthy\s+follower\s+3\.4\.23\s+a\s+3\s+40\s+2\.0 MiB \(1\.0 MiB\)\s+-\s+running\s+etcd-lab:3\.4\.23\s+1h02m$/m);
+    assert.match(r.stdout, /^b\s+127\.0\.0\.2\s+healthy\s+leader\s+3\.4\.23\s+b\s+3\s+40\s.*host unreachable\s+-\s+-$/m);
+    assert.match(r.stdout, /^c\s+127\.0\.0\.3\s+UNHEALTHY\s+follower\s+-\s+c\s+-\s+-\s+-\s+-\s+host unreachable/m);
+    assert.match(r.stdout, /^ {2}b: host unreachable over ssh: .*refused/im);
+    assert.match(r.stdout, /^ {2}c: etcd unhealthy: context deadline exceeded$/m);
+    assert.match(r.stdout, /^Lock: free$/m);
+    assert.equal(readAudit(inventory).length, 0, 'status changes nothing and writes no audit line');
+  });
+});

@@ -1,0 +1,243 @@
+// status, pure part: recorded etcdctl output and container states in, the per-member report out.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parseEndpointHealth, parseEndpointStatus, parseMemberList } from '../../src/etcd/parse.js';
+import { parseInventory } from '../../src/inventory/load.js';
+import type { ContainerState } from '../../src/phases/container-state.js';
+import { formatStatus } from '../../src/status/format.js';
+import { assembleStatus, type EtcdFacts, type HostFacts, type StatusFacts } from '../../src/status/model.js';
+import { etcdctlFixture as fx } from '../fixtures/load.js';
+
+// The recorded lab cluster: ceo1..3 on 198.19.0.11..13; in the 3.4.23 recording ceo2 leads.
+const inventory = parseInventory(
+  `cluster: {token: rec, image: etcd-lab:3.4.23}
+nodes:
+  - {name: ceo1, ip: 198.19.0.11}
+  - {name: ceo2, ip: 198.19.0.12}
+  - {name: ceo3, ip: 198.19.0.13}
+`,
+  '/ops/inventory.yaml',
+);
+// IDs converted here with BigInt, not with the module under test.
+const hex = (decimal: string): string => BigInt(decimal).toString(16);
+const CEO1 = hex('13183404267983926808');
+const CEO2 = hex('3553956289472835423');
+const CEO3 = hex('12531243371367525724');
+const ep = (n: number): string => `http://198.19.0.1${n}:2379`;
+
+const NOW = Date.parse('2026-01-01T12:00:00Z');
+const running = (image = 'etcd-lab:3.4.23'): ContainerState => ({
+  kind: 'present',
+  running: true,
+  status: 'running',
+  image,
+  command: [],
+  binds: [],
+  startedAt: '2026-01-01T11:54:30.123456789Z',
+});
+const up = (c: ContainerState = running()): HostFacts => ({ reachable: true, container: c });
+
+function etcd34(over: Partial<EtcdFacts> = {}): EtcdFacts {
+  return {
+    via: 'ceo1',
+    members: parseMemberList(fx('3.4.23', 'member-list.json')),
+    health: parseEndpointHealth(fx('3.4.23', 'endpoint-health.json')),
+    statuses: parseEndpointStatus(fx('3.4.23', 'endpoint-status.json')),
+    unreadable: [],
+    ...over,
+  };
+}
+
+function facts(over: Partial<StatusFacts> = {}): StatusFacts {
+  return {
+    hosts: new Map([
+      ['ceo1', up()],
+      ['ceo2', up()],
+      ['ceo3', up()],
+    ]),
+    etcd: etcd34(),
+    etcdError: null,
+    lock: null,
+    ...over,
+  };
+}
+
+test('a healthy cluster: every field of every member, one leader, ok', () => {
+  const r = assembleStatus(inventory, facts(), NOW);
+  assert.equal(r.ok, true);
+  assert.deepEqual(r.problems, []);
+  assert.equal(r.leader, 'ceo2');
+  assert.equal(r.via, 'ceo1');
+  assert.equal(r.clusterId, hex('1374383187553181043'));
+  assert.equal(r.healthy, 3);
+  assert.equal(r.total, 3);
+  assert.deepEqual(r.lock, { state: 'free' });
+  assert.deepEqual(r.members[0], {
+    name: 'ceo1',
+    ip: '198.19.0.11',
+    endpoint: ep(1),
+    host: { reachable: true, error: null },
+    container: { state: 'running', image: 'etcd-lab:3.4.23', startedAt: '2026-01-01T11:54:30.123456789Z', uptimeSeconds: 329, error: null },
+    etcd: {
+      id: CEO1,
+      healthy: true,
+      error: null,
+      leader: false,
+      learner: false,
+      version: '3.4.23',
+      raftTerm: 2,
+      raftIndex: 8,
+      dbSize: 20480,
+      dbSizeInUse: 16384,
+      alarms: [],
+    },
+    problems: [],
+  });
+  assert.deepEqual(
+    r.members.map((m) => [m.name, m.etcd.id, m.etcd.leader]),
+    [
+      ['ceo1', CEO1, false],
+      ['ceo2', CEO2, true],
+      ['ceo3', CEO3, false],
+    ],
+  );
+});
+
+test('3.5.16 output reads the same way (ceo1 leads there)', () => {
+  const r = assembleStatus(
+    inventory,
+    facts({
+      etcd: etcd34({
+        members: parseMemberList(fx('3.5.16', 'member-list.json')),
+        health: parseEndpointHealth(fx('3.5.16', 'endpoint-health.json')),
+        statuses: parseEndpointStatus(fx('3.5.16', 'endpoint-status.json')),
+      }),
+    }),
+    NOW,
+  );
+  assert.equal(r.ok, true);
+  assert.equal(r.leader, 'ceo1');
+  assert.deepEqual(r.members.map((m) => m.etcd.version), ['3.5.16', '3.5.16', '3.5.16']);
+});
+
+test('a stopped member: unhealthy with etcdctl\'s reason, the others still fully reported, not ok', () => {
+  const health = parseEndpointHealth(fx('3.4.23', 'endpoint-health.json')).map((h) =>
+    h.endpoint === ep(3) ? { endpoint: h.endpoint, health: false, took: '1s', error: 'context deadline exceeded' } : h,
+  );
+  // A dead endpoint is missing from `endpoint status`, as recorded in endpoint-status-one-down.
+  const statuses = parseEndpointStatus(fx('3.4.23', 'endpoint-status.json')).filter((s) => s.endpoint !== ep(3));
+  const exited: ContainerState = { ...(running() as Extract<ContainerState, { kind: 'present' }>), running: false, status: 'exited' };
+  const r = assembleStatus(
+    inventory,
+    facts({ hosts: new Map([['ceo1', up()], ['ceo2', up()], ['ceo3', up(exited)]]), etcd: etcd34({ health, statuses }) }),
+    NOW,
+  );
+  assert.equal(r.ok, false);
+  assert.equal(r.healthy, 2);
+  const ceo3 = r.members[2]!;
+  assert.equal(ceo3.etcd.healthy, false);
+  assert.equal(ceo3.etcd.error, 'context deadline exceeded');
+  assert.equal(ceo3.etcd.id, CEO3, 'the ID still comes from the member list');
+  assert.equal(ceo3.etcd.version, null);
+  assert.equal(ceo3.container.state, 'exited');
+  assert.equal(ceo3.container.uptimeSeconds, null);
+  assert.deepEqual(r.problems, ['ceo3: container exited', 'ceo3: etcd unhealthy: context deadline exceeded']);
+  assert.equal(r.members[0]!.etcd.version, '3.4.23');
+  assert.equal(r.leader, 'ceo2');
+});
+
+test('a host whose ssh fails: reported unreachable with the reason, its etcd still seen through the others', () => {
+  const r = assembleStatus(
+    inventory,
+    facts({ hosts: new Map<string, HostFacts>([['ceo1', up()], ['ceo2', up()], ['ceo3', { reachable: false, error: 'connection refused' }]]) }),
+    NOW,
+  );
+  assert.equal(r.ok, false);
+  const ceo3 = r.members[2]!;
+  assert.deepEqual(ceo3.host, { reachable: false, error: 'connection refused' });
+  assert.equal(ceo3.container.state, 'unknown');
+  assert.equal(ceo3.etcd.healthy, true);
+  assert.equal(ceo3.etcd.version, '3.4.23');
+  assert.deepEqual(r.problems, ['ceo3: host unreachable over ssh: connection refused']);
+});
+
+test('NOSPACE: the alarm is pinned on the member that raised it, once, and explained', () => {
+  const alarm = `memberID:${BigInt(`0x${CEO1}`).toString(10)} alarm:NOSPACE `;
+  const statuses = parseEndpointStatus(fx('3.4.23', 'endpoint-status.json')).map((s) => ({ ...s, errors: [alarm] }));
+  const r = assembleStatus(inventory, facts({ etcd: etcd34({ statuses }) }), NOW);
+  assert.equal(r.ok, false);
+  assert.deepEqual(r.members.map((m) => m.etcd.alarms), [['NOSPACE'], [], []]);
+  assert.equal(r.problems.length, 1);
+  assert.match(r.problems[0]!, /^ceo1: alarm NOSPACE \(the database reached its quota/);
+});
+
+test('no member answered: every member unhealthy with the reason, nothing invented', () => {
+  const r = assembleStatus(inventory, facts({ etcd: null, etcdError: 'no running etcd container on any reachable host' }), NOW);
+  assert.equal(r.ok, false);
+  assert.equal(r.leader, null);
+  assert.equal(r.clusterId, null);
+  for (const m of r.members) {
+    assert.equal(m.etcd.healthy, false);
+    assert.equal(m.etcd.id, null);
+    assert.equal(m.etcd.error, 'no running etcd container on any reachable host');
+  }
+  assert.equal(r.problems[0], 'etcd: no running etcd container on any reachable host');
+});
+
+test('a learner and a member etcd lists but the inventory lacks', () => {
+  const list = parseMemberList(fx('3.4.23', 'member-list.json'));
+  list.members.push({ id: 'abc', name: 'extra', started: true, peerURLs: ['http://198.19.0.99:2380'], clientURLs: [], isLearner: false });
+  list.members.find((m) => m.id === CEO3)!.isLearner = true;
+  const r = assembleStatus(inventory, facts({ etcd: etcd34({ members: list }) }), NOW);
+  assert.equal(r.members[2]!.etcd.learner, true);
+  assert.deepEqual(r.strangers, [{ id: 'abc', name: 'extra', peerURLs: ['http://198.19.0.99:2380'], learner: false }]);
+  assert.equal(r.ok, false);
+  assert.match(r.problems.join('\n'), /etcd lists member extra abc \(http:\/\/198\.19\.0\.99:2380\) that the inventory does not describe/);
+});
+
+test('no leader is a problem even when every endpoint answers healthy', () => {
+  const statuses = parseEndpointStatus(fx('3.4.23', 'endpoint-status.json')).map((s) => ({ ...s, leader: null }));
+  const r = assembleStatus(inventory, facts({ etcd: etcd34({ statuses }) }), NOW);
+  assert.equal(r.ok, false);
+  assert.equal(r.leader, null);
+  assert.deepEqual(r.problems, ['etcd: no leader (no quorum, or an election is under way)']);
+});
+
+test('a host whose docker does not answer: the container is unknown, with docker\'s reason', () => {
+  const hosts = new Map<string, HostFacts>([
+    ['ceo1', up()],
+    ['ceo2', { reachable: true, container: { kind: 'error', message: 'docker container inspect failed: Cannot connect to the Docker daemon' } }],
+    ['ceo3', up()],
+  ]);
+  const r = assembleStatus(inventory, facts({ hosts }), NOW);
+  assert.equal(r.members[1]!.container.state, 'unknown');
+  assert.equal(r.members[1]!.container.error, 'docker container inspect failed: Cannot connect to the Docker daemon');
+  assert.deepEqual(r.problems, ['ceo2: cannot read the etcd container: docker container inspect failed: Cannot connect to the Docker daemon']);
+});
+
+test('the lock shows who holds it', () => {
+  const r = assembleStatus(
+    inventory,
+    facts({ lock: { ageSeconds: 75, stale: false, owner: { operator: 'ann@lap', pid: 7, time: 't', command: 'etcd-deploy up -i x', id: 'i' } } }),
+    NOW,
+  );
+  assert.deepEqual(r.lock, { state: 'held', operator: 'ann@lap', command: 'etcd-deploy up -i x', ageSeconds: 75, stale: false });
+  assert.match(formatStatus(r), /^Lock: held by ann@lap for 1m15s \(`etcd-deploy up -i x`\)$/m);
+});
+
+test('the table: aligned columns, one row per member, problems listed', () => {
+  const r = assembleStatus(
+    inventory,
+    facts({ hosts: new Map<string, HostFacts>([['ceo1', up()], ['ceo2', up()], ['ceo3', { reachable: false, error: 'connection refused' }]]) }),
+    NOW,
+  );
+  const lines = formatStatus(r).split('\n');
+  assert.equal(lines[0], `3/3 members healthy, leader ceo2, cluster ${hex('1374383187553181043')}`);
+  assert.equal(lines[1], "etcd's view read through etcdctl on ceo1");
+  assert.equal(lines[3], 'MEMBER  ADDRESS      HEALTH   ROLE      VERSION  ID                TERM  INDEX  DB (IN USE)          ALARMS  CONTAINER         IMAGE            UP');
+  assert.equal(lines[4], `ceo1    198.19.0.11  healthy  follower  3.4.23   ${CEO1}  2     8      20.0 KiB (16.0 KiB)  -       running           etcd-lab:3.4.23  5m29s`);
+  assert.equal(lines[5], `ceo2    198.19.0.12  healthy  leader    3.4.23   ${CEO2}  2     8      20.0 KiB (16.0 KiB)  -       running           etcd-lab:3.4.23  5m29s`);
+  assert.equal(lines[6], `ceo3    198.19.0.13  healthy  follower  3.4.23   ${CEO3}  2     8      20.0 KiB (16.0 KiB)  -       host unreachable  -                -`);
+  assert.deepEqual(lines.slice(-2), ['Problems (1):', '  ceo3: host unreachable over ssh: connection refused']);
+});
