@@ -34,7 +34,7 @@ e2e: build lab-deps
 	  echo "!!! SKIPPING end-to-end tests: they need root to build the lab (network namespaces, dockerd, sshd) !!!"; \
 	  if [ -n "$$CI" ]; then echo "CI=true: a skipped end-to-end suite fails the run"; exit 1; fi; \
 	  exit 0; fi
-	trap '$(LAB) down' EXIT; $(LAB) up --nodes 3 && node --test --test-concurrency=1 dist/test/e2e
+	flock /run/edl-session.lock bash -c 'trap "$(LAB) down" EXIT; $(LAB) up --nodes 3 --bastion && node --test --test-concurrency=1 dist/test/e2e'
 
 test: build lint
 	node --test dist/test/unit dist/test/integration

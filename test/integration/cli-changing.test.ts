@@ -65,8 +65,6 @@ before(async () => {
     script: (c) => {
       // The lock lives under the test's directory, not the machine's /run/lock.
       if (isLockCommand(c)) return localSh(c.replaceAll('/run/lock', lockParent));
-      if (c.startsWith('docker version')) return { stdout: '20.10.24\n' };
-      if (c.startsWith('docker image inspect')) return { stdout: 'sha256:1234\n' };
       if (c === 'echo work') return { stdout: 'work\n' };
       // Anything else (up's other probes) gets a harmless failure: these tests are about what happens around them.
       return { code: 1, stderr: 'not scripted\n' };
@@ -110,7 +108,7 @@ async function waitFor(cond: () => boolean, what: string): Promise<void> {
   assert.ok(cond(), what);
 }
 
-describe('runChanging: the lock around a run, over the run\'s own connection, and the audit line after it', () => {
+describe('runChanging: the lock around a run, over the run\'s own connection, and the audit line after it', { timeout: 60_000 }, () => {
   let inventory: Inventory;
   const lockDir = (): string => join(lockParent, 'etcd-deploy-solo-test');
   const argv: ChangingOptions = { json: false, verbose: false, 'accept-new-host-keys': false, 'connect-timeout': 5, 'force-unlock': false };
@@ -186,7 +184,7 @@ describe('runChanging: the lock around a run, over the run\'s own connection, an
   });
 });
 
-describe('up on the CLI: lock wired in', () => {
+describe('up on the CLI: lock wired in', { timeout: 60_000 }, () => {
   const lockDir = (): string => join(lockParent, 'etcd-deploy-solo-test');
   before(writeSolo);
   beforeEach(reset);
@@ -212,21 +210,22 @@ describe('up on the CLI: lock wired in', () => {
     const r = await cli(['up', '-i', soloFile, '--force-unlock', '--verbose']);
     assert.match(r.stderr, /warning: --force-unlock removed the cluster lock of bob@desk \(pid 4242\)/);
     // Past the lock, the scripted host is not a real one: whether up then succeeds is not what this test is about.
-    assert.ok(server.commands.some((c) => c.startsWith('docker version')), 'up went on to inspect the host');
+    // (Which probes up runs, and how it batches them, is up's business; that it ran something after the lock is ours.)
+    assert.ok(server.commands.some((c) => !isLockCommand(c)), 'up went on to inspect the host');
     assert.ok(server.commands.at(-1)!.includes(' etcd-deploy-unlock '), 'release is the last command');
     assert.equal(existsSync(lockDir()), false);
     assert.match(r.stderr, /^\[solo\] \$ sh -c '.*' etcd-deploy-force-unlock \/run\/lock\/etcd-deploy-solo-test$/m);
     assert.match(r.stderr, /^\[solo\] \$ sh -c '.*' etcd-deploy-lock \/run\/lock /m);
     assert.match(r.stderr, /^\[solo\] {3}exit 0 in \d+ ms$/m);
-    assert.match(r.stderr, /^\[solo\] \$ docker version --format '\{\{\.Server\.Version\}\}'$/m);
-    assert.match(r.stderr, /^\[solo\] {3}stdout: 20\.10\.24$/m);
+    assert.match(r.stderr, /^\[solo\] {3}stdout: held \d+$/m, 'the output of the force-unlock command');
+    assert.match(r.stderr, /^\[solo\] {3}stderr: not scripted$/m, 'and of up\'s own commands');
     const [line] = readAudit(soloFile);
     assert.equal(line!.exitCode, r.code);
     assert.equal(line!.result, r.code === 0 ? 'ok' : 'failed');
   });
 });
 
-describe('Ctrl-C during a changing run', () => {
+describe('Ctrl-C during a changing run', { timeout: 60_000 }, () => {
   before(writeSolo);
   beforeEach(reset);
 
@@ -234,10 +233,11 @@ describe('Ctrl-C during a changing run', () => {
     const script = server.script;
     let probing!: () => void;
     const probeStarted = new Promise<void>((r) => (probing = r));
+    // The first command after the lock (whatever up inspects first) is slow: Ctrl-C arrives while it runs.
     server.script = (c) => {
-      if (c.startsWith('docker version')) {
+      if (!isLockCommand(c)) {
         probing();
-        return { stdout: '20.10.24\n', delayMs: 1500 };
+        return { code: 1, stderr: 'not scripted\n', delayMs: 1500 };
       }
       return script(c);
     };
@@ -246,7 +246,7 @@ describe('Ctrl-C during a changing run', () => {
       let stderr = '';
       child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
       const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
-      await probeStarted;
+      await Promise.race([probeStarted, exited.then(() => assert.fail(`up ended before inspecting anything:\n${stderr}`))]);
       assert.ok(existsSync(join(lockParent, 'etcd-deploy-solo-test')), 'held while probing');
       child.kill('SIGINT');
       assert.equal(await exited, 130, stderr);
@@ -260,7 +260,7 @@ describe('Ctrl-C during a changing run', () => {
   });
 });
 
-describe('status with one host reachable', () => {
+describe('status with one host reachable', { timeout: 60_000 }, () => {
   let inventory: string;
   const STARTED = new Date(Date.now() - 3_723_000).toISOString();
   const ids = { a: 10, b: 11, c: 12 };

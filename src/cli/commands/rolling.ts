@@ -63,7 +63,8 @@ export async function rollingRun(inventory: Inventory, hosts: ReadonlyMap<string
     return;
   }
   if (plan.order.length === 0) {
-    printResult('Every member is already rolled.');
+    if (argv.json) printJson({ ok: true, mode: plan.mode, rolled: [], alreadyDone: plan.alreadyDone });
+    else printResult('Every member is already rolled.');
     return;
   }
   if (recorded && !plan.resumes) info(`Ignoring ${statePath}: it records a run on members this cluster no longer has`);
