@@ -22,6 +22,8 @@ PACKAGES=(
   busybox-static   # /bin/sh and friends inside the lab's etcd image
   iproute2         # ip netns / ip link for the lab network
   util-linux       # nsenter, unshare, flock, findmnt
+  sudo             # the non-root deploy user of `lab up --bastion`
+  perl             # the preflight fsync probe times each write with it (also on real hosts, when present)
 )
 
 if [[ ${EUID} -ne 0 ]]; then
