@@ -1,6 +1,7 @@
 // Pure: from what the probes printed on one host (and the cluster's clock reference) to one result per check, each
 // with the measured value, the threshold it was held against and what to do. No I/O, no clock: the caller measured.
 
+import { RENEW_WITHIN_DAYS } from '../pki/layout.js';
 import { tail } from '../errors.js';
 import type { Inventory } from '../inventory/types.js';
 import { containerDrift, parseContainerInspect } from '../phases/container-state.js';
@@ -91,6 +92,10 @@ export interface EvaluateInput {
   clockReference: ClockReference | null;
   /** How many hosts' clocks were read. */
   clocksRead: number;
+  /** With cluster.tls: pki, this member's certificates on the operator's machine (null: missing). */
+  certificates?: readonly { name: string; notAfter: Date | null }[];
+  /** Wall clock in ms, for certificate expiry. */
+  now?: number;
 }
 
 /** The results for a host SSH could not reach: the connection check fails, nothing else was measured. */
@@ -477,6 +482,19 @@ export function evaluateHost(input: EvaluateInput): CheckResult[] {
       else if (unsure) add('peers', 'warn', measured, peerThreshold, 'run the peers command by hand', steps.peers);
       else add('peers', 'pass', measured, peerThreshold);
     }
+  }
+
+  // --- certificates (cluster.tls: pki) -----------------------------------------------------------------------------
+  if (cluster.tls === 'pki' && input.certificates) {
+    const threshold = `every certificate valid for more than ${RENEW_WITHIN_DAYS} days`;
+    const now = input.now ?? Date.now();
+    const days = input.certificates.map((c) => ({ name: c.name, days: c.notAfter ? Math.floor((c.notAfter.getTime() - now) / 86_400_000) : null }));
+    const missing = days.filter((d) => d.days === null).map((d) => d.name);
+    const soon = days.filter((d) => d.days !== null && d.days < RENEW_WITHIN_DAYS);
+    const least = Math.min(...days.filter((d) => d.days !== null).map((d) => d.days!));
+    if (soon.length) add('certificates', 'warn', soon.map((d) => `${d.name} expires in ${d.days} days`).join('; '), threshold, 'run etcd-deploy certs rotate (no downtime)');
+    else if (missing.length) add('certificates', 'pass', `not issued yet: ${missing.join(', ')} (up issues them)`, threshold);
+    else add('certificates', 'pass', `${days.length} certificates, the first to expire in ${least} days`, threshold);
   }
   return out;
 }

@@ -1,6 +1,10 @@
 // `check`: connect to every host at once and run the preflight on each, concurrently. Unlike `up`, one unreachable host
 // does not stop the others being checked: a preflight should say everything that is wrong in one run.
 
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { caPaths, OPERATOR_CLIENT } from '../pki/layout.js';
+import { certInfo } from '../pki/x509.js';
 import { Listr } from 'listr2';
 import { HostsError } from '../errors.js';
 import type { Inventory, NodeSpec } from '../inventory/types.js';
@@ -36,7 +40,7 @@ export async function checkHost(
   agentSocket: string | undefined,
 ): Promise<{ obs: HostObservation; results: CheckResult[] }> {
   const obs = await observeHost(host, hp, hp.checks, context.first.get(hp.node.name)!, sshDescription(hp.node, agentSocket));
-  const results = evaluateHost({ inventory, plan: hp, steps: hp.checks, obs, clockReference: context.clock, clocksRead: context.clocksRead });
+  const results = evaluateHost({ inventory, plan: hp, steps: hp.checks, obs, clockReference: context.clock, clocksRead: context.clocksRead, certificates: memberCertificates(inventory, hp.node), now: Date.now() });
   return { obs, results };
 }
 
@@ -121,4 +125,12 @@ function connectReason(err: unknown): string {
   if (err instanceof HostsError) return err.failures.map((f) => f.message).join('; ');
   const e = err as { detail?: string; message?: string };
   return e.detail ?? e.message ?? String(err);
+}
+
+/** This member's certificates as the operator's machine holds them, with their expiry (cluster.tls: pki only). */
+export function memberCertificates(inventory: Inventory, node: NodeSpec): { name: string; notAfter: Date | null }[] {
+  if (inventory.cluster.tls !== 'pki') return [];
+  const dir = inventory.cluster.pkiDir;
+  const files = [['ca', caPaths(dir).cert], ...['server', 'peer'].map((k) => [`members/${node.name}/${k}`, join(dir, `members/${node.name}/${k}.crt`)]), [OPERATOR_CLIENT, join(dir, `${OPERATOR_CLIENT}.crt`)]] as [string, string][];
+  return files.map(([name, path]) => ({ name, notAfter: existsSync(path) ? certInfo(readFileSync(path, 'utf8')).notAfter : null }));
 }

@@ -23,6 +23,7 @@ export const CHECK_IDS = [
   'member-data',
   'other-etcd',
   'peers',
+  'certificates',
 ] as const;
 export type CheckId = (typeof CHECK_IDS)[number];
 

@@ -289,3 +289,25 @@ test('the report: a table with every host and check, the notable ones explained,
 function probe(r: { code: number; stdout: string; stderr: string }): Probe {
   return { code: r.code, stdout: r.stdout, stderr: r.stderr };
 }
+
+test('with cluster.tls: pki, a certificate within 30 days of expiry warns and names the fix', () => {
+  const tls = { ...lab, cluster: { ...lab.cluster, tls: 'pki' as const } };
+  const plan = planUp(tls);
+  const hp = plan.hosts[0]!;
+  const obs = observation('fresh', 'etcd-1');
+  const now = Date.parse('2026-11-24T00:00:00Z');
+  const judgeCerts = (certificates: { name: string; notAfter: Date | null }[]) =>
+    by(evaluateHost({ inventory: tls, plan: hp, steps: hp.checks, obs, clockReference: { ...clockOffset(obs.clock)! }, clocksRead: 3, certificates, now }), 'certificates');
+  const soon = judgeCerts([
+    { name: 'ca', notAfter: new Date('2036-01-01T00:00:00Z') },
+    { name: 'members/etcd-1/server', notAfter: new Date('2026-12-04T00:00:00Z') },
+  ]);
+  assert.equal(soon.status, 'warn');
+  assert.equal(soon.measured, 'members/etcd-1/server expires in 10 days');
+  assert.match(soon.advice, /certs rotate/);
+  assert.equal(judgeCerts([{ name: 'ca', notAfter: new Date('2027-11-24T00:00:00Z') }]).status, 'pass');
+  assert.equal(judgeCerts([{ name: 'ca', notAfter: null }]).status, 'pass');
+  // Without TLS there is nothing to judge.
+  const none = evaluateHost({ inventory: lab, plan: planUp(lab).hosts[0]!, steps: planUp(lab).hosts[0]!.checks, obs, clockReference: { ...clockOffset(obs.clock)! }, clocksRead: 3, certificates: [], now });
+  assert.ok(!none.some((r) => r.check === 'certificates'));
+});
