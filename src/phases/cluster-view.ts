@@ -121,3 +121,8 @@ export function compareVersions(a: string, b: string): number {
   for (let i = 0; i < 3; i++) if ((pa[i] ?? 0) !== (pb[i] ?? 0)) return (pa[i] ?? 0) - (pb[i] ?? 0);
   return 0;
 }
+
+/** The member to take a snapshot from: the leader when it is healthy (it has every committed write), else any healthy one. */
+export function snapshotSource(view: ClusterView): MemberView | undefined {
+  return view.members.find((m) => m.isLeader && m.healthy) ?? view.members.find((m) => m.healthy);
+}

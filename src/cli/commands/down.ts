@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { loadInventory } from '../../inventory/load.js';
-import { observeCluster } from '../../phases/cluster-view.js';
+import { observeCluster, snapshotSource } from '../../phases/cluster-view.js';
 import { runHostSteps } from '../../phases/host-steps.js';
 import { listrOptions } from '../../phases/progress.js';
 import { takeSnapshot } from '../../phases/snapshot.js';
@@ -42,7 +42,7 @@ export const downCommand: CommandModule<object, DownOptions> = {
         host: m.node.name,
         steps: [...(m.container.kind === 'present' ? stopSteps(inventory, m.node) : []), ...(argv.purge ? [asideStep(m.node, timestamp)] : [])],
       }));
-      const source = view.members.find((m) => m.isLeader && m.healthy) ?? view.members.find((m) => m.healthy);
+      const source = snapshotSource(view);
       const snapshotPlan = argv.purge && source ? planSnapshot(inventory, source.node, argv.out ?? defaultSnapshotPath(inventory, timestamp)) : null;
       if (argv['dry-run']) {
         const lines = [`down${argv.purge ? ' --purge' : ''}: hosts concurrently, data ${argv.purge ? 'moved aside' : 'kept'}`];

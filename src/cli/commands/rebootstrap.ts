@@ -4,7 +4,7 @@ import { OperationError, UsageError } from '../../errors.js';
 import { endpointHealth } from '../../etcd/commands.js';
 import { waitHealthy } from '../../etcd/health.js';
 import { loadInventory } from '../../inventory/load.js';
-import { observeCluster } from '../../phases/cluster-view.js';
+import { observeCluster, snapshotSource } from '../../phases/cluster-view.js';
 import { runHostSteps } from '../../phases/host-steps.js';
 import { listrOptions } from '../../phases/progress.js';
 import { takeSnapshot } from '../../phases/snapshot.js';
@@ -50,7 +50,7 @@ export const rebootstrapCommand: CommandModule<object, RebootstrapOptions> = {
     const each = argv['dry-run'] ? withHosts : <T>(i: typeof inventory, a: RebootstrapOptions, f: (h: ReadonlyMap<string, FileHost>) => Promise<T>) => withChangingHosts(i, a, f, () => `rebootstrap, new token ${newToken}`);
     await each(inventory, argv, async (hosts) => {
       const view = await observeCluster(inventory, hosts);
-      const source = view.members.find((m) => m.isLeader && m.healthy) ?? view.members.find((m) => m.healthy);
+      const source = snapshotSource(view);
       const snapshotPlan = source ? planSnapshot(inventory, source.node, argv.out ?? defaultSnapshotPath(inventory, timestamp)) : null;
       let tool: 'etcdutl' | 'etcdctl' = 'etcdctl';
       if (argv.restore) {

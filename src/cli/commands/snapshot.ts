@@ -6,7 +6,7 @@ import type { CommandModule } from 'yargs';
 import { OperationError, UsageError } from '../../errors.js';
 import { parseSnapshotStatus } from '../../etcd/parse.js';
 import { loadInventory } from '../../inventory/load.js';
-import { observeCluster } from '../../phases/cluster-view.js';
+import { observeCluster, snapshotSource } from '../../phases/cluster-view.js';
 import { takeSnapshot } from '../../phases/snapshot.js';
 import { CONTAINER_DATA_DIR } from '../../plan/flags.js';
 import { render } from '../../plan/shell.js';
@@ -35,7 +35,7 @@ const save: CommandModule<object, SaveOptions> = {
     const inventory = loadInventory(argv.inventory);
     await withHosts(inventory, argv, async (hosts) => {
       const view = await observeCluster(inventory, hosts);
-      const source = view.members.find((m) => m.isLeader && m.healthy) ?? view.members.find((m) => m.healthy);
+      const source = snapshotSource(view);
       if (!source) throw new OperationError('no member is healthy: there is nothing to take a snapshot from');
       const plan = planSnapshot(inventory, source.node, argv.out ?? defaultSnapshotPath(inventory, compactTimestamp(new Date())));
       const result = await takeSnapshot(hosts.get(source.node.name)!, plan, (t) => info(t));
