@@ -3,9 +3,8 @@
 // always match. The argv order is part of the contract: tests elsewhere compare rendered strings exactly.
 
 import type { Argv } from '../plan/shell.js';
-import { clientUrl } from '../plan/flags.js';
 import { inContainer } from '../pki/layout.js';
-import type { ClusterSpec, NodeSpec } from '../inventory/types.js';
+import type { ClusterSpec } from '../inventory/types.js';
 
 export interface EtcdctlOptions {
   /** Go duration for `--dial-timeout`; default `2s`. */
@@ -18,16 +17,6 @@ export interface EtcdctlOptions {
 // short while still being generous for a healthy member on a LAN (the fixtures show single-digit milliseconds).
 const DEFAULT_DIAL_TIMEOUT = '2s';
 const DEFAULT_COMMAND_TIMEOUT = '3s';
-
-/** Client URL of one member, as the cluster advertises it: `http://IP:clientPort`, IPv6 in brackets. */
-export function clientEndpoint(node: NodeSpec, cluster: ClusterSpec): string {
-  return clientUrl(node, cluster);
-}
-
-/** Client URLs of all members, in inventory order. */
-export function clientEndpoints(nodes: readonly NodeSpec[], cluster: ClusterSpec): string[] {
-  return nodes.map((n) => clientEndpoint(n, cluster));
-}
 
 /**
  * `docker exec -e ETCDCTL_API=3 <container> etcdctl --endpoints=... --dial-timeout=... --command-timeout=... <args>`.

@@ -4,7 +4,7 @@ import { Listr } from 'listr2';
 import { HostsError, type HostFailure } from '../errors.js';
 import type { Step } from '../plan/up.js';
 import type { RemoteHost } from '../ssh/types.js';
-import { mustRun, StepFailed } from './exec.js';
+import { runInOrder } from './exec.js';
 import type { ListrOptions } from './progress.js';
 
 export interface HostSteps {
@@ -31,20 +31,16 @@ export async function runHostSteps(
             work.map((w) => ({
               title: w.host,
               task: async (_c: unknown, sub: { output: string; title: string }) => {
-                const done: string[] = [];
-                try {
-                  for (const step of w.steps) {
-                    sub.output = `${w.host}: ${step.title}`;
-                    await mustRun(hosts.get(w.host)!, step, `${step.title} failed`, timeoutMs);
-                    done.push(step.title);
-                  }
+                sub.output = `${w.host}: ${w.steps.map((s) => s.title).join(', ')}`;
+                // One shell session per host for consecutive commands, as up's changes run (phases/exec.ts runInOrder).
+                const { done: ran, failure } = await runInOrder(hosts.get(w.host)!, w.steps, timeoutMs);
+                const done = ran.map((s) => s.title);
+                if (done.length) changed.push(w.host);
+                if (failure) {
+                  failures.push({ ...failure, message: `${failure.message}${done.length ? ` (after: ${done.join(', ')})` : ''}` });
+                  sub.title = `${w.host}: ${failure.message}`;
+                } else {
                   sub.title = `${w.host}: ${done.join(', ') || 'nothing to do'}`;
-                } catch (err) {
-                  if (!(err instanceof StepFailed)) throw err;
-                  failures.push({ ...err.failure, message: `${err.failure.message}${done.length ? ` (after: ${done.join(', ')})` : ''}` });
-                  sub.title = `${w.host}: ${err.failure.message}`;
-                } finally {
-                  if (done.length) changed.push(w.host);
                 }
               },
             })),

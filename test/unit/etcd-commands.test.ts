@@ -3,8 +3,6 @@ import assert from 'node:assert/strict';
 import { render } from '../../src/plan/shell.js';
 import type { ClusterSpec, NodeSpec } from '../../src/inventory/types.js';
 import {
-  clientEndpoint,
-  clientEndpoints,
   endpointHashKV,
   endpointHealth,
   endpointStatus,
@@ -13,6 +11,10 @@ import {
   memberList,
   put,
 } from '../../src/etcd/commands.js';
+import { clientUrl as clientEndpoint } from '../../src/plan/flags.js';
+import type { NodeSpec as EndpointNode, ClusterSpec as EndpointCluster } from '../../src/inventory/types.js';
+
+const clientEndpoints = (ns: readonly EndpointNode[], c: EndpointCluster): string[] => ns.map((n) => clientEndpoint(n, c));
 
 const cluster: ClusterSpec = {
   token: 'etcd-cluster-1',
