@@ -2,20 +2,21 @@
 // evaluate.ts; this module only measures, and never turns a failed probe into an exception.
 
 import type { NodeSpec } from '../inventory/types.js';
-import { runBatch } from '../phases/batch.js';
+import { runBatch } from '../ssh/batch.js';
 import { DEFAULT_COMMAND_TIMEOUT_MS, runStep } from '../phases/exec.js';
 import type { HostUpPlan, Step } from '../plan/up.js';
-import type { RemoteHost } from '../ssh/types.js';
-import type { ClockReading, HostObservation, Probe } from './evaluate.js';
-import type { HostCheckSteps } from './plan.js';
+import type { ExecResult, RemoteHost } from '../ssh/types.js';
+import type { HostObservation, Probe } from './evaluate.js';
+import { inspectionOrder, type HostCheckSteps } from './plan.js';
 
-// Bounds per probe. The facts script ends with 200 synchronous writes: at 100 ms a write (a broken disk) still 20 s.
-const TIMEOUT_MS = { clock: 10_000, facts: 60_000, peers: 15_000, docker: 30_000 } as const;
+// The whole session's bound: the facts script ends with 200 synchronous writes (at 100 ms a write, a broken disk, 20 s),
+// and a docker engine that hangs holds its probes until here.
+const SESSION_TIMEOUT_MS = DEFAULT_COMMAND_TIMEOUT_MS;
 
 /** The operator's wall clock in ms with sub-millisecond resolution. */
 const wallClock = (): number => performance.timeOrigin + performance.now();
 
-async function settle(run: Promise<{ code: number; stdout: string; stderr: string }>): Promise<Probe> {
+async function settle(run: Promise<ExecResult>): Promise<Probe> {
   try {
     return await run;
   } catch (err) {
@@ -23,60 +24,47 @@ async function settle(run: Promise<{ code: number; stdout: string; stderr: strin
   }
 }
 
-/** What each host answered to the light probes, read on every host before any heavy probe starts. */
-export interface FirstReadings {
-  clock: ClockReading;
-  /** null when the plan has no peer step (one member). */
-  peers: Probe | null;
-}
-
 /**
- * The light probes, on every host at once: the clock as the first command on its connection (nothing queued ahead of
- * it on the channel cap, so half the round trip bounds the error), then the peer ports. Both are timing-sensitive, so
- * they run before the heavy probes (docker, fsync) load the hosts.
+ * Read one host: the clock, the peer ports, the four `up` probes and the facts script, one after another in one shell
+ * session (check/plan.inspectionOrder); the clock's answer is timed as it arrives, not when the session ends. The
+ * manifest probe runs after, and only when the image probe said the image is missing. Never rejects: a probe that
+ * could not run carries why.
  */
-export async function readFirst(
-  hosts: ReadonlyMap<string, RemoteHost>,
-  steps: ReadonlyMap<string, HostCheckSteps>,
+export async function observeHost(
+  host: RemoteHost,
+  plan: HostUpPlan,
+  steps: HostCheckSteps,
+  ssh: string,
   now: () => number = wallClock,
-): Promise<Map<string, FirstReadings>> {
-  const readings = await Promise.all(
-    [...hosts].map(async ([name, host]): Promise<[string, FirstReadings]> => {
-      const s = steps.get(name)!;
-      const sentMs = now();
-      const probe = await settle(runStep(host, s.clock, TIMEOUT_MS.clock));
-      const clock = { sentMs, receivedMs: now(), probe };
-      const peers = s.peers ? await settle(runStep(host, s.peers, TIMEOUT_MS.peers)) : null;
-      return [name, { clock, peers }];
-    }),
-  );
-  return new Map(readings);
-}
-
-/**
- * Run the four `up` probes and the facts script on one host, concurrently (the connection's channel cap queues them),
- * the long facts script first. The manifest probe runs only once the image probe said the image is missing.
- */
-export async function observeHost(host: RemoteHost, plan: HostUpPlan, steps: HostCheckSteps, first: FirstReadings, ssh: string): Promise<HostObservation> {
-  const run = (step: Step, timeoutMs?: number): Promise<Probe> => settle(runStep(host, step, timeoutMs));
-  const facts = run(steps.facts, TIMEOUT_MS.facts);
-  // up's four probes share one shell session: each is a docker CLI start, and a session per command costs more.
-  const probes = [plan.probes.engine, plan.probes.image, plan.probes.container, plan.probes.data];
-  const batch = runBatch(host, probes.map((p) => p.command), 'parallel', DEFAULT_COMMAND_TIMEOUT_MS).then(
-    (rs) => rs.map((r): Probe => r ?? { error: 'did not run' }),
-    (err: unknown) => probes.map((): Probe => ({ error: (err as Error).message })),
-  );
-  const [e, i, container, data] = (await batch) as [Probe, Probe, Probe, Probe];
+): Promise<HostObservation> {
+  const order = inspectionOrder(plan.probes, steps);
+  const results: (Probe | null)[] = order.map(() => null);
+  const sentMs = now();
+  let clockReceivedMs: number | null = null;
+  try {
+    await runBatch(host, order.map((s) => s.command), 'serial', {
+      timeoutMs: SESSION_TIMEOUT_MS,
+      onResult: (i, r) => {
+        if (i === 0) clockReceivedMs = now();
+        results[i] = r;
+      },
+    });
+  } catch (err) {
+    // What arrived before the session failed stands; the rest says why it has no answer.
+    for (let i = 0; i < results.length; i++) results[i] ??= { error: (err as Error).message };
+  }
+  const probe = (s: Step): Probe => results[order.indexOf(s)] ?? { error: 'did not run' };
+  const up = { engine: probe(plan.probes.engine), image: probe(plan.probes.image), container: probe(plan.probes.container), data: probe(plan.probes.data) };
+  const { engine: e, image: i } = up;
   const imageMissing = !('error' in e) && e.code === 0 && !('error' in i) && i.code !== 0 && /no such (image|object)/i.test(i.stderr);
-  const manifest = imageMissing ? run(steps.manifest, TIMEOUT_MS.docker) : Promise.resolve(null);
-
+  const manifest = imageMissing ? await settle(runStep(host, steps.manifest, SESSION_TIMEOUT_MS)) : null;
   return {
     ssh,
-    up: { engine: e, image: i, container, data },
-    clock: first.clock,
-    facts: await facts,
-    peers: first.peers,
-    manifest: await manifest,
+    up,
+    clock: { sentMs, receivedMs: clockReceivedMs ?? now(), probe: probe(steps.clock) },
+    facts: probe(steps.facts),
+    peers: steps.peers ? probe(steps.peers) : null,
+    manifest,
   };
 }
 

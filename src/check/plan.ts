@@ -7,7 +7,7 @@
 // dirname, date, timeout, dd; `ip` (iproute2) or `hostname -I`; `ss` or /proc/net/tcp; `perl` with Time::HiRes when
 // present (per-write fsync timings), else dd (mean only); bash /dev/tcp or nc for the peer port; systemctl when booted
 // with systemd; docker. Per host that is three commands beside `up`'s four probes: the clock, the peer ports, and one
-// script for everything else.
+// script for everything else. All of them, with `up`'s probes, run in one shell session per host (inspectionOrder).
 
 import type { Inventory, NodeSpec } from '../inventory/types.js';
 import { render, type Argv } from '../plan/shell.js';
@@ -140,11 +140,24 @@ export function planHostChecks(inventory: Inventory, node: NodeSpec): HostCheckS
   };
 }
 
-/**
- * In the order they start and print: the light probes first (the clock, then the peer ports), on every host before
- * any heavy one, so neither is skewed by the load of the others; the manifest step last, as it runs only when the
- * image is missing.
- */
+/** The check steps in the order they run and print (the manifest step aside: it runs only when the image is missing). */
 export function checkStepList(steps: HostCheckSteps): Step[] {
   return [steps.clock, ...(steps.peers ? [steps.peers] : []), steps.facts];
+}
+
+/** `up`'s four probes, as plan/up.ts builds them. */
+export interface UpProbeSteps {
+  engine: Step;
+  image: Step;
+  container: Step;
+  data: Step;
+}
+
+/**
+ * Everything read from one host before any change, in the order one shell session runs it: the clock first (nothing
+ * ahead of it, so the round trip bounds the error), then the peer ports (timing-sensitive, before the host is loaded),
+ * then `up`'s four probes, and last the facts script, which ends with the fsync probe, the longest read.
+ */
+export function inspectionOrder(probes: UpProbeSteps, steps: HostCheckSteps): Step[] {
+  return [steps.clock, ...(steps.peers ? [steps.peers] : []), probes.engine, probes.image, probes.container, probes.data, steps.facts];
 }

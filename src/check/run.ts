@@ -13,35 +13,37 @@ import type { ListrOptions } from '../phases/progress.js';
 import type { HostUpPlan, UpPlan } from '../plan/up.js';
 import type { RemoteHost } from '../ssh/types.js';
 import { clockOffset, clockReference, evaluateHost, unreachableHost, type ClockReference, type HostObservation } from './evaluate.js';
-import { observeHost, readFirst, sshDescription, type FirstReadings } from './observe.js';
+import { observeHost, sshDescription } from './observe.js';
 import { CHECK_IDS, countByStatus, type CheckReport, type CheckResult } from './types.js';
 
-/** Every host's light readings (clock, peers) and the clock the hosts are judged against. */
+/** The clock every host is judged against: the median of all hosts' clocks, so it waits for every observation. */
 export interface PreflightContext {
-  first: ReadonlyMap<string, FirstReadings>;
   clock: ClockReference | null;
   clocksRead: number;
 }
 
-/** The light probes on every host, before any heavy one (see observe.readFirst). */
-export async function preflightContext(plan: UpPlan, hosts: ReadonlyMap<string, RemoteHost>, now?: () => number): Promise<PreflightContext> {
-  const steps = new Map(plan.hosts.map((hp) => [hp.node.name, hp.checks]));
-  const first = await readFirst(hosts, steps, now);
-  const offsets = [...first.values()].map((f) => clockOffset(f.clock));
-  return { first, clock: clockReference(offsets), clocksRead: offsets.filter((o) => o !== null).length };
+/** Start reading every host at once (one shell session each); each promise settles with that host's observation. */
+export function observeHosts(
+  plan: UpPlan,
+  hosts: ReadonlyMap<string, RemoteHost>,
+  agentSocket: string | undefined,
+  now?: () => number,
+): Map<string, Promise<HostObservation>> {
+  return new Map(
+    plan.hosts
+      .filter((hp) => hosts.has(hp.node.name))
+      .map((hp) => [hp.node.name, observeHost(hosts.get(hp.node.name)!, hp, hp.checks, sshDescription(hp.node, agentSocket), now)]),
+  );
 }
 
-/** Observe one host and judge it: the unit both `check` and `up` run per host. */
-export async function checkHost(
-  host: RemoteHost,
-  inventory: Inventory,
-  hp: HostUpPlan,
-  context: PreflightContext,
-  agentSocket: string | undefined,
-): Promise<{ obs: HostObservation; results: CheckResult[] }> {
-  const obs = await observeHost(host, hp, hp.checks, context.first.get(hp.node.name)!, sshDescription(hp.node, agentSocket));
-  const results = evaluateHost({ inventory, plan: hp, steps: hp.checks, obs, clockReference: context.clock, clocksRead: context.clocksRead, certificates: memberCertificates(inventory, hp.node), now: Date.now() });
-  return { obs, results };
+export async function preflightContext(observations: Iterable<Promise<HostObservation>>): Promise<PreflightContext> {
+  const offsets = (await Promise.all(observations)).map((o) => clockOffset(o.clock));
+  return { clock: clockReference(offsets), clocksRead: offsets.filter((o) => o !== null).length };
+}
+
+/** Judge one host's observation: the unit both `check` and `up` run per host. */
+export function judgeHost(inventory: Inventory, hp: HostUpPlan, obs: HostObservation, context: PreflightContext): CheckResult[] {
+  return evaluateHost({ inventory, plan: hp, steps: hp.checks, obs, clockReference: context.clock, clocksRead: context.clocksRead, certificates: memberCertificates(inventory, hp.node), now: Date.now() });
 }
 
 /** `pass 14, warn 1: cpus 2 cores (warn below 4)` for a progress title. */
@@ -94,14 +96,16 @@ export async function runCheck(plan: UpPlan, deps: CheckDeps): Promise<CheckRepo
           title: 'Check every host',
           skip: (c) => c.hosts.size === 0,
           task: async (c, task) => {
-            const context = await preflightContext(plan, c.hosts, deps.now);
+            const observations = observeHosts(plan, c.hosts, deps.agentSocket, deps.now);
+            const context = preflightContext(observations.values());
             return task.newListr(
               plan.hosts
                 .filter((hp) => c.hosts.has(hp.node.name))
                 .map((hp) => ({
                   title: hp.node.name,
                   task: async (_: CheckCtx, sub) => {
-                    const { results } = await checkHost(c.hosts.get(hp.node.name)!, inventory, hp, context, deps.agentSocket);
+                    const obs = await observations.get(hp.node.name)!;
+                    const results = judgeHost(inventory, hp, obs, await context);
                     c.results.set(hp.node.name, results);
                     sub.title = hostTitle(hp.node.name, results);
                   },

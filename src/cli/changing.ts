@@ -3,7 +3,7 @@
 // first member's host over that same connection (one connection per host per run), before the command sees any host.
 
 import type { Argv as Yargs } from 'yargs';
-import { hideBin } from 'yargs/helpers';
+import { createRequire } from 'node:module';
 import { acquireClusterLock, describeHolder, type HeldLock } from '../audit/lock.js';
 import { appendAudit, operatorName, sha256File, type AuditRecord } from '../audit/trail.js';
 import { DeployError, ExitCode } from '../errors.js';
@@ -33,14 +33,25 @@ export function withLock<T>(y: Yargs<T>) {
 /** Opens one connection per node (all or nothing), the first one already holding the cluster lock. */
 export type LockedConnect = () => Promise<Map<string, FileHost>>;
 
+/** Resolves once the run holds the cluster lock; rejects with why it could not take it. */
+export type LockHeld = () => Promise<void>;
+
 export interface ChangingRun<T> {
-  /** The command's work. It must connect through `connect` (at most once) and close what it opened. */
-  run: (connect: LockedConnect) => Promise<T>;
+  /**
+   * The command's work. It must connect through `connect` (at most once) and close what it opened. With
+   * `lockWhileReading`, `connect` resolves as soon as the hosts are connected and the lock is taken beside the
+   * command's first reads: the command must await `lockHeld` before it changes anything.
+   */
+  run: (connect: LockedConnect, lockHeld: LockHeld) => Promise<T>;
+  lockWhileReading?: boolean;
   /** One line for the audit trail about a successful result, e.g. `changed etcd-1, etcd-2`. */
   summarize: (result: T) => string;
 }
 
 /** The command line as the operator typed it, quoted so it can be pasted back. */
+// yargs' CommonJS helpers, as main.ts loads yargs (its ESM build would load a second copy).
+const { hideBin } = createRequire(import.meta.url)('yargs/helpers') as typeof import('yargs/helpers');
+
 export function commandLine(args: readonly string[] = hideBin(process.argv)): string {
   return render(['etcd-deploy', ...args]);
 }
@@ -57,19 +68,28 @@ export async function runChanging<T>(argv: ChangingOptions, inventory: Inventory
   let lock: HeldLock | null = null;
   let lockHost: FileHost | null = null;
 
+  let locking: Promise<void> = Promise.reject(new Error('not connected'));
+  locking.catch(() => undefined);
   const connect: LockedConnect = async () => {
     const hosts = await connector(inventory, argv)();
     const first = inventory.nodes[0]!.name;
     const host = hosts.get(first)!;
-    try {
-      lock = await acquireClusterLock(traced(host, verboseTracer(argv.verbose)), inventory, { operator, command, forceUnlock: argv['force-unlock'] });
-    } catch (err) {
-      for (const h of hosts.values()) h.close();
-      throw err;
-    }
-    if (lock.forced) info(`warning: --force-unlock removed the cluster lock of ${describeHolder(lock.forced)}`);
-    if (lock.replaced) info(`warning: replaced a stale cluster lock of ${describeHolder(lock.replaced)}`);
     lockHost = host;
+    locking = (async () => {
+      lock = await acquireClusterLock(traced(host, verboseTracer(argv.verbose)), inventory, { operator, command, forceUnlock: argv['force-unlock'] });
+      if (lock.forced) info(`warning: --force-unlock removed the cluster lock of ${describeHolder(lock.forced)}`);
+      if (lock.replaced) info(`warning: replaced a stale cluster lock of ${describeHolder(lock.replaced)}`);
+    })();
+    // Whoever awaits it reports the failure; this only keeps an early failure from being an unhandled rejection.
+    locking.catch(() => undefined);
+    if (!work.lockWhileReading) {
+      try {
+        await locking;
+      } catch (err) {
+        for (const h of hosts.values()) h.close();
+        throw err;
+      }
+    }
     // The command closes its connections when it is done; the lock host's must outlive that until the lock is gone.
     return new Map([...hosts].map(([name, h]) => [name, name === first ? keepOpen(h) : h]));
   };
@@ -85,7 +105,7 @@ export async function runChanging<T>(argv: ChangingOptions, inventory: Inventory
   };
 
   try {
-    const result = await work.run(connect);
+    const result = await work.run(connect, () => locking);
     record('ok', ExitCode.ok, work.summarize(result));
     return result;
   } catch (err) {
@@ -94,6 +114,8 @@ export async function runChanging<T>(argv: ChangingOptions, inventory: Inventory
     record('failed', exitCode, firstLine(err));
     throw err;
   } finally {
+    // A lock still being taken (the command failed while reading) is released once taken, not left behind.
+    await locking.catch(() => undefined);
     const held = lock as HeldLock | null;
     if (held) {
       const warning = await held.release();

@@ -5,7 +5,6 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type yargsFactory from 'yargs';
 import type { CommandModule } from 'yargs';
-import { hideBin } from 'yargs/helpers';
 import { DeployError, ExitCode, HostsError, InventoryError } from '../errors.js';
 import { InterruptedError, interruptRun, runSignal } from '../ssh/interrupt.js';
 import { printJson } from './output.js';
@@ -19,6 +18,8 @@ function packageVersion(): string {
 // yargs 17's ESM build wraps help text in the middle of words (yargs/yargs#2112, fixed only in yargs 18, which needs
 // Node >= 20.19); its CommonJS build wraps at word boundaries. Same package, same API and types.
 const yargs = createRequire(import.meta.url)('yargs') as typeof yargsFactory;
+// Its helpers from the same CommonJS build: importing 'yargs/helpers' would load yargs' ESM build beside it (~13 ms).
+const { hideBin } = createRequire(import.meta.url)('yargs/helpers') as typeof import('yargs/helpers');
 
 class YargsUsage extends Error {}
 
@@ -89,7 +90,12 @@ export async function main(args: string[]): Promise<number> {
         throw new YargsUsage(msg);
       })
       .parseAsync();
-    return runSignal.aborted ? INTERRUPTED : ExitCode.ok;
+    if (runSignal.aborted) {
+      // Nothing threw: every command had started before Ctrl-C and the run went to its end.
+      process.stderr.write('interrupted (Ctrl-C) after the last command had started: the run completed; its result is above\n');
+      return INTERRUPTED;
+    }
+    return ExitCode.ok;
   } catch (err) {
     const code = report(err, wantsJson);
     return runSignal.aborted ? INTERRUPTED : code;

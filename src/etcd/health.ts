@@ -5,7 +5,8 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { OperationError } from '../errors.js';
 import { render, type Argv } from '../plan/shell.js';
-import type { RemoteHost } from '../ssh/types.js';
+import { runBatch } from '../ssh/batch.js';
+import type { ExecResult, RemoteHost } from '../ssh/types.js';
 import { EtcdOutputError, parseEndpointHealth, type HealthReport } from './parse.js';
 
 export interface WaitHealthyOptions {
@@ -29,6 +30,11 @@ export interface WaitHealthyOptions {
   /** For the advice in the timeout message. */
   containerName?: string;
   peerPort?: number;
+  /**
+   * A command to run in the same session as each poll, when that poll's etcdctl exits 0 (`health && then`): what the
+   * caller needs next from a healthy cluster (e.g. the member list), without another session after the wait.
+   */
+  then?: string;
 }
 
 export interface UnhealthyEndpoint {
@@ -55,10 +61,15 @@ const DEFAULT_INTERVAL_MS = 200;
 const DEFAULT_POLL_TIMEOUT_MS = 15_000;
 const NEVER_ANSWERED = 'no health report yet';
 
-type Poll = { report: HealthReport } | { failure: string };
+type Poll = ({ report: HealthReport } | { failure: string }) & { then?: ExecResult | null };
 
 /** Poll until every expected endpoint is healthy; resolves with the last report, or throws ClusterUnhealthyError. */
 export async function waitHealthy(opts: WaitHealthyOptions): Promise<HealthReport> {
+  return (await waitHealthyThen(opts)).report;
+}
+
+/** waitHealthy, also handing back what `opts.then` printed with the last poll (null when it did not run). */
+export async function waitHealthyThen(opts: WaitHealthyOptions): Promise<{ report: HealthReport; then: ExecResult | null }> {
   const now = opts.now ?? (() => performance.now());
   const sleep = opts.sleep ?? ((ms: number) => delay(ms));
   const intervalMs = opts.intervalMs ?? DEFAULT_INTERVAL_MS;
@@ -75,7 +86,7 @@ export async function waitHealthy(opts: WaitHealthyOptions): Promise<HealthRepor
 
   for (;;) {
     polls++;
-    const poll = await pollOnce(opts.host, command, pollTimeoutMs);
+    const poll = await pollOnce(opts.host, command, opts.then, pollTimeoutMs);
     if ('report' in poll) {
       lastPollFailure = null;
       const seen = new Map(poll.report.map((h) => [key(h.endpoint), h]));
@@ -90,7 +101,7 @@ export async function waitHealthy(opts: WaitHealthyOptions): Promise<HealthRepor
     }
     const healthy = [...state.values()].filter((s) => s === null).length;
     opts.onProgress?.(healthy, state.size, 'report' in poll ? poll.report : []);
-    if ('report' in poll && healthy === state.size) return poll.report;
+    if ('report' in poll && healthy === state.size) return { report: poll.report, then: poll.then ?? null };
 
     const remaining = deadline - now();
     if (remaining <= 0) throw timeoutError(opts, state, lastPollFailure, polls, now() - start);
@@ -99,13 +110,20 @@ export async function waitHealthy(opts: WaitHealthyOptions): Promise<HealthRepor
   }
 }
 
-async function pollOnce(host: RemoteHost, command: string, timeoutMs: number): Promise<Poll> {
-  let result;
+async function pollOnce(host: RemoteHost, command: string, then: string | undefined, timeoutMs: number): Promise<Poll> {
+  let result: ExecResult;
+  let thenResult: ExecResult | null = null;
   try {
-    result = await host.exec(command, { timeoutMs });
+    if (then === undefined) result = await host.exec(command, { timeoutMs });
+    else [result, thenResult] = (await runBatch(host, [command, then], 'stop-on-failure', { timeoutMs })) as [ExecResult, ExecResult | null];
   } catch (e) {
     return { failure: `could not run etcdctl: ${(e as Error).message}` };
   }
+  const read = readPoll(result);
+  return 'report' in read ? { ...read, then: thenResult } : read;
+}
+
+function readPoll(result: ExecResult): Poll {
   // etcdctl exits 1 when any endpoint is unhealthy but still prints the full JSON: the output decides, not the code.
   try {
     return { report: parseEndpointHealth(result.stdout) };

@@ -1,7 +1,7 @@
 // Running a planned step on a host: the one place phases turn a Step into a remote call, so failure records are uniform.
 
 import { tail, type HostFailure } from '../errors.js';
-import { runBatch } from './batch.js';
+import { runBatch } from '../ssh/batch.js';
 import type { Step } from '../plan/up.js';
 import { hostFailureOf } from '../ssh/errors.js';
 import type { FileHost } from '../ssh/connection.js';
@@ -75,7 +75,7 @@ export async function mustRun(host: RemoteHost, step: Step, message: string, tim
 
 /**
  * Run a host's steps in order, stopping at the first failure. Consecutive commands share one shell session
- * (phases/batch.ts); file uploads go over SFTP between them.
+ * (ssh/batch.ts); file uploads go over SFTP between them.
  */
 export async function runInOrder(
   host: RemoteHost,
@@ -102,7 +102,7 @@ export async function runInOrder(
     const segment = steps.slice(i, j);
     let results: (ExecResult | null)[];
     try {
-      results = await runBatch(host, segment.map((s) => s.command), 'stop-on-failure', timeoutMs);
+      results = await runBatch(host, segment.map((s) => s.command), 'stop-on-failure', { timeoutMs });
     } catch (err) {
       return { done, failure: transportFailure(segment[0]!, err) };
     }

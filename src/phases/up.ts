@@ -4,10 +4,10 @@
 import { Listr } from 'listr2';
 import { probeFailed, type HostObservation } from '../check/evaluate.js';
 import { checkFailure, checkLine } from '../check/format.js';
-import { checkHost, preflightContext } from '../check/run.js';
+import { judgeHost, observeHosts, preflightContext } from '../check/run.js';
 import type { CheckResult } from '../check/types.js';
 import { HostsError, type HostFailure } from '../errors.js';
-import { waitHealthy } from '../etcd/health.js';
+import { waitHealthyThen } from '../etcd/health.js';
 import { parseMemberList, type Member } from '../etcd/parse.js';
 import type { Inventory } from '../inventory/types.js';
 import type { HostUpPlan, UpPlan } from '../plan/up.js';
@@ -24,6 +24,8 @@ export interface UpDeps {
   trace: Tracer;
   healthDeadlineMs: number;
   healthIntervalMs?: number;
+  /** Resolves once the run holds the cluster lock (taken while the hosts are read); awaited before any change. */
+  lockHeld?: () => Promise<void>;
   /** Aborted on Ctrl-C; the run then reports which hosts it changed. Default: the process's run signal. */
   signal?: AbortSignal;
 }
@@ -65,15 +67,17 @@ export async function runUp(plan: UpPlan, deps: UpDeps): Promise<UpOutcome> {
           task: async (c, task) => {
             const failures: HostFailure[] = [];
             const notReady = new Set<string>();
-            // The preflight checks (check/) run beside the four probes and read their results too; the light ones
-            // (clock, peer ports) first on every host.
-            const preflight = await preflightContext(plan, c.hosts);
+            // The preflight checks (check/) run with the four probes in one session per host and read their results
+            // too; each host is judged once every host's clock is known.
+            const observations = observeHosts(plan, c.hosts, process.env.SSH_AUTH_SOCK);
+            const preflight = preflightContext(observations.values());
             await task
               .newListr(
                 plan.hosts.map((hp) => ({
                   title: hp.node.name,
                   task: async (_: UpCtx, sub) => {
-                    const { obs, results } = await checkHost(c.hosts.get(hp.node.name)!, plan.inventory, hp, preflight, process.env.SSH_AUTH_SOCK);
+                    const obs = await observations.get(hp.node.name)!;
+                    const results = judgeHost(plan.inventory, hp, obs, await preflight);
                     const decision = decide(hp, obs, plan.inventory);
                     const problems = hostProblems(decision, results);
                     const warnings = results.filter((r) => r.status === 'warn');
@@ -92,6 +96,8 @@ export async function runUp(plan: UpPlan, deps: UpDeps): Promise<UpOutcome> {
                 { concurrent: true, exitOnError: false },
               )
               .run(c);
+            // Another run holding the lock explains everything else that was found, so it is reported first.
+            await deps.lockHeld?.();
             if (failures.length > 0) {
               throw new HostsError(`up changed nothing: ${notReady.size} of ${hostCount} hosts are not ready`, sortByPlan(failures, plan));
             }
@@ -141,7 +147,9 @@ export async function runUp(plan: UpPlan, deps: UpDeps): Promise<UpOutcome> {
           title: `Wait until all ${hostCount} members are healthy`,
           task: async (c, task) => {
             const healthHost = c.hosts.get(plan.health.host)!;
-            await waitHealthy({
+            // The member list rides in the same session as the poll that finds the cluster healthy.
+            const sameHost = plan.members.host === plan.health.host;
+            const { then } = await waitHealthyThen({
               host: healthHost,
               argv: plan.health.argv,
               expectedEndpoints: [...plan.clientEndpoints],
@@ -154,16 +162,16 @@ export async function runUp(plan: UpPlan, deps: UpDeps): Promise<UpOutcome> {
               onProgress: (healthy: number, total: number) => {
                 task.output = `${healthy}/${total} healthy`;
               },
+              ...(sameHost ? { then: plan.members.command } : {}),
             });
             task.title = `All ${hostCount} members are healthy`;
-          },
-        },
-        {
-          title: 'List members',
-          task: async (c) => {
-            const host = c.hosts.get(plan.members.host)!;
-            const result = await mustRun(host, plan.members, 'etcdctl member list failed');
-            c.members = parseMemberList(result.stdout).members;
+            if (then && then.code === 0) {
+              c.members = parseMemberList(then.stdout).members;
+            } else {
+              // The member list could not ride with the last poll (another host, or it failed there): on its own.
+              const result = await mustRun(c.hosts.get(plan.members.host)!, plan.members, 'etcdctl member list failed');
+              c.members = parseMemberList(result.stdout).members;
+            }
           },
         },
       ],
@@ -196,7 +204,7 @@ export async function runUp(plan: UpPlan, deps: UpDeps): Promise<UpOutcome> {
   };
 }
 
-/** The decision from the four probes (run by checkHost with the checks); a probe that could not run fails the host. */
+/** The decision from the four probes (read with the checks, check/observe.ts); a probe that could not run fails the host. */
 function decide(hp: HostUpPlan, obs: HostObservation, inventory: Inventory): HostDecision {
   for (const key of ['engine', 'image', 'container', 'data'] as const) {
     const probe = obs.up[key];

@@ -1,6 +1,6 @@
 // Renders an UpPlan for people (dry-run text) and machines (--json). Pure: the same plan always prints the same way.
 
-import { checkStepList, FSYNC_PROBE_FILE } from '../check/plan.js';
+import { checkStepList, FSYNC_PROBE_FILE, inspectionOrder } from '../check/plan.js';
 import type { NodeSpec } from '../inventory/types.js';
 import { conditionText, type UpPlan } from './up.js';
 
@@ -45,17 +45,15 @@ export function formatUpPlan(plan: UpPlan, healthDeadlineSeconds: number): strin
   out.push('');
   out.push(...transportLines(inventory.nodes));
   out.push('Every host is inspected first; nothing changes on any host unless all of them pass.');
-  out.push("On each host the four inspections share one shell session, and so do the changes (in order, stopping at the first failure).");
+  out.push('On each host the inspections run one after another in one shell session, and so do the changes (in order, stopping at the first failure).');
   for (const hp of plan.hosts) {
     out.push('');
     const via = sshVia(hp.node);
     out.push(`${hp.node.name}  ssh ${sshTarget(hp.node)}${via ? ` via ${via}` : ''}${hp.node.ssh.sudo ? ' (sudo -n)' : ''}  data ${hp.node.dataPath}`);
     out.push('  etcd flags:');
     for (const f of hp.flags) out.push(`    ${f}`);
-    out.push('  inspect (read-only):');
-    for (const s of Object.values(hp.probes)) out.push(`    $ ${s.command}`);
-    out.push(`  preflight checks (read-only, but for the fsync probe's own file ${FSYNC_PROBE_FILE}, always deleted):`);
-    for (const s of checkStepList(hp.checks)) out.push(`    # ${s.title}`, `    $ ${s.command}`);
+    out.push(`  inspect and preflight checks (read-only, but for the fsync probe's own file ${FSYNC_PROBE_FILE}, always deleted):`);
+    for (const s of inspectionOrder(hp.probes, hp.checks)) out.push(`    # ${s.title}`, `    $ ${s.command}`);
     out.push(`    # ${hp.checks.manifest.title}, ${conditionText['image-missing']}`, `    $ ${hp.checks.manifest.command}`);
     out.push('  then, in order:');
     for (const s of hp.apply) {

@@ -115,7 +115,7 @@ export class SshHost implements FileHost {
           reject(new SshExecError(this.name, command, 'the connection is closed'));
           return Promise.resolve();
         }
-        const run = runOnChannel(this.client, this.name, wire, options.timeoutMs);
+        const run = runOnChannel(this.client, this.name, wire, options.timeoutMs, options.onStdout);
         run.result.then((result) => {
           const problem = privilegeProblem(result, { user: this.user, host: this.name, sudo: this.sudo });
           if (problem) reject(new SshExecError(this.name, command, problem));

@@ -28,6 +28,7 @@ export function runOnChannel(
   host: string,
   command: string,
   timeoutMs: number | undefined,
+  onStdout?: (chunk: Buffer) => void,
 ): ChannelRun {
   let release!: () => void;
   const released = new Promise<void>((r) => (release = r));
@@ -43,7 +44,10 @@ export function runOnChannel(
       let settled = false;
       let timer: NodeJS.Timeout | undefined;
       let grace: NodeJS.Timeout | undefined;
-      stream.on('data', (chunk: Buffer) => stdout.push(chunk));
+      stream.on('data', (chunk: Buffer) => {
+        stdout.push(chunk);
+        onStdout?.(chunk);
+      });
       stream.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
       // Decode once at the end: a multi-byte character may straddle two chunks.
       const text = (chunks: Buffer[]): string => Buffer.concat(chunks).toString('utf8');

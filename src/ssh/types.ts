@@ -14,6 +14,8 @@ export interface ExecOptions {
    * for a change to a host.
    */
   cleanup?: boolean;
+  /** Sees stdout as it arrives (the result still carries all of it); hosts that cannot stream never call it. */
+  onStdout?: (chunk: Buffer) => void;
 }
 
 export interface RemoteHost {

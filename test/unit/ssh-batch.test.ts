@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { test } from 'node:test';
-import { batchScript, parseBatchOutput, runBatch } from '../../src/phases/batch.js';
+import { batchScript, parseBatchOutput, runBatch } from '../../src/ssh/batch.js';
 import { render } from '../../src/plan/shell.js';
 import type { ExecResult, RemoteHost } from '../../src/ssh/types.js';
 
@@ -38,7 +38,7 @@ const cmds = [
 
 test('parallel: every command runs once in one session, results come back separately and in order', async () => {
   const host = localHost();
-  const results = await runBatch(host, cmds, 'parallel', 10_000);
+  const results = await runBatch(host, cmds, 'parallel', { timeoutMs: 10_000 });
   assert.equal(host.commands.length, 1);
   assert.deepEqual(results, [
     { code: 0, stdout: "out with spaces\nquote ' and $dollar\n", stderr: '' },
@@ -51,7 +51,7 @@ test('parallel: every command runs once in one session, results come back separa
 test('stop-on-failure: commands after the first failure do not run', async () => {
   const host = localHost();
   const marker = `/tmp/etcd-deploy-batch-test-${process.pid}`;
-  const results = await runBatch(host, [cmds[0]!, cmds[1]!, render(['touch', marker])], 'stop-on-failure', 10_000);
+  const results = await runBatch(host, [cmds[0]!, cmds[1]!, render(['touch', marker])], 'stop-on-failure', { timeoutMs: 10_000 });
   assert.equal(results[0]!.code, 0);
   assert.equal(results[1]!.code, 3);
   assert.equal(results[2], null);
@@ -68,7 +68,7 @@ test('the temporary directory is removed', async () => {
 
 test('hosts that answer command by command get one exec per command', async () => {
   const host = Object.assign(localHost(), { runsBatches: false });
-  const results = await runBatch(host, cmds.slice(0, 2), 'stop-on-failure', 10_000);
+  const results = await runBatch(host, cmds.slice(0, 2), 'stop-on-failure', { timeoutMs: 10_000 });
   assert.equal(host.commands.length, 2);
   assert.equal(results[1]!.code, 3);
 });

@@ -41,9 +41,11 @@ export const upCommand: CommandModule<object, UpOptions> = {
     for (const w of inventory.warnings) info(`warning: ${w}`);
     if (inventory.cluster.tls === 'pki') info(pkiSummary(await ensurePki(inventory, { now: new Date() })));
     const outcome = await runChanging(argv, inventory, {
-      run: (connect) =>
+      lockWhileReading: true,
+      run: (connect, lockHeld) =>
         runUp(plan, {
           connect,
+          lockHeld,
           listr: listrOptionsFor(argv),
           trace: verboseTracer(argv.verbose),
           healthDeadlineMs: argv['health-timeout'] * 1000,
@@ -59,8 +61,9 @@ export const upCommand: CommandModule<object, UpOptions> = {
 function lockAndAuditText(inventory: Inventory): string {
   const lock = lockTarget(inventory);
   return [
-    `Before inspecting, up takes the cluster lock on ${lock.node.name} (atomic; an owner file inside names this run;`,
-    `stale after ${STALE_AFTER_SECONDS / 60} min; --force-unlock removes it) and releases it when done:`,
+    `While inspecting (read-only), up takes the cluster lock on ${lock.node.name} and changes nothing until it holds it`,
+    `(atomic; an owner file inside names this run; stale after ${STALE_AFTER_SECONDS / 60} min; --force-unlock removes it);`,
+    `it releases the lock when done:`,
     `    $ ${render(['mkdir', lock.dir])}`,
     `Afterwards it appends one line to ${auditLogPath(inventory.file)}.`,
   ].join('\n');
