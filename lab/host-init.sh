@@ -49,6 +49,14 @@ bind "${dir}/tmp"        /tmp
 mkdir -p "${dir}/etc-etcd-deploy"
 bind "${dir}/etc-etcd-deploy" /etc/etcd-deploy
 
+# root's ~/.bashrc as a fresh Debian host has it. bash reads ~/.bashrc for every
+# command sshd runs; this machine's own one starts pyenv (~75 ms a command), which
+# a production etcd host does not, and the lab should measure the tool, not that.
+if [[ -f /root/.bashrc ]]; then
+  if [[ -f /etc/skel/.bashrc ]]; then cp /etc/skel/.bashrc "${dir}/root-bashrc"; else : > "${dir}/root-bashrc"; fi
+  mount --bind "${dir}/root-bashrc" /root/.bashrc
+fi
+
 hostname "${host}"
 
 # lab.sh up --bastion writes HOSTDIR/etc: this host's own passwd, group, shadow and
