@@ -4,7 +4,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { caPaths, OPERATOR_CLIENT } from '../pki/layout.js';
-import { certInfo } from '../pki/x509.js';
 import { Listr } from 'listr2';
 import { HostsError } from '../errors.js';
 import type { Inventory, NodeSpec } from '../inventory/types.js';
@@ -20,6 +19,8 @@ import { CHECK_IDS, countByStatus, type CheckReport, type CheckResult } from './
 export interface PreflightContext {
   clock: ClockReference | null;
   clocksRead: number;
+  /** Each member's certificates as the operator's machine holds them (cluster.tls: pki), by node name. */
+  certificates: ReadonlyMap<string, MemberCertificate[]>;
 }
 
 /** Start reading every host at once (one shell session each); each promise settles with that host's observation. */
@@ -36,14 +37,15 @@ export function observeHosts(
   );
 }
 
-export async function preflightContext(observations: Iterable<Promise<HostObservation>>): Promise<PreflightContext> {
+export async function preflightContext(inventory: Inventory, observations: Iterable<Promise<HostObservation>>): Promise<PreflightContext> {
+  const certificates = await memberCertificates(inventory);
   const offsets = (await Promise.all(observations)).map((o) => clockOffset(o.clock));
-  return { clock: clockReference(offsets), clocksRead: offsets.filter((o) => o !== null).length };
+  return { clock: clockReference(offsets), clocksRead: offsets.filter((o) => o !== null).length, certificates };
 }
 
 /** Judge one host's observation: the unit both `check` and `up` run per host. */
 export function judgeHost(inventory: Inventory, hp: HostUpPlan, obs: HostObservation, context: PreflightContext): CheckResult[] {
-  return evaluateHost({ inventory, plan: hp, steps: hp.checks, obs, clockReference: context.clock, clocksRead: context.clocksRead, certificates: memberCertificates(inventory, hp.node), now: Date.now() });
+  return evaluateHost({ inventory, plan: hp, steps: hp.checks, obs, clockReference: context.clock, clocksRead: context.clocksRead, certificates: context.certificates.get(hp.node.name) ?? [], now: Date.now() });
 }
 
 /** `pass 14, warn 1: cpus 2 cores (warn below 4)` for a progress title. */
@@ -97,7 +99,7 @@ export async function runCheck(plan: UpPlan, deps: CheckDeps): Promise<CheckRepo
           skip: (c) => c.hosts.size === 0,
           task: async (c, task) => {
             const observations = observeHosts(plan, c.hosts, deps.agentSocket, deps.now);
-            const context = preflightContext(observations.values());
+            const context = preflightContext(inventory, observations.values());
             return task.newListr(
               plan.hosts
                 .filter((hp) => c.hosts.has(hp.node.name))
@@ -131,10 +133,24 @@ function connectReason(err: unknown): string {
   return e.detail ?? e.message ?? String(err);
 }
 
-/** This member's certificates as the operator's machine holds them, with their expiry (cluster.tls: pki only). */
-export function memberCertificates(inventory: Inventory, node: NodeSpec): { name: string; notAfter: Date | null }[] {
-  if (inventory.cluster.tls !== 'pki') return [];
+export interface MemberCertificate {
+  name: string;
+  notAfter: Date | null;
+}
+
+/**
+ * Every member's certificates as the operator's machine holds them, with their expiry (cluster.tls: pki only). The
+ * X.509 library is loaded only then: it is a third of `up`'s start-up.
+ */
+export async function memberCertificates(inventory: Inventory): Promise<Map<string, MemberCertificate[]>> {
+  if (inventory.cluster.tls !== 'pki') return new Map();
+  const { certInfo } = await import('../pki/x509.js');
   const dir = inventory.cluster.pkiDir;
-  const files = [['ca', caPaths(dir).cert], ...['server', 'peer'].map((k) => [`members/${node.name}/${k}`, join(dir, `members/${node.name}/${k}.crt`)]), [OPERATOR_CLIENT, join(dir, `${OPERATOR_CLIENT}.crt`)]] as [string, string][];
-  return files.map(([name, path]) => ({ name, notAfter: existsSync(path) ? certInfo(readFileSync(path, 'utf8')).notAfter : null }));
+  const read = (path: string): Date | null => (existsSync(path) ? certInfo(readFileSync(path, 'utf8')).notAfter : null);
+  return new Map(
+    inventory.nodes.map((node) => {
+      const files = [['ca', caPaths(dir).cert], ...['server', 'peer'].map((k) => [`members/${node.name}/${k}`, join(dir, `members/${node.name}/${k}.crt`)]), [OPERATOR_CLIENT, join(dir, `${OPERATOR_CLIENT}.crt`)]] as [string, string][];
+      return [node.name, files.map(([name, path]) => ({ name, notAfter: read(path) }))];
+    }),
+  );
 }

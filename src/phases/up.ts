@@ -70,7 +70,7 @@ export async function runUp(plan: UpPlan, deps: UpDeps): Promise<UpOutcome> {
             // The preflight checks (check/) run with the four probes in one session per host and read their results
             // too; each host is judged once every host's clock is known.
             const observations = observeHosts(plan, c.hosts, process.env.SSH_AUTH_SOCK);
-            const preflight = preflightContext(observations.values());
+            const preflight = preflightContext(plan.inventory, observations.values());
             await task
               .newListr(
                 plan.hosts.map((hp) => ({

@@ -3,7 +3,7 @@
 // where `up`'s time goes beyond the floor. Not a test: it prints figures, and fails only when a run does not end
 // with a healthy cluster. Needs root and a lab that is up (the Makefile target brings one up and down under the lock).
 //
-//   node dist/test/bench/bench.js [--runs 7] [--plan-runs 15] [--profile-runs 3] [--json FILE]
+//   node dist/test/bench/bench.js [--runs 11] [--plan-runs 15] [--profile-runs 3] [--json FILE]
 
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -28,7 +28,7 @@ const RUN_TIMEOUT_MS = 120_000;
 
 const { values: opts } = parseArgs({
   options: {
-    runs: { type: 'string', default: '7' },
+    runs: { type: 'string', default: '11' },
     'plan-runs': { type: 'string', default: '15' },
     'profile-runs': { type: 'string', default: '3' },
     json: { type: 'string' },

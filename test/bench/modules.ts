@@ -11,14 +11,13 @@ export function moduleSequence(repo: string): { label: string; specifier: string
   const dist = (p: string): string => pathToFileURL(join(repo, 'dist', p)).href;
   return [
     { label: 'yargs', specifier: 'yargs' },
-    { label: 'ajv', specifier: 'ajv' },
-    { label: 'ajv-formats', specifier: 'ajv-formats' },
     { label: 'yaml', specifier: 'yaml' },
-    { label: 'inventory/load.js (compiles the schema)', specifier: dist('src/inventory/load.js') },
+    { label: 'inventory/load.js (precompiled schema validator)', specifier: dist('src/inventory/load.js') },
     { label: 'plan/up.js + plan/format.js', specifier: dist('src/plan/format.js') },
     { label: 'listr2', specifier: 'listr2' },
     { label: 'ssh2', specifier: 'ssh2' },
     { label: 'rest of cli/commands/up.js (phases, ssh, etcd)', specifier: dist('src/cli/commands/up.js') },
+    { label: 'pki/x509.js (loaded only with cluster.tls: pki)', specifier: dist('src/pki/x509.js') },
   ];
 }
 

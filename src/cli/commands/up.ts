@@ -4,7 +4,6 @@ import { listrOptions } from '../../phases/progress.js';
 import { runUp, type UpOutcome } from '../../phases/up.js';
 import { formatUpPlan, upPlanJson } from '../../plan/format.js';
 import { planUp } from '../../plan/up.js';
-import { ensurePki, pkiSummary } from '../../pki/store.js';
 import { lockTarget, STALE_AFTER_SECONDS } from '../../audit/lock.js';
 import { auditLogPath } from '../../audit/trail.js';
 import type { Inventory } from '../../inventory/types.js';
@@ -39,7 +38,11 @@ export const upCommand: CommandModule<object, UpOptions> = {
       return;
     }
     for (const w of inventory.warnings) info(`warning: ${w}`);
-    if (inventory.cluster.tls === 'pki') info(pkiSummary(await ensurePki(inventory, { now: new Date() })));
+    if (inventory.cluster.tls === 'pki') {
+      // Loaded only for a TLS cluster: the X.509 library is a third of `up`'s start-up.
+      const { ensurePki, pkiSummary } = await import('../../pki/store.js');
+      info(pkiSummary(await ensurePki(inventory, { now: new Date() })));
+    }
     const outcome = await runChanging(argv, inventory, {
       lockWhileReading: true,
       run: (connect, lockHeld) =>
@@ -72,6 +75,7 @@ function lockAndAuditText(inventory: Inventory): string {
 /** Dry-run: what ensuring the PKI would create (nothing is written). */
 async function pkiText(inventory: Inventory): Promise<string> {
   if (inventory.cluster.tls !== 'pki') return '';
+  const { ensurePki, pkiSummary } = await import('../../pki/store.js');
   return `\n${pkiSummary(await ensurePki(inventory, { now: new Date(), dryRun: true }), true)}`;
 }
 
