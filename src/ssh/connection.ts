@@ -102,6 +102,10 @@ export class SshHost implements FileHost {
     this.sudo = target.sudo === true;
     this.signal = target.signal ?? runSignal;
     this.warm = target.warmChannels === false ? null : new WarmChannels(client, () => this.closed || this.signal.aborted);
+    // Small SSH messages must go out at once: with Nagle's algorithm a warm channel's command (or the next warm channel's
+    // open) could wait for the ACK of the previous message, 40 ms of delayed ACK; measured on a loopback sshd, about
+    // half of back-to-back warm commands did (120 ms instead of 80). No-op over a jump host's channel.
+    client.setNoDelay(true);
     // After `ready`, a socket error must not become an uncaught 'error' event; the channels it kills report it instead.
     client.on('error', () => undefined);
     client.once('close', () => {
