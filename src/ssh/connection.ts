@@ -242,25 +242,22 @@ export class SshHost implements FileHost {
   /**
    * Start `wire` on the warm channel if there is one (waiting for it if it is still opening: it was asked for before
    * this command, so it is ready no later than a new channel would be), else on a channel of its own. Either way the
-   * next command finds one warm: asked for once this command's session has started (acknowledged) or, on a channel of
-   * its own, ended, so that it never starts beside this command's own start-up.
+   * next command finds one warm, asked for once this command's channel is gone (see ssh/warm-channel.ts for why not
+   * sooner).
    */
   private start(wire: string, timeoutMs: number | undefined): ChannelRun {
     const warm = this.warm;
     const claimed = warm?.fits(wire) ? warm.claim() : null;
-    if (!warm || !claimed) return this.runColdThenPrepare(wire, timeoutMs);
-    return settleLater(claimed.then((channel) => (channel ? this.runWarm(channel, wire, timeoutMs) : this.runColdThenPrepare(wire, timeoutMs))));
-  }
-
-  private runColdThenPrepare(wire: string, timeoutMs: number | undefined): ChannelRun {
-    const run = this.runCold(wire, timeoutMs);
-    if (this.warm) void run.released.then(() => this.warm?.prepare());
+    const run = claimed
+      ? settleLater(claimed.then((channel) => (channel ? this.runWarm(channel, wire, timeoutMs) : this.runCold(wire, timeoutMs))))
+      : this.runCold(wire, timeoutMs);
+    if (warm) void run.released.then(() => warm.prepare());
     return run;
   }
 
   /** On a warm channel; if its stub never started the command, warm channels go off here and it runs cold instead. */
   private runWarm(channel: WarmChannel, wire: string, timeoutMs: number | undefined): ChannelRun {
-    const run = channel.run(this.name, wire, timeoutMs, () => this.warm?.prepare());
+    const run = channel.run(this.name, wire, timeoutMs);
     return settleLater(
       run.result.then(
         () => run,

@@ -4,13 +4,18 @@
 // need, whose login shell has already started a small POSIX sh stub waiting for the command on stdin. The next exec
 // writes its command and the stub runs it with `exec sh -c`; exit status, output and stdin-at-EOF are the command's.
 //
-// The stub is opened "one ahead": once a command's session has started (a warm channel's command is acknowledged) or,
-// on a channel of its own, once it has ended, and there is no idle or opening warm channel, one is opened for the next
-// exec. So the first command of a run pays the usual cost, a command like `plan` opens nothing, and no session starts
-// beside another one still starting: on the lab two start-ups at once took about twice as long each (the first command
-// went from 81 to 183 ms when the warm channel was opened beside it). Anything that goes wrong with a warm channel
-// turns warm channels off for the connection and the command runs on a channel of its own, as it would have without
-// them: a warm channel never makes a command fail.
+// The stub is opened "one ahead": when a command's channel is gone and there is no idle or opening warm channel, one is
+// opened for the next exec. So the first command of a run pays the usual cost and a command like `plan` opens nothing.
+// Not sooner, measured on the lab and on a loopback sshd:
+//  - beside a command's own start-up, the two start-ups contend (a login shell's rc files; on the lab the first command
+//    went from 81 to 183 ms);
+//  - while a command runs, the warm channel's open and exec replies are the last thing the host sends before the
+//    command's exit status, and nothing from the client answers them; through a jump host, whose sshd keeps Nagle's
+//    algorithm on, the exit status then waits for a delayed ACK (43 ms instead of 2 for a short command).
+// The price: a command sent right after another finds its warm channel still starting and waits for the rest of it
+// (no slower than without). Commands with a pause before them (most of a run's, behind the phases' barriers) find it
+// ready. Anything that goes wrong with a warm channel turns warm channels off for the connection and the command runs
+// on a channel of its own, as it would have without them: a warm channel never makes a command fail.
 
 import { randomBytes } from 'node:crypto';
 import type { Client, ClientChannel } from 'ssh2';
@@ -89,8 +94,6 @@ export function fitsWarm(command: string, sentinel: string): boolean {
 class WarmOutput extends ChannelOutput {
   private ackAt = -1;
   private readonly ack: Buffer;
-  /** Called once, when the acknowledgement arrives. */
-  onAck: () => void = () => undefined;
 
   constructor(stream: ClientChannel, sentinel: string) {
     super(stream);
@@ -100,9 +103,7 @@ class WarmOutput extends ChannelOutput {
   protected override onStdout(chunk: Buffer): void {
     super.onStdout(chunk);
     // Until the acknowledgement, stdout holds only what the login shell printed (usually nothing): small to search.
-    if (this.ackAt >= 0) return;
-    this.ackAt = Buffer.concat(this.out).indexOf(this.ack);
-    if (this.ackAt >= 0) this.onAck();
+    if (this.ackAt < 0) this.ackAt = Buffer.concat(this.out).indexOf(this.ack);
   }
 
   override get started(): boolean {
@@ -140,14 +141,10 @@ export class WarmChannel {
     );
   }
 
-  /**
-   * Run `command` here; `onStarted` once the stub has it. Rejects with NotStartedError if the stub is gone or never
-   * acknowledged it.
-   */
-  run(host: string, command: string, timeoutMs: number | undefined, onStarted: () => void): ChannelRun {
+  /** Run `command` here. Rejects with NotStartedError if the stub is gone or never acknowledged it. */
+  run(host: string, command: string, timeoutMs: number | undefined): ChannelRun {
     if (this.gone || this.used) return { result: Promise.reject(new NotStartedError()), released: Promise.resolve() };
     this.used = true;
-    this.output.onAck = onStarted;
     return watchChannel(this.stream, this.output, host, command, timeoutMs, warmInput(command, this.sentinel));
   }
 

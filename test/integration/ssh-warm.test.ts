@@ -88,7 +88,7 @@ test('the second command runs on a channel the server opened before it was sent;
     };
     assert.ok(at('exec: docker ps') < at('warm-open 1') && at('warm-open 1') < before, 'the stub session opened before the second command was sent');
     assert.ok(at('warm 1: docker inspect etcd') >= before, 'and the second command went to it');
-    // One ahead: the next stub is asked for once a command is acknowledged, and the command after finds it.
+    // One ahead: the next stub is asked for once a command's channel is gone, and the command after finds it.
     assert.ok(at('warm 1: docker inspect etcd') < at('warm-open 2') && at('warm-open 2') < at('warm 2: true'));
     assert.deepEqual(f.server.commands, ['docker ps', 'docker inspect etcd', 'true']);
     assert.deepEqual(f.server.warmCommands, ['docker inspect etcd', 'true']);
