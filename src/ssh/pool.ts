@@ -15,6 +15,7 @@ import { hostFailureOf, SshConnectError, type SshConnectReason } from './errors.
 import { InterruptedError, runSignal } from './interrupt.js';
 import { isEncryptedKey, leaveToAgent, unlockKey, type AskSecret } from './passphrase.js';
 import { withRetries } from './retry.js';
+import { warmChannelsFromEnv } from './warm-channel.js';
 
 export interface ConnectAllOptions<H extends RemoteHost> {
   acceptNewHostKeys: boolean;
@@ -30,6 +31,8 @@ export interface ConnectAllOptions<H extends RemoteHost> {
   signal?: AbortSignal;
   /** How to ask for a key passphrase (tests). Default: the terminal. */
   askPassphrase?: AskSecret;
+  /** Open each host's next session channel ahead of need (ConnectTarget.warmChannels). Default: on, unless ETCD_DEPLOY_WARM_CHANNELS=0. */
+  warmChannels?: boolean;
 }
 
 const DEFAULT_READY_TIMEOUT_MS = 10000;
@@ -37,7 +40,10 @@ const DEFAULT_READY_TIMEOUT_MS = 10000;
 /** SSH_OPEN_CONNECT_FAILED: the jump host could not open the TCP connection it was asked for. */
 const CONNECT_FAILED = 2;
 
-type TargetOptions = Pick<ConnectAllOptions<RemoteHost>, 'acceptNewHostKeys' | 'readyTimeoutMs' | 'agentSocket' | 'signal' | 'askPassphrase'>;
+type TargetOptions = Pick<
+  ConnectAllOptions<RemoteHost>,
+  'acceptNewHostKeys' | 'readyTimeoutMs' | 'agentSocket' | 'signal' | 'askPassphrase' | 'warmChannels'
+>;
 
 function agentFrom(options: TargetOptions): string | undefined {
   return options.agentSocket === undefined ? process.env.SSH_AUTH_SOCK : (options.agentSocket ?? undefined);
@@ -59,6 +65,7 @@ export function targetFor(node: NodeSpec, options: TargetOptions): ConnectTarget
     ...(node.ssh.sudo ? { sudo: true } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
     ...(options.askPassphrase ? { askPassphrase: options.askPassphrase } : {}),
+    ...((options.warmChannels ?? warmChannelsFromEnv()) ? {} : { warmChannels: false }),
   };
 }
 

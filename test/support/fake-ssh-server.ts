@@ -1,16 +1,23 @@
 // An in-process SSH server for executor tests: real ssh2 protocol on 127.0.0.1, scripted command results, and counters
 // (connections, open channels, SFTP sessions) so tests can check how the client behaves, not just what it returns.
+//
+// It speaks the client's warm-channel stub (src/ssh/warm-channel.ts) as a host's sh would: an exec of exactly the stub's
+// shape waits for the command on stdin up to the sentinel line, acknowledges it, and from then on is that command, so
+// `commands` and the script see the real commands whichever way they came.
 
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import type { AuthContext, Connection, ParsedKey, ServerChannel, SFTPWrapper, Session } from 'ssh2';
+import { warmAck, WARM_NAME, WARM_NO_COMMAND_EXIT, WARM_STUB } from '../../src/ssh/warm-channel.js';
 
 export interface ScriptReply {
   code?: number;
-  stdout?: string;
-  stderr?: string;
+  /** Killed by this signal (e.g. 'TERM') instead of exiting with `code`. */
+  signal?: string;
+  stdout?: string | Buffer;
+  stderr?: string | Buffer;
   /** Answer after this long. */
   delayMs?: number;
   /** Never answer: the command runs until the client closes the channel. */
@@ -30,6 +37,16 @@ export interface FakeSshServerOptions {
   /** Refuse session channels beyond this many open at once, as sshd's MaxSessions does. Default 10. */
   maxSessions?: number;
 }
+
+/**
+ * How the server treats a warm-channel stub: `serve` as a host's sh does; `close` ends it at once with status 0 (a login
+ * shell that cannot exec it); `no-ack` reads the command, then fails without running it or acknowledging it (a restricted
+ * shell or a ForceCommand); `refuse` refuses the exec request.
+ */
+export type WarmMode = 'serve' | 'close' | 'no-ack' | 'refuse';
+
+/** The stub's exec request: exactly what the client sends, with the sentinel captured. */
+const WARM_SHAPE = new RegExp(`^exec sh -c '${WARM_STUB.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}' ${WARM_NAME} ([0-9a-f]{32})$`);
 
 export interface StoredFile {
   data: Buffer;
@@ -65,14 +82,31 @@ export class FakeSshServer {
   sftpSessions = 0;
   /** Exec channels the client closed before the command answered (timeouts). */
   abandonedCommands: string[] = [];
+  /** Warm-channel stubs started, whether used or not. */
+  warmSessions = 0;
+  /** Commands that arrived through a warm-channel stub (each is in `commands` too). */
+  readonly warmCommands: string[] = [];
+  /** Stubs waiting for their command now. */
+  idleWarmSessions = 0;
+  /** Sessions running a command now (a waiting stub is not), and the most at once. */
+  runningCommands = 0;
+  maxRunningCommands = 0;
+  /** What happened, in order: `exec: <command>`, `warm-open N`, `warm N: <command>`, `warm-closed N` (closed unused), `warm-dropped N` (unused when the client disconnected), `warm-refused`. */
+  readonly log: string[] = [];
+  warmMode: WarmMode = 'serve';
+  /** Printed at the start of every exec session, before the command runs, as a login shell's rc files may. */
+  loginNoise: { stdout?: string; stderr?: string } = {};
+  /** Refuse session channels beyond this many open at once, as sshd's MaxSessions does. */
+  maxSessions: number;
   port = 0;
   script: Script;
   readonly hostKeys: { private: string; type: string; blob: Buffer }[];
 
   private readonly server: ssh2.Server;
   private readonly clients = new Set<Connection>();
+  /** Clients that disconnected: their sessions ended with them, not closed one by one. */
+  private readonly dropped = new WeakSet<Connection>();
   private readonly allowedKey: ParsedKey;
-  private readonly maxSessions: number;
 
   constructor(private readonly options: FakeSshServerOptions) {
     this.script = options.script ?? (() => ({ code: 0 }));
@@ -121,14 +155,24 @@ export class FakeSshServer {
     client.on('close', () => this.clients.delete(client));
     client.on('error', () => undefined); // a client vanishing mid-test is not a server failure
     client.on('authentication', (ctx) => this.authenticate(ctx));
+    // A client that disconnects ends its sessions, as sshd ends them (ssh2 itself does not say so for a session).
+    const sessions = new Set<Session>();
+    client.on('close', () => {
+      this.dropped.add(client);
+      for (const session of sessions) session.emit('close');
+    });
     client.on('ready', () => {
       client.on('session', (accept, reject) => {
         if (this.openSessions >= this.maxSessions) return reject();
         const session = accept();
         this.openSessions++;
         this.maxOpenSessions = Math.max(this.maxOpenSessions, this.openSessions);
-        session.once('close', () => this.openSessions--);
-        this.serveSession(session);
+        sessions.add(session);
+        session.once('close', () => {
+          sessions.delete(session);
+          this.openSessions--;
+        });
+        this.serveSession(session, client);
       });
     });
   }
@@ -143,26 +187,22 @@ export class FakeSshServer {
     ctx.accept();
   }
 
-  private serveSession(session: Session): void {
+  private serveSession(session: Session, client: Connection): void {
     let closed = false;
     session.once('close', () => (closed = true));
-    session.on('exec', (accept, _reject, info) => {
-      this.commands.push(info.command);
+    session.on('exec', (accept, reject, info) => {
+      const warm = WARM_SHAPE.exec(info.command);
+      if (warm && this.warmMode === 'refuse') {
+        this.log.push('warm-refused');
+        return reject();
+      }
       const channel = accept();
-      let answered = false;
-      session.once('close', () => {
-        if (!answered) this.abandonedCommands.push(info.command);
-      });
-      void Promise.resolve(this.script(info.command)).then((reply) => {
-        if (reply.hang) return;
-        const answer = (): void => {
-          if (closed) return;
-          answered = true;
-          this.reply(channel, reply);
-        };
-        if (reply.delayMs) setTimeout(answer, reply.delayMs);
-        else answer();
-      });
+      this.printLoginNoise(channel);
+      if (warm) this.serveWarm(session, channel, warm[1]!, () => closed, () => this.dropped.has(client));
+      else {
+        this.log.push(`exec: ${info.command}`);
+        this.run(session, channel, info.command, () => closed);
+      }
     });
     session.on('sftp', (accept) => {
       this.sftpSessions++;
@@ -170,10 +210,91 @@ export class FakeSshServer {
     });
   }
 
+  private printLoginNoise(channel: ServerChannel): void {
+    if (this.loginNoise.stdout) channel.write(this.loginNoise.stdout);
+    if (this.loginNoise.stderr) channel.stderr.write(this.loginNoise.stderr);
+  }
+
+  /** Record a command and answer it with the script's reply, on a session of its own or a warm stub's. */
+  private run(session: Session, channel: ServerChannel, command: string, isClosed: () => boolean): void {
+    this.commands.push(command);
+    this.runningCommands++;
+    this.maxRunningCommands = Math.max(this.maxRunningCommands, this.runningCommands);
+    let answered = false;
+    session.once('close', () => {
+      this.runningCommands--;
+      if (!answered) this.abandonedCommands.push(command);
+    });
+    void Promise.resolve(this.script(command)).then((reply) => {
+      if (reply.hang) return;
+      const answer = (): void => {
+        if (isClosed()) return;
+        answered = true;
+        this.reply(channel, reply);
+      };
+      if (reply.delayMs) setTimeout(answer, reply.delayMs);
+      else answer();
+    });
+  }
+
+  /** The stub, as sh runs it: collect stdin lines up to the sentinel line; the text before it is the command. */
+  private serveWarm(session: Session, channel: ServerChannel, sentinel: string, isClosed: () => boolean, disconnected: () => boolean): void {
+    const id = ++this.warmSessions;
+    this.log.push(`warm-open ${id}`);
+    this.idleWarmSessions++;
+    let idle = true;
+    const leaveIdle = (): void => {
+      if (!idle) return;
+      idle = false;
+      this.idleWarmSessions--;
+    };
+    session.once('close', () => {
+      if (idle) this.log.push(`${disconnected() ? 'warm-dropped' : 'warm-closed'} ${id}`);
+      leaveIdle();
+    });
+    if (this.warmMode === 'close') {
+      channel.exit(0);
+      channel.end();
+      return;
+    }
+    let input = Buffer.alloc(0);
+    const marker = Buffer.from(`${sentinel}\n`);
+    channel.on('data', (chunk: Buffer) => {
+      if (!idle) return;
+      input = Buffer.concat([input, chunk]);
+      // The sentinel line: at the very start (an empty command) or right after a newline.
+      let at = input.indexOf(marker);
+      while (at > 0 && input[at - 1] !== 0x0a) at = input.indexOf(marker, at + 1);
+      if (at < 0) return;
+      leaveIdle();
+      const command = input.subarray(0, Math.max(0, at - 1)).toString('utf8');
+      if (this.warmMode === 'no-ack') {
+        channel.stderr.write('sh: exec: restricted\n');
+        channel.exit(1);
+        channel.end();
+        return;
+      }
+      channel.write(warmAck(sentinel));
+      this.warmCommands.push(command);
+      this.log.push(`warm ${id}: ${command}`);
+      this.run(session, channel, command, isClosed);
+    });
+    // End of stdin before the sentinel: the stub exits. A close also ends stdin first; by the next turn it is a close.
+    channel.on('end', () =>
+      setImmediate(() => {
+        if (!idle || isClosed()) return;
+        leaveIdle();
+        channel.exit(WARM_NO_COMMAND_EXIT);
+        channel.end();
+      }),
+    );
+  }
+
   private reply(channel: ServerChannel, reply: ScriptReply): void {
     if (reply.stdout) channel.write(reply.stdout);
     if (reply.stderr) channel.stderr.write(reply.stderr);
-    channel.exit(reply.code ?? 0);
+    if (reply.signal) channel.exit(reply.signal, false, '');
+    else channel.exit(reply.code ?? 0);
     channel.end();
   }
 
