@@ -16,11 +16,12 @@ export interface BatchAware {
   readonly runsBatches?: boolean;
 }
 
-// e N CODE: send command N's frame (header, stdout, stderr) and drop its files. `read` and `printf` are builtins, so a
-// frame costs two `wc` and one `cat` process.
+// e N CODE: send command N's frame (header, stdout, stderr). `set`, `printf` and `read` are builtins, so a frame costs
+// one `wc` (both sizes at once: its words are SIZE PATH SIZE PATH TOTAL, which is why the directory's name must be
+// free of blanks, hence the fixed template) and one `cat`; the files go with the directory at exit.
 const SETUP =
-  't=$(mktemp -d) || exit 97; trap \'rm -rf "$t"\' EXIT; ' +
-  'e() { printf \'@@%s %s %s %s\\n\' "$1" "$2" "$(wc -c <"$t/$1.o")" "$(wc -c <"$t/$1.e")"; cat "$t/$1.o" "$t/$1.e"; rm -f "$t/$1".*; }; ';
+  't=$(mktemp -d /tmp/etcd-deploy.XXXXXXXX) || exit 97; trap \'rm -rf "$t"\' EXIT; ' +
+  'e() { set -- "$1" "$2" $(wc -c "$t/$1.o" "$t/$1.e"); printf \'@@%s %s %s %s\\n\' "$1" "$2" "$3" "$5"; cat "$t/$1.o" "$t/$1.e"; }; ';
 
 function run(i: number, command: string): string {
   return `( ${command} ) >"$t/${i}.o" 2>"$t/${i}.e" </dev/null`;
