@@ -103,9 +103,9 @@ export function failedRun(err: Error): ChannelRun {
 }
 
 /**
- * Watch an open channel until its command's exit status: send `input` (if any) and end stdin, so a command that reads
- * stdin gets end-of-file instead of waiting forever; the timeout starts now. Rejects with NotStartedError when the
- * channel closes and `output` says the command never started.
+ * Watch an open channel until its command's exit status: send `input` (if any) and end stdin (unless `endInput` is
+ * false: the caller ends it), so a command that reads stdin gets end-of-file instead of waiting forever; the timeout
+ * starts now. Rejects with NotStartedError when the channel closes and `output` says the command never started.
  */
 export function watchChannel(
   stream: ClientChannel,
@@ -114,6 +114,7 @@ export function watchChannel(
   command: string,
   timeoutMs: number | undefined,
   input?: string,
+  endInput = true,
 ): ChannelRun {
   let release!: () => void;
   const released = new Promise<void>((r) => (release = r));
@@ -137,8 +138,8 @@ export function watchChannel(
         reject(new SshExecError(host, command, 'the channel closed without an exit status (connection lost?)'));
       }
     });
-    if (input === undefined) stream.end();
-    else stream.end(input);
+    if (input !== undefined) stream.write(input);
+    if (endInput) stream.end();
     if (timeoutMs !== undefined) {
       timer = setTimeout(() => {
         settled = true;
