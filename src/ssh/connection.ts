@@ -278,7 +278,7 @@ export class SshHost implements FileHost {
   private runCold(wire: string, timeoutMs: number | undefined, onStdout?: (chunk: Buffer) => void, retry = true): ChannelRun {
     return settleLater(
       openExecChannel(this.client, wire).then(
-        (stream) => watchChannel(stream, new ChannelOutput(stream), this.name, wire, timeoutMs, undefined, onStdout),
+        (stream) => watchChannel(stream, new ChannelOutput(stream), this.name, wire, timeoutMs, undefined, true, onStdout),
         async (err: ChannelOpenError) => {
           if (err.refused && this.warm) {
             const freed = retry && this.warm.discard(); // claims the waiting channel before turnOff() would

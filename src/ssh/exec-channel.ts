@@ -21,8 +21,10 @@ export interface ChannelRun {
 const CLOSE_GRACE_MS = 5000;
 
 /** Exit code for a command killed by a signal, as a POSIX shell reports it (128 + signal number). */
-function signalExitCode(signal: string): number {
-  const number = (constants.signals as Record<string, number | undefined>)[`SIG${signal}`];
+export function signalExitCode(signal: string): number {
+  // ssh2 hands the name over with the SIG prefix (SIGTERM); the wire (RFC 4254) has it without (TERM).
+  const name = signal.startsWith('SIG') ? signal : `SIG${signal}`;
+  const number = (constants.signals as Record<string, number | undefined>)[name];
   return number === undefined ? 255 : 128 + number;
 }
 
@@ -110,9 +112,9 @@ export function failedRun(err: Error): ChannelRun {
 }
 
 /**
- * Watch an open channel until its command's exit status: send `input` (if any) and end stdin, so a command that reads
- * stdin gets end-of-file instead of waiting forever; the timeout starts now. Rejects with NotStartedError when the
- * channel closes and `output` says the command never started.
+ * Watch an open channel until its command's exit status: send `input` (if any) and end stdin (unless `endInput` is
+ * false: the caller ends it), so a command that reads stdin gets end-of-file instead of waiting forever; the timeout
+ * starts now. Rejects with NotStartedError when the channel closes and `output` says the command never started.
  */
 export function watchChannel(
   stream: ClientChannel,
@@ -121,6 +123,7 @@ export function watchChannel(
   command: string,
   timeoutMs: number | undefined,
   input?: string,
+  endInput = true,
   onStdout?: (chunk: Buffer) => void,
 ): ChannelRun {
   output.listen(onStdout);
@@ -146,8 +149,8 @@ export function watchChannel(
         reject(new SshExecError(host, command, 'the channel closed without an exit status (connection lost?)'));
       }
     });
-    if (input === undefined) stream.end();
-    else stream.end(input);
+    if (input !== undefined) stream.write(input);
+    if (endInput) stream.end();
     if (timeoutMs !== undefined) {
       timer = setTimeout(() => {
         settled = true;

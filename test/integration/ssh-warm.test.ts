@@ -225,6 +225,24 @@ test('a warm channel that takes the command but never acknowledges it: the comma
   }
 });
 
+test('a warm channel whose far end reads stdin to its end and never acknowledges: stdin ends anyway, the command runs on its own channel', async () => {
+  const f = await fixture({ script: (c) => ({ stdout: `ran ${c}` }) });
+  f.server.warmMode = 'swallow';
+  try {
+    const host = await f.connect();
+    await host.exec('a');
+    await waitFor(() => f.server.idleWarmSessions === 1, 'a warm channel waiting');
+    const started = Date.now();
+    assert.deepEqual(await host.exec('b'), { code: 0, stdout: 'ran b', stderr: '' });
+    const took = Date.now() - started;
+    assert.ok(took >= 1900 && took < 5000, `stdin ended after the 2 s grace, then b ran: ${took} ms`);
+    assert.deepEqual(f.server.commands, ['a', 'b']);
+    assert.equal(f.server.warmSessions, 1);
+  } finally {
+    await f.done();
+  }
+});
+
 test('a refused warm channel: the commands run on their own channels and no other warm channel is asked for', async () => {
   const f = await fixture({ script: (c) => ({ stdout: `ran ${c}` }) });
   f.server.warmMode = 'refuse';
@@ -394,6 +412,19 @@ test('onStdout streams the command\'s own output on a warm channel, without the 
     assert.deepEqual(f.server.warmCommands, ['second'], 'it ran on the warm channel');
     assert.equal(Buffer.concat(chunks).toString(), r.stdout);
     assert.equal(r.stdout, 'ran second\n'.repeat(3));
+  } finally {
+    await f.done();
+  }
+});
+
+test('a command killed by a signal exits 128 + its number, as a shell reports it (TERM 143, KILL 137), warm or not', async () => {
+  const f = await fixture({ script: (c) => (c === 'term' ? { signal: 'TERM' } : { signal: 'KILL' }) });
+  try {
+    const host = await f.connect();
+    assert.equal((await host.exec('term')).code, 143);
+    await waitFor(() => f.server.idleWarmSessions === 1, 'a warm channel waiting');
+    assert.equal((await host.exec('kill')).code, 137);
+    assert.deepEqual(f.server.warmCommands, ['kill']);
   } finally {
     await f.done();
   }

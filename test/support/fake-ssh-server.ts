@@ -41,9 +41,10 @@ export interface FakeSshServerOptions {
 /**
  * How the server treats a warm-channel stub: `serve` as a host's sh does; `close` ends it at once with status 0 (a login
  * shell that cannot exec it); `no-ack` reads the command, then fails without running it or acknowledging it (a restricted
- * shell or a ForceCommand); `refuse` refuses the exec request.
+ * shell); `swallow` reads stdin to its end, then fails the same way (a ForceCommand wrapper that reads its input);
+ * `refuse` refuses the exec request.
  */
-export type WarmMode = 'serve' | 'close' | 'no-ack' | 'refuse';
+export type WarmMode = 'serve' | 'close' | 'no-ack' | 'swallow' | 'refuse';
 
 /** The stub's exec request: exactly what the client sends, with the sentinel captured. */
 const WARM_SHAPE = new RegExp(`^exec sh -c '${WARM_STUB.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}' ${WARM_NAME} ([0-9a-f]{32})$`);
@@ -255,6 +256,16 @@ export class FakeSshServer {
     if (this.warmMode === 'close') {
       channel.exit(0);
       channel.end();
+      return;
+    }
+    if (this.warmMode === 'swallow') {
+      channel.on('data', () => undefined);
+      channel.on('end', () => {
+        leaveIdle();
+        channel.stderr.write('this account may only run the backup script\n');
+        channel.exit(1);
+        channel.end();
+      });
       return;
     }
     let input = Buffer.alloc(0);
