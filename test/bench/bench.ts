@@ -256,15 +256,15 @@ async function main(): Promise<number> {
 
     whatIf = await measureWhatIf(LAB_INVENTORY, plan);
     out('');
-    out(`what batching would save, on the healthy cluster (median ms, n=5, interleaved; ${whatIf.commandsPerHost} read-only commands per host):`);
+    out(`what batching saves, on the healthy cluster (median ms, n=5, interleaved; ${whatIf.commandsPerHost} read-only commands per host):`);
     const w: [string, Summary][] = [
-      ["inspect, all hosts: one channel per command (as up)", whatIf.inspectAsUp],
-      ['inspect, all hosts: one shell per host, serial', whatIf.inspectOneShellSerial],
+      ['inspect, all hosts: one channel per command (up before)', whatIf.inspectAsUp],
+      ['inspect, all hosts: one shell per host, serial (up now)', whatIf.inspectOneShellSerial],
       ['inspect, all hosts: one shell per host, parallel', whatIf.inspectOneShellParallel],
-      ['health poll, then member list (as up)', whatIf.healthThenMembers],
-      ['health && member list in one exec', whatIf.healthAndMembersJoined],
+      ['health poll, then member list (up before)', whatIf.healthThenMembers],
+      ['health && member list in one exec (up now)', whatIf.healthAndMembersJoined],
     ];
-    for (const [l, s] of w) out(`  ${l.padEnd(52)} ${s.median.toFixed(0).padStart(5)}   (min ${s.min.toFixed(0)}, max ${s.max.toFixed(0)})`);
+    for (const [l, s] of w) out(`  ${l.padEnd(60)} ${s.median.toFixed(0).padStart(5)}   (min ${s.min.toFixed(0)}, max ${s.max.toFixed(0)})`);
 
     modules = await measureModuleLoad(repoRoot, env);
     out('');

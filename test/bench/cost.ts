@@ -116,13 +116,13 @@ export async function measureUnitCosts(inventoryFile: string, ssh: OpenSshSetup,
 export interface WhatIf {
   /** Read-only commands per host in up's inspect phase (probes and preflight checks; never a registry query). */
   commandsPerHost: number;
-  /** Every host's inspect commands as up runs them: all at once per host, through its 4-channel cap. */
+  /** Every host's inspect commands as up ran them before batching: all at once per host, through its 4-channel cap. */
   inspectAsUp: Summary;
   /** The same commands joined into one remote shell per host, run one after another. */
   inspectOneShellSerial: Summary;
   /** The same commands in one remote shell per host, all in the background, then `wait`. */
   inspectOneShellParallel: Summary;
-  /** The final health poll, then member list: two execs, as up runs them. */
+  /** The final health poll, then member list: two execs, as up ran them before. */
   healthThenMembers: Summary;
   /** `health && member list` in one exec. */
   healthAndMembersJoined: Summary;
