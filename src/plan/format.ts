@@ -64,7 +64,7 @@ export function formatUpPlan(plan: UpPlan, healthDeadlineSeconds: number): strin
   out.push('');
   out.push(`Then on ${plan.health.host}, repeated until every member is healthy (at most ${healthDeadlineSeconds}s):`);
   out.push(`    $ ${plan.health.command}`);
-  out.push(`and once healthy:`);
+  out.push('and once healthy, in the same session as the poll that found it so:');
   out.push(`    $ ${plan.members.command}`);
   out.push('');
   out.push(`Client endpoints: ${plan.clientEndpoints.join(',')}`);
