@@ -655,25 +655,35 @@ fetch_etcd35() {
 
 # --- writing the operator's files ------------------------------------------------------
 
+# Both inventories describe the same cluster; only how the hosts are reached differs.
+cluster_yaml() { # cluster_yaml IMAGE
+  echo "cluster:"
+  echo "  token: lab-etcd-cluster"
+  echo "  image: $1"
+  echo "  client_port: 2379"
+  echo "  peer_port: 2380"
+  echo "  data_path: /var/lib/etcd-cluster"
+}
+
+nodes_yaml() { # nodes_yaml N ADDRESS_FUNCTION
+  local k
+  echo "nodes:"
+  for ((k = 1; k <= $1; k++)); do
+    echo "  - name: $(host_name "$k")"
+    echo "    ip: $("$2" "$k")"
+  done
+}
+
 write_inventory() { # write_inventory N IMAGE
-  local n=$1 image=$2 k
+  local n=$1 image=$2
   {
     echo "# Written by lab/lab.sh up: the lab's ${n} hosts."
-    echo "cluster:"
-    echo "  token: lab-etcd-cluster"
-    echo "  image: ${image}"
-    echo "  client_port: 2379"
-    echo "  peer_port: 2380"
-    echo "  data_path: /var/lib/etcd-cluster"
+    cluster_yaml "${image}"
     echo "ssh:"
     echo "  user: root"
     echo "  key: ./id_ed25519"
     echo "  known_hosts: ./known_hosts"
-    echo "nodes:"
-    for ((k = 1; k <= n; k++)); do
-      echo "  - name: $(host_name "$k")"
-      echo "    ip: $(host_ip "$k")"
-    done
+    nodes_yaml "${n}" host_ip
   } > "${LAB_DIR}/inventory.yaml"
 }
 
@@ -691,15 +701,10 @@ write_known_hosts() { # write_known_hosts N - plus the bastion and the inner add
 # The inventory for --bastion: the same hosts by their inner addresses, reached through
 # the bastion as the non-root lab user, every command through sudo -n.
 write_inventory_bastion() { # write_inventory_bastion N IMAGE
-  local n=$1 image=$2 k
+  local n=$1 image=$2
   {
     echo "# Written by lab/lab.sh up --bastion: the lab's ${n} hosts behind the bastion ${BASTION_IP}."
-    echo "cluster:"
-    echo "  token: lab-etcd-cluster"
-    echo "  image: ${image}"
-    echo "  client_port: 2379"
-    echo "  peer_port: 2380"
-    echo "  data_path: /var/lib/etcd-cluster"
+    cluster_yaml "${image}"
     echo "ssh:"
     echo "  user: ${LAB_USER}"
     echo "  sudo: true"
@@ -709,11 +714,7 @@ write_inventory_bastion() { # write_inventory_bastion N IMAGE
     echo "  bastion:"
     echo "    host: ${BASTION_IP}"
     echo "    user: ${LAB_USER}"
-    echo "nodes:"
-    for ((k = 1; k <= n; k++)); do
-      echo "  - name: $(host_name "$k")"
-      echo "    ip: $(host_inner_ip "$k")"
-    done
+    nodes_yaml "${n}" host_inner_ip
   } > "${LAB_DIR}/inventory-bastion.yaml"
 }
 

@@ -3,7 +3,6 @@
 // first member's host over that same connection (one connection per host per run), before the command sees any host.
 
 import type { Argv as Yargs } from 'yargs';
-import { createRequire } from 'node:module';
 import { acquireClusterLock, describeHolder, type HeldLock } from '../audit/lock.js';
 import { appendAudit, operatorName, sha256File, type AuditRecord } from '../audit/trail.js';
 import { DeployError, ExitCode } from '../errors.js';
@@ -15,6 +14,7 @@ import { runSignal } from '../ssh/interrupt.js';
 import { connector } from './connect.js';
 import type { GlobalOptions, SshOptions } from './options.js';
 import { info, verboseTracer } from './output.js';
+import { hideBin } from './yargs-cjs.js';
 
 export interface LockOptions {
   'force-unlock': boolean;
@@ -49,9 +49,6 @@ export interface ChangingRun<T> {
 }
 
 /** The command line as the operator typed it, quoted so it can be pasted back. */
-// yargs' CommonJS helpers, as main.ts loads yargs (its ESM build would load a second copy).
-const { hideBin } = createRequire(import.meta.url)('yargs/helpers') as typeof import('yargs/helpers');
-
 export function commandLine(args: readonly string[] = hideBin(process.argv)): string {
   return render(['etcd-deploy', ...args]);
 }
@@ -68,8 +65,8 @@ export async function runChanging<T>(argv: ChangingOptions, inventory: Inventory
   let lock: HeldLock | null = null;
   let lockHost: FileHost | null = null;
 
-  let locking: Promise<void> = Promise.reject(new Error('not connected'));
-  locking.catch(() => undefined);
+  // The lock being taken (from connect() on); awaited before the command changes anything, and before the release.
+  let locking: Promise<void> | null = null;
   const connect: LockedConnect = async () => {
     const hosts = await connector(inventory, argv)();
     const first = inventory.nodes[0]!.name;
@@ -105,7 +102,7 @@ export async function runChanging<T>(argv: ChangingOptions, inventory: Inventory
   };
 
   try {
-    const result = await work.run(connect, () => locking);
+    const result = await work.run(connect, () => locking ?? Promise.reject(new Error('not connected: no cluster lock taken')));
     record('ok', ExitCode.ok, work.summarize(result));
     return result;
   } catch (err) {
@@ -115,7 +112,7 @@ export async function runChanging<T>(argv: ChangingOptions, inventory: Inventory
     throw err;
   } finally {
     // A lock still being taken (the command failed while reading) is released once taken, not left behind.
-    await locking.catch(() => undefined);
+    await (locking as Promise<void> | null)?.catch(() => undefined);
     const held = lock as HeldLock | null;
     if (held) {
       const warning = await held.release();

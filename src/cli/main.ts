@@ -2,24 +2,18 @@
 // The only place the process exits: every error below arrives here typed, and becomes a message and an exit code.
 
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import type yargsFactory from 'yargs';
 import type { CommandModule } from 'yargs';
 import { DeployError, ExitCode, HostsError, InventoryError } from '../errors.js';
 import { InterruptedError, interruptRun, runSignal } from '../ssh/interrupt.js';
 import { printJson } from './output.js';
 import { ReportedFailure } from './reported.js';
+import { hideBin, yargs } from './yargs-cjs.js';
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
   return pkg.version;
 }
 
-// yargs 17's ESM build wraps help text in the middle of words (yargs/yargs#2112, fixed only in yargs 18, which needs
-// Node >= 20.19); its CommonJS build wraps at word boundaries. Same package, same API and types.
-const yargs = createRequire(import.meta.url)('yargs') as typeof yargsFactory;
-// Its helpers from the same CommonJS build: importing 'yargs/helpers' would load yargs' ESM build beside it (~13 ms).
-const { hideBin } = createRequire(import.meta.url)('yargs/helpers') as typeof import('yargs/helpers');
 
 class YargsUsage extends Error {}
 

@@ -112,10 +112,10 @@ export async function waitHealthyThen(opts: WaitHealthyOptions): Promise<{ repor
 
 async function pollOnce(host: RemoteHost, command: string, then: string | undefined, timeoutMs: number): Promise<Poll> {
   let result: ExecResult;
-  let thenResult: ExecResult | null = null;
+  let thenResult: ExecResult | null;
   try {
-    if (then === undefined) result = await host.exec(command, { timeoutMs });
-    else [result, thenResult] = (await runBatch(host, [command, then], 'stop-on-failure', { timeoutMs })) as [ExecResult, ExecResult | null];
+    // One command goes straight to exec; with `then`, both share a session (ssh/batch.ts).
+    [result, thenResult = null] = (await runBatch(host, then === undefined ? [command] : [command, then], 'stop-on-failure', { timeoutMs })) as [ExecResult, (ExecResult | null)?];
   } catch (e) {
     return { failure: `could not run etcdctl: ${(e as Error).message}` };
   }

@@ -64,13 +64,6 @@ export class BatchFrames {
   }
 }
 
-/** Results in command order; null for a command that did not run (after a failure in stop-on-failure mode). */
-export function parseBatchOutput(stdout: string, count: number): (ExecResult | null)[] {
-  const results: (ExecResult | null)[] = Array.from({ length: count }, () => null);
-  for (const [i, r] of new BatchFrames().push(Buffer.from(stdout, 'utf8'))) if (i < count) results[i] = r;
-  return results;
-}
-
 export interface BatchOptions {
   timeoutMs: number;
   /** Called as each command's result arrives (serial modes: as it ends; parallel: after all have ended). */

@@ -164,21 +164,3 @@ export function watchChannel(
   });
   return { result, released };
 }
-
-/** Open a channel for `command` and watch it: the whole life of one command on a channel of its own. */
-export function runOnChannel(client: Client, host: string, command: string, timeoutMs: number | undefined): ChannelRun {
-  let release!: () => void;
-  const released = new Promise<void>((r) => (release = r));
-  const result = openExecChannel(client, command).then(
-    (stream) => {
-      const run = watchChannel(stream, new ChannelOutput(stream), host, command, timeoutMs);
-      void run.released.then(release);
-      return run.result;
-    },
-    (err: ChannelOpenError) => {
-      release();
-      throw new SshExecError(host, command, err.message);
-    },
-  );
-  return { result, released };
-}

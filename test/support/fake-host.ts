@@ -7,7 +7,7 @@ export type Responder = (command: string) => Partial<ExecResult> | Promise<Parti
 export class FakeHost implements RemoteHost {
   readonly commands: string[] = [];
   closed = false;
-  /** Answer command by command, so tests see each planned command (phases/batch.ts has its own tests). */
+  /** Answer command by command, so tests see each planned command (ssh/batch.ts has its own tests). */
   readonly runsBatches = false;
   constructor(
     readonly name: string,

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { test } from 'node:test';
-import { batchScript, parseBatchOutput, runBatch } from '../../src/ssh/batch.js';
+import { BatchFrames, batchScript, runBatch } from '../../src/ssh/batch.js';
 import { render } from '../../src/plan/shell.js';
 import type { ExecResult, RemoteHost } from '../../src/ssh/types.js';
 
@@ -61,7 +61,7 @@ test('stop-on-failure: commands after the first failure do not run', async () =>
 test('the temporary directory is removed', async () => {
   // The command reads the script's own $t (inherited by its subshell) to learn where results were kept.
   const { stdout } = await run('sh', ['-c', batchScript(['echo "$t"'], 'parallel')]);
-  const dir = parseBatchOutput(stdout, 1)[0]!.stdout.trim();
+  const dir = new BatchFrames().push(Buffer.from(stdout))[0]![1].stdout.trim();
   assert.match(dir, /^\/tmp\//);
   await assert.rejects(run('test', ['-e', dir]), `${dir} is gone`);
 });
