@@ -28,13 +28,14 @@ lint: deps
 unit: build
 	node --test dist/test/unit dist/test/integration
 
-# End-to-end tests need root and the lab: bring it up, run them, always tear it down.
+# End-to-end tests need root and the lab: `make demo` in a terminal first (it brings its own lab up), then a fresh lab
+# for the suite; always torn down.
 e2e: build lab-deps
 	@if [ "$$(id -u)" != 0 ]; then \
 	  echo "!!! SKIPPING end-to-end tests: they need root to build the lab (network namespaces, dockerd, sshd) !!!"; \
 	  if [ -n "$$CI" ]; then echo "CI=true: a skipped end-to-end suite fails the run"; exit 1; fi; \
 	  exit 0; fi
-	flock /run/edl-session.lock bash -c 'trap "$(LAB) down" EXIT; $(LAB) up --nodes 3 --bastion && node --test --test-concurrency=1 dist/test/e2e'
+	flock /run/edl-session.lock bash -c 'trap "$(LAB) down" EXIT; node --test dist/test/e2e-demo && $(LAB) up --nodes 3 --bastion && node --test --test-concurrency=1 dist/test/e2e'
 
 test: build lint
 	node --test dist/test/unit dist/test/integration

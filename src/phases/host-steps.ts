@@ -5,7 +5,7 @@ import { HostsError, type HostFailure } from '../errors.js';
 import type { Step } from '../plan/up.js';
 import type { RemoteHost } from '../ssh/types.js';
 import { runInOrder } from './exec.js';
-import type { ListrOptions } from './progress.js';
+import { hostRowsThen, RowFailed, type ListrOptions } from './progress.js';
 
 export interface HostSteps {
   host: string;
@@ -27,10 +27,11 @@ export async function runHostSteps(
       {
         title,
         task: (_, task) =>
-          task.newListr(
+          hostRowsThen(
+            task,
             work.map((w) => ({
               title: w.host,
-              task: async (_c: unknown, sub: { output: string; title: string }) => {
+              task: async (_c: unknown, sub) => {
                 sub.output = `${w.host}: ${w.steps.map((s) => s.title).join(', ')}`;
                 // One shell session per host for consecutive commands, as up's changes run (phases/exec.ts runInOrder).
                 const { done: ran, failure } = await runInOrder(hosts.get(w.host)!, w.steps, timeoutMs);
@@ -39,20 +40,21 @@ export async function runHostSteps(
                 if (failure) {
                   failures.push({ ...failure, message: `${failure.message}${done.length ? ` (after: ${done.join(', ')})` : ''}` });
                   sub.title = `${w.host}: ${failure.message}`;
-                } else {
-                  sub.title = `${w.host}: ${done.join(', ') || 'nothing to do'}`;
+                  throw new RowFailed(sub.title);
                 }
+                sub.title = `${w.host}: ${done.join(', ') || 'nothing to do'}`;
               },
             })),
-            { concurrent: true, exitOnError: false },
+            () => {
+              if (failures.length > 0) {
+                throw new HostsError(`${title}: failed on ${failures.length} host(s); changed: ${changed.join(', ') || 'none'}`, failures);
+              }
+            },
           ),
       },
     ],
     listr,
   ).run();
-  if (failures.length > 0) {
-    throw new HostsError(`${title}: failed on ${failures.length} host(s); changed: ${changed.join(', ') || 'none'}`, failures);
-  }
   const order = work.map((w) => w.host);
   return changed.sort((a, b) => order.indexOf(a) - order.indexOf(b));
 }

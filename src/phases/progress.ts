@@ -1,7 +1,7 @@
 // How progress is shown: listr2's tree on a terminal, plain lines when piped or in CI, nothing in tests.
 // Progress always goes to stderr so stdout carries only results (and --json).
 
-import { ListrLogger, ProcessOutput, type ListrBaseClassOptions } from 'listr2';
+import { figures, ListrDefaultRendererLogLevels, ListrLogger, ProcessOutput, type Listr, type ListrBaseClassOptions } from 'listr2';
 import type { ProgressMode } from './progress-mode.js';
 
 export { progressMode, type ProgressMode } from './progress-mode.js';
@@ -9,12 +9,20 @@ export { progressMode, type ProgressMode } from './progress-mode.js';
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type ListrOptions = ListrBaseClassOptions<any, 'default', 'simple'>;
 
-export function listrOptions(mode: ProgressMode): ListrOptions {
-  const processOutput = new ProcessOutput(process.stderr, process.stderr);
+/** `out` is where progress goes: stderr, or a fake terminal in tests. */
+export function listrOptions(mode: ProgressMode, out: NodeJS.WriteStream = process.stderr): ListrOptions {
+  const processOutput = new ProcessOutput(out, out);
   const logger = new ListrLogger({ processOutput });
   return {
     renderer: 'default',
-    rendererOptions: { logger, collapseSubtasks: false, collapseErrors: false, showErrorMessage: false },
+    rendererOptions: {
+      logger,
+      collapseSubtasks: false,
+      collapseErrors: false,
+      showErrorMessage: false,
+      // listr2 draws a failed step that has rows as a red pointer, which reads as "running" without colour.
+      icon: { [ListrDefaultRendererLogLevels.FAILED_WITH_FAILED_SUBTASKS]: figures.cross },
+    },
     fallbackRenderer: 'simple',
     fallbackRendererOptions: { logger },
     fallbackRendererCondition: mode === 'lines',
@@ -22,4 +30,46 @@ export function listrOptions(mode: ProgressMode): ListrOptions {
     registerSignalListeners: false,
     exitOnError: true,
   };
+}
+
+/** What a per-host row needs from listr2's task wrapper. */
+export interface RowTask {
+  title: string;
+  output: string;
+}
+
+export interface HostRow<Ctx> {
+  title: string;
+  /** Resolves when the host is done; throws (with the row's final title as message) when it failed. */
+  task: (ctx: Ctx, row: RowTask) => Promise<void>;
+}
+
+/** An error whose message is already shown on its row; the verdict after the rows reports the whole picture. */
+export class RowFailed extends Error {}
+
+/**
+ * Rows that run concurrently, one per host, under the running task, and then `verdict`, which decides whether that
+ * task fails. The subtree is handed back to listr2 so that the command's one renderer draws it: running a nested Listr
+ * from inside a task starts a second renderer on the same output (listr2 throws "ProcessOutput has been already
+ * hijacked" on a terminal). The verdict has no title, so it draws nothing; a host row that failed shows as failed.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyListr = Listr<any, any, any>;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Subtrees = { newListr: (...a: any[]) => AnyListr };
+
+export function hostRowsThen<Ctx>(task: Subtrees, rows: readonly HostRow<Ctx>[], verdict: (ctx: Ctx) => void | Promise<void>): AnyListr {
+  return task.newListr(
+    [
+      {
+        task: (_: Ctx, group: Subtrees) =>
+          group.newListr(
+            rows.map((r) => ({ title: r.title, task: (ctx: Ctx, row: RowTask) => r.task(ctx, row) })),
+            { concurrent: true, exitOnError: false },
+          ),
+      },
+      { task: verdict },
+    ],
+    { concurrent: false, exitOnError: true },
+  );
 }

@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { servedSerial } from '../../src/pki/served.js';
 import { repoPath } from '../support/paths.js';
 import { cli, e2eSkip, hostExec, LAB_HOSTS, LAB_INVENTORY, LAB_IPS, resetLab } from '../support/lab.js';
+import { cliInTerminal } from '../support/terminal.js';
 import { tlsPut, Writer } from '../support/writer.js';
 
 const skip = e2eSkip();
@@ -105,5 +106,13 @@ describe('mutual TLS from the cluster PKI on the lab', { skip }, () => {
     assert.ok(w.written > 0);
     const get = await etcdctl(['--endpoints', ENDPOINTS[1]!, ...operator, 'get', '--print-value-only', 'tls/key']);
     assert.equal(get.stdout.trim(), 'secret');
+  });
+
+  test('certs rotate in a terminal draws its tree and ends with its result', async () => {
+    const r = await cliInTerminal(['certs', 'rotate', '-i', INVENTORY]);
+    assert.equal(r.code, 0, r.text.slice(-3000));
+    assert.doesNotMatch(r.text, /internal error|This is a bug in etcd-deploy/);
+    assert.match(r.text, /✔ Send the new certificates/);
+    assert.match(r.lastScreen, /etcd-3/);
   });
 });

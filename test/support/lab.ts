@@ -31,6 +31,15 @@ export function e2eSkip(): string | false {
   return why;
 }
 
+/** For a suite that brings the lab up itself (make demo): only root is needed. Same skip rules as e2eSkip. */
+export function e2eRootSkip(): string | false {
+  if (process.getuid?.() === 0) return false;
+  const why = 'end-to-end tests need root (the lab uses network namespaces, dockerd and sshd)';
+  if (process.env.CI) throw new Error(`CI=true and the end-to-end suite cannot run: ${why}`);
+  process.stderr.write(`\n!!! SKIPPING END-TO-END TESTS: ${why} !!!\n\n`);
+  return why;
+}
+
 export interface CliResult {
   code: number;
   stdout: string;
