@@ -16,7 +16,15 @@ export interface HostProbeResults {
 }
 
 export type HostDecision =
-  | { ok: true; host: string; engineVersion: string; conditions: ReadonlySet<Condition>; summary: string }
+  | {
+      ok: true;
+      host: string;
+      engineVersion: string;
+      conditions: ReadonlySet<Condition>;
+      summary: string;
+      /** The host holds this cluster's member data (a container of it, or data marked as this member's). */
+      holdsData: boolean;
+    }
   | { ok: false; host: string; failure: HostFailure };
 
 function fail(step: Step, result: ExecResult, message: string): HostDecision {
@@ -64,7 +72,7 @@ export function decideHost(plan: HostUpPlan, probes: HostProbeResults, inventory
     const conditions = new Set<Condition>(['container-absent']);
     if (!imagePresent) conditions.add('image-missing');
     const start = ownData ? `restart the member on its kept data` : 'start the member';
-    return { ok: true, host, engineVersion, conditions, summary: imagePresent ? `will ${start}` : `will pull the image and ${start}` };
+    return { ok: true, host, engineVersion, conditions, summary: imagePresent ? `will ${start}` : `will pull the image and ${start}`, holdsData: ownData };
   }
 
   const drift = containerDrift(state, spec);
@@ -77,7 +85,26 @@ export function decideHost(plan: HostUpPlan, probes: HostProbeResults, inventory
     );
   }
   if (!state.running) {
-    return { ok: true, host, engineVersion, conditions: new Set<Condition>(['container-stopped']), summary: `will start the stopped container (${state.status})` };
+    return { ok: true, host, engineVersion, conditions: new Set<Condition>(['container-stopped']), summary: `will start the stopped container (${state.status})`, holdsData: true };
   }
-  return { ok: true, host, engineVersion, conditions: new Set<Condition>(), summary: 'member already running as planned' };
+  return { ok: true, host, engineVersion, conditions: new Set<Condition>(), summary: 'member already running as planned', holdsData: true };
+}
+
+/**
+ * Hosts that hold this cluster's data beside empty hosts: every member starts with --initial-cluster-state=new, so
+ * empty hosts that make a quorum by themselves would form a cluster of their own, apart from the data. Allowed only
+ * when the hosts holding data are a majority (the empty ones, a minority, then join the cluster that has the data, as
+ * members of its initial configuration that never started). Returns why up must refuse, or null.
+ */
+export function mixedDataRefusal(decisions: readonly { host: string; holdsData: boolean }[]): string | null {
+  const holding = decisions.filter((d) => d.holdsData).map((d) => d.host);
+  const empty = decisions.filter((d) => !d.holdsData).map((d) => d.host);
+  const quorum = Math.floor(decisions.length / 2) + 1;
+  if (holding.length === 0 || empty.length === 0 || holding.length >= quorum) return null;
+  return (
+    `${holding.join(', ')} ${holding.length === 1 ? 'holds' : 'hold'} this cluster's data while ${empty.join(', ')} ${empty.length === 1 ? 'is' : 'are'} empty: ` +
+    `started together, the ${empty.length} empty members could elect a leader of their own (quorum is ${quorum} of ${decisions.length}) and serve a cluster without the data. ` +
+    'up changed nothing. Bring back the hosts that held data (their data_path as it was), or rebuild every member from a snapshot: ' +
+    '`etcd-deploy snapshot save` (while a member still answers), then `etcd-deploy rebootstrap --wipe --restore SNAPSHOT`'
+  );
 }

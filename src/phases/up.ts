@@ -6,7 +6,7 @@ import { probeFailed, type HostObservation } from '../check/evaluate.js';
 import { checkFailure, checkLine } from '../check/format.js';
 import { judgeHost, observeHosts, preflightContext } from '../check/run.js';
 import type { CheckResult } from '../check/types.js';
-import { HostsError, type HostFailure } from '../errors.js';
+import { HostsError, OperationError, type HostFailure } from '../errors.js';
 import { waitHealthyThen } from '../etcd/health.js';
 import { parseMemberList, type Member } from '../etcd/parse.js';
 import type { Inventory } from '../inventory/types.js';
@@ -14,8 +14,8 @@ import type { HostUpPlan, UpPlan } from '../plan/up.js';
 import { delayUnlessInterrupted, InterruptedError, runSignal } from '../ssh/interrupt.js';
 import type { RemoteHost } from '../ssh/types.js';
 import { mustRun, runInOrder, StepFailed, traced, transportFailure, type Tracer } from './exec.js';
-import type { ListrOptions } from './progress.js';
-import { decideHost, type HostDecision, type HostProbeResults } from './up-decide.js';
+import { hostRowsThen, RowFailed, type ListrOptions } from './progress.js';
+import { decideHost, mixedDataRefusal, type HostDecision, type HostProbeResults } from './up-decide.js';
 
 export interface UpDeps {
   /** Opens one connection per node; throws HostsError naming every host it could not reach. */
@@ -64,83 +64,85 @@ export async function runUp(plan: UpPlan, deps: UpDeps): Promise<UpOutcome> {
         },
         {
           title: 'Inspect every host before changing any',
-          task: async (c, task) => {
+          task: (c, task) => {
             const failures: HostFailure[] = [];
             const notReady = new Set<string>();
             // The preflight checks (check/) run with the four probes in one session per host and read their results
             // too; each host is judged once every host's clock is known.
             const observations = observeHosts(plan, c.hosts, process.env.SSH_AUTH_SOCK);
             const preflight = preflightContext(plan.inventory, observations.values());
-            await task
-              .newListr(
-                plan.hosts.map((hp) => ({
-                  title: hp.node.name,
-                  task: async (_: UpCtx, sub) => {
-                    const obs = await observations.get(hp.node.name)!;
-                    const results = judgeHost(plan.inventory, hp, obs, await preflight);
-                    const decision = decide(hp, obs, plan.inventory);
-                    const problems = hostProblems(decision, results);
-                    const warnings = results.filter((r) => r.status === 'warn');
-                    c.checkWarnings.push(...warnings);
-                    const warned = warnings.length ? `; warn: ${warnings.map(checkLine).join('; ')}` : '';
-                    if (decision.ok && problems.length === 0) {
-                      c.decisions.set(hp.node.name, decision);
-                      sub.title = `${hp.node.name}: docker ${decision.engineVersion}, ${decision.summary}${warned}`;
-                    } else {
-                      failures.push(...problems);
-                      notReady.add(hp.node.name);
-                      sub.title = `${hp.node.name}: ${problems.map((p) => p.message).join('; ')}${warned}`;
-                    }
-                  },
-                })),
-                { concurrent: true, exitOnError: false },
-              )
-              .run(c);
-            // Another run holding the lock explains everything else that was found, so it is reported first.
-            await deps.lockHeld?.();
-            if (failures.length > 0) {
-              throw new HostsError(`up changed nothing: ${notReady.size} of ${hostCount} hosts are not ready`, sortByPlan(failures, plan));
-            }
+            return hostRowsThen<UpCtx>(
+              task,
+              plan.hosts.map((hp) => ({
+                title: hp.node.name,
+                task: async (_, sub) => {
+                  const obs = await observations.get(hp.node.name)!;
+                  const results = judgeHost(plan.inventory, hp, obs, await preflight);
+                  const decision = decide(hp, obs, plan.inventory);
+                  const problems = hostProblems(decision, results);
+                  const warnings = results.filter((r) => r.status === 'warn');
+                  c.checkWarnings.push(...warnings);
+                  const warned = warnings.length ? `; warn: ${warnings.map(checkLine).join('; ')}` : '';
+                  if (decision.ok && problems.length === 0) {
+                    c.decisions.set(hp.node.name, decision);
+                    sub.title = `${hp.node.name}: docker ${decision.engineVersion}, ${decision.summary}${warned}`;
+                  } else {
+                    failures.push(...problems);
+                    notReady.add(hp.node.name);
+                    sub.title = `${hp.node.name}: ${problems.map((p) => p.message).join('; ')}${warned}`;
+                    throw new RowFailed(sub.title);
+                  }
+                },
+              })),
+              async () => {
+                // Another run holding the lock explains everything else that was found, so it is reported first.
+                await deps.lockHeld?.();
+                if (failures.length > 0) {
+                  throw new HostsError(`up changed nothing: ${notReady.size} of ${hostCount} hosts are not ready`, sortByPlan(failures, plan));
+                }
+                const mixed = mixedDataRefusal(plan.hosts.map((hp) => c.decisions.get(hp.node.name)!));
+                if (mixed) throw new OperationError(mixed);
+              },
+            );
           },
         },
         {
           title: 'Start members',
-          task: async (c, task) => {
+          task: (c, task) => {
             const failures: HostFailure[] = [];
-            await task
-              .newListr(
-                plan.hosts.map((hp) => ({
-                  title: hp.node.name,
-                  task: async (_: UpCtx, sub) => {
-                    const decision = c.decisions.get(hp.node.name)!;
-                    const steps = hp.apply.filter((s) => decision.conditions.has(s.when));
-                    if (steps.length === 0) {
-                      sub.title = `${hp.node.name}: ${decision.summary}, nothing to do`;
-                      return;
-                    }
-                    sub.output = `${hp.node.name}: ${steps.map((s) => s.title).join(', ')}`;
-                    const { done: ran, failure } = await runInOrder(c.hosts.get(hp.node.name)!, steps);
-                    const done = ran.map((s) => s.title);
-                    if (done.length) c.changed.set(hp.node.name, done);
-                    if (failure) {
-                      failures.push({ ...failure, message: `${failure.message}${done.length ? ` (after: ${done.join(', ')})` : ' (nothing changed on this host)'}` });
-                      sub.title = `${hp.node.name}: ${failure.message}`;
-                    } else {
-                      sub.title = `${hp.node.name}: ${done.join(', ')}`;
-                    }
-                  },
-                })),
-                { concurrent: true, exitOnError: false },
-              )
-              .run(c);
-            if (failures.length > 0) {
-              const changed = [...c.changed.keys()];
-              throw new HostsError(
-                `up failed on ${failures.length} of ${hostCount} hosts` +
-                  (changed.length ? `; changed before the failure: ${changed.join(', ')}` : '; no host was changed'),
-                sortByPlan(failures, plan),
-              );
-            }
+            return hostRowsThen<UpCtx>(
+              task,
+              plan.hosts.map((hp) => ({
+                title: hp.node.name,
+                task: async (_, sub) => {
+                  const decision = c.decisions.get(hp.node.name)!;
+                  const steps = hp.apply.filter((s) => decision.conditions.has(s.when));
+                  if (steps.length === 0) {
+                    sub.title = `${hp.node.name}: ${decision.summary}, nothing to do`;
+                    return;
+                  }
+                  sub.output = `${hp.node.name}: ${steps.map((s) => s.title).join(', ')}`;
+                  const { done: ran, failure } = await runInOrder(c.hosts.get(hp.node.name)!, steps);
+                  const done = ran.map((s) => s.title);
+                  if (done.length) c.changed.set(hp.node.name, done);
+                  if (failure) {
+                    failures.push({ ...failure, message: `${failure.message}${done.length ? ` (after: ${done.join(', ')})` : ' (nothing changed on this host)'}` });
+                    sub.title = `${hp.node.name}: ${failure.message}`;
+                    throw new RowFailed(sub.title);
+                  }
+                  sub.title = `${hp.node.name}: ${done.join(', ')}`;
+                },
+              })),
+              () => {
+                if (failures.length === 0) return;
+                const changed = [...c.changed.keys()];
+                throw new HostsError(
+                  `up failed on ${failures.length} of ${hostCount} hosts` +
+                    (changed.length ? `; changed before the failure: ${changed.join(', ')}` : '; no host was changed'),
+                  sortByPlan(failures, plan),
+                );
+              },
+            );
           },
         },
         {
