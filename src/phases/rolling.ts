@@ -6,7 +6,7 @@ import { Listr } from 'listr2';
 import { OperationError } from '../errors.js';
 import { endpointHashKVAt, endpointHealth, endpointStatus, moveLeader } from '../etcd/commands.js';
 import { waitHealthy } from '../etcd/health.js';
-import { parseEndpointHashKV, parseEndpointStatus, parseMemberAdd, type EndpointStatus } from '../etcd/parse.js';
+import { parseEndpointHashKV, parseEndpointHealth, parseEndpointStatus, parseMemberAdd, type EndpointStatus, type HealthReport } from '../etcd/parse.js';
 import type { Inventory } from '../inventory/types.js';
 import { clientUrl } from '../plan/flags.js';
 import type { MemberRoll, RollAction, RollingPlan, RollingState } from '../plan/rolling.js';
@@ -166,6 +166,9 @@ async function perform(inventory: Inventory, roll: MemberRoll, action: RollActio
         peerPort: inventory.cluster.peerPort,
       });
       return;
+    case 'quorum-gate':
+      await quorumGate(inventory, roll, via);
+      return;
     case 'wait-caught-up':
       await waitCaughtUp(inventory, via, self, endpoints, deps.gateDeadlineMs);
       return;
@@ -219,6 +222,28 @@ async function handover(inventory: Inventory, roll: MemberRoll, ctx: RollCtx, vi
     await delay(200);
   }
   throw new OperationError(`leadership did not move from ${roll.node.name} within ${deps.gateDeadlineMs / 1000}s`);
+}
+
+/** Every member but this one answers healthy (one retry a second later, for a blip); otherwise the run stops here. */
+async function quorumGate(inventory: Inventory, roll: MemberRoll, via: RemoteHost): Promise<void> {
+  const others = inventory.nodes.filter((n) => n.name !== roll.node.name).map((n) => clientUrl(n, inventory.cluster));
+  const command = render(endpointHealth(inventory.cluster, others, QUICK));
+  let sick: string[] = others;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    if (attempt > 0) await delay(1000);
+    const r = await via.exec(command, { timeoutMs: 30_000 });
+    let report: HealthReport = [];
+    try {
+      report = parseEndpointHealth(r.stdout);
+    } catch {
+      // no JSON (etcdctl could not run): every other member counts as unhealthy
+    }
+    sick = others.filter((e) => !report.some((h) => h.endpoint === e && h.health));
+    if (sick.length === 0) return;
+  }
+  throw new OperationError(
+    `quorum gate: ${sick.join(', ')} ${sick.length === 1 ? 'is' : 'are'} not healthy, so ${roll.node.name} is not stopped (that could lose quorum); nothing more was changed`,
+  );
 }
 
 async function waitCaughtUp(inventory: Inventory, via: RemoteHost, self: string, endpoints: string[], deadlineMs: number): Promise<void> {

@@ -49,6 +49,8 @@ export type RollAction =
   /** `member promote <ID from member add>`, retried until the learner is in sync. */
   | { kind: 'promote'; host: string; title: string; argvFor: (id: string) => Argv }
   | { kind: 'wait-healthy'; title: string }
+  /** Right before the member's first disruptive action: every other member healthy, or stop and change nothing more. */
+  | { kind: 'quorum-gate'; title: string }
   | { kind: 'wait-caught-up'; title: string }
   | { kind: 'hashkv'; title: string };
 
@@ -167,6 +169,12 @@ function stopActions(inventory: Inventory, node: NodeSpec, o: ObservedMember): R
   ];
 }
 
+/**
+ * The gate right before a member is disrupted, not earlier: the snapshot taken first or the previous member's checks
+ * can take minutes, and a member that failed meanwhile must stop the run before a second one goes down.
+ */
+const quorumGate = (node: NodeSpec): RollAction => ({ kind: 'quorum-gate', title: `check that every member but ${node.name} is healthy (quorum kept while it is down)` });
+
 const gates = (node: NodeSpec): RollAction[] => [
   { kind: 'wait-healthy', title: `wait until every member is healthy` },
   { kind: 'wait-caught-up', title: `wait until ${node.name}'s raft index reaches the leader's` },
@@ -176,6 +184,7 @@ const gates = (node: NodeSpec): RollAction[] => [
 function restartActions(inventory: Inventory, node: NodeSpec, o: ObservedMember): RollAction[] {
   const spec = containerSpec(inventory, node, memberFlags(inventory, node, 'new'));
   return [
+    quorumGate(node),
     { kind: 'handover', title: 'if it leads, move leadership to a rolled member' },
     ...stopActions(inventory, node, o),
     { kind: 'run', ...command(node.name, `start ${node.name} from the inventory's spec on its data`, docker.run(spec)) },
@@ -191,7 +200,7 @@ function replaceActions(
 ): RollAction[] {
   const { cluster } = inventory;
   const spec = containerSpec(inventory, node, memberFlags(inventory, node, 'existing'));
-  const actions: RollAction[] = [{ kind: 'handover', title: 'if it leads, move leadership to a rolled member' }];
+  const actions: RollAction[] = [quorumGate(node), { kind: 'handover', title: 'if it leads, move leadership to a rolled member' }];
   const alreadyReadded = o.memberId !== null && o.unstarted;
   if (o.memberId !== null && !alreadyReadded) {
     actions.push({ kind: 'member-remove', ...command(ctx.via, `remove member ${node.name} (${o.memberId})`, memberRemove(cluster, ctx.endpoints, o.memberId)) });

@@ -29,12 +29,13 @@ test('followers go first and the leader last; the snapshot comes from the leader
   assert.deepEqual(plan.order.map((r) => r.via), ['e1', 'e1', 'e2']);
 });
 
-test('restart: hand over, stop, remove, start from the inventory spec, then three gates', () => {
+test('restart: quorum gate, hand over, stop, remove, start from the inventory spec, then three gates', () => {
   const plan = planRolling(inventory, healthy, { ...opts, mode: 'restart' });
   const e2 = plan.order[0]!;
   assert.deepEqual(
     e2.actions.map((a) => ('command' in a ? `${a.kind} [${a.host}] ${a.command.slice(0, 40)}` : a.kind)),
     [
+      'quorum-gate',
       'handover',
       'run [e2] docker stop etcd',
       'run [e2] docker rm etcd',
@@ -44,30 +45,30 @@ test('restart: hand over, stop, remove, start from the inventory spec, then thre
       'hashkv',
     ],
   );
-  const run = e2.actions[3]!;
+  const run = e2.actions[4]!;
   assert.ok('command' in run && run.command.includes(' etcd:b etcd --name=e2 ') && run.command.includes('--initial-cluster-state=new'));
 });
 
-test('replace: remove through another member, move data aside, re-add as learner, start as existing, promote', () => {
+test('replace: quorum gate, remove through another member, move data aside, re-add as learner, start as existing, promote', () => {
   const plan = planRolling(inventory, healthy, { ...opts, mode: 'replace' });
   const e2 = plan.order[0]!;
   assert.deepEqual(
     e2.actions.map((a) => a.kind),
-    ['handover', 'member-remove', 'run', 'run', 'run', 'member-add', 'run', 'run', 'wait-caught-up', 'promote', 'wait-healthy', 'wait-caught-up', 'hashkv'],
+    ['quorum-gate', 'handover', 'member-remove', 'run', 'run', 'run', 'member-add', 'run', 'run', 'wait-caught-up', 'promote', 'wait-healthy', 'wait-caught-up', 'hashkv'],
   );
-  const remove = e2.actions[1]!;
+  const remove = e2.actions[2]!;
   assert.ok('command' in remove);
   assert.equal(remove.host, 'e1');
   assert.equal(
     remove.command,
     'docker exec -e ETCDCTL_API=3 etcd etcdctl --endpoints=http://198.18.0.11:2379,http://198.18.0.13:2379 --dial-timeout=2s --command-timeout=3s member remove e20001',
   );
-  const add = e2.actions[5]!;
+  const add = e2.actions[6]!;
   assert.ok('command' in add);
   assert.match(add.command, / member add e2 --peer-urls=http:\/\/198\.18\.0\.12:2380 --learner -w json$/);
-  const start = e2.actions[7]!;
+  const start = e2.actions[8]!;
   assert.ok('command' in start && start.command.includes('--initial-cluster-state=existing'));
-  const promote = e2.actions[9]!;
+  const promote = e2.actions[10]!;
   assert.ok(promote.kind === 'promote');
   assert.match(render(promote.argvFor('abc')), / member promote abc$/);
 });
