@@ -73,3 +73,29 @@ export function startNewSteps(inventory: Inventory, node: NodeSpec, newToken: st
 export function etcdutlProbe(image: string): Argv {
   return ['docker', 'run', '--rm', '--network', 'none', '--entrypoint', 'etcdutl', image, 'version'];
 }
+
+/**
+ * Before anything is stopped: the snapshot to restore, uploaded to DATA/RESTORE_FILE (left in place by the move aside,
+ * which takes only `member` and the marker), is checked on the host by the image's own tool in a throwaway container
+ * with no network, and its SHA-256 on the host is read to compare with the operator's copy.
+ */
+export function restoreCheckSteps(inventory: Inventory, node: NodeSpec, tool: 'etcdutl' | 'etcdctl'): { status: Step; checksum: Step; discard: Step } {
+  const status: Argv = [
+    'docker', 'run', '--rm', '--network', 'none',
+    ...(tool === 'etcdctl' ? ['-e', 'ETCDCTL_API=3'] : []),
+    '-v', `${node.dataPath}:${CONTAINER_DATA_DIR}:ro`,
+    '--entrypoint', tool,
+    inventory.cluster.image,
+    'snapshot', 'status', `${CONTAINER_DATA_DIR}/${RESTORE_FILE}`, '-w', 'json',
+  ];
+  return {
+    status: step(node.name, `check the snapshot to restore with ${tool} snapshot status`, status, false),
+    checksum: step(node.name, 'read the SHA-256 of the uploaded snapshot', ['sha256sum', `${node.dataPath}/${RESTORE_FILE}`], false),
+    discard: step(node.name, 'remove the uploaded snapshot', ['rm', '-f', `${node.dataPath}/${RESTORE_FILE}`]),
+  };
+}
+
+/** Does the host have the image the new cluster runs? (Exit 0 when it does.) */
+export function imagePresentStep(inventory: Inventory, node: NodeSpec): Step {
+  return step(node.name, `check that ${inventory.cluster.image} is on the host`, ['docker', 'image', 'inspect', '--format', '{{.Id}}', inventory.cluster.image], false);
+}

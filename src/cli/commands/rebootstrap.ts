@@ -1,14 +1,15 @@
 import { existsSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
-import { OperationError, UsageError } from '../../errors.js';
+import { HostsError, OperationError, UsageError } from '../../errors.js';
 import { endpointHealth } from '../../etcd/commands.js';
 import { waitHealthy } from '../../etcd/health.js';
 import { loadInventory } from '../../inventory/load.js';
 import { observeCluster, snapshotSource } from '../../phases/cluster-view.js';
 import { runHostSteps } from '../../phases/host-steps.js';
+import { checkImages, discardStagedRestore, stageRestore } from '../../phases/preconditions.js';
 import { listrOptions } from '../../phases/progress.js';
 import { takeSnapshot } from '../../phases/snapshot.js';
-import { asideStep, etcdutlProbe, RESTORE_FILE, restoreSteps, startNewSteps, stopSteps } from '../../plan/down.js';
+import { asideStep, etcdutlProbe, RESTORE_FILE, restoreCheckSteps, restoreSteps, startNewSteps, stopSteps } from '../../plan/down.js';
 import { clientUrl } from '../../plan/flags.js';
 import { render } from '../../plan/shell.js';
 import { compactTimestamp, defaultSnapshotPath, planSnapshot } from '../../plan/snapshot.js';
@@ -61,10 +62,18 @@ export const rebootstrapCommand: CommandModule<object, RebootstrapOptions> = {
       const start = inventory.nodes.map((n) => ({ host: n.name, steps: [...(argv.restore ? restoreSteps(inventory, n, newToken, tool) : []), ...startNewSteps(inventory, n, newToken)] }));
       if (argv['dry-run']) {
         const lines = [`rebootstrap --wipe${argv.restore ? ` --restore ${argv.restore}` : ''}: new token ${newToken}`];
+        lines.push(`0. before anything is stopped, on every host: $ ${render(['docker', 'image', 'inspect', '--format', '{{.Id}}', inventory.cluster.image])}${inventory.cluster.tls === 'pki' ? '; the cluster PKI is created or checked locally' : ''}`);
+        if (argv.restore) {
+          lines.push(`   and ${argv.restore} is uploaded to DATA/${RESTORE_FILE} (0600) and checked there; any failure removes it and stops the run:`);
+          for (const n of inventory.nodes) {
+            const c = restoreCheckSteps(inventory, n, tool);
+            lines.push(`    [${n.name}] $ ${c.status.command}`, `    [${n.name}] $ ${c.checksum.command}`);
+          }
+        }
         lines.push(snapshotPlan ? `1. snapshot on ${snapshotPlan.host}: $ ${snapshotPlan.save.command} (checked, fetched to ${snapshotPlan.localPath})` : '1. no member answers: no snapshot can be taken');
         lines.push('2. on every host at once:');
         for (const w of stop) for (const s of w.steps) lines.push(`    [${w.host}] $ ${s.command}`);
-        lines.push(`3. on every host at once${argv.restore ? ` (after uploading the snapshot to DATA/${RESTORE_FILE})` : ''}:`);
+        lines.push('3. on every host at once:');
         for (const w of start) for (const s of w.steps) lines.push(`    [${w.host}] $ ${s.command}`);
         lines.push('4. wait until every member is healthy');
         printResult(lines.join('\n'));
@@ -79,12 +88,28 @@ export const rebootstrapCommand: CommandModule<object, RebootstrapOptions> = {
         argv.yes,
       );
       const listr = listrOptions(progressFor(argv));
-      const snapshot = snapshotPlan ? await takeSnapshot(hosts.get(snapshotPlan.host)!, snapshotPlan, (t) => info(t)) : null;
+      // Everything that can fail cheaply, before anything is stopped: a run that fails here changed nothing.
+      const missingImage = await checkImages(inventory, hosts);
+      if (missingImage.length > 0) throw new HostsError(`nothing was changed: the image is missing on ${missingImage.length} host(s)`, missingImage);
+      if (inventory.cluster.tls === 'pki') {
+        // The new members start with certificates from the cluster CA: made (or checked) here, not after the stop.
+        const { ensurePki, pkiSummary } = await import('../../pki/store.js');
+        info(pkiSummary(await ensurePki(inventory, { now: new Date() })));
+      }
+      if (argv.restore) {
+        info(`Checking ${argv.restore} on every host (${tool} snapshot status and SHA-256) before anything is stopped`);
+        const staged = await stageRestore(inventory, hosts, argv.restore, tool);
+        info(`Snapshot to restore: ${staged.status.totalKey} keys, revision ${staged.status.revision}, SHA-256 ${staged.sha256}, on every host`);
+      }
+      let snapshot: Awaited<ReturnType<typeof takeSnapshot>> | null = null;
+      try {
+        snapshot = snapshotPlan ? await takeSnapshot(hosts.get(snapshotPlan.host)!, snapshotPlan, (t) => info(t)) : null;
+      } catch (err) {
+        if (argv.restore) await discardStagedRestore(inventory, hosts);
+        throw err;
+      }
       if (snapshot) info(`Snapshot of the old cluster: ${snapshot.path}`);
       await runHostSteps('Stop every member and move its data aside', stop, hosts, listr);
-      if (argv.restore) {
-        await Promise.all(inventory.nodes.map((n) => hosts.get(n.name)!.putFile(argv.restore!, `${n.dataPath}/${RESTORE_FILE}`, 0o600)));
-      }
       await runHostSteps(argv.restore ? 'Restore the snapshot and start the new cluster' : 'Start the new cluster', start, hosts, listr, 180_000);
       const endpoints = inventory.nodes.map((n) => clientUrl(n, inventory.cluster));
       await waitHealthy({
