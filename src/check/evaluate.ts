@@ -19,7 +19,7 @@ import {
   type Facts,
   type LatencyStats,
 } from './parse.js';
-import { FSYNC_BLOCK_BYTES, FSYNC_PROBE_FILE, FSYNC_WRITES, PEER_CONNECT_TIMEOUT_S, type HostCheckSteps } from './plan.js';
+import { FSYNC_BLOCK_BYTES, FSYNC_PROBE_DIR_PATTERN, FSYNC_WRITES, PEER_CONNECT_TIMEOUT_S, type HostCheckSteps } from './plan.js';
 import type { CheckId, CheckResult, CheckStatus } from './types.js';
 
 /** A probe's outcome: its result, or why it could not run (connection dropped, timeout). */
@@ -335,7 +335,7 @@ export function evaluateHost(input: EvaluateInput): CheckResult[] {
       'warn',
       `could not measure${fsync.dir ? ` in ${fsync.dir}` : ''}: ${fsync.error}`,
       fsyncThreshold,
-      `the probe writes ${FSYNC_PROBE_FILE} in the data path (or its nearest existing parent) as ${node.ssh.user}; make that directory writable, or measure by hand with fio (etcd's hardware guide)`,
+      `the probe creates a directory ${FSYNC_PROBE_DIR_PATTERN} in the data path (or its nearest existing parent) as ${node.ssh.user} and writes there; make that directory writable, or measure by hand with fio (etcd's hardware guide)`,
       steps.facts,
     );
   } else if (stats) {
