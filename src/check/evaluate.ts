@@ -4,7 +4,8 @@
 import { RENEW_WITHIN_DAYS } from '../pki/layout.js';
 import { tail } from '../errors.js';
 import type { Inventory } from '../inventory/types.js';
-import { containerDrift, parseContainerInspect } from '../phases/container-state.js';
+import { compareContainer, describeDifference, driftAdvice } from '../phases/container-diff.js';
+import { parseContainerInspect } from '../phases/container-state.js';
 import { markerMatches, parseDataProbe } from '../plan/marker.js';
 import type { HostUpPlan, Step } from '../plan/up.js';
 import type { ExecResult } from '../ssh/types.js';
@@ -212,9 +213,16 @@ export function evaluateHost(input: EvaluateInput): CheckResult[] {
     add('container', 'fail', `could not inspect ${cluster.containerName}: ${state?.kind === 'error' ? state.message : why(containerProbe)}`, containerThreshold, 'run the container command by hand on the host', plan.probes.container, containerProbe);
   else if (state.kind === 'absent') add('container', 'pass', `no ${cluster.containerName} container (up will create it)`, containerThreshold);
   else {
-    const drift = containerDrift(state, plan.container);
-    if (drift.length > 0)
-      add('container', 'fail', `${cluster.containerName} differs from the inventory: ${drift.join('; ')}`, containerThreshold, 'up does not replace a member; apply the change one member at a time with `etcd-deploy rolling`', plan.probes.container);
+    const differences = compareContainer(state, plan.container);
+    if (differences.length > 0)
+      add(
+        'container',
+        'fail',
+        `${cluster.containerName} differs from the inventory: ${differences.map(describeDifference).join('; ')}`,
+        containerThreshold,
+        driftAdvice(inventory.file),
+        plan.probes.container,
+      );
     else add('container', 'pass', `${cluster.containerName} ${state.running ? 'running' : `${state.status} (up will start it)`}, as the inventory says`, containerThreshold);
   }
 
