@@ -1,4 +1,5 @@
-// Drift by meaning, and the fsync probe that never opens what it finds, against the lab. Tests run in order and
+// The fsync probe that never opens what it finds (on fresh hosts, as check runs before a first up), and drift by
+// meaning, against the lab. Tests run in order and
 // share one lab; they start from resetLab() and leave the hosts clean.
 
 import assert from 'node:assert/strict';
@@ -42,7 +43,34 @@ describe('drift compares meaning; the fsync probe writes only what it creates', 
     await resetLab();
   });
 
+  for (const [label, inventory] of [
+    ['as root', LAB_INVENTORY],
+    ['through the bastion with sudo', BASTION_INVENTORY],
+  ] as const) {
+    test(`check ${label}: a symlink planted at the old probe name is not followed; the probe leaves nothing behind`, async (t) => {
+      if (!existsSync(inventory)) return t.skip(`${inventory} missing: the lab was brought up without --bastion`);
+      for (const h of LAB_HOSTS) {
+        const plant = await hostExec(h, ['sh', '-c', 'printf %s "$2" > "$1/victim" && ln -sfn "$1/victim" "$1/.etcd-deploy-fsync-probe"', 'plant', DATA, VICTIM_TEXT]);
+        assert.equal(plant.code, 0, plant.stderr);
+      }
+      const r = await cli(['check', '-i', inventory, '--json']);
+      const report = JSON.parse(r.stdout) as CheckJson;
+      assert.ok(Array.isArray(report.results), `a check report: ${r.stdout.slice(0, 400)} ${r.stderr.slice(-400)}`);
+      for (const h of LAB_HOSTS) {
+        const fsync = report.results.find((x) => x.host === h && x.check === 'fsync')!;
+        assert.match(fsync.measured, /over 200 synchronous 2300-byte writes in \/var\/lib\/etcd-cluster$/, `${h} measured: ${fsync.measured}`);
+        const victim = await hostExec(h, ['cat', `${DATA}/victim`]);
+        assert.equal(victim.stdout, VICTIM_TEXT, `${h}: the victim is untouched`);
+        const link = await hostExec(h, ['readlink', `${DATA}/.etcd-deploy-fsync-probe`]);
+        assert.equal(link.stdout.trim(), `${DATA}/victim`, `${h}: the planted symlink is where it was`);
+        const left = await hostExec(h, ['sh', '-c', 'ls -a "$1" | grep -c "^\\.etcd-deploy-fsync\\." || true', 'left', DATA]);
+        assert.equal(left.stdout.trim(), '0', `${h}: no probe directory left`);
+      }
+    });
+  }
+
   test('up, then up from an inventory listing the nodes in another order: nothing changed', async () => {
+    await resetLab();
     const first = await cli(['up', '-i', LAB_INVENTORY]);
     assert.equal(first.code, 0, first.stderr);
     const before = await Promise.all(LAB_HOSTS.map(startedAt));
@@ -69,29 +97,4 @@ describe('drift compares meaning; the fsync probe writes only what it creates', 
     assert.doesNotMatch(r.stderr, /"State"|"HostConfig"|\| \{/, 'no inspect document');
     assert.deepEqual(await Promise.all(LAB_HOSTS.map(startedAt)), before, 'no container was touched');
   });
-
-  for (const [label, inventory] of [
-    ['as root', LAB_INVENTORY],
-    ['through the bastion with sudo', BASTION_INVENTORY],
-  ] as const) {
-    test(`check ${label}: a symlink planted at the old probe name is not followed; the probe leaves nothing behind`, async (t) => {
-      if (!existsSync(inventory)) return t.skip(`${inventory} missing: the lab was brought up without --bastion`);
-      for (const h of LAB_HOSTS) {
-        const plant = await hostExec(h, ['sh', '-c', 'printf %s "$2" > "$1/victim" && ln -sfn "$1/victim" "$1/.etcd-deploy-fsync-probe"', 'plant', DATA, VICTIM_TEXT]);
-        assert.equal(plant.code, 0, plant.stderr);
-      }
-      const r = await cli(['check', '-i', inventory, '--json']);
-      const report = JSON.parse(r.stdout) as CheckJson;
-      for (const h of LAB_HOSTS) {
-        const fsync = report.results.find((x) => x.host === h && x.check === 'fsync')!;
-        assert.match(fsync.measured, /over 200 synchronous 2300-byte writes in \/var\/lib\/etcd-cluster$/, `${h} measured: ${fsync.measured}`);
-        const victim = await hostExec(h, ['cat', `${DATA}/victim`]);
-        assert.equal(victim.stdout, VICTIM_TEXT, `${h}: the victim is untouched`);
-        const link = await hostExec(h, ['readlink', `${DATA}/.etcd-deploy-fsync-probe`]);
-        assert.equal(link.stdout.trim(), `${DATA}/victim`, `${h}: the planted symlink is where it was`);
-        const left = await hostExec(h, ['sh', '-c', 'ls -a "$1" | grep -c "^\\.etcd-deploy-fsync\\." || true', 'left', DATA]);
-        assert.equal(left.stdout.trim(), '0', `${h}: no probe directory left`);
-      }
-    });
-  }
 });
