@@ -4,7 +4,8 @@
 import { RENEW_WITHIN_DAYS } from '../pki/layout.js';
 import { tail } from '../errors.js';
 import type { Inventory } from '../inventory/types.js';
-import { containerDrift, parseContainerInspect } from '../phases/container-state.js';
+import { compareContainer, describeDifference, driftAdvice } from '../phases/container-diff.js';
+import { parseContainerInspect } from '../phases/container-state.js';
 import { markerMatches, parseDataProbe } from '../plan/marker.js';
 import type { HostUpPlan, Step } from '../plan/up.js';
 import type { ExecResult } from '../ssh/types.js';
@@ -19,7 +20,7 @@ import {
   type Facts,
   type LatencyStats,
 } from './parse.js';
-import { FSYNC_BLOCK_BYTES, FSYNC_PROBE_FILE, FSYNC_WRITES, PEER_CONNECT_TIMEOUT_S, type HostCheckSteps } from './plan.js';
+import { FSYNC_BLOCK_BYTES, FSYNC_PROBE_DIR_PATTERN, FSYNC_WRITES, PEER_CONNECT_TIMEOUT_S, type HostCheckSteps } from './plan.js';
 import type { CheckId, CheckResult, CheckStatus } from './types.js';
 
 /** A probe's outcome: its result, or why it could not run (connection dropped, timeout). */
@@ -212,9 +213,16 @@ export function evaluateHost(input: EvaluateInput): CheckResult[] {
     add('container', 'fail', `could not inspect ${cluster.containerName}: ${state?.kind === 'error' ? state.message : why(containerProbe)}`, containerThreshold, 'run the container command by hand on the host', plan.probes.container, containerProbe);
   else if (state.kind === 'absent') add('container', 'pass', `no ${cluster.containerName} container (up will create it)`, containerThreshold);
   else {
-    const drift = containerDrift(state, plan.container);
-    if (drift.length > 0)
-      add('container', 'fail', `${cluster.containerName} differs from the inventory: ${drift.join('; ')}`, containerThreshold, 'up does not replace a member; apply the change one member at a time with `etcd-deploy rolling`', plan.probes.container);
+    const differences = compareContainer(state, plan.container);
+    if (differences.length > 0)
+      add(
+        'container',
+        'fail',
+        `${cluster.containerName} differs from the inventory: ${differences.map(describeDifference).join('; ')}`,
+        containerThreshold,
+        driftAdvice(inventory.file),
+        plan.probes.container,
+      );
     else add('container', 'pass', `${cluster.containerName} ${state.running ? 'running' : `${state.status} (up will start it)`}, as the inventory says`, containerThreshold);
   }
 
@@ -335,7 +343,7 @@ export function evaluateHost(input: EvaluateInput): CheckResult[] {
       'warn',
       `could not measure${fsync.dir ? ` in ${fsync.dir}` : ''}: ${fsync.error}`,
       fsyncThreshold,
-      `the probe writes ${FSYNC_PROBE_FILE} in the data path (or its nearest existing parent) as ${node.ssh.user}; make that directory writable, or measure by hand with fio (etcd's hardware guide)`,
+      `the probe creates a directory ${FSYNC_PROBE_DIR_PATTERN} in the data path (or its nearest existing parent) as ${node.ssh.user} and writes there; make that directory writable, or measure by hand with fio (etcd's hardware guide)`,
       steps.facts,
     );
   } else if (stats) {

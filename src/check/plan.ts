@@ -4,7 +4,7 @@
 // their text, so plan/shell.render remains the only quoting.
 //
 // Tools used on the host, all present on a minimal Debian/Ubuntu: sh, id, nproc, df, stat, readlink, cat, grep,
-// dirname, date, timeout, dd; `ip` (iproute2) or `hostname -I`; `ss` or /proc/net/tcp; `perl` with Time::HiRes when
+// dirname, date, timeout, dd, mktemp, rmdir; `ip` (iproute2) or `hostname -I`; `ss` or /proc/net/tcp; `perl` with Time::HiRes when
 // present (per-write fsync timings), else dd (mean only); bash /dev/tcp or nc for the peer port; systemctl when booted
 // with systemd; docker. Per host that is three commands beside `up`'s four probes: the clock, the peer ports, and one
 // script for everything else. All of them, with `up`'s probes, run in one shell session per host (inspectionOrder).
@@ -16,8 +16,12 @@ import type { Step } from '../plan/up.js';
 /** The fsync probe: as many synchronous writes of this size as etcd's hardware guide's fio recipe uses per WAL entry. */
 export const FSYNC_WRITES = 200;
 export const FSYNC_BLOCK_BYTES = 2300;
-/** The only file a check creates (and always deletes): in the data path, or its nearest existing parent. */
-export const FSYNC_PROBE_FILE = '.etcd-deploy-fsync-probe';
+/**
+ * The only thing a check creates (and always deletes): a private directory (mktemp -d, mode 0700) named by this
+ * prefix and six random characters, in the data path or its nearest existing parent, holding the probe's one file.
+ */
+export const FSYNC_PROBE_DIR_PREFIX = '.etcd-deploy-fsync.';
+export const FSYNC_PROBE_DIR_PATTERN = `${FSYNC_PROBE_DIR_PREFIX}XXXXXX`;
 /** TCP connect timeout of the peer-port probe: a LAN answers in well under a millisecond; silence means a filter. */
 export const PEER_CONNECT_TIMEOUT_S = 1;
 
@@ -28,7 +32,7 @@ export const FACT_SECTIONS = ['user', 'addresses', 'cpus', 'memory', 'path', 'df
 // process start in the measurement. Timing a separate `dd` per write measures mostly process start-up (ten times the
 // real latency on the lab's disk), so without perl only the mean of one dd run is reported, and said to be a mean.
 const FSYNC_PERL =
-  'my ($f, $n, $b) = @ARGV; sysopen(my $h, $f, O_WRONLY|O_CREAT|O_TRUNC|O_DSYNC) or die "open $f: $!\\n"; my $z = "\\0" x $b; ' +
+  'my ($f, $n, $b) = @ARGV; sysopen(my $h, $f, O_WRONLY|O_CREAT|O_EXCL|O_NOFOLLOW|O_DSYNC) or die "open $f: $!\\n"; my $z = "\\0" x $b; ' +
   'for (1..$n) { my $t = time; defined(syswrite($h, $z)) or die "write $f: $!\\n"; printf "%.1f\\n", (time - $t) * 1e6 } close $h';
 
 // Each element is one complete shell list; they are joined with '; ' so the script is one line, which keeps the
@@ -70,14 +74,17 @@ const FACTS_SCRIPT = [
   'echo "@@ containers"',
   "docker ps --no-trunc --format '{{json .}}' 2>&1",
   'echo "exit $?"',
-  // Last, as it takes longest: the synchronous writes, in the data path or the nearest existing directory above it
-  // (the filesystem the data will land on). The probe file goes whatever happens: end, failure, or a closed channel.
+  // Last, as it takes longest: the synchronous writes, on the filesystem the data will land on. They go to a file in
+  // a directory mktemp creates fresh (0700, a random name, never one that exists), so nothing the probe finds there,
+  // a planted symlink included, is ever opened, truncated or removed; perl opens the file O_EXCL|O_NOFOLLOW besides.
+  // The file and the directory go whatever happens: end, failure, Ctrl-C, or a closed channel (HUP, or PIPE on the
+  // next write). rmdir, not rm -r: the directory holds nothing else, and nothing else is ever deleted.
   'echo "@@ fsync"',
-  `f=$d/${FSYNC_PROBE_FILE}`,
-  'trap \'rm -f "$f"\' EXIT',
-  "trap 'exit 129' HUP INT TERM",
+  't=',
+  'trap \'if [ -n "$t" ]; then rm -f "$t/probe"; rmdir "$t"; fi\' EXIT',
+  "trap 'exit 129' HUP INT TERM PIPE",
   'echo "dir $d"',
-  `if command -v perl >/dev/null 2>&1 && perl -MTime::HiRes -MFcntl -e 1 2>/dev/null; then echo "method perl"; perl -MTime::HiRes=time -MFcntl -e '${FSYNC_PERL}' "$f" "$n" "$b" 2>&1; else echo "method dd"; dd if=/dev/zero of="$f" bs="$b" count="$n" oflag=dsync 2>&1; fi`,
+  `if t=$(mktemp -d "$d/${FSYNC_PROBE_DIR_PATTERN}" 2>&1); then f=$t/probe; if command -v perl >/dev/null 2>&1 && perl -MTime::HiRes -MFcntl -e 1 2>/dev/null; then echo "method perl"; perl -MTime::HiRes=time -MFcntl -e '${FSYNC_PERL}' "$f" "$n" "$b" 2>&1; else echo "method dd"; dd if=/dev/zero of="$f" bs="$b" count="$n" oflag=dsync 2>&1; fi; else echo "$t"; t=; false; fi`,
   'echo "exit $?"',
 ].join('; ');
 

@@ -1,14 +1,21 @@
-// What the etcd container on a host is, read from `docker container inspect`, and how it differs from the plan.
-
-import type { ContainerSpec } from '../plan/docker.js';
-import { bindArg } from '../plan/docker.js';
+// What the etcd container on a host is, read from `docker container inspect` (container-diff.ts compares it with the plan).
 
 export type ContainerState =
   | { kind: 'absent' }
-  | { kind: 'present'; running: boolean; status: string; image: string; command: string[]; binds: string[]; startedAt: string };
+  | {
+      kind: 'present';
+      running: boolean;
+      status: string;
+      image: string;
+      command: string[];
+      /** `NAME=value` entries, the image's and the container's own: etcd reads ETCD_* ones as flags. */
+      env: string[];
+      binds: string[];
+      startedAt: string;
+    };
 
 interface InspectJson {
-  Config?: { Image?: string; Cmd?: string[] | null; Entrypoint?: string[] | null };
+  Config?: { Image?: string; Cmd?: string[] | null; Entrypoint?: string[] | null; Env?: string[] | null };
   State?: { Running?: boolean; Status?: string; StartedAt?: string };
   HostConfig?: { Binds?: string[] | null; NetworkMode?: string; RestartPolicy?: { Name?: string } };
 }
@@ -31,26 +38,8 @@ export function parseContainerInspect(code: number, stdout: string, stderr: stri
     status: json.State?.Status ?? 'unknown',
     image: json.Config?.Image ?? '',
     command: [...(json.Config?.Entrypoint ?? []), ...(json.Config?.Cmd ?? [])],
+    env: json.Config?.Env ?? [],
     binds: json.HostConfig?.Binds ?? [],
     startedAt: json.State?.StartedAt ?? '',
   };
-}
-
-// etcd reads these only when it bootstraps a member on empty data; a member re-added by `rolling --mode replace`
-// (state existing) or a cluster made by `rebootstrap` (a new token) runs with other values and is not drift.
-const BOOTSTRAP_ONLY = ['--initial-cluster-state=', '--initial-cluster-token='];
-const matters = (arg: string): boolean => !BOOTSTRAP_ONLY.some((p) => arg.startsWith(p));
-
-/** Human-readable differences between a running container and the planned spec; empty when it matches. */
-export function containerDrift(state: Extract<ContainerState, { kind: 'present' }>, spec: ContainerSpec): string[] {
-  const drift: string[] = [];
-  if (state.image !== spec.image) drift.push(`image is ${state.image}, inventory says ${spec.image}`);
-  const have = new Set(state.command.filter(matters));
-  const want = new Set(spec.command.filter(matters));
-  for (const arg of want) if (!have.has(arg)) drift.push(`missing ${arg}`);
-  for (const arg of have) if (!want.has(arg)) drift.push(`unexpected ${arg}`);
-  const wantBinds = spec.binds.map(bindArg).sort();
-  const haveBinds = [...state.binds].sort();
-  if (wantBinds.join('\n') !== haveBinds.join('\n')) drift.push(`mounts are ${haveBinds.join(', ') || 'none'}, inventory says ${wantBinds.join(', ')}`);
-  return drift;
 }

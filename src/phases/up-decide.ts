@@ -6,7 +6,8 @@ import { markerMatches, parseDataProbe } from '../plan/marker.js';
 import { tail } from '../errors.js';
 import type { Condition, HostUpPlan, Step } from '../plan/up.js';
 import type { ExecResult } from '../ssh/types.js';
-import { containerDrift, parseContainerInspect } from './container-state.js';
+import { compareContainer, describeDrift } from './container-diff.js';
+import { parseContainerInspect } from './container-state.js';
 
 export interface HostProbeResults {
   engine: ExecResult;
@@ -75,14 +76,14 @@ export function decideHost(plan: HostUpPlan, probes: HostProbeResults, inventory
     return { ok: true, host, engineVersion, conditions, summary: imagePresent ? `will ${start}` : `will pull the image and ${start}`, holdsData: ownData };
   }
 
-  const drift = containerDrift(state, spec);
-  if (drift.length > 0) {
-    return fail(
-      plan.probes.container,
-      probes.container,
-      `container ${spec.name} differs from ${inventory.file}: ${drift.join('; ')}. ` +
-        'up does not replace a member; apply the change one member at a time with `etcd-deploy rolling`',
-    );
+  const differences = compareContainer(state, spec);
+  if (differences.length > 0) {
+    // The differences are the whole story: the inspect document they were read from would bury them.
+    return {
+      ok: false,
+      host,
+      failure: { host, command: plan.probes.container.command, exitCode: null, stderrTail: '', message: describeDrift(spec.name, inventory.file, differences) },
+    };
   }
   if (!state.running) {
     return { ok: true, host, engineVersion, conditions: new Set<Condition>(['container-stopped']), summary: `will start the stopped container (${state.status})`, holdsData: true };

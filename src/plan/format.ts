@@ -1,6 +1,6 @@
 // Renders an UpPlan for people (dry-run text) and machines (--json). Pure: the same plan always prints the same way.
 
-import { checkStepList, FSYNC_PROBE_FILE, inspectionOrder } from '../check/plan.js';
+import { checkStepList, FSYNC_PROBE_DIR_PATTERN, inspectionOrder } from '../check/plan.js';
 import type { NodeSpec } from '../inventory/types.js';
 import { conditionText, type UpPlan } from './up.js';
 
@@ -52,7 +52,7 @@ export function formatUpPlan(plan: UpPlan, healthDeadlineSeconds: number): strin
     out.push(`${hp.node.name}  ssh ${sshTarget(hp.node)}${via ? ` via ${via}` : ''}${hp.node.ssh.sudo ? ' (sudo -n)' : ''}  data ${hp.node.dataPath}`);
     out.push('  etcd flags:');
     for (const f of hp.flags) out.push(`    ${f}`);
-    out.push(`  inspect and preflight checks (read-only, but for the fsync probe's own file ${FSYNC_PROBE_FILE}, always deleted):`);
+    out.push(`  inspect and preflight checks (read-only, but for the fsync probe's own new directory ${FSYNC_PROBE_DIR_PATTERN}, always deleted):`);
     for (const s of inspectionOrder(hp.probes, hp.checks)) out.push(`    # ${s.title}`, `    $ ${s.command}`);
     out.push(`    # ${hp.checks.manifest.title}, ${conditionText['image-missing']}`, `    $ ${hp.checks.manifest.command}`);
     out.push('  then, in order:');

@@ -127,6 +127,19 @@ test('after up: the ports are held by the cluster\'s own container, the member d
   }
 });
 
+test('after up, the container is compared by meaning: nodes listed in another order pass; a changed image and flag are named', () => {
+  const reordered = parseInventory(LAB.replace(/( {2}- \{name: etcd-1.*\n)( {2}- \{name: etcd-2.*\n)( {2}- \{name: etcd-3.*\n)/, '$3$1$2'), '/ops/reordered.yaml');
+  assert.equal(reordered.nodes[0]!.name, 'etcd-3');
+  assert.equal(by(judge(observation('after-up', 'etcd-2'), 'etcd-2', reordered), 'container').status, 'pass');
+
+  const changed = parseInventory(LAB.replace('image: etcd-lab:3.4.23', 'image: etcd-lab:3.5.16, extra_flags: ["--snapshot-count=5000"]'), '/ops/changed.yaml');
+  const r = by(judge(observation('after-up', 'etcd-2'), 'etcd-2', changed), 'container');
+  assert.equal(r.status, 'fail');
+  assert.equal(r.measured, 'etcd differs from the inventory: image: running etcd-lab:3.4.23, planned etcd-lab:3.5.16; --snapshot-count: running not set, planned 5000');
+  assert.match(r.advice, /^up does not replace a running member: to apply the inventory, run `etcd-deploy rolling -i \/ops\/changed.yaml`/);
+  assert.equal(r.stderrTail, '', 'not the inspect document');
+});
+
 test('with the cluster running, a port held by another process still fails', () => {
   const facts = recording('after-up', 'etcd-2').probes.facts!.stdout;
   const stolen = facts.replace(/^(LISTEN .*:2380 .*users:\(\()"etcd",pid=\d+/m, '$1"haproxy",pid=4242');

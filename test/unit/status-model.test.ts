@@ -33,6 +33,7 @@ const running = (image = 'etcd-lab:3.4.23'): ContainerState => ({
   status: 'running',
   image,
   command: [],
+  env: [],
   binds: [],
   startedAt: '2026-01-01T11:54:30.123456789Z',
 });

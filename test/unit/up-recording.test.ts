@@ -128,54 +128,86 @@ test('a host with member data stops the run before any host changes, and every f
   }
 });
 
-test('a running container that matches the plan means nothing to do', async () => {
-  const plan = planUp(inventory);
-  const inspect = (name: string) => {
-    const hp = plan.hosts.find((h) => h.node.name === name)!;
-    return JSON.stringify({
-      Config: { Image: hp.container.image, Cmd: hp.container.command },
-      State: { Running: true, Status: 'running', StartedAt: '2026-11-24T10:00:00Z' },
-      HostConfig: { Binds: ['/var/lib/etcd-cluster:/var/lib/etcd'] },
-    });
-  };
-  const running = (name: string) =>
-    freshHostResponder((c) => {
-      if (c.startsWith('docker image inspect')) return { stdout: 'sha256:abc\n' };
-      if (c.startsWith('docker container inspect')) return { stdout: inspect(name) };
-      if (c.startsWith("sh -c 'test -d")) return { stdout: 'member\n' };
-      return etcdAnswers(c);
-    });
-  const hosts = fakes({ 'etcd-1': running('etcd-1'), 'etcd-2': running('etcd-2'), 'etcd-3': running('etcd-3') });
-  const outcome = await runUp(plan, deps(hosts));
-  assert.deepEqual(outcome.changed, []);
-  for (const host of hosts.values()) assert.ok(!host.commands.some((c) => /^(docker (run|pull|start)|mkdir)/.test(c)));
-});
-
-test('a container whose spec drifted is reported, not replaced', async () => {
-  const plan = planUp(inventory);
-  const drifted = freshHostResponder((c) => {
+/** A host where `inspect` is what `docker container inspect` prints for the etcd container, with kept member data. */
+function runningHost(inspect: Record<string, unknown>): Responder {
+  return freshHostResponder((c) => {
     if (c.startsWith('docker image inspect')) return { stdout: 'sha256:abc\n' };
-    if (c.startsWith('docker container inspect'))
-      return {
-        stdout: JSON.stringify({
-          Config: { Image: 'etcd-lab:old', Cmd: [...plan.hosts[0]!.container.command.filter((a) => !a.startsWith('--advertise-client-urls')), '--advertise-client-urls=http://10.9.9.9:2379', '--initial-cluster-token=ignored-after-bootstrap'] },
-          State: { Running: true, Status: 'running' },
-          HostConfig: { Binds: ['/var/lib/etcd-cluster:/var/lib/etcd'] },
-        }),
-      };
+    if (c.startsWith('docker container inspect')) return { stdout: JSON.stringify(inspect) };
+    if (c.startsWith("sh -c 'test -d")) return { stdout: 'member\n' };
     return etcdAnswers(c);
   });
-  const hosts = fakes({ 'etcd-1': drifted });
+}
+
+/** What inspect reads back from the container `docker run` made from a host's planned spec. */
+function inspectOf(plan: ReturnType<typeof planUp>, name: string): Record<string, unknown> {
+  const hp = plan.hosts.find((h) => h.node.name === name)!;
+  return {
+    Config: { Image: hp.container.image, Cmd: hp.container.command, Env: ['PATH=/usr/local/bin:/bin'] },
+    State: { Running: true, Status: 'running', StartedAt: '2026-11-24T10:00:00Z' },
+    HostConfig: { Binds: ['/var/lib/etcd-cluster:/var/lib/etcd'] },
+  };
+}
+
+const changes = (host: FakeHost) => host.commands.filter((c) => /^(docker (run|pull|start|stop|rm)|mkdir|sh -c 'printf)/.test(c));
+
+test('a running container that matches the plan means nothing to do', async () => {
+  const plan = planUp(inventory);
+  const hosts = fakes(Object.fromEntries(inventory.nodes.map((n) => [n.name, runningHost(inspectOf(plan, n.name))])));
+  const outcome = await runUp(plan, deps(hosts));
+  assert.deepEqual(outcome.changed, []);
+  for (const host of hosts.values()) assert.deepEqual(changes(host), []);
+});
+
+test('the same nodes listed in another order in the inventory: up finds the cluster as planned and changes nothing', async () => {
+  // The cluster was started from `inventory` (etcd-1, etcd-2, etcd-3); the operator's copy lists etcd-3 first.
+  const started = planUp(inventory);
+  const reordered = parseInventory(
+    `cluster: {token: t, image: etcd-lab:3.4.23}
+nodes:
+  - {name: etcd-3, ip: 198.18.0.13}
+  - {name: etcd-1, ip: 198.18.0.11}
+  - {name: etcd-2, ip: 198.18.0.12}
+`,
+    '/ops/reordered.yaml',
+  );
+  const plan = planUp(reordered);
+  assert.notEqual(plan.hosts[0]!.flags.find((f) => f.startsWith('--initial-cluster=')), started.hosts[0]!.flags.find((f) => f.startsWith('--initial-cluster=')));
+  const hosts = fakes(Object.fromEntries(inventory.nodes.map((n) => [n.name, runningHost(inspectOf(started, n.name))])));
+  const outcome = await runUp(plan, deps(hosts));
+  assert.deepEqual(outcome.changed, []);
+  for (const host of hosts.values()) assert.deepEqual(changes(host), [], `${host.name} unchanged`);
+});
+
+test('a container whose spec drifted is reported flag by flag, without the inspect document, and not replaced', async () => {
+  const plan = planUp(inventory);
+  const inspect = inspectOf(plan, 'etcd-1');
+  const cmd = plan.hosts[0]!.container.command;
+  const drifted = runningHost({
+    ...inspect,
+    Config: {
+      Image: 'etcd-lab:old',
+      Cmd: [...cmd.filter((a) => !a.startsWith('--advertise-client-urls')), '--advertise-client-urls=http://10.9.9.9:2379', '--initial-cluster-token=ignored-after-bootstrap'],
+      Env: ['PATH=/usr/local/bin:/bin', 'ETCD_SNAPSHOT_COUNT=5000'],
+    },
+  });
+  const hosts = fakes({ 'etcd-1': drifted, 'etcd-2': runningHost(inspectOf(plan, 'etcd-2')), 'etcd-3': runningHost(inspectOf(plan, 'etcd-3')) });
   await assert.rejects(runUp(plan, deps(hosts)), (err: unknown) => {
     assert.ok(err instanceof HostsError);
     assert.equal(err.failures.length, 1);
-    assert.match(
+    assert.equal(
       err.failures[0]!.message,
-      /image is etcd-lab:old, inventory says etcd-lab:3.4.23; missing --advertise-client-urls=http:\/\/198.18.0.11:2379; unexpected --advertise-client-urls=http:\/\/10.9.9.9:2379\. up does not replace a member/,
+      'container etcd differs from /ops/inventory.yaml: image: running etcd-lab:old, planned etcd-lab:3.4.23; ' +
+        '--advertise-client-urls: running has http://10.9.9.9:2379, planned has http://198.18.0.11:2379; ' +
+        '--snapshot-count: running 5000 (from env ETCD_SNAPSHOT_COUNT), planned not set. ' +
+        'up does not replace a running member: to apply the inventory, run `etcd-deploy rolling -i /ops/inventory.yaml` (one member at a time, on its data); ' +
+        'to keep what runs, change the inventory to match',
     );
+    assert.equal(err.failures[0]!.stderrTail, '');
+    assert.doesNotMatch(err.message, /"State"|"HostConfig"|Running/, 'the inspect document is not printed');
+    assert.match(err.message, /\n {2}command: docker container inspect --format '\{\{json \.\}\}' etcd$/m, 'the command to look by hand');
     return true;
   });
-  assert.ok(!hosts.get('etcd-2')!.commands.some((c) => c.startsWith('docker run')));
+  for (const host of hosts.values()) assert.deepEqual(changes(host), [], `${host.name} unchanged`);
 });
 
 test('failures while starting are gathered across hosts with command, exit code and stderr', async () => {
