@@ -34,7 +34,7 @@ export function lastRecords(records: readonly AuditRecord[], n: number | undefin
 export function formatAudit(records: readonly AuditRecord[]): string {
   return records
     .map((r) => {
-      const result = r.result === 'ok' ? 'ok    ' : `exit ${r.exitCode}`.padEnd(6);
+      const result = (r.result === 'ok' ? 'ok' : `exit ${r.exitCode}`).padEnd(8);
       const seconds = typeof r.durationMs === 'number' ? `${(r.durationMs / 1000).toFixed(1)}s` : '-';
       return `${r.time}  ${r.operator}  ${result}  ${seconds.padStart(7)}  ${r.command}${r.summary ? `\n    ${r.summary}` : ''}`;
     })
