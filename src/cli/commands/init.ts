@@ -1,12 +1,13 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { dirname, relative, resolve } from 'node:path';
-import { createInterface } from 'node:readline/promises';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { CommandModule } from 'yargs';
 import { DeployError, InventoryError, UsageError } from '../../errors.js';
 import { checkNodes, INIT_DEFAULTS, parseNodeArg, renderInventory, type InitNode, type InitSpec } from '../../inventory/init.js';
 import { parseInventory } from '../../inventory/load.js';
 import { inventorySchema } from '../../inventory/schema.js';
+import { interruptRun } from '../../ssh/interrupt.js';
 import { initTarget } from '../inventory-file.js';
 import type { GlobalOptions } from '../options.js';
 import { info, printJson, printResult } from '../output.js';
@@ -33,18 +34,28 @@ function schemaRef(target: string): string {
 
 /** Ask for what the flags did not give, one question at a time; a wrong answer is explained and asked again. */
 async function ask(missing: { name: boolean; nodes: boolean; tls: boolean }): Promise<{ name?: string; nodes?: InitNode[]; tls?: boolean }> {
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: process.stderr.isTTY === true });
+  // Ctrl-C at a question ends the run like Ctrl-C anywhere else (exit 130), with nothing written.
+  rl.on('SIGINT', () => {
+    interruptRun();
+    rl.close();
+  });
+  // Lines are read from an iterator, which keeps those typed (or pasted) ahead of their question.
+  const lines = rl[Symbol.asyncIterator]();
+  const question = async (prompt: string): Promise<string> => {
+    process.stderr.write(prompt);
+    const next = await lines.next();
+    if (next.done) throw new UsageError('init: the input ended before every question was answered; nothing was written');
+    return String(next.value).trim();
+  };
   const answers: { name?: string; nodes?: InitNode[]; tls?: boolean } = {};
   try {
-    if (missing.name) {
-      const a = (await rl.question('Cluster name (becomes the cluster token) [etcd-cluster]: ')).trim();
-      answers.name = a || 'etcd-cluster';
-    }
+    if (missing.name) answers.name = (await question('Cluster name (becomes the cluster token) [etcd-cluster]: ')) || 'etcd-cluster';
     if (missing.nodes) {
       info('Members, one per line as NAME=IP[,user=USER][,data=PATH] (3, 5 or 7 of them); an empty line ends the list:');
       const nodes: InitNode[] = [];
       for (;;) {
-        const line = (await rl.question(`  member ${nodes.length + 1}: `)).trim();
+        const line = await question(`  member ${nodes.length + 1}: `);
         if (line === '') {
           if (nodes.length > 0) break;
           info('  at least one member is needed');
@@ -61,7 +72,7 @@ async function ask(missing: { name: boolean; nodes: boolean; tls: boolean }): Pr
       answers.nodes = nodes;
     }
     if (missing.tls) {
-      const a = (await rl.question('Mutual TLS for clients and peers from a CA this tool keeps (tls: pki)? [Y/n]: ')).trim().toLowerCase();
+      const a = (await question('Mutual TLS for clients and peers from a CA this tool keeps (tls: pki)? [Y/n]: ')).toLowerCase();
       answers.tls = !(a === 'n' || a === 'no');
     }
   } finally {
