@@ -30,6 +30,12 @@ const commandModules: Record<string, () => Promise<CommandModule<any, any>>> = {
   rebootstrap: async () => (await import('./commands/rebootstrap.js')).rebootstrapCommand,
   down: async () => (await import('./commands/down.js')).downCommand,
   certs: async () => (await import('./commands/certs.js')).certsCommand,
+  init: async () => (await import('./commands/init.js')).initCommand,
+  logs: async () => (await import('./commands/logs.js')).logsCommand,
+  etcdctl: async () => (await import('./commands/etcdctl.js')).etcdctlCommand,
+  env: async () => (await import('./commands/env.js')).envCommand,
+  lock: async () => (await import('./commands/lock.js')).lockCommand,
+  audit: async () => (await import('./commands/audit.js')).auditCommand,
 };
 
 /** Just the named command when the first argument names one (and no help is asked for); otherwise all of them. */

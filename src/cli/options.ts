@@ -2,6 +2,7 @@
 
 import type { Argv as Yargs } from 'yargs';
 import { progressMode, type ProgressMode } from '../phases/progress-mode.js';
+import { defaultInventoryFile } from './inventory-file.js';
 
 /** Default of `up --health-timeout`; `plan` prints it. Here, not in commands/up.ts, so `plan` need not load `up`. */
 export const HEALTH_DEADLINE_SECONDS = 60;
@@ -21,13 +22,18 @@ export interface SshOptions {
 }
 
 export function withInventory<T>(y: Yargs<T>) {
-  return y.option('inventory', {
-    alias: 'i',
-    type: 'string',
-    demandOption: 'pass the cluster inventory with -i FILE (see inventory.example.yaml)',
-    describe: 'Inventory YAML file',
-    normalize: true,
-  });
+  return y
+    .option('inventory', {
+      alias: 'i',
+      type: 'string',
+      describe: 'Inventory YAML file (default: $ETCD_DEPLOY_INVENTORY, else ./inventory.yaml or ./inventory.yml)',
+      normalize: true,
+    })
+    .middleware((argv) => {
+      // Runs only when the command itself runs (not for --help), so a missing inventory never hides the help.
+      const a = argv as { inventory?: string };
+      if (a.inventory === undefined) a.inventory = defaultInventoryFile();
+    }) as unknown as Yargs<T & { inventory: string }>;
 }
 
 export function withSsh<T>(y: Yargs<T>) {

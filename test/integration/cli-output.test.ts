@@ -25,7 +25,7 @@ interface Run {
 /** Run the CLI with a clean colour environment (plus `env`), stdout and stderr piped. */
 function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
   const base = { ...process.env };
-  for (const k of ['NO_COLOR', 'FORCE_COLOR', 'CI', 'GITHUB_ACTIONS', 'GITLAB_CI', 'CIRCLECI', 'ETCD_DEPLOY_DEBUG']) delete base[k];
+  for (const k of ['NO_COLOR', 'FORCE_COLOR', 'CI', 'GITHUB_ACTIONS', 'GITLAB_CI', 'CIRCLECI', 'ETCD_DEPLOY_DEBUG', 'ETCD_DEPLOY_INVENTORY']) delete base[k];
   return new Promise((resolve) => {
     execFile(process.execPath, [CLI, ...args], { env: { ...base, ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
       const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
@@ -136,11 +136,15 @@ test('an inventory error: exit 2, the problem with its position on stderr, {ok:f
 });
 
 test('a usage error: exit 2, and with --json a usage error document', async () => {
+  // No -i, no ETCD_DEPLOY_INVENTORY and no inventory.yaml in the working directory (the repository's root).
   const r = await cli(['up', '--json']);
   assert.equal(r.code, 2);
   assert.deepEqual(Object.keys(onlyJson(r)).sort(), ['error', 'ok']);
-  assert.equal((onlyJson(r).error as { kind: string }).kind, 'usage');
-  assert.match(r.stderr, /-i FILE/);
+  assert.equal((onlyJson(r).error as { kind: string }).kind, 'UsageError');
+  assert.match(r.stderr, /-i FILE.*ETCD_DEPLOY_INVENTORY/);
+  const unknownOption = await cli(['up', '--frobnicate', '--json']);
+  assert.equal(unknownOption.code, 2);
+  assert.equal((onlyJson(unknownOption).error as { kind: string }).kind, 'usage');
   const plain = await cli(['frobnicate']);
   assert.equal(plain.code, 2);
   assert.equal(plain.stdout, '');

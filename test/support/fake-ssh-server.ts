@@ -20,7 +20,7 @@ export interface ScriptReply {
   stderr?: string | Buffer;
   /** Answer after this long. */
   delayMs?: number;
-  /** Never answer: the command runs until the client closes the channel. */
+  /** Never answer: the command runs until the client closes the channel (after writing `stdout`, if given: a stream). */
   hang?: boolean;
 }
 
@@ -227,7 +227,10 @@ export class FakeSshServer {
       if (!answered) this.abandonedCommands.push(command);
     });
     void Promise.resolve(this.script(command)).then((reply) => {
-      if (reply.hang) return;
+      if (reply.hang) {
+        if (reply.stdout !== undefined && !isClosed()) channel.write(reply.stdout);
+        return;
+      }
       const answer = (): void => {
         if (isClosed()) return;
         answered = true;

@@ -8,14 +8,16 @@ import { runRolling } from '../../phases/rolling.js';
 import { readRollingState, rollingStatePath } from '../../phases/rolling-state.js';
 import { formatRollingPlan } from '../../plan/format-rolling.js';
 import { planRolling, type ObservedMember, type RollingMode, type RollingState } from '../../plan/rolling.js';
+import { limitRolling } from '../../plan/rolling-limit.js';
 import { compactTimestamp, defaultSnapshotPath, planSnapshot } from '../../plan/snapshot.js';
 import { OperationError } from '../../errors.js';
 import { withChangingHosts, withHosts } from '../session.js';
 import { withLock, type LockOptions } from '../changing.js';
+import { parseLimit, withLimit, type LimitOptions } from '../limit.js';
 import { progressFor, withInventory, withSsh, type InventoryOptions, type SshOptions } from '../options.js';
 import { info, printJson, printResult } from '../output.js';
 
-export interface RollingOptions extends InventoryOptions, SshOptions, LockOptions {
+export interface RollingOptions extends InventoryOptions, SshOptions, LockOptions, LimitOptions {
   mode: RollingMode;
   'dry-run': boolean;
   out?: string;
@@ -26,16 +28,18 @@ export const rollingCommand: CommandModule<object, RollingOptions> = {
   command: 'rolling',
   describe: 'Re-bootstrap every member one at a time (restart on its data, or replace with fresh data), keeping quorum',
   builder: (y) =>
-    withLock(withSsh(withInventory(y)))
+    withLimit(withLock(withSsh(withInventory(y))), 'roll these members only; every gate still waits for the whole cluster')
       .option('mode', { choices: ['restart', 'replace'] as const, default: 'restart' as RollingMode, describe: 'restart: new container from the inventory on the same data; replace: remove, re-add and resync each member from empty data (old data kept aside)' })
       .option('dry-run', { type: 'boolean', default: false, describe: 'Observe the cluster and print the exact sequence; change nothing' })
       .option('out', { type: 'string', describe: 'Where to save the snapshot taken first (default: snapshots/ beside the inventory)' })
       .option('gate-timeout', { type: 'number', default: 120, describe: 'Seconds each health, catch-up and agreement gate may take' })
       .example('$0 rolling -i inventory.yaml --dry-run', 'show the sequence')
       .example('$0 rolling -i inventory.yaml', 'apply a new image or flags, one member at a time')
-      .example('$0 rolling -i inventory.yaml --mode replace', 'rebuild every member from clean data') as never,
+      .example('$0 rolling -i inventory.yaml --mode replace', 'rebuild every member from clean data')
+      .example('$0 rolling -i inventory.yaml --limit etcd-3', 'roll one member') as never,
   handler: async (argv) => {
     const inventory = loadInventory(argv.inventory);
+    parseLimit(argv.limit, inventory.nodes); // a bad name is a usage error before anything connects
     if (argv['dry-run']) await withHosts(inventory, argv, (hosts) => rollingRun(inventory, hosts, argv));
     else await withChangingHosts(inventory, argv, (hosts) => rollingRun(inventory, hosts, argv), () => `rolling --mode ${argv.mode} finished`);
   },
@@ -54,7 +58,10 @@ export async function rollingRun(inventory: Inventory, hosts: ReadonlyMap<string
   const recorded = readRollingState(statePath);
   const now = new Date();
   const timestamp = compactTimestamp(now);
-  const plan = planRolling(inventory, observed(view), { mode: argv.mode, timestamp, version: view.version, state: recorded });
+  const members = observed(view);
+  const whole = planRolling(inventory, members, { mode: argv.mode, timestamp, version: view.version, state: recorded });
+  const names = parseLimit(argv.limit, inventory.nodes);
+  const plan = names === null ? whole : limitRolling(whole, names, members);
   const source = inventory.nodes.find((n) => n.name === plan.snapshotFrom)!;
   const snapshot = planSnapshot(inventory, source, argv.out ?? defaultSnapshotPath(inventory, timestamp));
   if (argv['dry-run']) {
@@ -64,7 +71,7 @@ export async function rollingRun(inventory: Inventory, hosts: ReadonlyMap<string
   }
   if (plan.order.length === 0) {
     if (argv.json) printJson({ ok: true, mode: plan.mode, rolled: [], alreadyDone: plan.alreadyDone });
-    else printResult('Every member is already rolled.');
+    else printResult(names === null ? 'Every member is already rolled.' : `Every member in --limit (${names.join(', ')}) is already rolled.`);
     return;
   }
   if (recorded && !plan.resumes) info(`Ignoring ${statePath}: it records a run on members this cluster no longer has`);
