@@ -131,9 +131,9 @@ describe('quorum gates and preconditions on the lab', { skip }, () => {
     assert.equal(status.code, 0, status.stdout);
     const { stdout } = await run(
       'etcdctl',
-      ['--endpoints', `https://${LAB_IPS['etcd-2']}:2379`, '--cacert', `${PKI}/ca.crt`, '--cert', `${PKI}/clients/operator.crt`, '--key', `${PKI}/clients/operator.key`, 'get', 'k/', '--prefix', '--count-only', '-w', 'json'],
+      ['--endpoints', `https://${LAB_IPS['etcd-2']}:2379`, '--cacert', `${PKI}/ca.crt`, '--cert', `${PKI}/clients/operator.crt`, '--key', `${PKI}/clients/operator.key`, 'get', 'k/', '--prefix', '--keys-only'],
       { env: { ...process.env, ETCDCTL_API: '3' } },
     );
-    assert.equal((JSON.parse(stdout) as { count: number }).count, KEYS, 'every key restored, served over TLS');
+    assert.equal(stdout.split('\n').filter((l) => l.startsWith('k/')).length, KEYS, 'every key restored, served over TLS');
   });
 });
