@@ -1,13 +1,29 @@
 // How progress is shown: listr2's tree on a terminal, plain lines when piped or in CI, nothing in tests.
 // Progress always goes to stderr so stdout carries only results (and --json).
 
-import { figures, ListrDefaultRendererLogLevels, ListrLogger, ProcessOutput, type Listr, type ListrBaseClassOptions } from 'listr2';
+import { figures, ListrDefaultRendererLogLevels, ListrLogger, ListrLogLevels, ProcessOutput, type Listr, type ListrBaseClassOptions, type LoggerFieldOptions } from 'listr2';
 import type { ProgressMode } from './progress-mode.js';
 
 export { progressMode, type ProgressMode } from './progress-mode.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type ListrOptions = ListrBaseClassOptions<any, 'default', 'simple'>;
+
+/**
+ * Plain lines (CI, piped): a failed row prints its title alone, which already says what failed, and the untitled verdict
+ * after a step's rows prints nothing. listr2 would add "[FAILED: <the whole error>]" to each; the command prints the
+ * error once, at the end, with every host's command, exit code and stderr.
+ */
+class PlainLinesLogger extends ListrLogger {
+  override log(level: ListrLogLevels, message: string | unknown[], options?: LoggerFieldOptions): void {
+    if (level === ListrLogLevels.FAILED) {
+      if (!message || (Array.isArray(message) && message.length === 0)) return;
+      super.log(level, message);
+      return;
+    }
+    super.log(level, message, options);
+  }
+}
 
 /** `out` is where progress goes: stderr, or a fake terminal in tests. */
 export function listrOptions(mode: ProgressMode, out: NodeJS.WriteStream = process.stderr): ListrOptions {
@@ -24,7 +40,7 @@ export function listrOptions(mode: ProgressMode, out: NodeJS.WriteStream = proce
       icon: { [ListrDefaultRendererLogLevels.FAILED_WITH_FAILED_SUBTASKS]: figures.cross },
     },
     fallbackRenderer: 'simple',
-    fallbackRendererOptions: { logger },
+    fallbackRendererOptions: { logger: new PlainLinesLogger({ processOutput }) },
     fallbackRendererCondition: mode === 'lines',
     silentRendererCondition: mode === 'silent',
     registerSignalListeners: false,
