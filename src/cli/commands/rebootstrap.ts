@@ -1,17 +1,17 @@
 import { existsSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
 import { OperationError, UsageError } from '../../errors.js';
-import { endpointHealth } from '../../etcd/commands.js';
 import { waitHealthy } from '../../etcd/health.js';
 import { loadInventory } from '../../inventory/load.js';
 import { observeCluster, snapshotSource } from '../../phases/cluster-view.js';
 import { runHostSteps } from '../../phases/host-steps.js';
 import { listrOptions } from '../../phases/progress.js';
 import { takeSnapshot } from '../../phases/snapshot.js';
-import { asideStep, etcdutlProbe, RESTORE_FILE, restoreSteps, startNewSteps, stopSteps } from '../../plan/down.js';
+import { etcdutlProbe, RESTORE_FILE } from '../../plan/down.js';
+import { newTokenFor, planRebootstrap, rebootstrapSteps } from '../../plan/rebootstrap.js';
 import { clientUrl } from '../../plan/flags.js';
 import { render } from '../../plan/shell.js';
-import { compactTimestamp, defaultSnapshotPath, planSnapshot } from '../../plan/snapshot.js';
+import { compactTimestamp, defaultSnapshotPath } from '../../plan/snapshot.js';
 import { confirmByToken } from '../confirm.js';
 import { progressFor, withInventory, withSsh, type InventoryOptions, type SshOptions } from '../options.js';
 import { info, printJson, printResult } from '../output.js';
@@ -46,19 +46,25 @@ export const rebootstrapCommand: CommandModule<object, RebootstrapOptions> = {
     if (argv.restore && !existsSync(argv.restore)) throw new UsageError(`snapshot ${argv.restore} does not exist`);
     const inventory = loadInventory(argv.inventory);
     const timestamp = compactTimestamp(new Date());
-    const newToken = `${inventory.cluster.token}-${timestamp.toLowerCase()}`.slice(0, 64);
+    const newToken = newTokenFor(inventory.cluster.token, timestamp);
     const each = argv['dry-run'] ? withHosts : <T>(i: typeof inventory, a: RebootstrapOptions, f: (h: ReadonlyMap<string, FileHost>) => Promise<T>) => withChangingHosts(i, a, f, () => `rebootstrap, new token ${newToken}`);
     await each(inventory, argv, async (hosts) => {
       const view = await observeCluster(inventory, hosts);
-      const source = snapshotSource(view);
-      const snapshotPlan = source ? planSnapshot(inventory, source.node, argv.out ?? defaultSnapshotPath(inventory, timestamp)) : null;
       let tool: 'etcdutl' | 'etcdctl' = 'etcdctl';
       if (argv.restore) {
         const first = hosts.get(inventory.nodes[0]!.name)!;
         tool = (await first.exec(render(etcdutlProbe(inventory.cluster.image)), { timeoutMs: 60_000 })).code === 0 ? 'etcdutl' : 'etcdctl';
       }
-      const stop = view.members.map((m) => ({ host: m.node.name, steps: [...(m.container.kind === 'present' ? stopSteps(inventory, m.node) : []), asideStep(m.node, timestamp)] }));
-      const start = inventory.nodes.map((n) => ({ host: n.name, steps: [...(argv.restore ? restoreSteps(inventory, n, newToken, tool) : []), ...startNewSteps(inventory, n, newToken)] }));
+      const plan = planRebootstrap(
+        inventory,
+        view.members.map((m) => ({ node: m.node, containerPresent: m.container.kind === 'present' })),
+        { timestamp, restore: argv.restore ?? null, tool, snapshotFrom: snapshotSource(view)?.node ?? null, snapshotPath: argv.out ?? defaultSnapshotPath(inventory, timestamp) },
+      );
+      const { snapshot: snapshotPlan, stop, start } = plan;
+      if (argv['dry-run'] && argv.json) {
+        printJson({ command: 'rebootstrap', token: newToken, restoreFrom: argv.restore ?? null, tool: argv.restore ? tool : null, snapshot: snapshotPlan?.localPath ?? null, dataAside: `etcd-deploy-aside/${timestamp}`, steps: rebootstrapSteps(plan) });
+        return;
+      }
       if (argv['dry-run']) {
         const lines = [`rebootstrap --wipe${argv.restore ? ` --restore ${argv.restore}` : ''}: new token ${newToken}`];
         lines.push(snapshotPlan ? `1. snapshot on ${snapshotPlan.host}: $ ${snapshotPlan.save.command} (checked, fetched to ${snapshotPlan.localPath})` : '1. no member answers: no snapshot can be taken');
@@ -82,15 +88,12 @@ export const rebootstrapCommand: CommandModule<object, RebootstrapOptions> = {
       const snapshot = snapshotPlan ? await takeSnapshot(hosts.get(snapshotPlan.host)!, snapshotPlan, (t) => info(t)) : null;
       if (snapshot) info(`Snapshot of the old cluster: ${snapshot.path}`);
       await runHostSteps('Stop every member and move its data aside', stop, hosts, listr);
-      if (argv.restore) {
-        await Promise.all(inventory.nodes.map((n) => hosts.get(n.name)!.putFile(argv.restore!, `${n.dataPath}/${RESTORE_FILE}`, 0o600)));
-      }
+      await Promise.all(plan.uploads.map((u) => hosts.get(u.host)!.putFile(u.upload!.local, u.upload!.remote, u.upload!.mode)));
       await runHostSteps(argv.restore ? 'Restore the snapshot and start the new cluster' : 'Start the new cluster', start, hosts, listr, 180_000);
-      const endpoints = inventory.nodes.map((n) => clientUrl(n, inventory.cluster));
       await waitHealthy({
-        host: hosts.get(inventory.nodes[0]!.name)!,
-        argv: endpointHealth(inventory.cluster, endpoints),
-        expectedEndpoints: endpoints,
+        host: hosts.get(plan.health.host)!,
+        argv: plan.health.argv,
+        expectedEndpoints: inventory.nodes.map((n) => clientUrl(n, inventory.cluster)),
         deadlineMs: argv['health-timeout'] * 1000,
         containerName: inventory.cluster.containerName,
         peerPort: inventory.cluster.peerPort,
