@@ -220,6 +220,12 @@ describe('recording: each changing command runs what its --dry-run --json printe
     const firstSnapshot = plan.steps.findIndex((s) => s.kind === 'snapshot');
     assert.ok(firstUpload < firstSnapshot, 'certificates are sent before the rolling restart');
     assertRanAsPlanned(cluster, plan, (s) => s.when === 'etcd-1 leads when its turn comes');
+    // The text dry-run shows the certificates being sent too (it used to show only the rolling restart).
+    const text = await cli(['certs', 'rotate', '-i', cluster.inventoryFile, '--dry-run']);
+    assert.equal(text.code, 0, text.stderr);
+    for (const n of cluster.nodes) {
+      assert.equal(text.stdout.split('\n').filter((l) => l.startsWith(`    [${n.name}] sftp put `)).length, 7, text.stdout);
+    }
   });
 
   test('up on fresh hosts: inspections, then pull, create, mark, start on each host', async () => {

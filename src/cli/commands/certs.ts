@@ -101,7 +101,7 @@ const rotate: CommandModule<object, CertsOptions> = {
           return;
         }
         const send = ['Send the new certificates, hosts concurrently:'];
-        for (const w of distributeSteps(inventory)) for (const s of w.steps) send.push(`    # ${s.title}`, `    [${w.host}] ${s.upload ? '' : '$ '}${s.command}`);
+        for (const w of distributeSteps(inventory)) for (const s of w.steps) send.push(`    [${w.host}] ${s.upload ? '' : '$ '}${s.command}`);
         printResult(`${send.join('\n')}\n\nThen a rolling restart loads them:\n${formatRollingPlan(plan, snapshot)}`);
       });
       return;

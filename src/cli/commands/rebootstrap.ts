@@ -71,7 +71,7 @@ export const rebootstrapCommand: CommandModule<object, RebootstrapOptions> = {
         lines.push('2. on every host at once:');
         for (const w of stop) for (const s of w.steps) lines.push(`    [${w.host}] $ ${s.command}`);
         lines.push(`3. on every host at once${argv.restore ? ` (after uploading the snapshot to DATA/${RESTORE_FILE})` : ''}:`);
-        for (const w of start) for (const s of w.steps) lines.push(`    [${w.host}] $ ${s.command}`);
+        for (const w of start) for (const s of w.steps) lines.push(`    [${w.host}] ${s.upload ? '' : '$ '}${s.command}`);
         lines.push('4. wait until every member is healthy');
         printResult(lines.join('\n'));
         return;
