@@ -19,7 +19,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, describe, test } from 'node:test';
 import type { PlanDocument, PlanStep } from '../../src/plan/json.js';
-import { FakeCluster, isLockCommand, shellWords, SNAPSHOT_BYTES } from '../support/fake-cluster.js';
+import { batchScript } from '../../src/ssh/batch.js';
+import { FakeCluster, isLockCommand, shellWords, SNAPSHOT_BYTES, unpackBatch } from '../support/fake-cluster.js';
 import { repoPath } from '../support/paths.js';
 
 const CLI = repoPath('dist/src/cli/main.js');
@@ -85,6 +86,7 @@ async function record(c: FakeCluster, args: string[], confirm: string[] = []): P
   c.clearReceived();
   const run = await cli([...args, '-i', c.inventoryFile, ...confirm]);
   assert.equal(run.code, 0, `${args.join(' ')} failed:\n${run.stderr}`);
+  assert.deepEqual(c.unexpected, [], 'every command was one the scripted cluster knows');
   return { plan, dryRun, run };
 }
 
@@ -128,6 +130,15 @@ function assertSnapshotFetched(plan: PlanDocument): void {
   assert.ok(existsSync(local), local);
   assert.deepEqual(readFileSync(local), SNAPSHOT_BYTES);
 }
+
+test('the scripted cluster reads a batch back into the commands ssh/batch.ts put in it, in every mode', () => {
+  const commands = ['docker stop etcd', `sh -c 'mv "$1" "$2"' mv /a /b`, "echo ') >\"$t/0.o\"'"];
+  for (const mode of ['stop-on-failure', 'serial', 'parallel'] as const) {
+    const sent = `sh -c '${batchScript(commands, mode).replace(/'/g, `'\\''`)}'`;
+    assert.deepEqual(unpackBatch(sent), { commands, mode }, mode);
+  }
+  assert.equal(unpackBatch('docker stop etcd'), null);
+});
 
 const kinds = (plan: PlanDocument) => [...new Set(plan.steps.map((s) => s.kind))].sort();
 

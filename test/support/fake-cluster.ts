@@ -119,6 +119,8 @@ export class FakeCluster {
   readonly dir: string;
   leader: string | null = null;
   inventoryFile = '';
+  /** Commands the model did not know (answered with exit 127): a test should expect none. */
+  readonly unexpected: string[] = [];
   private nextId = 4096;
   private keys!: ClientFiles;
   private readonly image: string;
@@ -308,6 +310,7 @@ ${this.nodes.map((n) => `  - {name: ${n.name}, ip: ${n.ip}}`).join('\n')}
         return {};
       }
     }
+    this.unexpected.push(`${node.name}: ${command}`);
     return { code: 127, stderr: `fake cluster: unexpected command: ${command}\n` };
   }
 
@@ -412,6 +415,7 @@ ${this.nodes.map((n) => `  - {name: ${n.name}, ip: ${n.ip}}`).join('\n')}
     if (cmd === 'snapshot' && sub === 'status') {
       return { stdout: `${JSON.stringify({ hash: 123, revision: 7, totalKey: 5, totalSize: 20480 })}\n` };
     }
+    this.unexpected.push(`${node.name}: etcdctl ${args.join(' ')}`);
     return { code: 127, stderr: `fake cluster: unexpected etcdctl ${args.join(' ')}\n` };
   }
 }
