@@ -248,4 +248,40 @@ describe('recording: each changing command runs what its --dry-run --json printe
     assertRanAsPlanned(cluster, plan, (s) => s.when === 'image-missing' || s.when === 'container-absent');
     assert.ok(cluster.nodes.every((n) => n.container?.running && n.memberId !== null));
   });
+
+  test('up on hosts whose containers are stopped: docker start on each, the only conditional step that holds', async () => {
+    cluster = await FakeCluster.start({ running: false });
+    assert.equal((await cli(['up', '-i', cluster.inventoryFile, '--health-timeout', '10'])).code, 0);
+    for (const n of cluster.nodes) n.container!.running = false;
+    cluster.leader = null;
+    cluster.clearReceived();
+    const { plan } = await record(cluster, ['up', '--health-timeout', '10']);
+    assertRanAsPlanned(cluster, plan, (s) => s.when === 'container-stopped');
+    assert.ok(cluster.nodes.every((n) => n.received.includes('docker start etcd')));
+  });
+});
+
+describe('recording: a run that would refuse, refuses in its dry-run too', { timeout: 60_000 }, () => {
+  /** Both runs end with the same refusal, and neither sent anything to any host but reads. */
+  async function refusedAlike(c: FakeCluster, args: string[], confirm: string[], message: RegExp): Promise<void> {
+    const dryRun = await cli([...args, '-i', c.inventoryFile, '--dry-run', '--json']);
+    const run = await cli([...args, '-i', c.inventoryFile, ...confirm]);
+    assert.equal(run.code, 1, run.stderr);
+    assert.match(run.stderr, message);
+    assert.equal(dryRun.code, 1, `the dry-run says the run would refuse:\n${dryRun.stdout}`);
+    assert.match((JSON.parse(dryRun.stdout) as { error: { message: string } }).error.message, message);
+    for (const n of c.nodes) assert.deepEqual(n.received.filter((x) => !isFiltered(x)), [], `nothing but reads on ${n.name}`);
+  }
+
+  test('down --purge with no healthy member to take the snapshot from', async () => {
+    cluster = await FakeCluster.start({ running: true });
+    for (const n of cluster.nodes) n.container!.running = false;
+    await refusedAlike(cluster, ['down', '--purge'], ['--yes'], /down --purge takes a snapshot first, and no member is healthy/);
+  });
+
+  test('rebootstrap --wipe without --restore, with no healthy member to take the snapshot from', async () => {
+    cluster = await FakeCluster.start({ running: true });
+    for (const n of cluster.nodes) n.container!.running = false;
+    await refusedAlike(cluster, ['rebootstrap', '--wipe'], ['--yes'], /no member is healthy, so no snapshot can be taken first; nothing was changed/);
+  });
 });

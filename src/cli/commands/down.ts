@@ -44,6 +44,8 @@ export const downCommand: CommandModule<object, DownOptions> = {
         { purge: argv.purge, timestamp, snapshotFrom: snapshotSource(view)?.node ?? null, snapshotPath: argv.out ?? defaultSnapshotPath(inventory, timestamp) },
       );
       const { work, snapshot: snapshotPlan } = plan;
+      // The dry-run refuses where the run would: it shows no plan that will not run.
+      if (argv['dry-run'] && argv.purge && !snapshotPlan) throw noSnapshotSource();
       if (argv['dry-run'] && argv.json) {
         printJson({ command: argv.purge ? 'down --purge' : 'down', purge: argv.purge, snapshot: snapshotPlan?.localPath ?? null, steps: downSteps(plan) });
         return;
@@ -60,9 +62,7 @@ export const downCommand: CommandModule<object, DownOptions> = {
       }
       if (argv.purge) {
         await confirmByToken(`down --purge stops every member and moves all member data aside (kept, not deleted).`, inventory.cluster.token, argv.yes);
-        if (!snapshotPlan) {
-          throw new OperationError('down --purge takes a snapshot first, and no member is healthy to take it from; nothing was changed. Use `down` without --purge, or restore the cluster first');
-        }
+        if (!snapshotPlan) throw noSnapshotSource();
       }
       const listr = listrOptions(progressFor(argv));
       const snapshot = snapshotPlan ? await takeSnapshot(hosts.get(snapshotPlan.host)!, snapshotPlan, (t) => info(t)) : null;
@@ -80,3 +80,7 @@ export const downCommand: CommandModule<object, DownOptions> = {
     });
   },
 };
+
+function noSnapshotSource(): OperationError {
+  return new OperationError('down --purge takes a snapshot first, and no member is healthy to take it from; nothing was changed. Use `down` without --purge, or restore the cluster first');
+}

@@ -61,6 +61,10 @@ export const rebootstrapCommand: CommandModule<object, RebootstrapOptions> = {
         { timestamp, restore: argv.restore ?? null, tool, snapshotFrom: snapshotSource(view)?.node ?? null, snapshotPath: argv.out ?? defaultSnapshotPath(inventory, timestamp) },
       );
       const { snapshot: snapshotPlan, stop, start } = plan;
+      // Before the dry-run prints anything: it refuses where the run would.
+      if (!snapshotPlan && !argv.restore) {
+        throw new OperationError('no member is healthy, so no snapshot can be taken first; nothing was changed. Pass --restore SNAPSHOT to rebuild from a snapshot you have');
+      }
       if (argv['dry-run'] && argv.json) {
         printJson({ command: 'rebootstrap', token: newToken, restoreFrom: argv.restore ?? null, tool: argv.restore ? tool : null, snapshot: snapshotPlan?.localPath ?? null, dataAside: `etcd-deploy-aside/${timestamp}`, steps: rebootstrapSteps(plan) });
         return;
@@ -75,9 +79,6 @@ export const rebootstrapCommand: CommandModule<object, RebootstrapOptions> = {
         lines.push('4. wait until every member is healthy');
         printResult(lines.join('\n'));
         return;
-      }
-      if (!snapshotPlan && !argv.restore) {
-        throw new OperationError('no member is healthy, so no snapshot can be taken first; nothing was changed. Pass --restore SNAPSHOT to rebuild from a snapshot you have');
       }
       await confirmByToken(
         `rebootstrap stops all ${inventory.nodes.length} members, moves their data aside (kept under DATA/etcd-deploy-aside/${timestamp}) and starts a new cluster${argv.restore ? ` from ${argv.restore}` : ' with no keys'}.`,
