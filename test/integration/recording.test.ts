@@ -94,7 +94,7 @@ async function record(c: FakeCluster, args: string[], confirm: string[] = []): P
  * Compare each host's received commands with the plan. `holds` says whether a conditional step's condition held in
  * this scenario.
  */
-function assertRanAsPlanned(c: FakeCluster, plan: PlanDocument, holds: (s: PlanStep) => boolean = () => false): void {
+function assertRanAsPlanned(c: FakeCluster, plan: PlanDocument, holds: (s: PlanStep) => boolean = () => false, order: 'per-host' | 'global' = 'per-host'): void {
   assert.ok(Array.isArray(plan.steps) && plan.steps.length > 0, 'the plan has steps');
   for (const s of plan.steps) {
     assert.deepEqual(Object.keys(s).filter((k) => k !== 'when').sort(), ['argv', 'changes', 'command', 'destructive', 'host', 'kind', 'title']);
@@ -119,6 +119,21 @@ function assertRanAsPlanned(c: FakeCluster, plan: PlanDocument, holds: (s: PlanS
     }
     const planned = new Set(uploads.map((u) => /^sftp put \S+ (\S+)/.exec(u.command)![1]!));
     assert.deepEqual([...n.server.files.keys()].filter((f) => !planned.has(f)), [], `${n.name}: no file left but the planned uploads`);
+  }
+  const ran = c.log.filter((x) => !isFiltered(x.command));
+  const expected = plan.steps.filter((s) => s.host !== null && !['gate', 'upload', 'local'].includes(s.kind) && !isFiltered(s.command) && (s.when === undefined || holds(s)));
+  // Across hosts: nothing destructive before the snapshot is complete (its last host command, the removal, ran).
+  const snapshotEnd = expected.findIndex((s, i) => s.kind === 'run' && i > 0 && expected[i - 1]!.kind === 'snapshot');
+  if (snapshotEnd >= 0) {
+    const removedAt = ran.findIndex((x) => x.host === expected[snapshotEnd]!.host && matches(expected[snapshotEnd]!, x.command));
+    const firstDestructive = ran.findIndex((x) => expected.some((s) => s.destructive && s.host === x.host && matches(s, x.command)));
+    assert.ok(removedAt >= 0 && (firstDestructive < 0 || removedAt < firstDestructive), 'the snapshot is complete before anything is stopped or moved');
+  }
+  // A strictly sequential command (rolling): the plan's order is the order across hosts too.
+  if (order === 'global') {
+    const show = `planned:\n${expected.map((s) => `  [${s.host}] ${s.command}`).join('\n')}\nran:\n${ran.map((x) => `  [${x.host}] ${x.command}`).join('\n')}`;
+    assert.equal(ran.length, expected.length, show);
+    expected.forEach((s, i) => assert.ok(s.host === ran[i]!.host && matches(s, ran[i]!.command), `step ${i + 1} across hosts is "${s.title}" on ${s.host}\n${show}`));
   }
 }
 
@@ -206,7 +221,7 @@ describe('recording: each changing command runs what its --dry-run --json printe
     assert.equal(plan.command, 'rolling --mode restart');
     assert.deepEqual((plan.order as { member: string }[]).map((o) => o.member), ['etcd-2', 'etcd-3', 'etcd-1']);
     // Only etcd-1 leads when its turn comes: its handover is the one conditional step that runs.
-    assertRanAsPlanned(cluster, plan, (s) => s.when === 'etcd-1 leads when its turn comes');
+    assertRanAsPlanned(cluster, plan, (s) => s.when === 'etcd-1 leads when its turn comes', 'global');
     assertSnapshotFetched(plan);
     assert.equal(cluster.leader, 'etcd-2');
     assert.deepEqual(cluster.nodes.map((n) => n.memberId), [4096, 4097, 4098], 'same members');
@@ -217,7 +232,7 @@ describe('recording: each changing command runs what its --dry-run --json printe
     const { plan } = await record(cluster, ['rolling', '--mode', 'replace', '--out', join(cluster.dir, 'r.db')]);
     assert.ok(plan.steps.some((s) => s.kind === 'membership' && s.destructive && s.command.includes(' member remove ')));
     assert.ok(plan.steps.some((s) => s.kind === 'membership' && s.argv.includes('<ID from member add>')));
-    assertRanAsPlanned(cluster, plan, (s) => s.when === 'etcd-1 leads when its turn comes');
+    assertRanAsPlanned(cluster, plan, (s) => s.when === 'etcd-1 leads when its turn comes', 'global');
     assert.ok(cluster.nodes.every((n) => n.memberId !== null && n.memberId > 4098 && !n.learner && n.container?.running), 'every member replaced and promoted');
   });
 

@@ -119,6 +119,8 @@ export class FakeCluster {
   readonly dir: string;
   leader: string | null = null;
   inventoryFile = '';
+  /** Every host's commands in the order they arrived, across hosts. */
+  readonly log: { host: string; command: string }[] = [];
   /** Commands the model did not know (answered with exit 127): a test should expect none. */
   readonly unexpected: string[] = [];
   private nextId = 4096;
@@ -196,20 +198,21 @@ ${this.nodes.map((n) => `  - {name: ${n.name}, ip: ${n.ip}}`).join('\n')}
   /** Forget what the hosts received (the model's state stays). */
   clearReceived(): void {
     for (const n of this.nodes) n.received.length = 0;
+    this.log.length = 0;
   }
 
   private async serve(node: FakeNode, command: string): Promise<ScriptReply> {
     const batch = unpackBatch(command);
     if (!batch) {
-      node.received.push(command);
+      this.receive(node, command);
       return this.answer(node, command);
     }
     const out: Buffer[] = [];
-    const answers = batch.mode === 'parallel' ? await Promise.all(batch.commands.map((c) => (node.received.push(c), this.answer(node, c)))) : [];
+    const answers = batch.mode === 'parallel' ? await Promise.all(batch.commands.map((c) => (this.receive(node, c), this.answer(node, c)))) : [];
     for (let i = 0; i < batch.commands.length; i++) {
       let r = answers[i];
       if (!r) {
-        node.received.push(batch.commands[i]!);
+        this.receive(node, batch.commands[i]!);
         r = await this.answer(node, batch.commands[i]!);
       }
       const stdout = Buffer.from(r.stdout ?? '');
@@ -218,6 +221,11 @@ ${this.nodes.map((n) => `  - {name: ${n.name}, ip: ${n.ip}}`).join('\n')}
       if (batch.mode === 'stop-on-failure' && (r.code ?? 0) !== 0) break;
     }
     return { code: 0, stdout: Buffer.concat(out) };
+  }
+
+  private receive(node: FakeNode, command: string): void {
+    node.received.push(command);
+    this.log.push({ host: node.name, command });
   }
 
   private url(n: FakeNode, port: number): string {
