@@ -15,7 +15,7 @@
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, describe, test } from 'node:test';
 import type { PlanDocument, PlanStep } from '../../src/plan/json.js';
@@ -298,5 +298,49 @@ describe('recording: a run that would refuse, refuses in its dry-run too', { tim
     cluster = await FakeCluster.start({ running: true });
     for (const n of cluster.nodes) n.container!.running = false;
     await refusedAlike(cluster, ['rebootstrap', '--wipe'], ['--yes'], /no member is healthy, so no snapshot can be taken first; nothing was changed/);
+  });
+});
+
+describe('certs rotate issues nothing when the run cannot go ahead', { timeout: 60_000 }, () => {
+  const pkiFiles = (dir: string): Record<string, string> => {
+    const out: Record<string, string> = {};
+    const walk = (d: string): void => {
+      for (const e of readdirSync(d, { withFileTypes: true })) {
+        const p = join(d, e.name);
+        if (e.isDirectory()) walk(p);
+        else out[p] = readFileSync(p, 'utf8');
+      }
+    };
+    walk(dir);
+    return out;
+  };
+
+  test('a member down: refused before any certificate is issued here or sent anywhere', async () => {
+    cluster = await FakeCluster.start({ running: true, tls: true });
+    assert.equal((await cli(['certs', 'rotate', '-i', cluster.inventoryFile])).code, 0, 'a first rotation creates the PKI');
+    const pki = join(cluster.dir, 'pki');
+    const before = pkiFiles(pki);
+    cluster.node('etcd-2').container!.running = false;
+    for (const n of cluster.nodes) n.server.files.clear();
+    cluster.clearReceived();
+    const r = await cli(['certs', 'rotate', '-i', cluster.inventoryFile]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /rolling starts only from a healthy cluster: etcd-2 is not healthy/);
+    assert.deepEqual(pkiFiles(pki), before, 'no local certificate was replaced');
+    for (const n of cluster.nodes) assert.equal(n.server.files.size, 0, `nothing was sent to ${n.name}`);
+  });
+
+  test('the cluster lock held by another run: refused before any certificate is issued', async () => {
+    cluster = await FakeCluster.start({ running: true, tls: true });
+    assert.equal((await cli(['certs', 'rotate', '-i', cluster.inventoryFile])).code, 0);
+    const pki = join(cluster.dir, 'pki');
+    const before = pkiFiles(pki);
+    const lock = join(cluster.dir, 'run-lock', 'etcd-deploy-fake');
+    mkdirSync(lock);
+    writeFileSync(join(lock, 'owner'), '{"operator":"bob@desk","pid":4242,"time":"2026-01-01T00:00:00Z","command":"etcd-deploy up","id":"bob"}\n');
+    const r = await cli(['certs', 'rotate', '-i', cluster.inventoryFile]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /locked by bob@desk/);
+    assert.deepEqual(pkiFiles(pki), before, 'no local certificate was replaced while another run may be sending them');
   });
 });

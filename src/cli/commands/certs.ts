@@ -106,13 +106,18 @@ const rotate: CommandModule<object, CertsOptions> = {
       });
       return;
     }
-    const report = await ensurePki(inventory, { now: new Date(), rotate: true });
-    info(pkiSummary(report));
+    let issued = 0;
     await withChangingHosts(inventory, argv, async (hosts) => {
+      // Under the lock, and only once the rolling restart would go ahead: otherwise the local certificates would change
+      // while another run may be sending them, or with no restart to bring them to the hosts.
+      await planRollingRun(inventory, hosts, rollingArgs);
+      const report = await ensurePki(inventory, { now: new Date(), rotate: true });
+      issued = report.issued.length;
+      info(pkiSummary(report));
       // New files first: signed by the same CA, they are valid for every peer at once; each member loads them at its restart.
       await runHostSteps('Send the new certificates', distributeSteps(inventory), hosts, listrOptions(progressFor(argv)));
       await rollingRun(inventory, hosts, rollingArgs);
-    }, () => `certs rotate: issued ${report.issued.length}`);
+    }, () => `certs rotate: issued ${issued}`);
   },
 };
 
