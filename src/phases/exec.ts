@@ -81,17 +81,20 @@ export async function runInOrder(
   host: RemoteHost,
   steps: readonly Step[],
   timeoutMs = DEFAULT_COMMAND_TIMEOUT_MS,
-): Promise<{ done: Step[]; failure: HostFailure | null }> {
+): Promise<{ done: Step[]; failure: HostFailure | null; results: ExecResult[] }> {
   const done: Step[] = [];
+  /** What each step in `done` printed, in the same order (an upload's is empty). */
+  const results: ExecResult[] = [];
   let i = 0;
   while (i < steps.length) {
     const step = steps[i]!;
     if (step.upload) {
       try {
         const r = await runStep(host, step, timeoutMs);
-        if (r.code !== 0) return { done, failure: commandFailure(step, r, `${step.title} failed`) };
+        if (r.code !== 0) return { done, failure: commandFailure(step, r, `${step.title} failed`), results };
+        results.push(r);
       } catch (err) {
-        return { done, failure: transportFailure(step, err) };
+        return { done, failure: transportFailure(step, err), results };
       }
       done.push(step);
       i++;
@@ -100,19 +103,20 @@ export async function runInOrder(
     let j = i;
     while (j < steps.length && !steps[j]!.upload) j++;
     const segment = steps.slice(i, j);
-    let results: (ExecResult | null)[];
+    let batch: (ExecResult | null)[];
     try {
-      results = await runBatch(host, segment.map((s) => s.command), 'stop-on-failure', { timeoutMs });
+      batch = await runBatch(host, segment.map((s) => s.command), 'stop-on-failure', { timeoutMs });
     } catch (err) {
-      return { done, failure: transportFailure(segment[0]!, err) };
+      return { done, failure: transportFailure(segment[0]!, err), results };
     }
     for (let k = 0; k < segment.length; k++) {
-      const r = results[k];
-      if (!r) return { done, failure: transportFailure(segment[k]!, new Error('did not run: the session ended early')) };
-      if (r.code !== 0) return { done, failure: commandFailure(segment[k]!, r, `${segment[k]!.title} failed`) };
+      const r = batch[k];
+      if (!r) return { done, failure: transportFailure(segment[k]!, new Error('did not run: the session ended early')), results };
+      if (r.code !== 0) return { done, failure: commandFailure(segment[k]!, r, `${segment[k]!.title} failed`), results };
       done.push(segment[k]!);
+      results.push(r);
     }
     i = j;
   }
-  return { done, failure: null };
+  return { done, failure: null, results };
 }

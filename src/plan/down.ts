@@ -7,20 +7,63 @@ import { MARKER_FILE, memberMarker } from './marker.js';
 import { ASIDE_DIR, moveAside } from './rolling.js';
 import { render, type Argv } from './shell.js';
 import type { Step } from './up.js';
+import { fromStep, type PlanStep } from './json.js';
+import { planSnapshot, snapshotSteps, type SnapshotPlan } from './snapshot.js';
 import { containerSpec, pkiSteps } from './up.js';
 
-function step(host: string, title: string, argv: Argv, changes = true): Step {
-  return { host, title, argv, command: render(argv), changes };
+/** One host's steps, run in order (phases/host-steps.ts). */
+export interface HostSteps {
+  host: string;
+  steps: readonly Step[];
+}
+
+function step(host: string, title: string, argv: Argv, destructive = false): Step {
+  return { host, title, argv, command: render(argv), changes: true, ...(destructive ? { destructive } : {}) };
 }
 
 /** Stop and remove the member's container (only when there is one: the caller knows from observing). */
 export function stopSteps(inventory: Inventory, node: NodeSpec): Step[] {
   const name = inventory.cluster.containerName;
-  return [step(node.name, `stop ${name}`, docker.stop(name)), step(node.name, `remove container ${name}`, docker.remove(name))];
+  return [step(node.name, `stop ${name}`, docker.stop(name), true), step(node.name, `remove container ${name}`, docker.remove(name), true)];
 }
 
 export function asideStep(node: NodeSpec, timestamp: string): Step {
-  return step(node.name, `move member data aside to ${node.dataPath}/${ASIDE_DIR}/${timestamp}`, moveAside(node.dataPath, timestamp));
+  return step(node.name, `move member data aside to ${node.dataPath}/${ASIDE_DIR}/${timestamp}`, moveAside(node.dataPath, timestamp), true);
+}
+
+/** What observing found on one host that `down` and `rebootstrap` plan from. */
+export interface ObservedHost {
+  node: NodeSpec;
+  containerPresent: boolean;
+}
+
+export interface DownPlan {
+  purge: boolean;
+  /** Taken first with --purge; null without --purge, or when no member is healthy to take it from. */
+  snapshot: SnapshotPlan | null;
+  /** Every host's steps, hosts concurrently. */
+  work: HostSteps[];
+}
+
+/** `down [--purge]`: stop and remove each container there is; with --purge, a snapshot first and the data moved aside. */
+export function planDown(
+  inventory: Inventory,
+  observed: readonly ObservedHost[],
+  options: { purge: boolean; timestamp: string; snapshotFrom: NodeSpec | null; snapshotPath: string },
+): DownPlan {
+  return {
+    purge: options.purge,
+    snapshot: options.purge && options.snapshotFrom ? planSnapshot(inventory, options.snapshotFrom, options.snapshotPath) : null,
+    work: observed.map((o) => ({
+      host: o.node.name,
+      steps: [...(o.containerPresent ? stopSteps(inventory, o.node) : []), ...(options.purge ? [asideStep(o.node, options.timestamp)] : [])],
+    })),
+  };
+}
+
+/** The plan as typed steps, in the order they run (the snapshot first, then each host's steps). */
+export function downSteps(plan: DownPlan): PlanStep[] {
+  return [...(plan.snapshot ? snapshotSteps(plan.snapshot) : []), ...plan.work.flatMap((w) => w.steps.map((s) => fromStep(s)))];
 }
 
 /** The inventory with another bootstrap token: rebootstrap starts a new cluster, so its member IDs must be new too. */

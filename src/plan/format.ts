@@ -2,6 +2,7 @@
 
 import { checkStepList, FSYNC_PROBE_DIR_PATTERN, inspectionOrder } from '../check/plan.js';
 import type { NodeSpec } from '../inventory/types.js';
+import { fromStep, planStep, type PlanStep } from './json.js';
 import { conditionText, type UpPlan } from './up.js';
 
 function sshTarget(node: NodeSpec): string {
@@ -71,8 +72,22 @@ export function formatUpPlan(plan: UpPlan, healthDeadlineSeconds: number): strin
   return out.join('\n');
 }
 
+/** `up` as typed steps (plan/json.ts): each host's inspection, then its conditional changes; then the health gate. */
+export function upSteps(plan: UpPlan): PlanStep[] {
+  return [
+    ...plan.hosts.flatMap((hp) => [
+      ...inspectionOrder(hp.probes, hp.checks).map((s) => fromStep(s)),
+      fromStep(hp.checks.manifest, 'run', 'image-missing'),
+      ...hp.apply.map((s) => fromStep(s, undefined, s.when)),
+    ]),
+    planStep(plan.health.host, plan.health.title, 'gate', plan.health.argv, { changes: false }),
+    fromStep(plan.members),
+  ];
+}
+
 export function upPlanJson(plan: UpPlan): unknown {
   return {
+    command: 'up',
     inventory: plan.inventory.file,
     warnings: plan.inventory.warnings,
     hosts: plan.hosts.map((hp) => ({
@@ -93,5 +108,6 @@ export function upPlanJson(plan: UpPlan): unknown {
     health: { host: plan.health.host, command: plan.health.command },
     members: { host: plan.members.host, command: plan.members.command },
     clientEndpoints: plan.clientEndpoints,
+    steps: upSteps(plan),
   };
 }

@@ -2,13 +2,15 @@
 // leader last), and each member's actions. Runtime facts (who leads right now, the ID a re-added member gets) are
 // resolved by the executor at the named points; everything else is decided here from an observed cluster view.
 
-import { memberAdd, memberPromote, memberRemove } from '../etcd/commands.js';
+import { endpointHealth, endpointStatus, etcdctl, memberAdd, memberPromote, memberRemove, moveLeader } from '../etcd/commands.js';
 import type { Inventory, NodeSpec } from '../inventory/types.js';
 import { OperationError } from '../errors.js';
 import { docker, fs } from './docker.js';
 import { clientUrl, memberFlags, peerUrl } from './flags.js';
 import { MARKER_FILE, memberMarker } from './marker.js';
+import { placeholder, planStep, type PlanStep } from './json.js';
 import { render, type Argv } from './shell.js';
+import { snapshotSteps, type SnapshotPlan } from './snapshot.js';
 import { containerSpec } from './up.js';
 
 export type RollingMode = 'restart' | 'replace';
@@ -38,6 +40,8 @@ export interface Command {
   title: string;
   argv: Argv;
   command: string;
+  /** Stops the member or moves its data (shown in plans). */
+  destructive?: boolean;
 }
 
 export type RollAction =
@@ -164,8 +168,8 @@ function stopActions(inventory: Inventory, node: NodeSpec, o: ObservedMember): R
   const name = inventory.cluster.containerName;
   if (!o.containerPresent) return [];
   return [
-    { kind: 'run', ...command(node.name, `stop ${name}`, docker.stop(name)) },
-    { kind: 'run', ...command(node.name, `remove container ${name}`, docker.remove(name)) },
+    { kind: 'run', ...command(node.name, `stop ${name}`, docker.stop(name)), destructive: true },
+    { kind: 'run', ...command(node.name, `remove container ${name}`, docker.remove(name)), destructive: true },
   ];
 }
 
@@ -203,12 +207,13 @@ function replaceActions(
   const actions: RollAction[] = [quorumGate(node), { kind: 'handover', title: 'if it leads, move leadership to a rolled member' }];
   const alreadyReadded = o.memberId !== null && o.unstarted;
   if (o.memberId !== null && !alreadyReadded) {
-    actions.push({ kind: 'member-remove', ...command(ctx.via, `remove member ${node.name} (${o.memberId})`, memberRemove(cluster, ctx.endpoints, o.memberId)) });
+    actions.push({ kind: 'member-remove', ...command(ctx.via, `remove member ${node.name} (${o.memberId})`, memberRemove(cluster, ctx.endpoints, o.memberId)), destructive: true });
   }
   actions.push(...stopActions(inventory, node, o));
   actions.push({
     kind: 'run',
     ...command(node.name, `move ${node.name}'s data aside to ${node.dataPath}/${ASIDE_DIR}/${ctx.timestamp}`, moveAside(node.dataPath, ctx.timestamp)),
+    destructive: true,
   });
   if (!alreadyReadded) {
     actions.push({
@@ -243,4 +248,51 @@ export function moveAside(dataPath: string, timestamp: string): Argv {
     timestamp,
     MARKER_FILE,
   ];
+}
+
+/**
+ * etcdctl timeouts of the reads and the leadership move the executor (phases/rolling.ts) runs between steps: short, so
+ * a dead member fails a poll fast. The plan shows the gates with them; the recording test holds the two together.
+ */
+export const GATE_ETCDCTL = { dialTimeout: '1s', commandTimeout: '3s' };
+
+/** The plan as typed steps in the order they run: the snapshot first, then each member's turn. */
+export function rollingSteps(inventory: Inventory, plan: RollingPlan, snapshot: SnapshotPlan): PlanStep[] {
+  const { cluster } = inventory;
+  const endpoints = inventory.nodes.map((n) => clientUrl(n, cluster));
+  const steps: PlanStep[] = [...snapshotSteps(snapshot)];
+  for (const roll of plan.order) {
+    const self = clientUrl(roll.node, cluster);
+    for (const a of roll.actions) {
+      switch (a.kind) {
+        case 'run':
+          steps.push(planStep(a.host, a.title, 'run', a.argv, { destructive: a.destructive === true }));
+          break;
+        case 'member-remove':
+        case 'member-add':
+          steps.push(planStep(a.host, a.title, 'membership', a.argv, { destructive: a.destructive === true }));
+          break;
+        case 'promote':
+          steps.push(planStep(a.host, `${a.title} (retried until the learner is in sync)`, 'membership', a.argvFor(placeholder('ID from member add'))));
+          break;
+        case 'handover':
+          steps.push(
+            planStep(roll.via, `move leadership from ${roll.node.name} to another member (a rolled one first)`, 'membership', moveLeader(cluster, self, placeholder('ID of another member'), GATE_ETCDCTL), {
+              when: `${roll.node.name} leads when its turn comes`,
+            }),
+          );
+          break;
+        case 'wait-healthy':
+          steps.push(planStep(roll.via, a.title, 'gate', endpointHealth(cluster, endpoints, GATE_ETCDCTL), { changes: false }));
+          break;
+        case 'wait-caught-up':
+          steps.push(planStep(roll.via, a.title, 'gate', endpointStatus(cluster, endpoints, GATE_ETCDCTL), { changes: false }));
+          break;
+        case 'hashkv':
+          steps.push(planStep(roll.via, a.title, 'gate', etcdctl(cluster, endpoints, ['endpoint', 'hashkv', `--rev=${placeholder('lowest revision')}`, '-w', 'json'], GATE_ETCDCTL), { changes: false }));
+          break;
+      }
+    }
+  }
+  return steps;
 }

@@ -3,6 +3,7 @@
 import { etcdctl } from '../etcd/commands.js';
 import type { Inventory, NodeSpec } from '../inventory/types.js';
 import { CONTAINER_DATA_DIR, clientUrl } from './flags.js';
+import { planStep, type PlanStep } from './json.js';
 import { render, type Argv } from './shell.js';
 
 /** Written into the member's data path (the SSD, where the space is), fetched, then removed. */
@@ -37,6 +38,18 @@ export function planSnapshot(inventory: Inventory, source: NodeSpec, localPath: 
     cleanup: cmd(['rm', '-f', hostPath]),
     localPath,
   };
+}
+
+/** The snapshot as typed steps, in the order phases/snapshot.ts runs them (the removal runs whatever happens). */
+export function snapshotSteps(plan: SnapshotPlan): PlanStep[] {
+  const h = plan.host;
+  return [
+    planStep(h, `save a snapshot from ${plan.endpoint} to ${plan.hostPath}`, 'snapshot', plan.save.argv),
+    planStep(h, 'check it with etcdctl snapshot status', 'snapshot', plan.status.argv, { changes: false }),
+    planStep(h, 'its SHA-256 on the host', 'snapshot', plan.checksum.argv, { changes: false }),
+    planStep(null, `fetch it to ${plan.localPath} (0600), SHA-256 compared`, 'local', [], { command: `sftp get ${h}:${plan.hostPath} ${plan.localPath}` }),
+    planStep(h, `remove ${plan.hostPath}`, 'run', plan.cleanup.argv),
+  ];
 }
 
 /** Default local file for a snapshot: beside the inventory, named by cluster token and UTC time. */

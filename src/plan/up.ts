@@ -27,6 +27,8 @@ export interface Step {
   command: string;
   /** Whether the step changes the host (probes do not). */
   changes: boolean;
+  /** Whether it stops a member, removes one, or moves member data (shown in plans; nothing else reads it). */
+  destructive?: boolean;
   /** A file sent over the run's SFTP channel instead of a command; `command` then describes it. */
   upload?: PkiUpload;
 }

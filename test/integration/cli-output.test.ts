@@ -69,7 +69,7 @@ after(async () => {
   await keys.cleanup();
 });
 
-const PLAN_KEYS = ['clientEndpoints', 'health', 'hosts', 'inventory', 'members', 'warnings'];
+const PLAN_KEYS = ['clientEndpoints', 'command', 'health', 'hosts', 'inventory', 'members', 'steps', 'warnings'];
 
 test('plan --json: one document, the documented keys, nothing on stderr', async () => {
   const r = await cli(['plan', '-i', inventory, '--json']);

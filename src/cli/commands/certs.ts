@@ -6,7 +6,8 @@ import { loadInventory } from '../../inventory/load.js';
 import type { Inventory } from '../../inventory/types.js';
 import { runHostSteps } from '../../phases/host-steps.js';
 import { listrOptions } from '../../phases/progress.js';
-import { pkiSteps } from '../../plan/up.js';
+import { certsRotateSteps, distributeSteps } from '../../plan/certs.js';
+import { formatRollingPlan } from '../../plan/format-rolling.js';
 import { caPaths, leafSpecs, RENEW_WITHIN_DAYS } from '../../pki/layout.js';
 import { servedSerial } from '../../pki/served.js';
 import { ensurePki, pkiSummary } from '../../pki/store.js';
@@ -15,7 +16,7 @@ import { progressFor, withInventory, withSsh, type InventoryOptions, type SshOpt
 import { info, printJson, printResult } from '../output.js';
 import { withChangingHosts, withHosts } from '../session.js';
 import { withLock, type LockOptions } from '../changing.js';
-import { rollingRun } from './rolling.js';
+import { planRollingRun, rollingPlanJson, rollingRun } from './rolling.js';
 
 interface CertsOptions extends InventoryOptions, SshOptions, LockOptions {
   'gate-timeout': number;
@@ -91,17 +92,32 @@ const rotate: CommandModule<object, CertsOptions> = {
     requirePki(inventory);
     const rollingArgs = { ...argv, mode: 'restart' as const, out: undefined };
     if (argv['dry-run']) {
-      info(pkiSummary(await ensurePki(inventory, { now: new Date(), rotate: true, dryRun: true }), true));
-      await withHosts(inventory, argv, (hosts) => rollingRun(inventory, hosts, rollingArgs));
+      const wouldIssue = await ensurePki(inventory, { now: new Date(), rotate: true, dryRun: true });
+      info(pkiSummary(wouldIssue, true));
+      await withHosts(inventory, argv, async (hosts) => {
+        const { plan, snapshot } = await planRollingRun(inventory, hosts, rollingArgs);
+        if (argv.json) {
+          printJson({ ...rollingPlanJson(inventory, plan, snapshot, 'certs rotate'), pki: wouldIssue, steps: certsRotateSteps(inventory, wouldIssue, plan, snapshot) });
+          return;
+        }
+        const send = ['Send the new certificates, hosts concurrently:'];
+        for (const w of distributeSteps(inventory)) for (const s of w.steps) send.push(`    [${w.host}] ${s.upload ? '' : '$ '}${s.command}`);
+        printResult(`${send.join('\n')}\n\nThen a rolling restart loads them:\n${formatRollingPlan(plan, snapshot)}`);
+      });
       return;
     }
-    const report = await ensurePki(inventory, { now: new Date(), rotate: true });
-    info(pkiSummary(report));
+    let issued = 0;
     await withChangingHosts(inventory, argv, async (hosts) => {
+      // Under the lock, and only once the rolling restart would go ahead: otherwise the local certificates would change
+      // while another run may be sending them, or with no restart to bring them to the hosts.
+      await planRollingRun(inventory, hosts, rollingArgs);
+      const report = await ensurePki(inventory, { now: new Date(), rotate: true });
+      issued = report.issued.length;
+      info(pkiSummary(report));
       // New files first: signed by the same CA, they are valid for every peer at once; each member loads them at its restart.
-      await runHostSteps('Send the new certificates', inventory.nodes.map((n) => ({ host: n.name, steps: pkiSteps(inventory, n) })), hosts, listrOptions(progressFor(argv)));
+      await runHostSteps('Send the new certificates', distributeSteps(inventory), hosts, listrOptions(progressFor(argv)));
       await rollingRun(inventory, hosts, rollingArgs);
-    }, () => `certs rotate: issued ${report.issued.length}`);
+    }, () => `certs rotate: issued ${issued}`);
   },
 };
 

@@ -4,8 +4,8 @@ import { observeCluster, snapshotSource } from '../../phases/cluster-view.js';
 import { runHostSteps } from '../../phases/host-steps.js';
 import { listrOptions } from '../../phases/progress.js';
 import { takeSnapshot } from '../../phases/snapshot.js';
-import { asideStep, stopSteps } from '../../plan/down.js';
-import { compactTimestamp, defaultSnapshotPath, planSnapshot } from '../../plan/snapshot.js';
+import { downSteps, planDown } from '../../plan/down.js';
+import { compactTimestamp, defaultSnapshotPath } from '../../plan/snapshot.js';
 import { OperationError } from '../../errors.js';
 import { confirmByToken } from '../confirm.js';
 import { progressFor, withInventory, withSsh, type InventoryOptions, type SshOptions } from '../options.js';
@@ -38,12 +38,18 @@ export const downCommand: CommandModule<object, DownOptions> = {
     const each = argv['dry-run'] ? withHosts : <T>(i: typeof inventory, a: DownOptions, f: (h: ReadonlyMap<string, FileHost>) => Promise<T>) => withChangingHosts(i, a, f, () => (argv.purge ? 'down --purge' : 'down'));
     await each(inventory, argv, async (hosts) => {
       const view = await observeCluster(inventory, hosts);
-      const work = view.members.map((m) => ({
-        host: m.node.name,
-        steps: [...(m.container.kind === 'present' ? stopSteps(inventory, m.node) : []), ...(argv.purge ? [asideStep(m.node, timestamp)] : [])],
-      }));
-      const source = snapshotSource(view);
-      const snapshotPlan = argv.purge && source ? planSnapshot(inventory, source.node, argv.out ?? defaultSnapshotPath(inventory, timestamp)) : null;
+      const plan = planDown(
+        inventory,
+        view.members.map((m) => ({ node: m.node, containerPresent: m.container.kind === 'present' })),
+        { purge: argv.purge, timestamp, snapshotFrom: snapshotSource(view)?.node ?? null, snapshotPath: argv.out ?? defaultSnapshotPath(inventory, timestamp) },
+      );
+      const { work, snapshot: snapshotPlan } = plan;
+      // The dry-run refuses where the run would: it shows no plan that will not run.
+      if (argv['dry-run'] && argv.purge && !snapshotPlan) throw noSnapshotSource();
+      if (argv['dry-run'] && argv.json) {
+        printJson({ command: argv.purge ? 'down --purge' : 'down', purge: argv.purge, snapshot: snapshotPlan?.localPath ?? null, steps: downSteps(plan) });
+        return;
+      }
       if (argv['dry-run']) {
         const lines = [`down${argv.purge ? ' --purge' : ''}: hosts concurrently, data ${argv.purge ? 'moved aside' : 'kept'}`];
         if (snapshotPlan) lines.push(`first, on ${snapshotPlan.host}: $ ${snapshotPlan.save.command}  (then checked and fetched to ${snapshotPlan.localPath})`);
@@ -56,9 +62,7 @@ export const downCommand: CommandModule<object, DownOptions> = {
       }
       if (argv.purge) {
         await confirmByToken(`down --purge stops every member and moves all member data aside (kept, not deleted).`, inventory.cluster.token, argv.yes);
-        if (!snapshotPlan) {
-          throw new OperationError('down --purge takes a snapshot first, and no member is healthy to take it from; nothing was changed. Use `down` without --purge, or restore the cluster first');
-        }
+        if (!snapshotPlan) throw noSnapshotSource();
       }
       const listr = listrOptions(progressFor(argv));
       const snapshot = snapshotPlan ? await takeSnapshot(hosts.get(snapshotPlan.host)!, snapshotPlan, (t) => info(t)) : null;
@@ -76,3 +80,7 @@ export const downCommand: CommandModule<object, DownOptions> = {
     });
   },
 };
+
+function noSnapshotSource(): OperationError {
+  return new OperationError('down --purge takes a snapshot first, and no member is healthy to take it from; nothing was changed. Use `down` without --purge, or restore the cluster first');
+}

@@ -1,18 +1,18 @@
 import { existsSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
-import { HostsError, OperationError, UsageError } from '../../errors.js';
-import { endpointHealth } from '../../etcd/commands.js';
+import { OperationError, UsageError } from '../../errors.js';
 import { waitHealthy } from '../../etcd/health.js';
 import { loadInventory } from '../../inventory/load.js';
 import { observeCluster, snapshotSource } from '../../phases/cluster-view.js';
 import { runHostSteps } from '../../phases/host-steps.js';
-import { checkImages, discardStagedRestore, stageRestore } from '../../phases/preconditions.js';
+import { runChecks } from '../../phases/preconditions.js';
 import { listrOptions } from '../../phases/progress.js';
 import { takeSnapshot } from '../../phases/snapshot.js';
-import { asideStep, etcdutlProbe, RESTORE_FILE, restoreCheckSteps, restoreSteps, startNewSteps, stopSteps } from '../../plan/down.js';
+import { etcdutlProbe } from '../../plan/down.js';
+import { newTokenFor, planRebootstrap, rebootstrapSteps } from '../../plan/rebootstrap.js';
 import { clientUrl } from '../../plan/flags.js';
 import { render } from '../../plan/shell.js';
-import { compactTimestamp, defaultSnapshotPath, planSnapshot } from '../../plan/snapshot.js';
+import { compactTimestamp, defaultSnapshotPath } from '../../plan/snapshot.js';
 import { confirmByToken } from '../confirm.js';
 import { progressFor, withInventory, withSsh, type InventoryOptions, type SshOptions } from '../options.js';
 import { info, printJson, printResult } from '../output.js';
@@ -47,40 +47,43 @@ export const rebootstrapCommand: CommandModule<object, RebootstrapOptions> = {
     if (argv.restore && !existsSync(argv.restore)) throw new UsageError(`snapshot ${argv.restore} does not exist`);
     const inventory = loadInventory(argv.inventory);
     const timestamp = compactTimestamp(new Date());
-    const newToken = `${inventory.cluster.token}-${timestamp.toLowerCase()}`.slice(0, 64);
+    const newToken = newTokenFor(inventory.cluster.token, timestamp);
     const each = argv['dry-run'] ? withHosts : <T>(i: typeof inventory, a: RebootstrapOptions, f: (h: ReadonlyMap<string, FileHost>) => Promise<T>) => withChangingHosts(i, a, f, () => `rebootstrap, new token ${newToken}`);
     await each(inventory, argv, async (hosts) => {
       const view = await observeCluster(inventory, hosts);
-      const source = snapshotSource(view);
-      const snapshotPlan = source ? planSnapshot(inventory, source.node, argv.out ?? defaultSnapshotPath(inventory, timestamp)) : null;
       let tool: 'etcdutl' | 'etcdctl' = 'etcdctl';
       if (argv.restore) {
         const first = hosts.get(inventory.nodes[0]!.name)!;
         tool = (await first.exec(render(etcdutlProbe(inventory.cluster.image)), { timeoutMs: 60_000 })).code === 0 ? 'etcdutl' : 'etcdctl';
       }
-      const stop = view.members.map((m) => ({ host: m.node.name, steps: [...(m.container.kind === 'present' ? stopSteps(inventory, m.node) : []), asideStep(m.node, timestamp)] }));
-      const start = inventory.nodes.map((n) => ({ host: n.name, steps: [...(argv.restore ? restoreSteps(inventory, n, newToken, tool) : []), ...startNewSteps(inventory, n, newToken)] }));
+      const plan = planRebootstrap(
+        inventory,
+        view.members.map((m) => ({ node: m.node, containerPresent: m.container.kind === 'present' })),
+        { timestamp, restore: argv.restore ?? null, tool, snapshotFrom: snapshotSource(view)?.node ?? null, snapshotPath: argv.out ?? defaultSnapshotPath(inventory, timestamp) },
+      );
+      const { snapshot: snapshotPlan, checks, stop, start } = plan;
+      // Before the dry-run prints anything: it refuses where the run would.
+      if (!snapshotPlan && !argv.restore) {
+        throw new OperationError('no member is healthy, so no snapshot can be taken first; nothing was changed. Pass --restore SNAPSHOT to rebuild from a snapshot you have');
+      }
+      if (argv['dry-run'] && argv.json) {
+        printJson({ command: 'rebootstrap', token: newToken, restoreFrom: argv.restore ?? null, tool: argv.restore ? tool : null, snapshot: snapshotPlan?.localPath ?? null, dataAside: `etcd-deploy-aside/${timestamp}`, steps: rebootstrapSteps(plan) });
+        return;
+      }
       if (argv['dry-run']) {
         const lines = [`rebootstrap --wipe${argv.restore ? ` --restore ${argv.restore}` : ''}: new token ${newToken}`];
-        lines.push(`0. before anything is stopped, on every host: $ ${render(['docker', 'image', 'inspect', '--format', '{{.Id}}', inventory.cluster.image])}${inventory.cluster.tls === 'pki' ? '; the cluster PKI is created or checked locally' : ''}`);
-        if (argv.restore) {
-          lines.push(`   and ${argv.restore} is uploaded to DATA/${RESTORE_FILE} (0600) and checked there; any failure removes it and stops the run:`);
-          for (const n of inventory.nodes) {
-            const c = restoreCheckSteps(inventory, n, tool);
-            lines.push(`    [${n.name}] $ ${c.status.command}`, `    [${n.name}] $ ${c.checksum.command}`);
-          }
-        }
+        lines.push(
+          `0. before anything is stopped, on every host at once${argv.restore ? ' (any failure removes the uploaded snapshot and stops the run)' : ''}${inventory.cluster.tls === 'pki' ? '; the cluster PKI is created or checked locally' : ''}:`,
+        );
+        for (const w of checks) for (const s of w.steps) lines.push(`    [${w.host}] ${s.upload ? '' : '$ '}${s.command}`);
         lines.push(snapshotPlan ? `1. snapshot on ${snapshotPlan.host}: $ ${snapshotPlan.save.command} (checked, fetched to ${snapshotPlan.localPath})` : '1. no member answers: no snapshot can be taken');
         lines.push('2. on every host at once:');
         for (const w of stop) for (const s of w.steps) lines.push(`    [${w.host}] $ ${s.command}`);
         lines.push('3. on every host at once:');
-        for (const w of start) for (const s of w.steps) lines.push(`    [${w.host}] $ ${s.command}`);
+        for (const w of start) for (const s of w.steps) lines.push(`    [${w.host}] ${s.upload ? '' : '$ '}${s.command}`);
         lines.push('4. wait until every member is healthy');
         printResult(lines.join('\n'));
         return;
-      }
-      if (!snapshotPlan && !argv.restore) {
-        throw new OperationError('no member is healthy, so no snapshot can be taken first; nothing was changed. Pass --restore SNAPSHOT to rebuild from a snapshot you have');
       }
       await confirmByToken(
         `rebootstrap stops all ${inventory.nodes.length} members, moves their data aside (kept under DATA/etcd-deploy-aside/${timestamp}) and starts a new cluster${argv.restore ? ` from ${argv.restore}` : ' with no keys'}.`,
@@ -89,33 +92,28 @@ export const rebootstrapCommand: CommandModule<object, RebootstrapOptions> = {
       );
       const listr = listrOptions(progressFor(argv));
       // Everything that can fail cheaply, before anything is stopped: a run that fails here changed nothing.
-      const missingImage = await checkImages(inventory, hosts);
-      if (missingImage.length > 0) throw new HostsError(`nothing was changed: the image is missing on ${missingImage.length} host(s)`, missingImage);
       if (inventory.cluster.tls === 'pki') {
         // The new members start with certificates from the cluster CA: made (or checked) here, not after the stop.
         const { ensurePki, pkiSummary } = await import('../../pki/store.js');
         info(pkiSummary(await ensurePki(inventory, { now: new Date() })));
       }
-      if (argv.restore) {
-        info(`Checking ${argv.restore} on every host (${tool} snapshot status and SHA-256) before anything is stopped`);
-        const staged = await stageRestore(inventory, hosts, argv.restore, tool);
-        info(`Snapshot to restore: ${staged.status.totalKey} keys, revision ${staged.status.revision}, SHA-256 ${staged.sha256}, on every host`);
-      }
+      info(argv.restore ? `Checking the image and ${argv.restore} (${tool} snapshot status, SHA-256) on every host before anything is stopped` : 'Checking the image on every host');
+      const restored = await runChecks(checks, plan.discard, hosts, argv.restore ?? null);
+      if (restored) info(`Snapshot to restore: ${restored.status.totalKey} keys, revision ${restored.status.revision}, SHA-256 ${restored.sha256}, on every host`);
       let snapshot: Awaited<ReturnType<typeof takeSnapshot>> | null = null;
       try {
         snapshot = snapshotPlan ? await takeSnapshot(hosts.get(snapshotPlan.host)!, snapshotPlan, (t) => info(t)) : null;
       } catch (err) {
-        if (argv.restore) await discardStagedRestore(inventory, hosts);
+        await Promise.all(plan.discard.map((s) => hosts.get(s.host)!.exec(s.command, { timeoutMs: 30_000, cleanup: true }).catch(() => undefined)));
         throw err;
       }
       if (snapshot) info(`Snapshot of the old cluster: ${snapshot.path}`);
       await runHostSteps('Stop every member and move its data aside', stop, hosts, listr);
       await runHostSteps(argv.restore ? 'Restore the snapshot and start the new cluster' : 'Start the new cluster', start, hosts, listr, 180_000);
-      const endpoints = inventory.nodes.map((n) => clientUrl(n, inventory.cluster));
       await waitHealthy({
-        host: hosts.get(inventory.nodes[0]!.name)!,
-        argv: endpointHealth(inventory.cluster, endpoints),
-        expectedEndpoints: endpoints,
+        host: hosts.get(plan.health.host)!,
+        argv: plan.health.argv,
+        expectedEndpoints: inventory.nodes.map((n) => clientUrl(n, inventory.cluster)),
         deadlineMs: argv['health-timeout'] * 1000,
         containerName: inventory.cluster.containerName,
         peerPort: inventory.cluster.peerPort,

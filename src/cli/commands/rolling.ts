@@ -7,9 +7,10 @@ import { listrOptions } from '../../phases/progress.js';
 import { runRolling } from '../../phases/rolling.js';
 import { readRollingState, rollingStatePath } from '../../phases/rolling-state.js';
 import { formatRollingPlan } from '../../plan/format-rolling.js';
-import { planRolling, type ObservedMember, type RollingMode, type RollingState } from '../../plan/rolling.js';
+import type { PlanDocument, PlanStep } from '../../plan/json.js';
+import { planRolling, rollingSteps, type ObservedMember, type RollingMode, type RollingPlan, type RollingState } from '../../plan/rolling.js';
 import { limitRolling } from '../../plan/rolling-limit.js';
-import { compactTimestamp, defaultSnapshotPath, planSnapshot } from '../../plan/snapshot.js';
+import { compactTimestamp, defaultSnapshotPath, planSnapshot, type SnapshotPlan } from '../../plan/snapshot.js';
 import { OperationError } from '../../errors.js';
 import { withChangingHosts, withHosts } from '../session.js';
 import { withLock, type LockOptions } from '../changing.js';
@@ -45,8 +46,8 @@ export const rollingCommand: CommandModule<object, RollingOptions> = {
   },
 };
 
-/** Observe, plan and run (or print) a rolling re-bootstrap over the run's connections. */
-export async function rollingRun(inventory: Inventory, hosts: ReadonlyMap<string, FileHost>, argv: RollingOptions): Promise<void> {
+/** Observe the cluster and plan the rolling run (and the snapshot taken first); changes nothing. */
+export async function planRollingRun(inventory: Inventory, hosts: ReadonlyMap<string, FileHost>, argv: Pick<RollingOptions, 'mode' | 'out'> & { limit?: RollingOptions['limit'] }) {
   const view = await observeCluster(inventory, hosts);
   if (view.strangers.length > 0) {
     throw new OperationError(
@@ -64,8 +65,26 @@ export async function rollingRun(inventory: Inventory, hosts: ReadonlyMap<string
   const plan = names === null ? whole : limitRolling(whole, names, members);
   const source = inventory.nodes.find((n) => n.name === plan.snapshotFrom)!;
   const snapshot = planSnapshot(inventory, source, argv.out ?? defaultSnapshotPath(inventory, timestamp));
+  return { view, plan, snapshot, statePath, recorded, now, names };
+}
+
+/** The rolling plan as the one plan document of `--dry-run --json` (plan/json.ts); `before` are steps that run first. */
+export function rollingPlanJson(inventory: Inventory, plan: RollingPlan, snapshot: SnapshotPlan, command: string, before: PlanStep[] = []): PlanDocument {
+  return {
+    command,
+    mode: plan.mode,
+    alreadyDone: plan.alreadyDone,
+    snapshot: { host: snapshot.host, path: snapshot.localPath },
+    order: plan.order.map((r) => ({ member: r.node.name, via: r.via, actions: r.actions.map((a) => ({ kind: a.kind, title: a.title, ...('command' in a ? { host: a.host, command: a.command } : {}) })) })),
+    steps: [...before, ...rollingSteps(inventory, plan, snapshot)],
+  };
+}
+
+/** Observe, plan and run (or print) a rolling re-bootstrap over the run's connections. */
+export async function rollingRun(inventory: Inventory, hosts: ReadonlyMap<string, FileHost>, argv: RollingOptions): Promise<void> {
+  const { view, plan, snapshot, statePath, recorded, now, names } = await planRollingRun(inventory, hosts, argv);
   if (argv['dry-run']) {
-    if (argv.json) printJson({ mode: plan.mode, alreadyDone: plan.alreadyDone, order: plan.order.map((r) => ({ member: r.node.name, via: r.via, actions: r.actions.map((a) => ({ kind: a.kind, title: a.title, ...('command' in a ? { host: a.host, command: a.command } : {}) })) })) });
+    if (argv.json) printJson(rollingPlanJson(inventory, plan, snapshot, `rolling --mode ${plan.mode}`));
     else printResult(formatRollingPlan(plan, snapshot));
     return;
   }

@@ -10,13 +10,14 @@ import { observeCluster, snapshotSource } from '../../phases/cluster-view.js';
 import { takeSnapshot } from '../../phases/snapshot.js';
 import { CONTAINER_DATA_DIR } from '../../plan/flags.js';
 import { render } from '../../plan/shell.js';
-import { compactTimestamp, defaultSnapshotPath, planSnapshot } from '../../plan/snapshot.js';
+import { compactTimestamp, defaultSnapshotPath, planSnapshot, snapshotSteps } from '../../plan/snapshot.js';
 import { withInventory, withSsh, type GlobalOptions, type InventoryOptions, type SshOptions } from '../options.js';
 import { info, printJson, printResult } from '../output.js';
 import { withHosts } from '../session.js';
 
 interface SaveOptions extends InventoryOptions, SshOptions {
   out?: string;
+  'dry-run': boolean;
 }
 
 interface StatusOptions extends GlobalOptions, SshOptions {
@@ -30,6 +31,7 @@ const save: CommandModule<object, SaveOptions> = {
   builder: (y) =>
     withSsh(withInventory(y))
       .option('out', { type: 'string', describe: 'Local file (default: snapshots/TOKEN-TIME.db beside the inventory)' })
+      .option('dry-run', { type: 'boolean', default: false, describe: 'Observe the cluster and print the commands; take no snapshot' })
       .example('$0 snapshot save -i inventory.yaml --out backup.db', 'save a snapshot') as never,
   handler: async (argv) => {
     const inventory = loadInventory(argv.inventory);
@@ -38,6 +40,11 @@ const save: CommandModule<object, SaveOptions> = {
       const source = snapshotSource(view);
       if (!source) throw new OperationError('no member is healthy: there is nothing to take a snapshot from');
       const plan = planSnapshot(inventory, source.node, argv.out ?? defaultSnapshotPath(inventory, compactTimestamp(new Date())));
+      if (argv['dry-run']) {
+        if (argv.json) printJson({ command: 'snapshot save', from: plan.host, path: plan.localPath, steps: snapshotSteps(plan) });
+        else printResult([`Snapshot from ${plan.host} to ${plan.localPath}:`, ...snapshotSteps(plan).map((s) => `    ${s.host ? `[${s.host}] $ ` : ''}${s.command}`)].join('\n'));
+        return;
+      }
       const result = await takeSnapshot(hosts.get(source.node.name)!, plan, (t) => info(t));
       if (argv.json) printJson({ ok: true, path: result.path, sha256: result.sha256, from: result.host, ...result.status });
       else printResult(`Snapshot saved: ${result.path}\n  from ${result.host}, ${result.status.totalKey} keys, revision ${result.status.revision}, ${result.status.totalSize} bytes, sha256 ${result.sha256}`);

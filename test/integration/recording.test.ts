@@ -1,0 +1,346 @@
+// What ran is what the dry-run printed: every changing command runs through the built CLI twice against the same
+// scripted cluster behind real SSH (test/support/fake-cluster.ts), first with `--dry-run --json`, then for real, and
+// each host's received commands are compared with the plan's steps for that host.
+//
+// The comparison rule (docs/json-output.md, "Plans"): from what a host received, drop
+//   - the cluster lock's commands (etcd-deploy-lock, -unlock, -lock-status, -force-unlock), which are not plan steps;
+//   - the reads: `docker container inspect`, and etcdctl `member list`, `endpoint health`, `endpoint status` and
+//     `endpoint hashkv`, which the observer, the gates and the health waits repeat as often as they need, and the
+//     etcdutl probe of `rebootstrap --restore` (an observation made before planning);
+// and drop the same reads from the plan, with its gate, upload and local steps (uploads are checked against the files
+// the host received over SFTP, local steps against this machine's files). A step with `when` is expected only where
+// the scenario makes its condition hold. What remains must be equal, host by host, in order; an argument `<...>` of a
+// planned command stands for the one value known only when it runs (a member ID), and the run's compact UTC time
+// (20261129T060324Z, in the aside directory and the new token) stands for the dry-run's.
+
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, afterEach, describe, test } from 'node:test';
+import type { PlanDocument, PlanStep } from '../../src/plan/json.js';
+import { batchScript } from '../../src/ssh/batch.js';
+import { FakeCluster, isLockCommand, shellWords, SNAPSHOT_BYTES, unpackBatch } from '../support/fake-cluster.js';
+import { repoPath } from '../support/paths.js';
+
+const CLI = repoPath('dist/src/cli/main.js');
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { env: { ...process.env, CI: 'true', NO_COLOR: '1' }, timeout: 90_000 }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+const READ = /^docker container inspect |^docker exec -e ETCDCTL_API=3 \S+ etcdctl .* (member list|endpoint (health|status|hashkv))( |$)|^docker run --rm --network none --entrypoint etcdutl \S+ version$/;
+
+/** Is this received command left out of the comparison (the lock and the reads)? */
+const isFiltered = (command: string): boolean => isLockCommand(command) || READ.test(command);
+
+/** The run's compact UTC time (in aside directories, new tokens), which the dry-run's own clock cannot know. */
+const untimed = (s: string): string => s.replace(/\d{8}t\d{6}z/gi, '<time>');
+
+/** A planned command as a pattern: its `<placeholder>` arguments match any one argument. */
+function matches(planned: PlanStep, receivedCommand: string): boolean {
+  const received = untimed(receivedCommand);
+  if (!planned.argv.some((a) => /<[^>]+>/.test(untimed(a)))) return untimed(planned.command) === received;
+  const words = shellWords(received);
+  if (words.length !== planned.argv.length) return false;
+  return planned.argv.map(untimed).every((a, i) => {
+    const [before, after] = a.split(/<[^>]+>/) as [string, string | undefined];
+    if (after === undefined) return a === words[i];
+    const w = words[i]!;
+    return w.startsWith(before) && w.endsWith(after) && w.length > before.length + after.length;
+  });
+}
+
+interface Recorded {
+  plan: PlanDocument;
+  dryRun: Run;
+  run: Run;
+}
+
+let cluster: FakeCluster | null = null;
+afterEach(async () => {
+  await cluster?.stop();
+  cluster = null;
+});
+
+/** Dry-run, then the real run, of the same command line; the hosts' received lists then hold the real run only. */
+async function record(c: FakeCluster, args: string[], confirm: string[] = []): Promise<Recorded> {
+  const dryRun = await cli([...args, '-i', c.inventoryFile, '--dry-run', '--json']);
+  assert.equal(dryRun.code, 0, dryRun.stderr);
+  const plan = JSON.parse(dryRun.stdout) as PlanDocument;
+  for (const n of c.nodes) {
+    assert.deepEqual(n.received.filter((x) => !isFiltered(x)), [], `the dry-run only read on ${n.name}`);
+    assert.equal(n.server.files.size, 0, `the dry-run sent nothing to ${n.name}`);
+  }
+  c.clearReceived();
+  const run = await cli([...args, '-i', c.inventoryFile, ...confirm]);
+  assert.equal(run.code, 0, `${args.join(' ')} failed:\n${run.stderr}`);
+  assert.deepEqual(c.unexpected, [], 'every command was one the scripted cluster knows');
+  return { plan, dryRun, run };
+}
+
+/**
+ * Compare each host's received commands with the plan. `holds` says whether a conditional step's condition held in
+ * this scenario.
+ */
+function assertRanAsPlanned(c: FakeCluster, plan: PlanDocument, holds: (s: PlanStep) => boolean = () => false, order: 'per-host' | 'global' = 'per-host'): void {
+  assert.ok(Array.isArray(plan.steps) && plan.steps.length > 0, 'the plan has steps');
+  for (const s of plan.steps) {
+    assert.deepEqual(Object.keys(s).filter((k) => k !== 'when').sort(), ['argv', 'changes', 'command', 'destructive', 'host', 'kind', 'title']);
+    if (s.host !== null) assert.ok(c.nodes.some((n) => n.name === s.host), `step host ${s.host}`);
+  }
+  for (const n of c.nodes) {
+    const expected = plan.steps.filter(
+      (s) => s.host === n.name && !['gate', 'upload', 'local'].includes(s.kind) && !isFiltered(s.command) && (s.when === undefined || holds(s)),
+    );
+    const ran = n.received.filter((x) => !isFiltered(x));
+    const show = `planned:\n${expected.map((s) => `  ${s.command}`).join('\n')}\nran:\n${ran.map((x) => `  ${x}`).join('\n')}`;
+    assert.equal(ran.length, expected.length, `${n.name}: as many commands as planned\n${show}`);
+    expected.forEach((s, i) => assert.ok(matches(s, ran[i]!), `${n.name}: command ${i + 1} is the planned "${s.title}"\n${show}`));
+    const uploads = plan.steps.filter((s) => s.host === n.name && s.kind === 'upload');
+    for (const u of uploads) {
+      const m = /^sftp put (\S+) (\S+) \(mode (\d+)\)$/.exec(u.command);
+      assert.ok(m, u.command);
+      const file = n.server.files.get(m[2]!) ?? n.removed.get(m[2]!);
+      assert.ok(file, `${n.name} received ${m[2]}`);
+      assert.equal(file.mode, parseInt(m[3]!, 8), `mode of ${m[2]} on ${n.name}`);
+      assert.deepEqual(file.data, readFileSync(m[1]!), `content of ${m[2]} on ${n.name}`);
+    }
+    const planned = new Set(uploads.map((u) => /^sftp put \S+ (\S+)/.exec(u.command)![1]!));
+    assert.deepEqual([...n.server.files.keys()].filter((f) => !planned.has(f)), [], `${n.name}: no file left but the planned uploads`);
+  }
+  const ran = c.log.filter((x) => !isFiltered(x.command));
+  const expected = plan.steps.filter((s) => s.host !== null && !['gate', 'upload', 'local'].includes(s.kind) && !isFiltered(s.command) && (s.when === undefined || holds(s)));
+  // Across hosts: nothing destructive before the snapshot is complete (its last host command, the removal, ran).
+  const snapshotEnd = expected.findIndex((s, i) => s.kind === 'run' && i > 0 && expected[i - 1]!.kind === 'snapshot');
+  if (snapshotEnd >= 0) {
+    const removedAt = ran.findIndex((x) => x.host === expected[snapshotEnd]!.host && matches(expected[snapshotEnd]!, x.command));
+    const firstDestructive = ran.findIndex((x) => expected.some((s) => s.destructive && s.host === x.host && matches(s, x.command)));
+    assert.ok(removedAt >= 0 && (firstDestructive < 0 || removedAt < firstDestructive), 'the snapshot is complete before anything is stopped or moved');
+  }
+  // A strictly sequential command (rolling): the plan's order is the order across hosts too.
+  if (order === 'global') {
+    const show = `planned:\n${expected.map((s) => `  [${s.host}] ${s.command}`).join('\n')}\nran:\n${ran.map((x) => `  [${x.host}] ${x.command}`).join('\n')}`;
+    assert.equal(ran.length, expected.length, show);
+    expected.forEach((s, i) => assert.ok(s.host === ran[i]!.host && matches(s, ran[i]!.command), `step ${i + 1} across hosts is "${s.title}" on ${s.host}\n${show}`));
+  }
+}
+
+/** The snapshot the plan fetches was written locally with the planned content and mode. */
+function assertSnapshotFetched(plan: PlanDocument): void {
+  const fetch = plan.steps.find((s) => s.kind === 'local' && s.command.startsWith('sftp get '));
+  assert.ok(fetch, 'the plan fetches a snapshot');
+  const local = fetch.command.split(' ').at(-1)!;
+  assert.ok(existsSync(local), local);
+  assert.deepEqual(readFileSync(local), SNAPSHOT_BYTES);
+}
+
+test('the scripted cluster reads a batch back into the commands ssh/batch.ts put in it, in every mode', () => {
+  const commands = ['docker stop etcd', `sh -c 'mv "$1" "$2"' mv /a /b`, "echo ') >\"$t/0.o\"'"];
+  for (const mode of ['stop-on-failure', 'serial', 'parallel'] as const) {
+    const sent = `sh -c '${batchScript(commands, mode).replace(/'/g, `'\\''`)}'`;
+    assert.deepEqual(unpackBatch(sent), { commands, mode }, mode);
+  }
+  assert.equal(unpackBatch('docker stop etcd'), null);
+});
+
+const kinds = (plan: PlanDocument) => [...new Set(plan.steps.map((s) => s.kind))].sort();
+
+describe('recording: each changing command runs what its --dry-run --json printed', { timeout: 180_000 }, () => {
+  after(async () => {
+    await cluster?.stop();
+  });
+
+  test('down: stop and remove every container, data kept', async () => {
+    cluster = await FakeCluster.start({ running: true });
+    const { plan } = await record(cluster, ['down']);
+    assert.equal(plan.command, 'down');
+    assert.deepEqual(kinds(plan), ['run']);
+    assert.ok(plan.steps.every((s) => s.destructive));
+    assertRanAsPlanned(cluster, plan);
+    assert.ok(cluster.nodes.every((n) => n.container === null && n.data));
+  });
+
+  test('down --purge: snapshot from the leader first, then stop, remove, data moved aside', async () => {
+    cluster = await FakeCluster.start({ running: true });
+    const out = join(cluster.dir, 'purge.db');
+    const { plan } = await record(cluster, ['down', '--purge', '--out', out], ['--yes']);
+    assert.equal(plan.command, 'down --purge');
+    assert.equal(plan.snapshot, out);
+    assert.deepEqual(plan.steps.slice(0, 5).map((s) => [s.host, s.kind]), [['etcd-1', 'snapshot'], ['etcd-1', 'snapshot'], ['etcd-1', 'snapshot'], [null, 'local'], ['etcd-1', 'run']]);
+    assertRanAsPlanned(cluster, plan);
+    assertSnapshotFetched(plan);
+    assert.ok(cluster.nodes.every((n) => n.container === null && !n.data));
+  });
+
+  test('snapshot save: save, check, checksum, fetch, remove on the leader', async () => {
+    cluster = await FakeCluster.start({ running: true });
+    const out = join(cluster.dir, 'saved.db');
+    const { plan } = await record(cluster, ['snapshot', 'save', '--out', out]);
+    assert.deepEqual([plan.command, plan.from, plan.path], ['snapshot save', 'etcd-1', out]);
+    assertRanAsPlanned(cluster, plan);
+    assertSnapshotFetched(plan);
+  });
+
+  test('rebootstrap --wipe: snapshot, every member stopped and its data moved aside, a new cluster started', async () => {
+    cluster = await FakeCluster.start({ running: true });
+    const before = cluster.nodes.map((n) => n.memberId);
+    const { plan } = await record(cluster, ['rebootstrap', '--wipe', '--out', join(cluster.dir, 'old.db'), '--health-timeout', '10'], ['--yes']);
+    assert.equal(plan.command, 'rebootstrap');
+    assert.deepEqual(kinds(plan), ['gate', 'local', 'run', 'snapshot']);
+    assertRanAsPlanned(cluster, plan);
+    assertSnapshotFetched(plan);
+    assert.ok(cluster.nodes.every((n, i) => n.container?.running && n.memberId !== before[i]), 'new members');
+  });
+
+  test('rebootstrap --wipe --restore: the snapshot is sent to every host and restored before the new cluster starts', async () => {
+    cluster = await FakeCluster.start({ running: true });
+    const backup = join(cluster.dir, 'backup.db');
+    writeFileSync(backup, 'a snapshot to restore\n');
+    const { plan } = await record(cluster, ['rebootstrap', '--wipe', '--restore', backup, '--out', join(cluster.dir, 'old.db'), '--health-timeout', '10'], ['--yes']);
+    assert.equal(plan.tool, 'etcdctl');
+    assert.equal(plan.steps.filter((s) => s.kind === 'upload').length, 3);
+    assertRanAsPlanned(cluster, plan);
+    assert.ok(cluster.nodes.every((n) => n.container?.running));
+  });
+
+  test('rolling --mode restart: one member at a time, the leader last, leadership moved away before its turn', async () => {
+    cluster = await FakeCluster.start({ running: true });
+    const { plan } = await record(cluster, ['rolling', '--mode', 'restart', '--out', join(cluster.dir, 'r.db')]);
+    assert.equal(plan.command, 'rolling --mode restart');
+    assert.deepEqual((plan.order as { member: string }[]).map((o) => o.member), ['etcd-2', 'etcd-3', 'etcd-1']);
+    // Only etcd-1 leads when its turn comes: its handover is the one conditional step that runs.
+    assertRanAsPlanned(cluster, plan, (s) => s.when === 'etcd-1 leads when its turn comes', 'global');
+    assertSnapshotFetched(plan);
+    assert.equal(cluster.leader, 'etcd-2');
+    assert.deepEqual(cluster.nodes.map((n) => n.memberId), [4096, 4097, 4098], 'same members');
+  });
+
+  test('rolling --mode replace: remove, move aside, re-add as a learner, start, promote, one member at a time', async () => {
+    cluster = await FakeCluster.start({ running: true });
+    const { plan } = await record(cluster, ['rolling', '--mode', 'replace', '--out', join(cluster.dir, 'r.db')]);
+    assert.ok(plan.steps.some((s) => s.kind === 'membership' && s.destructive && s.command.includes(' member remove ')));
+    assert.ok(plan.steps.some((s) => s.kind === 'membership' && s.argv.includes('<ID from member add>')));
+    assertRanAsPlanned(cluster, plan, (s) => s.when === 'etcd-1 leads when its turn comes', 'global');
+    assert.ok(cluster.nodes.every((n) => n.memberId !== null && n.memberId > 4098 && !n.learner && n.container?.running), 'every member replaced and promoted');
+  });
+
+  test('certs rotate: new certificates sent to every host, then a rolling restart', async () => {
+    cluster = await FakeCluster.start({ running: true, tls: true });
+    const { plan } = await record(cluster, ['certs', 'rotate']);
+    assert.equal(plan.command, 'certs rotate');
+    assert.equal(plan.steps[0]!.kind, 'local');
+    assert.equal(plan.steps.filter((s) => s.kind === 'upload').length, 21);
+    const firstUpload = plan.steps.findIndex((s) => s.kind === 'upload');
+    const firstSnapshot = plan.steps.findIndex((s) => s.kind === 'snapshot');
+    assert.ok(firstUpload < firstSnapshot, 'certificates are sent before the rolling restart');
+    assertRanAsPlanned(cluster, plan, (s) => s.when === 'etcd-1 leads when its turn comes');
+    // The text dry-run shows the certificates being sent too (it used to show only the rolling restart).
+    const text = await cli(['certs', 'rotate', '-i', cluster.inventoryFile, '--dry-run']);
+    assert.equal(text.code, 0, text.stderr);
+    for (const n of cluster.nodes) {
+      assert.equal(text.stdout.split('\n').filter((l) => l.startsWith(`    [${n.name}] sftp put `)).length, 7, text.stdout);
+    }
+  });
+
+  test('up on fresh hosts: inspections, then pull, create, mark, start on each host', async () => {
+    cluster = await FakeCluster.start({ running: false });
+    const { plan } = await record(cluster, ['up', '--health-timeout', '10']);
+    assert.equal(plan.command, 'up');
+    assert.ok(Array.isArray(plan.hosts), 'up keeps its own keys');
+    // Fresh hosts: the image is missing and no container exists; none is stopped.
+    assertRanAsPlanned(cluster, plan, (s) => s.when === 'image-missing' || s.when === 'container-absent');
+    assert.ok(cluster.nodes.every((n) => n.container?.running && n.memberId !== null));
+  });
+
+  test('up on hosts whose containers are stopped: docker start on each, the only conditional step that holds', async () => {
+    cluster = await FakeCluster.start({ running: false });
+    assert.equal((await cli(['up', '-i', cluster.inventoryFile, '--health-timeout', '10'])).code, 0);
+    for (const n of cluster.nodes) n.container!.running = false;
+    cluster.leader = null;
+    cluster.clearReceived();
+    const { plan } = await record(cluster, ['up', '--health-timeout', '10']);
+    assertRanAsPlanned(cluster, plan, (s) => s.when === 'container-stopped');
+    assert.ok(cluster.nodes.every((n) => n.received.includes('docker start etcd')));
+  });
+});
+
+describe('recording: a run that would refuse, refuses in its dry-run too', { timeout: 60_000 }, () => {
+  /** Both runs end with the same refusal, and neither sent anything to any host but reads. */
+  async function refusedAlike(c: FakeCluster, args: string[], confirm: string[], message: RegExp): Promise<void> {
+    const dryRun = await cli([...args, '-i', c.inventoryFile, '--dry-run', '--json']);
+    const run = await cli([...args, '-i', c.inventoryFile, ...confirm]);
+    assert.equal(run.code, 1, run.stderr);
+    assert.match(run.stderr, message);
+    assert.equal(dryRun.code, 1, `the dry-run says the run would refuse:\n${dryRun.stdout}`);
+    assert.match((JSON.parse(dryRun.stdout) as { error: { message: string } }).error.message, message);
+    for (const n of c.nodes) assert.deepEqual(n.received.filter((x) => !isFiltered(x)), [], `nothing but reads on ${n.name}`);
+  }
+
+  test('down --purge with no healthy member to take the snapshot from', async () => {
+    cluster = await FakeCluster.start({ running: true });
+    for (const n of cluster.nodes) n.container!.running = false;
+    await refusedAlike(cluster, ['down', '--purge'], ['--yes'], /down --purge takes a snapshot first, and no member is healthy/);
+  });
+
+  test('rebootstrap --wipe without --restore, with no healthy member to take the snapshot from', async () => {
+    cluster = await FakeCluster.start({ running: true });
+    for (const n of cluster.nodes) n.container!.running = false;
+    await refusedAlike(cluster, ['rebootstrap', '--wipe'], ['--yes'], /no member is healthy, so no snapshot can be taken first; nothing was changed/);
+  });
+});
+
+describe('certs rotate issues nothing when the run cannot go ahead', { timeout: 60_000 }, () => {
+  const pkiFiles = (dir: string): Record<string, string> => {
+    const out: Record<string, string> = {};
+    const walk = (d: string): void => {
+      for (const e of readdirSync(d, { withFileTypes: true })) {
+        const p = join(d, e.name);
+        if (e.isDirectory()) walk(p);
+        else out[p] = readFileSync(p, 'utf8');
+      }
+    };
+    walk(dir);
+    return out;
+  };
+
+  test('a member down: refused before any certificate is issued here or sent anywhere', async () => {
+    cluster = await FakeCluster.start({ running: true, tls: true });
+    assert.equal((await cli(['certs', 'rotate', '-i', cluster.inventoryFile])).code, 0, 'a first rotation creates the PKI');
+    const pki = join(cluster.dir, 'pki');
+    const before = pkiFiles(pki);
+    cluster.node('etcd-2').container!.running = false;
+    for (const n of cluster.nodes) n.server.files.clear();
+    cluster.clearReceived();
+    const r = await cli(['certs', 'rotate', '-i', cluster.inventoryFile]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /rolling starts only from a healthy cluster: etcd-2 is not healthy/);
+    assert.deepEqual(pkiFiles(pki), before, 'no local certificate was replaced');
+    for (const n of cluster.nodes) assert.equal(n.server.files.size, 0, `nothing was sent to ${n.name}`);
+  });
+
+  test('the cluster lock held by another run: refused before any certificate is issued', async () => {
+    cluster = await FakeCluster.start({ running: true, tls: true });
+    assert.equal((await cli(['certs', 'rotate', '-i', cluster.inventoryFile])).code, 0);
+    const pki = join(cluster.dir, 'pki');
+    const before = pkiFiles(pki);
+    const lock = join(cluster.dir, 'run-lock', 'etcd-deploy-fake');
+    mkdirSync(lock);
+    writeFileSync(join(lock, 'owner'), '{"operator":"bob@desk","pid":4242,"time":"2026-01-01T00:00:00Z","command":"etcd-deploy up","id":"bob"}\n');
+    const r = await cli(['certs', 'rotate', '-i', cluster.inventoryFile]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /locked by bob@desk/);
+    assert.deepEqual(pkiFiles(pki), before, 'no local certificate was replaced while another run may be sending them');
+  });
+});

@@ -1,0 +1,103 @@
+// Exact commands and order of `rebootstrap --wipe [--restore]` (plan/rebootstrap.ts).
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parseInventory } from '../../src/inventory/load.js';
+import { newTokenFor, planRebootstrap, rebootstrapSteps } from '../../src/plan/rebootstrap.js';
+
+const inventory = parseInventory(
+  `cluster: {token: t, image: etcd:b}
+nodes:
+  - {name: e1, ip: 198.18.0.11}
+  - {name: e2, ip: 198.18.0.12}
+  - {name: e3, ip: 198.18.0.13}
+`,
+  '/ops/inv.yaml',
+);
+const [e1, e2, e3] = inventory.nodes as [(typeof inventory.nodes)[number], (typeof inventory.nodes)[number], (typeof inventory.nodes)[number]];
+const TS = '20261124T120000Z';
+const observed = [
+  { node: e1, containerPresent: true },
+  { node: e2, containerPresent: true },
+  { node: e3, containerPresent: false },
+];
+const ASIDE = `sh -c 'test -d "$1/member" || exit 0; d="$1/$2/$3"; mkdir -p "$d" && mv "$1/member" "$d/" && if test -f "$1/$4"; then mv "$1/$4" "$d/"; fi' aside /var/lib/etcd-cluster etcd-deploy-aside 20261124T120000Z etcd-deploy.json`;
+const INITIAL = '--initial-cluster=e1=http://198.18.0.11:2380,e2=http://198.18.0.12:2380,e3=http://198.18.0.13:2380';
+const ENDPOINTS = '--endpoints=http://198.18.0.11:2379,http://198.18.0.12:2379,http://198.18.0.13:2379';
+
+test('the new token is the old one and the run time, lower case, at most 64 characters', () => {
+  assert.equal(newTokenFor('t', TS), 't-20261124t120000z');
+  const long = 'x'.repeat(60);
+  assert.equal(newTokenFor(long, TS), `${long}-202`);
+  assert.equal(newTokenFor(long, TS).length, 64);
+});
+
+test('--wipe: the image checked on every host, a snapshot, then every host stops (if it has a container) and moves data aside, then the new cluster starts', () => {
+  const plan = planRebootstrap(inventory, observed, { timestamp: TS, restore: null, tool: 'etcdctl', snapshotFrom: e2, snapshotPath: '/ops/old.db' });
+  assert.equal(plan.newToken, 't-20261124t120000z');
+  assert.deepEqual(plan.discard, []);
+  const marker = (n: string) =>
+    `sh -c 'printf '\\''%s\\n'\\'' "$1" > "$2"' write '{"tool":"etcd-deploy","inventoryToken":"t","clusterToken":"t-20261124t120000z","member":"${n}"}' /var/lib/etcd-cluster/etcd-deploy.json`;
+  const run = (n: string, ip: string) =>
+    `docker run -d --name etcd --restart always --network host -v /var/lib/etcd-cluster:/var/lib/etcd etcd:b etcd --name=${n} --data-dir=/var/lib/etcd --listen-client-urls=http://0.0.0.0:2379 --advertise-client-urls=http://${ip}:2379 --listen-peer-urls=http://0.0.0.0:2380 --initial-advertise-peer-urls=http://${ip}:2380 ${INITIAL} --initial-cluster-token=t-20261124t120000z --initial-cluster-state=new`;
+  assert.deepEqual(
+    rebootstrapSteps(plan).map((s) => `${s.host ?? 'local'} ${s.kind}${s.destructive ? ' D' : ''} ${s.command}`),
+    [
+      ...['e1', 'e2', 'e3'].map((h) => `${h} run docker image inspect --format '{{.Id}}' etcd:b`),
+      'e2 snapshot docker exec -e ETCDCTL_API=3 etcd etcdctl --endpoints=http://198.18.0.12:2379 --dial-timeout=2s --command-timeout=120s snapshot save /var/lib/etcd/etcd-deploy-snapshot.db',
+      'e2 snapshot docker exec -e ETCDCTL_API=3 etcd etcdctl snapshot status /var/lib/etcd/etcd-deploy-snapshot.db -w json',
+      'e2 snapshot sha256sum /var/lib/etcd-cluster/etcd-deploy-snapshot.db',
+      'local local sftp get e2:/var/lib/etcd-cluster/etcd-deploy-snapshot.db /ops/old.db',
+      'e2 run rm -f /var/lib/etcd-cluster/etcd-deploy-snapshot.db',
+      'e1 run D docker stop etcd',
+      'e1 run D docker rm etcd',
+      `e1 run D ${ASIDE}`,
+      'e2 run D docker stop etcd',
+      'e2 run D docker rm etcd',
+      `e2 run D ${ASIDE}`,
+      `e3 run D ${ASIDE}`,
+      'e1 run mkdir -p /var/lib/etcd-cluster',
+      `e1 run ${marker('e1')}`,
+      `e1 run ${run('e1', '198.18.0.11')}`,
+      'e2 run mkdir -p /var/lib/etcd-cluster',
+      `e2 run ${marker('e2')}`,
+      `e2 run ${run('e2', '198.18.0.12')}`,
+      'e3 run mkdir -p /var/lib/etcd-cluster',
+      `e3 run ${marker('e3')}`,
+      `e3 run ${run('e3', '198.18.0.13')}`,
+      `e1 gate docker exec -e ETCDCTL_API=3 etcd etcdctl ${ENDPOINTS} --dial-timeout=2s --command-timeout=3s endpoint health -w json`,
+    ],
+  );
+});
+
+test('--restore: the file goes to every host and is proved there before anything stops; each host restores it before the member starts', () => {
+  const plan = planRebootstrap(inventory, observed, { timestamp: TS, restore: 'backup.db', tool: 'etcdutl', snapshotFrom: null, snapshotPath: '/ops/old.db' });
+  assert.equal(plan.snapshot, null, 'no member answered: no snapshot of the old cluster');
+  assert.deepEqual(
+    plan.checks[1]!.steps.map((s) => [s.command, s.upload ?? null]),
+    [
+      ["docker image inspect --format '{{.Id}}' etcd:b", null],
+      ['mkdir -p /var/lib/etcd-cluster', null],
+      ['sftp put backup.db /var/lib/etcd-cluster/etcd-deploy-restore.db (mode 0600)', { local: 'backup.db', remote: '/var/lib/etcd-cluster/etcd-deploy-restore.db', mode: 0o600 }],
+      ['docker run --rm --network none -v /var/lib/etcd-cluster:/var/lib/etcd:ro --entrypoint etcdutl etcd:b snapshot status /var/lib/etcd/etcd-deploy-restore.db -w json', null],
+      ['sha256sum /var/lib/etcd-cluster/etcd-deploy-restore.db', null],
+    ],
+  );
+  assert.deepEqual(plan.discard.map((s) => `${s.host} ${s.command}`), ['e1', 'e2', 'e3'].map((h) => `${h} rm -f /var/lib/etcd-cluster/etcd-deploy-restore.db`));
+  const steps = rebootstrapSteps(plan);
+  const order = steps.map((s) => `${s.host} ${s.kind} ${s.title}`);
+  const firstStop = order.findIndex((t) => / run (stop etcd|move member data aside)/.test(t));
+  const lastUpload = order.lastIndexOf('e3 upload send the snapshot to /var/lib/etcd-cluster/etcd-deploy-restore.db');
+  const lastCheck = order.lastIndexOf('e3 run read the SHA-256 of the uploaded snapshot');
+  const firstRestore = order.indexOf('e1 run restore the snapshot into /var/lib/etcd-cluster (etcdutl)');
+  assert.ok(lastUpload < lastCheck && lastCheck < firstStop && firstStop < firstRestore, order.join('\n'));
+  assert.deepEqual(
+    plan.start[1]!.steps.map((s) => s.title),
+    ['restore the snapshot into /var/lib/etcd-cluster (etcdutl)', 'put the restored member data in place', 'create /var/lib/etcd-cluster', "mark /var/lib/etcd-cluster as e2's", 'start e2 in the new cluster'],
+  );
+  assert.equal(
+    plan.start[1]!.steps[0]!.command,
+    `docker run --rm --network none -v /var/lib/etcd-cluster:/var/lib/etcd --entrypoint etcdutl etcd:b snapshot restore /var/lib/etcd/etcd-deploy-restore.db --name=e2 ${INITIAL} --initial-cluster-token=t-20261124t120000z --initial-advertise-peer-urls=http://198.18.0.12:2380 --data-dir=/var/lib/etcd/etcd-deploy-restore`,
+  );
+  assert.deepEqual(steps.filter((s) => s.kind === 'upload').map((s) => s.argv), [[], [], []]);
+});
