@@ -9,7 +9,7 @@ import { waitHealthy } from '../etcd/health.js';
 import { parseEndpointHashKV, parseEndpointHealth, parseEndpointStatus, parseMemberAdd, type EndpointStatus, type HealthReport } from '../etcd/parse.js';
 import type { Inventory } from '../inventory/types.js';
 import { clientUrl } from '../plan/flags.js';
-import type { MemberRoll, RollAction, RollingPlan, RollingState } from '../plan/rolling.js';
+import { GATE_ETCDCTL, quorumGateEndpoints, type MemberRoll, type RollAction, type RollingPlan, type RollingState } from '../plan/rolling.js';
 import { render, type Argv } from '../plan/shell.js';
 import type { SnapshotPlan } from '../plan/snapshot.js';
 import type { FileHost } from '../ssh/connection.js';
@@ -35,7 +35,8 @@ export interface RollingOutcome {
   alreadyDone: string[];
 }
 
-const QUICK = { dialTimeout: '1s', commandTimeout: '3s' };
+// The plan's gate timeouts (plan/rolling.ts), so the dry-run prints what runs.
+const QUICK = GATE_ETCDCTL;
 const MEMBERSHIP_NOT_READY = /unhealthy cluster|not enough started members|too many learner/i;
 
 export class RollingStopped extends OperationError {
@@ -226,7 +227,7 @@ async function handover(inventory: Inventory, roll: MemberRoll, ctx: RollCtx, vi
 
 /** Every member but this one answers healthy (one retry a second later, for a blip); otherwise the run stops here. */
 async function quorumGate(inventory: Inventory, roll: MemberRoll, via: RemoteHost): Promise<void> {
-  const others = inventory.nodes.filter((n) => n.name !== roll.node.name).map((n) => clientUrl(n, inventory.cluster));
+  const others = quorumGateEndpoints(inventory, roll.node);
   const command = render(endpointHealth(inventory.cluster, others, QUICK));
   let sick: string[] = others;
   for (let attempt = 0; attempt < 2; attempt++) {

@@ -256,6 +256,11 @@ export function moveAside(dataPath: string, timestamp: string): Argv {
  */
 export const GATE_ETCDCTL = { dialTimeout: '1s', commandTimeout: '3s' };
 
+/** The members the quorum gate before `node`'s turn asks about: every other one. */
+export function quorumGateEndpoints(inventory: Inventory, node: NodeSpec): string[] {
+  return inventory.nodes.filter((n) => n.name !== node.name).map((n) => clientUrl(n, inventory.cluster));
+}
+
 /** The plan as typed steps in the order they run: the snapshot first, then each member's turn. */
 export function rollingSteps(inventory: Inventory, plan: RollingPlan, snapshot: SnapshotPlan): PlanStep[] {
   const { cluster } = inventory;
@@ -281,6 +286,9 @@ export function rollingSteps(inventory: Inventory, plan: RollingPlan, snapshot: 
               when: `${roll.node.name} leads when its turn comes`,
             }),
           );
+          break;
+        case 'quorum-gate':
+          steps.push(planStep(roll.via, a.title, 'gate', endpointHealth(cluster, quorumGateEndpoints(inventory, roll.node), GATE_ETCDCTL), { changes: false }));
           break;
         case 'wait-healthy':
           steps.push(planStep(roll.via, a.title, 'gate', endpointHealth(cluster, endpoints, GATE_ETCDCTL), { changes: false }));

@@ -32,13 +32,14 @@ const FLAGS = (n: string, ip: string, state: string) =>
 const line = (s: { host: string | null; kind: string; destructive: boolean; when?: string; command: string }) =>
   `${s.host} ${s.kind}${s.destructive ? ' D' : ''}${s.when ? ` (when ${s.when})` : ''} ${s.command}`;
 
-test('restart of a follower: leadership handover if it leads, stop, remove, start on its data, three gates', () => {
+test('restart of a follower: quorum gate, leadership handover if it leads, stop, remove, start on its data, three gates', () => {
   const plan = planRolling(inventory, healthy, { ...opts, mode: 'restart' });
   const steps = rollingSteps(inventory, plan, snapshot);
   assert.deepEqual(steps.slice(0, 5).map((s) => s.kind), ['snapshot', 'snapshot', 'snapshot', 'local', 'run']);
   assert.deepEqual(
-    steps.slice(5, 12).map(line),
+    steps.slice(5, 13).map(line),
     [
+      `e1 gate ${ETCDCTL} --endpoints=http://198.18.0.11:2379,http://198.18.0.13:2379 ${GATE} endpoint health -w json`,
       `e1 membership (when e2 leads when its turn comes) ${ETCDCTL} --endpoints=http://198.18.0.12:2379 ${GATE} move-leader '<ID of another member>'`,
       'e2 run D docker stop etcd',
       'e2 run D docker rm etcd',
@@ -48,16 +49,17 @@ test('restart of a follower: leadership handover if it leads, stop, remove, star
       `e1 gate ${ETCDCTL} ${ALL} ${GATE} endpoint hashkv '--rev=<lowest revision>' -w json`,
     ],
   );
-  assert.equal(steps.length, 5 + 3 * 7, 'three members, seven steps each');
+  assert.equal(steps.length, 5 + 3 * 8, 'three members, eight steps each');
   assert.ok(steps.filter((s) => s.kind === 'gate').every((s) => !s.changes));
 });
 
 test('replace of a follower: every command exact, membership through another member, the new ID a placeholder', () => {
   const plan = planRolling(inventory, healthy, { ...opts, mode: 'replace' });
-  // After the five snapshot steps, e2's turn: thirteen steps.
-  const e2 = rollingSteps(inventory, plan, snapshot).slice(5, 18);
+  // After the five snapshot steps, e2's turn: fourteen steps.
+  const e2 = rollingSteps(inventory, plan, snapshot).slice(5, 19);
   const others = '--endpoints=http://198.18.0.11:2379,http://198.18.0.13:2379 --dial-timeout=2s --command-timeout=3s';
   assert.deepEqual(e2.map(line), [
+    `e1 gate ${ETCDCTL} --endpoints=http://198.18.0.11:2379,http://198.18.0.13:2379 ${GATE} endpoint health -w json`,
     `e1 membership (when e2 leads when its turn comes) ${ETCDCTL} --endpoints=http://198.18.0.12:2379 ${GATE} move-leader '<ID of another member>'`,
     `e1 membership D ${ETCDCTL} ${others} member remove e20001`,
     'e2 run D docker stop etcd',
