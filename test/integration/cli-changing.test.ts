@@ -393,6 +393,21 @@ ${order.map((h) => `  - {name: ${h}, ip: ${ipOf(h)}, ssh_port: ${servers.get(h)!
     for (const h of names) assert.equal(existsSync(lockDirOn(h)), false, `${h}: released`);
   });
 
+  test('a dead run\'s fresh leftover on one host: up takes the lock on the other two and names the third', async () => {
+    const d = lockDirOn('y');
+    mkdirSync(d, { recursive: true });
+    writeFileSync(join(d, 'owner'), '{"operator":"zed@gone","pid":4242,"time":"2026-01-01T00:00:00Z","command":"etcd-deploy up -i old.yaml","id":"zed"}\n');
+    try {
+      const r = await cli(['up', '-i', invB]);
+      assert.match(r.stderr, /^warning: cluster lock held on 2 of 3 hosts \(a majority\); not on y: held by zed@gone \(pid 4242\), \d+s ago, running `etcd-deploy up -i old\.yaml` \(a run that lost the race for the lock, or died\)$/m);
+      assert.doesNotMatch(r.stderr, /LockHeldError|is locked by/);
+      for (const h of ['x', 'z']) assert.equal(existsSync(lockDirOn(h)), false, `${h}: released`);
+      assert.match(readFileSync(join(d, 'owner'), 'utf8'), /zed@gone/, 'the leftover is not this run\'s to remove');
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+
   test('a run whose lock another run took over (heartbeat) is stopped before its next command', async () => {
     const saved = process.env.ETCD_DEPLOY_LOCK_STALE_SECONDS;
     process.env.ETCD_DEPLOY_LOCK_STALE_SECONDS = '3'; // a heartbeat every 500 ms
