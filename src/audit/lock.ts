@@ -244,9 +244,11 @@ export class LockHeldError extends OperationError {
     readonly hosts: readonly string[],
     readonly dir: string,
     readonly holder: LockHolder,
+    /** Said when the holder was not seen on a majority: why this run could not get one either. */
+    why = '',
   ) {
     super(
-      `the cluster is locked by ${describeHolder(holder)} (lock ${dir} on ${hosts.join(', ')}). ` +
+      `the cluster is locked by ${describeHolder(holder)} (lock ${dir} on ${hosts.join(', ')}${why ? `; ${why}` : ''}). ` +
         'Another run is probably changing this cluster: wait for it to finish, then run again. ' +
         `If you are sure no run is active, rerun with --force-unlock. A lock its run has not refreshed for ${holder.staleAfterSeconds} s is stale and replaced automatically.`,
     );
@@ -378,7 +380,11 @@ export async function acquireClusterLock(hosts: ReadonlyMap<string, RemoteHost>,
     }
     // A holder of a majority is a live run: refuse now. Otherwise runs collided (or a dead run left a minority):
     // back off and try again a few times.
-    if (top.hosts.length >= target.quorum || attempt >= ATTEMPTS) throw new LockHeldError(top.hosts, target.dir, top.holder);
+    if (top.hosts.length >= target.quorum) throw new LockHeldError(top.hosts, target.dir, top.holder);
+    if (attempt >= ATTEMPTS) {
+      const others = [...holders.slice(1).flatMap((g) => g.hosts.map((h) => `${h}: held by ${g.holder.owner?.operator ?? 'an unknown run'}`)), ...failed.map((f) => `${f.host}: ${f.why}`)];
+      throw new LockHeldError(top.hosts, target.dir, top.holder, `not a majority of ${target.hosts.length}, but this run could not get one either${others.length ? ` (${others.join('; ')})` : ''}`);
+    }
     await backoff(attempt);
   }
 }

@@ -179,6 +179,7 @@ test('majorities intersect: a run that cannot reach n3 and one that cannot reach
       assert.ok(e instanceof LockHeldError, String(e));
       assert.deepEqual(e.hosts, ['n2']);
       assert.equal(e.holder.owner?.operator, 'ann@laptop');
+      assert.match(e.message, /\(lock .* on n2; not a majority of 3, but this run could not get one either \(n1: unreachable: not connected\)\)/);
       return true;
     },
   );
