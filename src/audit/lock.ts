@@ -18,8 +18,9 @@
 // lock whose owner file has not been touched for its stale time (90 s unless the holder said otherwise, measured by
 // each host's own clock against the file's mtime, so no two clocks are ever compared) belongs to a run that died: the
 // next run takes it over, under a second `mkdir` mutex, and only if it is still the lock it measured. A run that loses
-// its lock (taken over while it was cut off for longer than the stale time) learns it at its next heartbeat and is
-// stopped before its next command (see `lost`). `--force-unlock` removes the lock on every reachable host.
+// its lock (taken over while it was cut off for longer than the stale time) learns it at its next heartbeat
+// (HeldLock.lost), and cli/changing.ts then lets its hosts send nothing more but the release. `--force-unlock`
+// removes the lock on every reachable host. ETCD_DEPLOY_LOCK_STALE_SECONDS sets the stale time a run promises.
 //
 // /run/lock is a tmpfs on modern Linux: a reboot of a host clears its part of the lock, which is right, since a
 // reboot also ends any run that held it.
