@@ -1,9 +1,10 @@
 // What every command that changes hosts shares: the cluster lock around the run and a line in the audit trail after it.
-// A command hands its work to runChanging and connects through the function it is given; the lock is taken on the
-// first member's host over that same connection (one connection per host per run), before the command sees any host.
+// A command hands its work to runChanging and connects through the function it is given; the lock is taken on a
+// majority of the hosts over those same connections (one connection per host per run), before the command sees any
+// host, and refreshed by its heartbeat until the run ends.
 
 import type { Argv as Yargs } from 'yargs';
-import { acquireClusterLock, describeHolder, type HeldLock } from '../audit/lock.js';
+import { acquireClusterLock, describeHolder, LockLostError, type HeldLock } from '../audit/lock.js';
 import { appendAudit, operatorName, sha256File, type AuditRecord } from '../audit/trail.js';
 import { DeployError, ExitCode } from '../errors.js';
 import type { Inventory } from '../inventory/types.js';
@@ -26,11 +27,11 @@ export function withLock<T>(y: Yargs<T>) {
   return y.option('force-unlock', {
     type: 'boolean',
     default: false,
-    describe: 'Remove the cluster lock another run left (on the first member\'s host) before taking it; only when no other run is active',
+    describe: 'Remove the cluster lock another run left (on every reachable host) before taking it; only when no other run is active',
   });
 }
 
-/** Opens one connection per node (all or nothing), the first one already holding the cluster lock. */
+/** Opens one connection per node (all or nothing), the cluster lock already held over them. */
 export type LockedConnect = () => Promise<Map<string, FileHost>>;
 
 /** Resolves once the run holds the cluster lock; rejects with why it could not take it. */
@@ -54,7 +55,7 @@ export function commandLine(args: readonly string[] = hideBin(process.argv)): st
 }
 
 /**
- * Run a command that changes hosts: connect (through the caller), take the cluster lock on the first member's host
+ * Run a command that changes hosts: connect (through the caller), take the cluster lock on a majority of the hosts
  * before returning the connections, release it however the run ends, and append one audit record.
  */
 export async function runChanging<T>(argv: ChangingOptions, inventory: Inventory, work: ChangingRun<T>): Promise<T> {
@@ -63,19 +64,20 @@ export async function runChanging<T>(argv: ChangingOptions, inventory: Inventory
   const operator = operatorName();
   const inventorySha256 = safeHash(inventory.file);
   let lock: HeldLock | null = null;
-  let lockHost: FileHost | null = null;
+  let opened: Map<string, FileHost> | null = null;
 
   // The lock being taken (from connect() on); awaited before the command changes anything, and before the release.
   let locking: Promise<void> | null = null;
   const connect: LockedConnect = async () => {
     const hosts = await connector(inventory, argv)();
-    const first = inventory.nodes[0]!.name;
-    const host = hosts.get(first)!;
-    lockHost = host;
+    opened = hosts;
+    const trace = verboseTracer(argv.verbose);
+    const lockHosts = new Map([...hosts].map(([name, h]) => [name, traced(h, trace)]));
     locking = (async () => {
-      lock = await acquireClusterLock(traced(host, verboseTracer(argv.verbose)), inventory, { operator, command, forceUnlock: argv['force-unlock'] });
+      lock = await acquireClusterLock(lockHosts, inventory, { operator, command, forceUnlock: argv['force-unlock'], warn: (m) => info(`warning: ${m}`) });
       if (lock.forced) info(`warning: --force-unlock removed the cluster lock of ${describeHolder(lock.forced)}`);
       if (lock.replaced) info(`warning: replaced a stale cluster lock of ${describeHolder(lock.replaced)}`);
+      for (const m of lock.missing) info(`warning: cluster lock held on ${lock.hosts.length} of ${lock.target.hosts.length} hosts (a majority); not on ${m.host}: ${m.why}`);
     })();
     // Whoever awaits it reports the failure; this only keeps an early failure from being an unhandled rejection.
     locking.catch(() => undefined);
@@ -84,11 +86,12 @@ export async function runChanging<T>(argv: ChangingOptions, inventory: Inventory
         await locking;
       } catch (err) {
         for (const h of hosts.values()) h.close();
+        opened = null;
         throw err;
       }
     }
-    // The command closes its connections when it is done; the lock host's must outlive that until the lock is gone.
-    return new Map([...hosts].map(([name, h]) => [name, name === first ? keepOpen(h) : h]));
+    // The command closes its connections when it is done; they must outlive that until the lock is gone.
+    return new Map([...hosts].map(([name, h]) => [name, underLock(h, () => lock)]));
   };
 
   const record = (result: AuditRecord['result'], exitCode: number, summary: string): void => {
@@ -118,15 +121,34 @@ export async function runChanging<T>(argv: ChangingOptions, inventory: Inventory
       const warning = await held.release();
       if (warning) info(`warning: ${warning}`);
     }
-    (lockHost as FileHost | null)?.close();
+    for (const h of (opened as Map<string, FileHost> | null)?.values() ?? []) h.close();
   }
 }
 
-/** The same host, except that close() does nothing: runChanging closes it after releasing the lock. */
-function keepOpen<H extends object & { close(): void }>(host: H): H {
+/**
+ * The same host, except that close() does nothing (runChanging closes it after releasing the lock), and that once the
+ * heartbeat found the lock taken over by another run, nothing more is sent but the release.
+ */
+function underLock<H extends FileHost>(host: H, lock: () => HeldLock | null): H {
+  const check = (): void => {
+    const lost = lock()?.lost;
+    if (lost) throw new LockLostError(`${lost}; stopped before sending anything more to ${host.name}`);
+  };
   return new Proxy(host, {
     get(target, prop) {
       if (prop === 'close') return () => {};
+      if (prop === 'exec') {
+        return async (command: string, options?: Parameters<H['exec']>[1]) => {
+          if (!options?.cleanup) check();
+          return target.exec(command, options);
+        };
+      }
+      if (prop === 'putFile') {
+        return async (source: string | Buffer, remotePath: string, mode: number) => {
+          check();
+          return target.putFile(source, remotePath, mode);
+        };
+      }
       const value = Reflect.get(target, prop, target) as unknown;
       return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
     },

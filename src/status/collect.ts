@@ -2,7 +2,7 @@
 // Read-only throughout, and tolerant: a host that cannot be reached or a member that does not answer becomes a fact
 // in the report, never an exception, so the operator always sees everything that could be seen.
 
-import { readClusterLock } from '../audit/lock.js';
+import { inspectClusterLock } from '../audit/lock.js';
 import { endpointHealth, endpointStatus, memberList, type EtcdctlOptions } from '../etcd/commands.js';
 import { EtcdOutputError, parseEndpointHealth, parseEndpointStatus, parseMemberList, type EndpointStatus, type HealthReport } from '../etcd/parse.js';
 import type { Inventory } from '../inventory/types.js';
@@ -41,17 +41,8 @@ export function statusCommands(inventory: Inventory): { inspect: Argv; memberLis
 export async function collectStatus(input: CollectInput): Promise<StatusFacts> {
   const { inventory, hosts, unreachable } = input;
   const commands = statusCommands(inventory);
-  const first = inventory.nodes[0]!.name;
-
-  const lockRead = (async (): Promise<StatusFacts['lock']> => {
-    const host = hosts.get(first);
-    if (!host) return { error: `${first} is unreachable` };
-    try {
-      return await readClusterLock(host, inventory);
-    } catch (err) {
-      return { error: (err as Error).message };
-    }
-  })();
+  // The lock is on a majority of the hosts: read it on every one that answers.
+  const lockRead = inspectClusterLock(hosts, inventory, { unreachable });
 
   const hostFacts = new Map<string, HostFacts>();
   await Promise.all(

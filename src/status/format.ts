@@ -75,7 +75,9 @@ function lockText(lock: StatusReport['lock']): string {
   if (lock.state === 'free') return 'free';
   if (lock.state === 'unknown') return `unknown (${lock.error})`;
   const who = lock.operator ?? 'an unknown run';
-  return `held by ${who} for ${formatAge(lock.ageSeconds)}${lock.command ? ` (\`${lock.command}\`)` : ''}${lock.stale ? ', STALE: the next changing run replaces it' : ''}`;
+  const where = lock.majority ? `on ${lock.hosts.join(', ')}` : `on ${lock.hosts.join(', ')} only (not a majority: a run taking the lock, or one that died)`;
+  const state = lock.stale ? `; STALE: not refreshed for ${formatAge(lock.idleSeconds)}, the next changing run replaces it` : `; refreshed ${formatAge(lock.idleSeconds)} ago`;
+  return `held by ${who} for ${formatAge(lock.ageSeconds)}${lock.command ? ` (\`${lock.command}\`)` : ''} ${where}${state}`;
 }
 
 /** 1024-based, one decimal: `20.0 KiB`, `1.1 MiB`. */

@@ -1,7 +1,7 @@
 // Pure: from what `status` gathered (each host's container, one member's etcdctl answers) to the per-member report.
 // Everything here is decided from data, so every combination of down hosts and dead members is unit-tested without SSH.
 
-import type { LockHolder } from '../audit/lock.js';
+import type { ClusterLockView } from '../audit/lock.js';
 import { normalizeId, type EtcdId } from '../etcd/ids.js';
 import type { EndpointStatus, HealthReport, MemberList } from '../etcd/parse.js';
 import type { Inventory } from '../inventory/types.js';
@@ -31,8 +31,8 @@ export interface StatusFacts {
   /** null when no member answered; `etcdError` then says why. */
   etcd: EtcdFacts | null;
   etcdError: string | null;
-  /** The cluster lock on the first member's host: null when free, `{ error }` when it could not be read. */
-  lock: LockHolder | null | { error: string };
+  /** The cluster lock as read on every reachable host. */
+  lock: ClusterLockView;
 }
 
 export interface ContainerReport {
@@ -87,10 +87,14 @@ export interface StatusReport {
   members: MemberReport[];
   /** Members etcd lists that the inventory does not describe. */
   strangers: { id: EtcdId; name: string; peerURLs: string[]; learner: boolean }[];
-  /** The cluster lock (see `up --force-unlock`) on the first member's host. */
+  /**
+   * The cluster lock (see `up --force-unlock`), read on every reachable host. When held: by whom, on which hosts,
+   * whether on a majority, seconds since it was taken (`ageSeconds`) and since its run last refreshed it
+   * (`idleSeconds`), both by the hosts' clocks.
+   */
   lock:
     | { state: 'free' }
-    | { state: 'held'; operator: string | null; command: string | null; ageSeconds: number; stale: boolean }
+    | { state: 'held'; operator: string | null; command: string | null; ageSeconds: number; idleSeconds: number; stale: boolean; hosts: string[]; majority: boolean }
     | { state: 'unknown'; error: string };
   /** Cluster-wide problems and every member's, one line each: what made `ok` false. */
   problems: string[];
@@ -215,9 +219,23 @@ function leaderOf(statuses: readonly EndpointStatus[]): EtcdId | null {
 }
 
 function lockReport(lock: StatusFacts['lock']): StatusReport['lock'] {
-  if (lock === null) return { state: 'free' };
-  if ('error' in lock) return { state: 'unknown', error: lock.error };
-  return { state: 'held', operator: lock.owner?.operator ?? null, command: lock.owner?.command ?? null, ageSeconds: lock.ageSeconds, stale: lock.stale };
+  const top = lock.holders[0];
+  if (top) {
+    const h = top.holder;
+    return {
+      state: 'held',
+      operator: h.owner?.operator ?? null,
+      command: h.owner?.command ?? null,
+      ageSeconds: h.ageSeconds,
+      idleSeconds: h.idleSeconds,
+      stale: h.stale,
+      hosts: top.hosts,
+      majority: top.hosts.length >= lock.target.quorum,
+    };
+  }
+  if (lock.state === 'free') return { state: 'free' };
+  const answered = lock.hosts.filter((h) => h.state !== 'unknown').length;
+  return { state: 'unknown', error: `only ${answered} of ${lock.hosts.length} hosts answered, ${lock.target.quorum} needed to tell` };
 }
 
 // etcdctl echoes endpoints as given; tolerate a trailing slash.

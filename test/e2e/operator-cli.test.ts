@@ -102,8 +102,8 @@ describe('operator commands on the lab', { skip }, () => {
     const plant = await hostExec('etcd-1', ['sh', '-c', 'mkdir -p "$1" && printf "%s\\n" "$2" > "$1/owner"', 'plant', lockDir(), owner]);
     assert.equal(plant.code, 0, plant.stderr);
     const held = await cli(['lock', 'status', '-i', LAB_INVENTORY, '--json']);
-    const h = JSON.parse(held.stdout) as { state: string; operator: string; command: string; since: string; stale: boolean; host: string };
-    assert.deepEqual([h.state, h.operator, h.command, h.since, h.stale, h.host], ['held', 'bob@desk', 'etcd-deploy up -i other.yaml', '2026-01-01T00:00:00Z', false, 'etcd-1']);
+    const h = JSON.parse(held.stdout) as { state: string; operator: string; command: string; since: string; stale: boolean; hosts: string[] };
+    assert.deepEqual([h.state, h.operator, h.command, h.since, h.stale, h.hosts], ['held', 'bob@desk', 'etcd-deploy up -i other.yaml', '2026-01-01T00:00:00Z', false, ['etcd-1']]);
     const released = await cli(['lock', 'release', '-i', LAB_INVENTORY, '--yes']);
     assert.equal(released.code, 0, released.stderr);
     assert.match(released.stdout, /Released the cluster lock of bob@desk/);

@@ -25,7 +25,7 @@ async function untilHealthy(): Promise<void> {
   assert.fail('the cluster did not become healthy again within 30 s');
 }
 
-/** The cluster token of the lab inventory names the lock directory on etcd-1. */
+/** The cluster token of the lab inventory names the lock directory on every host. */
 function lockDir(): string {
   const token = /token:\s*(\S+)/.exec(readFileSync(LAB_INVENTORY, 'utf8'))?.[1];
   assert.ok(token, 'lab inventory has a cluster token');
@@ -36,10 +36,13 @@ async function lockExists(): Promise<boolean> {
   return (await hostExec('etcd-1', ['test', '-d', lockDir()])).code === 0;
 }
 
-async function plantLock(operator: string, minutesOld: number): Promise<void> {
+/** Another run's lock on every host, taken `minutesOld` ago and last refreshed `idleMinutes` ago by its heartbeat. */
+async function plantLock(operator: string, minutesOld: number, idleMinutes = minutesOld): Promise<void> {
   const owner = JSON.stringify({ operator, pid: 999, time: new Date().toISOString(), command: 'etcd-deploy up -i other.yaml', id: operator });
-  const r = await hostExec('etcd-1', ['sh', '-c', 'mkdir -p "$1" && printf "%s\\n" "$2" > "$1/owner" && touch -d "-$3 minutes" "$1"', 'plant', lockDir(), owner, String(minutesOld)]);
-  assert.equal(r.code, 0, r.stderr);
+  for (const h of LAB_HOSTS) {
+    const r = await hostExec(h, ['sh', '-c', 'mkdir -p "$1" && printf "%s\\n" "$2" > "$1/owner" && touch -d "-$4 minutes" "$1/owner" && touch -d "-$3 minutes" "$1"', 'plant', lockDir(), owner, String(minutesOld), String(idleMinutes)]);
+    assert.equal(r.code, 0, r.stderr);
+  }
 }
 
 function auditLines(): { result: string; exitCode: number; command: string; summary: string }[] {
@@ -59,7 +62,7 @@ describe('status and the cluster lock on the lab', { skip }, () => {
   });
   after(async () => {
     await lab(['start-sshd', 'etcd-3']).catch(() => {});
-    await hostExec('etcd-1', ['rm', '-rf', lockDir(), `${lockDir()}.takeover`]).catch(() => {});
+    for (const h of LAB_HOSTS) await hostExec(h, ['rm', '-rf', lockDir(), `${lockDir()}.takeover`]).catch(() => {});
     await resetLab();
     rmSync(AUDIT, { force: true });
   });
@@ -164,8 +167,9 @@ describe('status and the cluster lock on the lab', { skip }, () => {
     assert.match(lines.find((l) => l.result === 'ok')!.summary, /^changed etcd-2 \(start stopped container etcd\)$/);
   });
 
-  test('a fresh lock left by another operator refuses up; a 40-minute-old one is replaced; --force-unlock removes any', async () => {
-    await plantLock('zoe@elsewhere', 5);
+  test('a live lock of another operator refuses up; one not refreshed for 40 minutes is replaced; --force-unlock removes any', async () => {
+    // Taken 5 minutes ago and refreshed just now: a live run's.
+    await plantLock('zoe@elsewhere', 5, 0);
     const refused = await cli(['up', '-i', LAB_INVENTORY]);
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /locked by zoe@elsewhere \(pid 999\), 5m0\ds ago/);

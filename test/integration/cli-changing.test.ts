@@ -11,7 +11,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { LockHeldError } from '../../src/audit/lock.js';
+import { acquireClusterLock, LockHeldError, LockLostError } from '../../src/audit/lock.js';
+import { connectAll, connectEach } from '../../src/ssh/pool.js';
 import { readAudit } from '../../src/audit/trail.js';
 import { runChanging, type ChangingOptions } from '../../src/cli/changing.js';
 import { OperationError } from '../../src/errors.js';
@@ -54,7 +55,7 @@ let lockParent: string;
 let keys: ClientFiles;
 let server: FakeSshServer;
 
-const isLockCommand = (c: string): boolean => /^sh -c .* etcd-deploy-(lock|unlock|force-unlock|lock-status) /s.test(c);
+const isLockCommand = (c: string): boolean => /^sh -c .* etcd-deploy-(lock|unlock|force-unlock|lock-status|lock-heartbeat) /s.test(c);
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'etcd-deploy-changing-'));
@@ -216,10 +217,10 @@ describe('up on the CLI: lock wired in', { timeout: 60_000 }, () => {
     assert.ok(server.commands.some((c) => !isLockCommand(c)), 'up went on to inspect the host');
     assert.ok(server.commands.at(-1)!.includes(' etcd-deploy-unlock '), 'release is the last command');
     assert.equal(existsSync(lockDir()), false);
-    assert.match(r.stderr, /^\[solo\] \$ sh -c '.*' etcd-deploy-force-unlock \/run\/lock\/etcd-deploy-solo-test$/m);
-    assert.match(r.stderr, /^\[solo\] \$ sh -c '.*' etcd-deploy-lock \/run\/lock /m);
+    // One command takes the lock, removing the old one first (force: 1), and says what it removed.
+    assert.match(r.stderr, /^\[solo\] \$ sh -c '.*' etcd-deploy-lock \/run\/lock \/run\/lock\/etcd-deploy-solo-test '\{.*\}' 90 1 ''$/m);
     assert.match(r.stderr, /^\[solo\] {3}exit 0 in \d+ ms$/m);
-    assert.match(r.stderr, /^\[solo\] {3}stdout: held \d+$/m, 'the output of the force-unlock command');
+    assert.match(r.stderr, /^\[solo\] {3}stdout: forced \d+ \d+ 90$/m, 'the output of the forced acquire');
     assert.match(r.stderr, /^\[solo\] {3}stderr: not scripted$/m, 'and of up\'s own commands');
     const [line] = readAudit(soloFile);
     assert.equal(line!.exitCode, r.code);
@@ -311,7 +312,155 @@ nodes:
     assert.match(r.stdout, /^c\s+127\.0\.0\.3\s+UNHEALTHY\s+follower\s+-\s+c\s+-\s+-\s+-\s+-\s+host unreachable/m);
     assert.match(r.stdout, /^ {2}b: host unreachable over ssh: .*refused/im);
     assert.match(r.stdout, /^ {2}c: etcd unhealthy: context deadline exceeded$/m);
-    assert.match(r.stdout, /^Lock: free$/m);
+    // Only one host of three could say whether it holds the lock: too few to call it free.
+    assert.match(r.stdout, /^Lock: unknown \(only 1 of 3 hosts answered, 2 needed to tell\)$/m);
     assert.equal(readAudit(inventory).length, 0, 'status changes nothing and writes no audit line');
+  });
+});
+
+describe('three hosts: the lock on a majority, whatever the order of the nodes in the inventory', { timeout: 90_000 }, () => {
+  const names = ['x', 'y', 'z'];
+  const servers = new Map<string, FakeSshServer>();
+  const parents = new Map<string, string>();
+  let knownHosts: string;
+  let invA: string;
+  let invB: string;
+  const lockDirOn = (h: string): string => join(parents.get(h)!, 'etcd-deploy-trio-test');
+  const ipOf = (h: string): string => `127.0.0.${11 + names.indexOf(h)}`;
+  const connectOpts = { acceptNewHostKeys: false, agentSocket: null, readyTimeoutMs: 5000 } as const;
+
+  before(async () => {
+    for (const h of names) {
+      const parent = join(dir, `trio-${h}`);
+      parents.set(h, parent);
+      const s = new FakeSshServer({
+        authorizedKey: keys.publicKey,
+        script: (c) => {
+          // Each host has its own /run/lock.
+          if (isLockCommand(c)) return localSh(c.replaceAll('/run/lock', parent));
+          if (c === 'echo work') return { stdout: 'work\n' };
+          return { code: 1, stderr: 'not scripted\n' };
+        },
+      });
+      await s.start(ipOf(h));
+      servers.set(h, s);
+    }
+    knownHosts = join(dir, 'trio_known_hosts');
+    await writeKnownHosts(knownHosts, [...servers].map(([h, s]) => s.knownHostsLine(ipOf(h))));
+    const write = (file: string, order: string[]): string => {
+      const path = join(dir, file);
+      writeFileSync(
+        path,
+        `cluster: {token: trio-test, image: etcd-lab:3.4.23}
+ssh: {user: root, key: ${keys.privateKeyPath}, known_hosts: ${knownHosts}}
+nodes:
+${order.map((h) => `  - {name: ${h}, ip: ${ipOf(h)}, ssh_port: ${servers.get(h)!.port}}`).join('\n')}
+`,
+      );
+      return path;
+    };
+    invA = write('trio-a.yaml', names);
+    invB = write('trio-b.yaml', [...names].reverse());
+  });
+  after(async () => {
+    for (const s of servers.values()) await s.stop().catch(() => undefined);
+  });
+
+  const argv: ChangingOptions = { json: false, verbose: false, 'accept-new-host-keys': false, 'connect-timeout': 5, 'force-unlock': false };
+
+  test('a run through one inventory holds it on every host; up through the other (nodes reversed) is refused, naming it', async () => {
+    let release!: () => void;
+    const releaseWork = new Promise<void>((r) => (release = r));
+    let holding!: () => void;
+    const held = new Promise<void>((r) => (holding = r));
+    const first = runChanging(argv, loadInventory(invA), {
+      run: async (connect) => {
+        const hosts = await connect();
+        holding();
+        await releaseWork;
+        for (const h of hosts.values()) h.close();
+      },
+      summarize: () => 'held',
+    });
+    await held;
+    for (const h of names) assert.ok(existsSync(join(lockDirOn(h), 'owner')), `${h}: locked`);
+    const r = await cli(['up', '-i', invB, '--json']);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, new RegExp(`the cluster is locked by \\S+ \\(pid ${process.pid}\\), \\d+s ago, running \`[^\`]+\` \\(lock /run/lock/etcd-deploy-trio-test on x, y, z\\)`));
+    assert.equal((JSON.parse(r.stdout) as { error: { kind: string } }).error.kind, 'LockHeldError');
+    release();
+    await first;
+    for (const h of names) assert.equal(existsSync(lockDirOn(h)), false, `${h}: released`);
+  });
+
+  test('a dead run\'s fresh leftover on one host: up takes the lock on the other two and names the third', async () => {
+    const d = lockDirOn('y');
+    mkdirSync(d, { recursive: true });
+    writeFileSync(join(d, 'owner'), '{"operator":"zed@gone","pid":4242,"time":"2026-01-01T00:00:00Z","command":"etcd-deploy up -i old.yaml","id":"zed"}\n');
+    try {
+      const r = await cli(['up', '-i', invB]);
+      assert.match(r.stderr, /^warning: cluster lock held on 2 of 3 hosts \(a majority\); not on y: held by zed@gone \(pid 4242\), \d+s ago, running `etcd-deploy up -i old\.yaml` \(a run that lost the race for the lock, or died\)$/m);
+      assert.doesNotMatch(r.stderr, /LockHeldError|is locked by/);
+      for (const h of ['x', 'z']) assert.equal(existsSync(lockDirOn(h)), false, `${h}: released`);
+      assert.match(readFileSync(join(d, 'owner'), 'utf8'), /zed@gone/, 'the leftover is not this run\'s to remove');
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+
+  test('a run whose lock another run took over (heartbeat) is stopped before its next command', async () => {
+    const saved = process.env.ETCD_DEPLOY_LOCK_STALE_SECONDS;
+    process.env.ETCD_DEPLOY_LOCK_STALE_SECONDS = '3'; // a heartbeat every 500 ms
+    try {
+      const err = await runChanging(argv, loadInventory(invA), {
+        run: async (connect) => {
+          const hosts = await connect();
+          assert.equal((await hosts.get('x')!.exec('echo work')).stdout, 'work\n');
+          // Another operator forces the lock away (as if this run had been cut off past its stale time).
+          const other = await connectAll(loadInventory(invB).nodes, connectOpts);
+          const theirs = await acquireClusterLock(other, loadInventory(invB), { operator: 'bob@desk', command: 'x', forceUnlock: true, heartbeatMs: false });
+          try {
+            await new Promise((r) => setTimeout(r, 1500));
+            await hosts.get('x')!.exec('echo work');
+          } finally {
+            await theirs.release();
+            for (const h of other.values()) h.close();
+          }
+        },
+        summarize: () => 'never',
+      }).then(
+        () => assert.fail('the run went on'),
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof LockLostError, String(err));
+      assert.match(err.message, /no longer holds the cluster lock on a majority of hosts .*stopped before sending anything more to x/);
+    } finally {
+      if (saved === undefined) delete process.env.ETCD_DEPLOY_LOCK_STALE_SECONDS;
+      else process.env.ETCD_DEPLOY_LOCK_STALE_SECONDS = saved;
+    }
+    for (const h of names) assert.equal(existsSync(lockDirOn(h)), false);
+  });
+
+  test('a host down: the lock is taken on the other two (the missing one named) and status shows it held there', async () => {
+    await servers.get('z')!.stop();
+    const { hosts, failures } = await connectEach(loadInventory(invA).nodes, { ...connectOpts, readyTimeoutMs: 2000, retryDelaysMs: [] });
+    try {
+      assert.deepEqual(failures.map((f) => f.host), ['z']);
+      const lock = await acquireClusterLock(hosts, loadInventory(invA), {
+        operator: 'ann@laptop',
+        command: 'etcd-deploy rolling -i trio-a.yaml',
+        forceUnlock: false,
+        unreachable: new Map(failures.map((f) => [f.host, f.message])),
+        heartbeatMs: false,
+      });
+      assert.deepEqual(lock.hosts, ['x', 'y']);
+      assert.equal(lock.missing[0]!.host, 'z');
+      const r = await cli(['status', '-i', invB, '--json', '--connect-timeout', '2']);
+      const report = JSON.parse(r.stdout) as { lock: { state: string; operator: string; hosts: string[]; majority: boolean } };
+      assert.deepEqual([report.lock.state, report.lock.operator, report.lock.hosts, report.lock.majority], ['held', 'ann@laptop', ['x', 'y'], true]);
+      assert.equal(await lock.release(), null);
+    } finally {
+      for (const h of hosts.values()) h.close();
+    }
   });
 });

@@ -335,9 +335,12 @@ describe('certs rotate issues nothing when the run cannot go ahead', { timeout: 
     assert.equal((await cli(['certs', 'rotate', '-i', cluster.inventoryFile])).code, 0);
     const pki = join(cluster.dir, 'pki');
     const before = pkiFiles(pki);
-    const lock = join(cluster.dir, 'run-lock', 'etcd-deploy-fake');
-    mkdirSync(lock);
-    writeFileSync(join(lock, 'owner'), '{"operator":"bob@desk","pid":4242,"time":"2026-01-01T00:00:00Z","command":"etcd-deploy up","id":"bob"}\n');
+    // Another run holds its part of the lock on a majority of the hosts.
+    for (const host of ['etcd-1', 'etcd-2']) {
+      const lock = join(cluster.dir, 'run-lock', host, 'etcd-deploy-fake');
+      mkdirSync(lock, { recursive: true });
+      writeFileSync(join(lock, 'owner'), '{"operator":"bob@desk","pid":4242,"time":"2026-01-01T00:00:00Z","command":"etcd-deploy up","id":"bob"}\n');
+    }
     const r = await cli(['certs', 'rotate', '-i', cluster.inventoryFile]);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /locked by bob@desk/);

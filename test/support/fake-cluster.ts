@@ -249,7 +249,8 @@ ${this.nodes.map((n) => `  - {name: ${n.name}, ip: ${n.ip}}`).join('\n')}
   }
 
   private async answer(node: FakeNode, command: string): Promise<ScriptReply> {
-    if (isLockCommand(command)) return localSh(command.replaceAll('/run/lock', join(this.dir, 'run-lock')));
+    // Each host keeps its own part of the majority lock.
+    if (isLockCommand(command)) return localSh(command.replaceAll('/run/lock', join(this.dir, 'run-lock', node.name)));
     const pre = preflightAnswer(command);
     if (pre) return { code: pre.code ?? 0, stdout: pre.stdout ?? '', stderr: pre.stderr ?? '' };
     const argv = shellWords(command);

@@ -122,10 +122,11 @@ export class FakeSshServer {
     this.server = new ssh2.Server({ hostKeys: this.hostKeys.map((k) => k.private) }, (client) => this.onClient(client));
   }
 
-  async start(): Promise<number> {
+  /** Listens on a free port of `host` (any loopback address: several servers can stand for several hosts). */
+  async start(host = '127.0.0.1'): Promise<number> {
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
-      this.server.listen(0, '127.0.0.1', () => resolve());
+      this.server.listen(0, host, () => resolve());
     });
     const address = this.server.address();
     if (typeof address !== 'object' || address === null) throw new Error('fake ssh server has no address');

@@ -1,5 +1,6 @@
 // status, pure part: recorded etcdctl output and container states in, the per-member report out.
 
+import { lockTarget, type ClusterLockView, type LockHolder } from '../../src/audit/lock.js';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseEndpointHealth, parseEndpointStatus, parseMemberList } from '../../src/etcd/parse.js';
@@ -59,7 +60,7 @@ function facts(over: Partial<StatusFacts> = {}): StatusFacts {
     ]),
     etcd: etcd34(),
     etcdError: null,
-    lock: null,
+    lock: lockView([]),
     ...over,
   };
 }
@@ -217,15 +218,36 @@ test('a host whose docker does not answer: the container is unknown, with docker
   assert.deepEqual(r.problems, ['ceo2: cannot read the etcd container: docker container inspect failed: Cannot connect to the Docker daemon']);
 });
 
-test('the lock shows who holds it', () => {
-  const r = assembleStatus(
-    inventory,
-    facts({ lock: { ageSeconds: 75, stale: false, owner: { operator: 'ann@lap', pid: 7, time: 't', command: 'etcd-deploy up -i x', id: 'i' } } }),
-    NOW,
-  );
-  assert.deepEqual(r.lock, { state: 'held', operator: 'ann@lap', command: 'etcd-deploy up -i x', ageSeconds: 75, stale: false });
-  assert.match(formatStatus(r), /^Lock: held by ann@lap for 1m15s \(`etcd-deploy up -i x`\)$/m);
+test('the lock shows who holds it, where, and whether on a majority', () => {
+  const ann = { ageSeconds: 75, idleSeconds: 4, staleAfterSeconds: 90, stale: false, owner: { operator: 'ann@lap', pid: 7, time: 't', command: 'etcd-deploy up -i x', id: 'i' }, ownerLine: 'ann' };
+  const r = assembleStatus(inventory, facts({ lock: lockView(['ceo1', 'ceo3'], ann) }), NOW);
+  assert.deepEqual(r.lock, { state: 'held', operator: 'ann@lap', command: 'etcd-deploy up -i x', ageSeconds: 75, idleSeconds: 4, stale: false, hosts: ['ceo1', 'ceo3'], majority: true });
+  assert.match(formatStatus(r), /^Lock: held by ann@lap for 1m15s \(`etcd-deploy up -i x`\) on ceo1, ceo3; refreshed 4s ago$/m);
+
+  const one = assembleStatus(inventory, facts({ lock: lockView(['ceo2'], { ...ann, idleSeconds: 95, stale: true }) }), NOW);
+  assert.match(formatStatus(one), /^Lock: held by ann@lap for 1m15s \(`etcd-deploy up -i x`\) on ceo2 only \(not a majority: .*\); STALE: not refreshed for 1m35s, the next changing run replaces it$/m);
+  assert.equal(one.lock.state === 'held' && one.lock.majority, false);
 });
+
+test('the lock is unknown when too few hosts answered to tell', () => {
+  const view = lockView([]);
+  view.hosts = [{ host: 'ceo1', state: 'free' }, { host: 'ceo2', state: 'unknown', error: 'unreachable: refused' }, { host: 'ceo3', state: 'unknown', error: 'unreachable: refused' }];
+  view.state = 'unknown';
+  const r = assembleStatus(inventory, facts({ lock: view }), NOW);
+  assert.equal(r.lock.state, 'unknown');
+  assert.match(r.lock.state === 'unknown' ? r.lock.error : '', /^only 1 of 3 hosts answered, 2 needed to tell$/);
+});
+
+/** The lock as inspectClusterLock reports it: free everywhere, or held by `holder` on `on`. */
+function lockView(on: string[], holder?: LockHolder): ClusterLockView {
+  const target = lockTarget(inventory);
+  return {
+    target,
+    hosts: target.hosts.map((n) => (holder && on.includes(n.name) ? { host: n.name, state: 'held' as const, holder } : { host: n.name, state: 'free' as const })),
+    holders: holder ? [{ holder, hosts: on }] : [],
+    state: holder ? 'held' : 'free',
+  };
+}
 
 test('the table: aligned columns, one row per member, problems listed', () => {
   const r = assembleStatus(

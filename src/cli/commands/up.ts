@@ -4,7 +4,7 @@ import { listrOptions } from '../../phases/progress.js';
 import { runUp, type UpOutcome } from '../../phases/up.js';
 import { formatUpPlan, upPlanJson } from '../../plan/format.js';
 import { planUp } from '../../plan/up.js';
-import { lockTarget, STALE_AFTER_SECONDS } from '../../audit/lock.js';
+import { lockTarget, staleAfterSeconds } from '../../audit/lock.js';
 import { auditLogPath } from '../../audit/trail.js';
 import type { Inventory } from '../../inventory/types.js';
 import { render } from '../../plan/shell.js';
@@ -64,9 +64,10 @@ export const upCommand: CommandModule<object, UpOptions> = {
 function lockAndAuditText(inventory: Inventory): string {
   const lock = lockTarget(inventory);
   return [
-    `While inspecting (read-only), up takes the cluster lock on ${lock.node.name} and changes nothing until it holds it`,
-    `(atomic; an owner file inside names this run; stale after ${STALE_AFTER_SECONDS / 60} min; --force-unlock removes it);`,
-    `it releases the lock when done:`,
+    `While inspecting (read-only), up takes the cluster lock on a majority of the hosts (${lock.quorum} of ${lock.hosts.length}, all asked at once)`,
+    `and changes nothing until it holds it (atomic on each host; an owner file inside names this run; refreshed while the run`,
+    `lives, stale after ${staleAfterSeconds()} s without a refresh; --force-unlock removes it); it releases the lock when done.`,
+    `On each host:`,
     `    $ ${render(['mkdir', lock.dir])}`,
     `Afterwards it appends one line to ${auditLogPath(inventory.file)}.`,
   ].join('\n');
