@@ -4,14 +4,20 @@ NODE_BIN := node_modules/.bin
 CLI := node dist/src/cli/main.js
 LAB := lab/lab.sh
 LAB_INVENTORY := .lab/inventory.yaml
+# Test files, not directories: Node 21+ reads `node --test` arguments as glob patterns and no longer walks a directory.
+UNIT_TESTS := dist/test/unit/*.test.js dist/test/integration/*.test.js
+E2E_TESTS := dist/test/e2e/*.test.js
+DEMO_TESTS := dist/test/e2e-demo/*.test.js
 
-.PHONY: all deps build lint typecheck unit e2e test demo lab-deps lab-up lab-down lab-status bench pack pack-test clean
+.PHONY: all deps build lint typecheck unit unit-node e2e test demo lab-deps lab-up lab-down lab-status bench pack pack-test clean
 
 all: build
 
-# npm ci only when the lock file changed since the last install.
+# npm ci only when the lock file changed since the last install. Without install scripts, whatever the npm version: the
+# only ones are ssh2's and cpu-features' optional native binding, which nothing here needs (package.json allowScripts
+# denies them for npm 11.16+, and npm 12 blocks unapproved scripts anyway), so tests run what operators install.
 node_modules/.installed: package-lock.json
-	npm ci --no-audit --no-fund
+	npm ci --ignore-scripts --no-audit --no-fund
 	@touch $@
 
 deps: node_modules/.installed
@@ -26,7 +32,14 @@ lint: deps
 	$(NODE_BIN)/eslint src test
 
 unit: build
-	node --test dist/test/unit dist/test/integration
+	node --test $(UNIT_TESTS)
+
+# The unit and integration tests under another Node.js, on the build already made: make unit-node NODE=/path/to/node
+# (.ci/run: Node 22 and 24 from the npm registry).
+unit-node:
+	@test -x "$(NODE)" || { echo "unit-node: give NODE=/path/to/node" >&2; exit 2; }
+	@echo "unit-node: $$("$(NODE)" --version)"
+	"$(NODE)" --test $(UNIT_TESTS)
 
 # End-to-end tests need root and the lab: `make demo` in a terminal first (it brings its own lab up), then a fresh lab
 # for the suite; always torn down.
@@ -35,10 +48,10 @@ e2e: build lab-deps
 	  echo "!!! SKIPPING end-to-end tests: they need root to build the lab (network namespaces, dockerd, sshd) !!!"; \
 	  if [ -n "$$CI" ]; then echo "CI=true: a skipped end-to-end suite fails the run"; exit 1; fi; \
 	  exit 0; fi
-	flock /run/edl-session.lock bash -c 'trap "$(LAB) down" EXIT; node --test dist/test/e2e-demo && $(LAB) up --nodes 3 --bastion && node --test --test-concurrency=1 dist/test/e2e'
+	flock /run/edl-session.lock bash -c 'trap "$(LAB) down" EXIT; node --test $(DEMO_TESTS) && $(LAB) up --nodes 3 --bastion && node --test --test-concurrency=1 $(E2E_TESTS)'
 
 test: build lint
-	node --test dist/test/unit dist/test/integration
+	node --test $(UNIT_TESTS)
 	$(MAKE) pack-test
 	$(MAKE) e2e
 
@@ -72,14 +85,18 @@ pack: build
 	npm pack
 
 # What an operator installs works: pack the tarball, install it globally into a temporary prefix (dependencies from the
-# npm registry, or its cache), and run the installed command: --version, --help and plan on the example inventory.
+# npm registry, or its cache; without install scripts, as npm 12 installs by default: ssh2 then has no native binding,
+# which it does not need), and run the installed command: --version, --help and plan on the example inventory.
+# pack-check.js then holds the installed package to what it must be (test/support/runtime-modules.ts): LICENSE and the
+# package's links, no module the command never loads (build-only scripts), no sourceMappingURL naming a map that is
+# not shipped, every package imported at run time in "dependencies" and nothing else there.
 pack-test: build
 	@set -euo pipefail; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	npm pack --silent --pack-destination "$$tmp" >/dev/null; \
 	tgz=$$(ls "$$tmp"/etcd-deploy-*.tgz); \
 	echo "pack-test: $$(basename "$$tgz") holds $$(tar -tzf "$$tgz" | wc -l) files"; \
 	if tar -tzf "$$tgz" | grep -Eq '^package/(dist/test|src|test|lab)/'; then echo "pack-test: tests or sources in the tarball" >&2; exit 1; fi; \
-	npm install -g --prefix "$$tmp/prefix" --no-audit --no-fund --prefer-offline --loglevel=error "$$tgz" >/dev/null; \
+	npm install -g --prefix "$$tmp/prefix" --ignore-scripts --no-audit --no-fund --prefer-offline --loglevel=error "$$tgz" >/dev/null; \
 	bin="$$tmp/prefix/bin/etcd-deploy"; \
 	test -x "$$bin" || { echo "pack-test: $$bin is not an executable" >&2; exit 1; }; \
 	head -n1 "$$(readlink -f "$$bin")" | grep -qx '#!/usr/bin/env node' || { echo "pack-test: no node shebang" >&2; exit 1; }; \
@@ -90,6 +107,7 @@ pack-test: build
 	(cd "$$tmp" && "$$bin" plan -i "$$lib/inventory.example.yaml" | grep -q '^Plan: 3 etcd members'); \
 	(cd "$$tmp" && "$$bin" plan -i "$$lib/inventory.example.yaml" --json | node -e 'const d=JSON.parse(require("fs").readFileSync(0,"utf8")); if (d.hosts.length !== 3) process.exit(1)'); \
 	test -f "$$lib/schema/inventory.schema.json"; \
+	node dist/test/support/pack-check.js "$$lib"; \
 	echo "pack-test: installed etcd-deploy $$version runs --version, --help and plan"
 
 clean:

@@ -102,10 +102,6 @@ export class SshHost implements FileHost {
     this.sudo = target.sudo === true;
     this.signal = target.signal ?? runSignal;
     this.warm = target.warmChannels === false ? null : new WarmChannels(client, () => this.closed || this.signal.aborted);
-    // Small SSH messages must go out at once: with Nagle's algorithm a warm channel's command (or the next warm channel's
-    // open) could wait for the ACK of the previous message, 40 ms of delayed ACK; measured on a loopback sshd, about
-    // half of back-to-back warm commands did (120 ms instead of 80). No-op over a jump host's channel.
-    client.setNoDelay(true);
     // After `ready`, a socket error must not become an uncaught 'error' event; the channels it kills report it instead.
     client.on('error', () => undefined);
     client.once('close', () => {
@@ -188,6 +184,14 @@ export class SshHost implements FileHost {
     } catch (err) {
       throw new SshTransferError(this.name, `cannot copy ${remotePath} to ${localPath}: ${(err as Error).message}`);
     }
+  }
+
+  /**
+   * Resolves once the channel opened ahead of the next command (if any) is open on this side, or failed. Lets tests act
+   * on a warm channel the client knows is open: the server sees the stub start a round trip before the client does.
+   */
+  warmSettled(): Promise<void> {
+    return this.warm?.settled() ?? Promise.resolve();
   }
 
   close(): void {
@@ -525,6 +529,14 @@ export async function connectHost(target: ConnectTarget, via?: ConnectVia): Prom
     };
     try {
       client.connect(config);
+      // Nagle's algorithm off from the first byte, not only once the session is ready. Small SSH messages must go out
+      // at once: with Nagle a warm channel's command (or the next warm channel's open) could wait for the ACK of the
+      // previous message, 40 ms of delayed ACK (on a loopback sshd about half of back-to-back warm commands did, 120 ms
+      // instead of 80). And without ssh2's optional native binding (installed with --ignore-scripts) its ciphers write
+      // each packet as three or four pieces, so with Nagle on every handshake message after the key exchange waited for
+      // a delayed ACK: about 40 ms each, 160 ms a connection. ssh2 creates its socket in connect(); the option is applied
+      // when the socket connects. No-op over a jump host's channel (the jump connection has it on).
+      client.setNoDelay(true);
     } catch (err) {
       fail(new SshConnectError(target.name, 'other', `cannot start SSH connection: ${(err as Error).message}`));
     }

@@ -61,7 +61,9 @@ export async function checkHostKey(
         name,
         'host-key-changed',
         `REMOTE HOST IDENTIFICATION HAS CHANGED: ${where} presented the ${type} key ${fingerprint}, ` +
-          `which differs from the key in ${verdict.file}:${verdict.line}. Someone could be intercepting the connection, ` +
+          `which differs from the ${verdict.keyType === type ? '' : `${verdict.keyType} `}key in ${verdict.file}:${verdict.line}` +
+          `${verdict.keyType === type ? '' : ` (a key of another type than the one pinned is a changed key, as for ssh(1))`}. ` +
+          `Someone could be intercepting the connection, ` +
           `or the host was reinstalled. If you know why the key changed, remove the old entry with ` +
           `ssh-keygen -R ${quote(hostArg(host, port))} -f ${quote(verdict.file)} and connect again. ` +
           `--accept-new-host-keys does not accept changed keys.`,

@@ -24,7 +24,8 @@ export interface KnownHostEntry {
 export type HostKeyVerdict =
   | { status: 'match' }
   | { status: 'unknown' }
-  | { status: 'changed'; file: string; line: number }
+  /** `keyType`: the type of the known key it differs from (another type than the presented one is a change too). */
+  | { status: 'changed'; file: string; line: number; keyType: string }
   | { status: 'revoked'; file: string; line: number };
 
 /** The name OpenSSH looks a host up by: bare for port 22, `[host]:port` otherwise (a bare entry does not cover other ports). */
@@ -125,9 +126,11 @@ export function entryMatchesHost(entry: KnownHostEntry, host: string, port: numb
 }
 
 /**
- * Decide about the key a host presented. Revoked beats everything; any known key of this type that equals it is a match;
- * a known key of this type that differs means the host's identity changed. A host known only by other key types is
- * unknown for this type, as in ssh(1).
+ * Decide about the key a host presented, as ssh(1) does (OpenSSH hostfile.c, check_hostkeys_by_key_or_type): a revoked
+ * key is refused whatever else matches; a known key equal to it is a match; otherwise ANY key known for the host, of
+ * this type or another, means the host's identity changed. A host pinned by its ecdsa key that now presents an ed25519
+ * key is refused as changed, even under accept-new (OpenSSH 9.2 does the same); only a host with no key at all is new.
+ * The offending entry reported is the first of the presented type if there is one, else the first of any type.
  */
 export function verifyHostKey(
   entries: readonly KnownHostEntry[],
@@ -139,10 +142,10 @@ export function verifyHostKey(
   const mine = entries.filter((e) => entryMatchesHost(e, host, port));
   const revoked = mine.find((e) => e.revoked && e.key.equals(keyBlob));
   if (revoked) return { status: 'revoked', file: revoked.file, line: revoked.line };
-  const sameType = mine.filter((e) => !e.revoked && e.keyType === keyType);
-  if (sameType.some((e) => e.key.equals(keyBlob))) return { status: 'match' };
-  const first = sameType[0];
-  if (first) return { status: 'changed', file: first.file, line: first.line };
+  const pinned = mine.filter((e) => !e.revoked);
+  if (pinned.some((e) => e.key.equals(keyBlob))) return { status: 'match' };
+  const offending = pinned.find((e) => e.keyType === keyType) ?? pinned[0];
+  if (offending) return { status: 'changed', file: offending.file, line: offending.line, keyType: offending.keyType };
   return { status: 'unknown' };
 }
 

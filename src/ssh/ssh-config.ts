@@ -1,28 +1,32 @@
 // The operator's OpenSSH client config (~/.ssh/config), read the way ssh(1) reads it for the five settings this tool
-// honours: HostName, User, Port, IdentityFile and ProxyJump. Parsing is the `ssh-config` package's; this module only
-// decides which blocks apply to a node and how they combine with the inventory.
+// honours: HostName, User, Port, IdentityFile and ProxyJump. ssh-config-read.ts turns the file (and what it includes)
+// into lines; this module decides which of them apply to a node, as OpenSSH's readconf.c does, and how they combine
+// with the inventory.
 //
-// Which blocks apply: ssh(1) matches `Host` patterns against what the operator typed. An operator would type either the
-// node's name (an alias in their config) or its ip, so a block applies when its patterns match either. Within the file,
-// the first value obtained for a setting wins (IdentityFile accumulates), as in ssh_config(5).
+// Which lines apply: ssh(1) evaluates the config for the host name the operator typed. An operator would type either the
+// node's name (an alias in their config) or its ip, so a `Host` or `Match` line applies when it would for either. As in
+// ssh(1): directives before the first block apply to every host; `Host` patterns match case-sensitively, `!pattern`
+// excludes; `Include` reads its files where it stands, inside the current block (a file included by a block that does not
+// apply is only checked, never applied); within the whole text the first value obtained for a setting wins (IdentityFile
+// accumulates).
+//
+// `Match` is evaluated as ssh(1) evaluates it for `all`, `host` (the HostName set so far, %h expanded, else the name
+// typed), `originalhost`, `user` (the User set so far, else the local user) and `localuser`, each negatable with `!`.
+// `exec` is refused where ssh(1) would run it (this tool runs no command from a config), and so are `canonical`, `final`
+// and the criteria of newer OpenSSH releases: the message names the file and line. docs/ssh.md says the same.
 //
 // Precedence, as OpenSSH gives the command line precedence over the config: a value written in the inventory (per node or
-// under `ssh:`) beats the config; the config beats the inventory's defaults (user root, port 22, no key).
-//
-// Not supported (documented in docs/ssh.md): `Match` blocks and `Include` are ignored, and ProxyJump with more than one hop
-// is refused.
+// under `ssh:`) beats the config; the config beats the inventory's defaults (user root, port 22, no key). A written user
+// is what `Match user` sees, as `ssh -l` is. ProxyJump with more than one hop is refused.
 
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
-import SSHConfig, { glob, type Line } from 'ssh-config';
 import { UsageError } from '../errors.js';
 import type { JumpSpec } from '../inventory/types.js';
+import { readSshConfig as readConfigFile, type ConfigLine, type SshConfigFile } from './ssh-config-read.js';
 
-export interface SshConfigFile {
-  file: string;
-  lines: SSHConfig;
-}
+export { parseSshConfig, type SshConfigFile } from './ssh-config-read.js';
 
 /** The settings this tool takes from the config, for one host. */
 export interface SshConfigValues {
@@ -34,50 +38,44 @@ export interface SshConfigValues {
   proxyJump?: string;
 }
 
-export function parseSshConfig(text: string, file: string): SshConfigFile {
-  return { file, lines: SSHConfig.parse(text) };
-}
-
-/** Read a config file; a missing file is no config (most operators have none). */
+/** Read the operator's config (Include followed); a missing file is no config (most operators have none). */
 export function readSshConfig(file: string): SshConfigFile | null {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new UsageError(`cannot read ssh config ${file} (ssh.config in the inventory): ${(err as Error).message}`);
+  return readConfigFile(file, { home: homedir() });
+}
+
+/** OpenSSH's wildcard match (match.c): `*` any run, `?` one character; case-sensitive unless told. */
+export function matchPattern(text: string, pattern: string, ignoreCase = false): boolean {
+  const re = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  return new RegExp(`^${re}$`, ignoreCase ? 'is' : 's').test(text);
+}
+
+/**
+ * OpenSSH's match_pattern_list: a comma-separated list of patterns, where a matching `!pattern` rules the text out
+ * whatever else matches.
+ */
+export function matchPatternList(text: string, list: string, ignoreCase = false): boolean {
+  let matched = false;
+  for (const pattern of list.split(',')) {
+    if (pattern.startsWith('!')) {
+      if (matchPattern(text, pattern.slice(1), ignoreCase)) return false;
+    } else if (matchPattern(text, pattern, ignoreCase)) {
+      matched = true;
+    }
   }
-  try {
-    return parseSshConfig(text, file);
-  } catch (err) {
-    throw new UsageError(`cannot parse ssh config ${file}: ${(err as Error).message}; set ssh.config: none to ignore it`);
+  return matched;
+}
+
+/** Whether a Host line's patterns select `name`: any pattern matches and no `!pattern` does. */
+function hostLineMatches(patterns: readonly string[], name: string): boolean {
+  let matched = false;
+  for (const p of patterns) {
+    if (p.startsWith('!')) {
+      if (matchPattern(name, p.slice(1))) return false;
+    } else if (matchPattern(name, p)) {
+      matched = true;
+    }
   }
-}
-
-function valueText(value: unknown): string {
-  if (typeof value === 'string') return value;
-  if (Array.isArray(value)) return value.map((v) => (v as { val: string }).val).join(' ');
-  return '';
-}
-
-function valueList(value: unknown): string[] {
-  if (Array.isArray(value)) return value.map((v) => (v as { val: string }).val);
-  return typeof value === 'string' ? value.split(/\s+/).filter(Boolean) : [];
-}
-
-interface Directive {
-  param: string;
-  value: unknown;
-}
-
-function isDirective(line: Line): line is Line & Directive {
-  return line.type === SSHConfig.DIRECTIVE;
-}
-
-/** The Host block's pattern that matched, case-insensitively, or null. Negated patterns exclude, as in ssh(1). */
-function matchedName(patterns: string[], names: readonly string[]): string | null {
-  const lowered = patterns.map((p) => p.toLowerCase());
-  return names.find((n) => glob(lowered, n.toLowerCase())) ?? null;
+  return matched;
 }
 
 /** Expand the tokens ssh(1) expands in HostName and IdentityFile that make sense here. */
@@ -104,49 +102,164 @@ function expandPath(path: string, tokens: { host: string; remoteUser?: string })
   return isAbsolute(p) ? p : resolve(p);
 }
 
+const where = (line: ConfigLine): string => `${line.file}:${line.line}`;
+
+/** What a Match line sees of the evaluation so far. */
+interface MatchContext {
+  /** The name the operator would type. */
+  name: string;
+  /** HostName obtained so far (tokens expanded). */
+  hostName?: string;
+  /** User obtained so far (or written in the inventory). */
+  user?: string;
+  localUser: string;
+  /** A file included by a block that does not apply: Match lines are checked, never true, and nothing is refused. */
+  neverMatch: boolean;
+}
+
+const UNSUPPORTED_MATCH: Record<string, string> = {
+  exec: 'etcd-deploy does not run commands from an ssh config',
+  canonical: 'etcd-deploy does not canonicalize host names, so it cannot make the second pass over the config that ssh(1) makes',
+  final: 'etcd-deploy does not make the second (final) pass over the config that ssh(1) makes',
+};
+
 /**
- * The settings that apply to a host known by `names` (node name first, then ip). Directives before the first block
- * apply to every host; a Host block applies when its patterns match any of the names. The parser nests a block's
- * directives under it, so walking the lines in order is walking the file in order: the first value of a setting wins.
+ * Evaluate one Match line for one name, as readconf.c's match_cfg_line does: every criterion must hold; `all` only
+ * alone (or after canonical/final); `exec` is refused only where ssh(1) would run it, after every criterion before it
+ * held. Anything else this tool cannot evaluate is refused, naming the line.
  */
-export function lookupSshConfig(config: SshConfigFile, names: readonly string[]): SshConfigValues {
-  const out: SshConfigValues = { identityFiles: [] };
-  const identity: { path: string; host: string }[] = [];
-  const apply = (d: Directive, host: string): void => {
-    const text = valueText(d.value);
-    switch (d.param.toLowerCase()) {
-      case 'hostname':
-        out.hostName ??= expandTokens(text, { host });
+function matchLine(line: ConfigLine, ctx: MatchContext): boolean {
+  const args = line.args;
+  let result = true;
+  let attributes = 0;
+  const refuse = (why: string): never => {
+    throw new UsageError(
+      `${where(line)}: Match ${args.join(' ')}: ${why}. Give these hosts their settings in a Host block or in the inventory, ` +
+        'or point ssh.config in the inventory at a file without this Match (ssh.config: none reads no file)',
+    );
+  };
+  for (let i = 0; i < args.length; i++) {
+    const original = args[i]!;
+    if (original.startsWith('#')) break;
+    const negate = original.startsWith('!');
+    const attribute = (negate ? original.slice(1) : original).toLowerCase();
+    if (attribute === 'all') {
+      const after = args[i + 1];
+      if (attributes > 1 || (after !== undefined && !after.startsWith('#'))) {
+        throw new UsageError(`${where(line)}: Match ${args.join(' ')}: 'all' cannot be combined with other Match criteria`);
+      }
+      return !negate && result && !ctx.neverMatch;
+    }
+    attributes++;
+    if (attribute === 'canonical' || attribute === 'final') {
+      if (!ctx.neverMatch) refuse(UNSUPPORTED_MATCH[attribute]!);
+      result = false;
+      continue;
+    }
+    const value = args[i + 1];
+    if (value === undefined || value === '' || value.startsWith('#')) {
+      throw new UsageError(`${where(line)}: Match ${original} has no value`);
+    }
+    i++;
+    let holds: boolean;
+    switch (attribute) {
+      case 'host':
+        holds = matchPatternList((ctx.hostName ?? ctx.name).toLowerCase(), value, true);
+        break;
+      case 'originalhost':
+        holds = matchPatternList(ctx.name.toLowerCase(), value, true);
         break;
       case 'user':
-        out.user ??= text;
+        holds = matchPatternList(ctx.user ?? ctx.localUser, value);
+        break;
+      case 'localuser':
+        holds = matchPatternList(ctx.localUser, value);
+        break;
+      case 'exec':
+        // ssh(1) skips the command once an earlier criterion failed; otherwise it would run it, and we will not.
+        if (result && !ctx.neverMatch) refuse(UNSUPPORTED_MATCH.exec!);
+        continue;
+      default:
+        if (ctx.neverMatch) {
+          result = false;
+          continue;
+        }
+        return refuse(`the criterion ${attribute} is not one etcd-deploy evaluates (it evaluates all, host, originalhost, user and localuser)`);
+    }
+    if (holds === negate) result = false;
+  }
+  if (attributes === 0) throw new UsageError(`${where(line)}: Match needs at least one criterion`);
+  return result && !ctx.neverMatch;
+}
+
+export interface LookupOptions {
+  /** A User given before the config is read (written in the inventory), as `ssh -l`: `Match user` sees it. */
+  user?: string;
+  /** The local user name, for `Match localuser` and `Match user` without any User. */
+  localUser?: string;
+}
+
+/**
+ * The settings that apply to a host known by `names` (node name first, then ip): directives before the first block, and
+ * those of every Host or Match block that applies for any of the names, in file order, Include files where they stand.
+ */
+export function lookupSshConfig(config: SshConfigFile, names: readonly string[], options: LookupOptions = {}): SshConfigValues {
+  const out: SshConfigValues = { identityFiles: [] };
+  const identity: { path: string; host: string }[] = [];
+  const localUser = options.localUser ?? userInfo().username;
+  const first = names[0] ?? '';
+  const apply = (line: ConfigLine, host: string): void => {
+    const text = line.args.join(' ');
+    switch (line.keyword) {
+      case 'hostname':
+        out.hostName ??= expandTokens(line.args[0] ?? '', { host });
+        break;
+      case 'user':
+        out.user ??= line.args[0];
         break;
       case 'port': {
-        const port = Number(text);
-        if (out.port === undefined && Number.isInteger(port) && port > 0 && port < 65536) out.port = port;
+        if (out.port !== undefined) break;
+        const port = Number(line.args[0]);
+        if (!(/^\d+$/.test(line.args[0] ?? '') && port > 0 && port < 65536)) {
+          throw new UsageError(`${where(line)}: Port ${text} is not a port number`);
+        }
+        out.port = port;
         break;
       }
       case 'identityfile':
-        identity.push({ path: text, host });
+        identity.push({ path: line.args[0] ?? '', host });
         break;
       case 'proxyjump':
         out.proxyJump ??= text;
         break;
     }
   };
-  for (const line of config.lines) {
-    if (!isDirective(line)) continue;
-    const param = line.param.toLowerCase();
-    if (param === 'host' && 'config' in line) {
-      const host = matchedName(valueList(line.value), names);
-      if (host === null) continue;
-      for (const d of line.config as SSHConfig) if (isDirective(d)) apply(d, host);
-    } else if (param !== 'match') {
-      // Match blocks are not evaluated (docs/ssh.md); everything else here sits before the first block.
-      apply(line, names[0] ?? '');
+  /** Walk one file's lines. `active` and `host` (the name that made the block apply, for %h) change at each block. */
+  const walk = (file: SshConfigFile, startActive: boolean, neverMatch: boolean): void => {
+    let active = startActive;
+    let host = first;
+    for (const line of file.lines) {
+      if (line.keyword === 'host') {
+        const found = neverMatch ? undefined : names.find((n) => hostLineMatches(line.args, n));
+        active = found !== undefined;
+        host = found ?? first;
+      } else if (line.keyword === 'match') {
+        const found = names.find((name) =>
+          matchLine(line, { name, hostName: out.hostName, user: options.user ?? out.user, localUser, neverMatch }),
+        );
+        active = found !== undefined;
+        host = found ?? first;
+      } else if (line.keyword === 'include') {
+        // Each included file starts in the block the Include stands in; its own blocks end with it.
+        for (const included of line.included ?? []) walk(included, active, neverMatch || !active);
+      } else if (active) {
+        apply(line, host);
+      }
     }
-  }
-  out.identityFiles = identity.map((i) => expandPath(i.path, { host: i.host, ...(out.user ? { remoteUser: out.user } : {}) }));
+  };
+  walk(config, true, false);
+  const remoteUser = options.user ?? out.user;
+  out.identityFiles = identity.map((i) => expandPath(i.path, { host: i.host, ...(remoteUser ? { remoteUser } : {}) }));
   return out;
 }
 
@@ -207,7 +320,7 @@ export function resolveNodeSsh(
   config: SshConfigFile | null,
   exists: (path: string) => boolean = existsSync,
 ): ResolvedSsh {
-  const cfg = config ? lookupSshConfig(config, [node.name, node.ip]) : { identityFiles: [] };
+  const cfg = config ? lookupSshConfig(config, [node.name, node.ip], written.user ? { user: written.user } : {}) : { identityFiles: [] };
   const user = written.user ?? cfg.user ?? DEFAULT_USER;
   const port = written.port ?? cfg.port ?? DEFAULT_PORT;
   const keyFile = written.keyFile ?? cfg.identityFiles.find(exists) ?? null;
@@ -228,7 +341,7 @@ export function resolveNodeSsh(
   }
   if (hop) {
     // The jump host is itself looked up in the config (it is often an alias there), its own ProxyJump aside.
-    const jumpCfg = config ? lookupSshConfig(config, [hop.host]) : { identityFiles: [] };
+    const jumpCfg = config ? lookupSshConfig(config, [hop.host], hop.user ? { user: hop.user } : {}) : { identityFiles: [] };
     if (jumpCfg.proxyJump && jumpCfg.proxyJump.toLowerCase() !== 'none' && !written.bastion) {
       throw new UsageError(
         `${config!.file}: the jump host ${hop.host} of ${node.name} has a ProxyJump of its own; etcd-deploy supports one jump host`,

@@ -217,6 +217,11 @@ export class WarmChannels {
     return !this.off && fitsWarm(command, this.sentinel);
   }
 
+  /** Resolves once the warm channel being opened (if any) is open here, or failed: the server knows it sooner. */
+  settled(): Promise<void> {
+    return this.next ? this.next.then(() => undefined) : Promise.resolve();
+  }
+
   /** Take the idle or opening warm channel, if any; it is the caller's from now on (null: none, or it failed). */
   claim(): Promise<WarmChannel | null> | null {
     const next = this.next;

@@ -293,9 +293,10 @@ test('close() closes the idle warm channel: no session is left open', async () =
     const host = await f.connect();
     await host.exec('a');
     await waitFor(() => f.server.idleWarmSessions === 1, 'a warm channel waiting');
+    await host.warmSettled(); // idle on this side too, not still opening (that case is the next test)
     host.close();
     await waitFor(() => f.server.openSessions === 0 && f.server.activeConnections === 0, 'every session and the connection closed');
-    assert.ok(f.server.log.includes('warm-closed 1'));
+    assert.ok(f.server.log.includes('warm-closed 1'), f.server.log.join(' | '));
     assert.deepEqual(f.server.commands, ['a']);
   } finally {
     await f.done();
@@ -368,6 +369,7 @@ test('after Ctrl-C no warm channel is opened; a cleanup command may still use th
     const host = await f.connect({ signal: interrupt.signal });
     await host.exec('take lock');
     await waitFor(() => f.server.idleWarmSessions === 1, 'a warm channel waiting');
+    await host.warmSettled(); // waiting on this side too: one still opening at Ctrl-C is closed once open
     interrupt.abort();
     const refused = await outcome(host.exec('docker run etcd'));
     assert.ok(refused instanceof SshExecError && /not started: the run was interrupted/.test(refused.message), String(refused));

@@ -232,6 +232,28 @@ test('a changed host key is refused naming known_hosts file:line, even with acce
   }
 });
 
+test('a host key of another type than the one pinned is a changed key: refused even with accept-new, nothing written', async () => {
+  const f = await fixture({ trust: false, hostKeys: [generateKey('ed25519').private] });
+  try {
+    // known_hosts pins an ecdsa key for the host, which now has (or an impostor offers) only an ed25519 key.
+    const pinned = generateKey('ecdsa');
+    await writeKnownHosts(f.files.knownHostsFile, [`[127.0.0.1]:${f.server.port} ${pinned.public}`]);
+    const before = await readFile(f.files.knownHostsFile, 'utf8');
+    for (const acceptNewHostKeys of [false, true]) {
+      const err = await rejection(connectHost(f.target({ acceptNewHostKeys })));
+      assert.ok(err instanceof SshConnectError, `got ${String(err)}`);
+      assert.equal(err.reason, 'host-key-changed');
+      assert.ok(err.message.includes('presented the ssh-ed25519 key'), err.message);
+      assert.ok(err.message.includes(`differs from the ecdsa-sha2-nistp256 key in ${f.files.knownHostsFile}:1`), err.message);
+      assert.ok(err.message.includes('--accept-new-host-keys does not accept changed keys'), err.message);
+    }
+    assert.equal(await readFile(f.files.knownHostsFile, 'utf8'), before);
+    assert.deepEqual(f.server.commands, []);
+  } finally {
+    await f.done();
+  }
+});
+
 test('a revoked host key is refused even though another line trusts it', async () => {
   const f = await fixture();
   try {

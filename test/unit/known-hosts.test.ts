@@ -97,14 +97,25 @@ test('a different key of the same type is a change, reported with file and line'
     status: 'changed',
     file: '/home/op/.ssh/known_hosts',
     line: 3,
+    keyType: ED,
   });
 });
 
-test('a host known only by another key type is unknown for this type, and its known types are listed', () => {
-  const entries = parseKnownHosts(`node1 ${EC} ${K3_ECDSA}\n`, '/kh');
-  assert.deepEqual(verifyHostKey(entries, 'node1', 22, ED, blob(K1)), { status: 'unknown' });
+test('a key of another type than the one pinned is a change, as for ssh(1): the pinned entry is named', () => {
+  // OpenSSH 9.2 with StrictHostKeyChecking=accept-new, a host pinned by its ecdsa key presenting an ed25519 key:
+  // "REMOTE HOST IDENTIFICATION HAS CHANGED ... Offending ECDSA key in known_hosts:1", and no connection.
+  const entries = parseKnownHosts(`node2 ${ED} ${K2}\nnode1 ${EC} ${K3_ECDSA}\n`, '/kh');
+  assert.deepEqual(verifyHostKey(entries, 'node1', 22, ED, blob(K1)), { status: 'changed', file: '/kh', line: 2, keyType: EC });
   assert.deepEqual(knownKeyTypes(entries, 'node1', 22), [EC]);
-  assert.deepEqual(knownKeyTypes(entries, 'node2', 22), []);
+  assert.deepEqual(knownKeyTypes(entries, 'node3', 22), []);
+  // With keys of both types pinned, the one of the presented type is the offending entry; either key matches.
+  const both = parseKnownHosts(`node1 ${EC} ${K3_ECDSA}\nnode1 ${ED} ${K2}\n`, '/kh');
+  assert.deepEqual(verifyHostKey(both, 'node1', 22, ED, blob(K1)), { status: 'changed', file: '/kh', line: 2, keyType: ED });
+  assert.deepEqual(verifyHostKey(both, 'node1', 22, ED, blob(K2)), { status: 'match' });
+  assert.deepEqual(verifyHostKey(both, 'node1', 22, EC, blob(K3_ECDSA)), { status: 'match' });
+  // Only a revoked key for the host: nothing pinned, so the host is new.
+  const revokedOnly = parseKnownHosts(`@revoked node1 ${EC} ${K3_ECDSA}\n`, '/kh');
+  assert.deepEqual(verifyHostKey(revokedOnly, 'node1', 22, ED, blob(K1)), { status: 'unknown' });
 });
 
 test('any of several keys for the same host and type matches', () => {
@@ -125,7 +136,7 @@ test('hashed entries written by ssh-keygen -H match their host and no other', ()
   const entries = parseKnownHosts(`${HASHED_NODE1} ${ED} ${K1}\n${HASHED_10_0_0_5_2222} ${ED} ${K2}\n`, '/kh');
   assert.deepEqual(verifyHostKey(entries, 'node1.example', 22, ED, blob(K1)), { status: 'match' });
   assert.deepEqual(verifyHostKey(entries, '10.0.0.5', 2222, ED, blob(K2)), { status: 'match' });
-  assert.deepEqual(verifyHostKey(entries, '10.0.0.5', 2222, ED, blob(K1)), { status: 'changed', file: '/kh', line: 2 });
+  assert.deepEqual(verifyHostKey(entries, '10.0.0.5', 2222, ED, blob(K1)), { status: 'changed', file: '/kh', line: 2, keyType: ED });
   assert.deepEqual(verifyHostKey(entries, '10.0.0.5', 22, ED, blob(K2)), { status: 'unknown' });
   assert.deepEqual(verifyHostKey(entries, 'node2.example', 22, ED, blob(K1)), { status: 'unknown' });
 });

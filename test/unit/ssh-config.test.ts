@@ -41,7 +41,7 @@ test('a Host block applies when its patterns match the node name or its ip; the 
   assert.deepEqual(v.identityFiles, [`${homedir()}/.ssh/etcd_ed25519`, `${homedir()}/.ssh/etcd_rsa`]);
 });
 
-test('a negated pattern excludes the host from the whole block; Match blocks are not evaluated', () => {
+test('a negated pattern excludes the host from the whole block; a Match block for another host does not apply', () => {
   const v = lookupSshConfig(config, ['etcd-3', '198.18.0.13']);
   assert.equal(v.port, 2299, 'only Host * applies');
   assert.equal(v.proxyJump, undefined);
@@ -49,10 +49,11 @@ test('a negated pattern excludes the host from the whole block; Match blocks are
   assert.equal(v.user, 'toplevel-only-if-nothing-before');
 });
 
-test('patterns match case-insensitively and with ? and *', () => {
+test('Host patterns match with ? and *, case-sensitively as ssh(1) matches what was typed', () => {
   const c = parseSshConfig('Host ETCD-? \n  Port 2201\n', 'c');
-  assert.equal(lookupSshConfig(c, ['etcd-7']).port, 2201);
-  assert.equal(lookupSshConfig(c, ['etcd-17']).port, undefined);
+  assert.equal(lookupSshConfig(c, ['ETCD-7']).port, 2201);
+  assert.equal(lookupSshConfig(c, ['etcd-7']).port, undefined);
+  assert.equal(lookupSshConfig(c, ['ETCD-17']).port, undefined);
 });
 
 test('ProxyJump hops: user, host, port, IPv6, ssh:// form; garbage is refused', () => {
