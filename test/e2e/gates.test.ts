@@ -94,7 +94,7 @@ describe('quorum gates and preconditions on the lab', { skip }, () => {
     const starts = await Promise.all(LAB_HOSTS.map(startedAt));
     const r = await cli(['rebootstrap', '-i', LAB_INVENTORY, '--wipe', '--yes', '--restore', NOT_A_SNAPSHOT]);
     assert.equal(r.code, 1, r.stderr);
-    assert.match(r.stderr, /nothing was changed: the snapshot to restore did not pass its checks on 3 of 3 hosts/);
+    assert.match(r.stderr, /nothing was changed: the checks before anything is stopped failed on 3 of 3 hosts/);
     assert.match(r.stderr, /is not a snapshot etcd(ctl|utl) can read/);
     assert.deepEqual(await Promise.all(LAB_HOSTS.map(startedAt)), starts, 'every member still runs, never restarted');
     assert.equal(await memberIds(), ids, 'the same members');
