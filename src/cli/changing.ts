@@ -2,7 +2,6 @@
 // A command hands its work to runChanging and connects through the function it is given; the lock is taken on the
 // first member's host over that same connection (one connection per host per run), before the command sees any host.
 
-import type { Argv as Yargs } from 'yargs';
 import { acquireClusterLock, describeHolder, type HeldLock } from '../audit/lock.js';
 import { appendAudit, operatorName, sha256File, type AuditRecord } from '../audit/trail.js';
 import { DeployError, ExitCode } from '../errors.js';
@@ -12,23 +11,14 @@ import { render } from '../plan/shell.js';
 import type { FileHost } from '../ssh/connection.js';
 import { runSignal } from '../ssh/interrupt.js';
 import { connector } from './connect.js';
-import type { GlobalOptions, SshOptions } from './options.js';
+import type { GlobalOptions, LockOptions, SshOptions } from './options.js';
 import { info, verboseTracer } from './output.js';
 import { hideBin } from './yargs-cjs.js';
 
-export interface LockOptions {
-  'force-unlock': boolean;
-}
+// Moved to options.ts (light: command descriptors use it); re-exported for the modules that import it from here.
+export { withLock, type LockOptions } from './options.js';
 
 export type ChangingOptions = GlobalOptions & SshOptions & LockOptions;
-
-export function withLock<T>(y: Yargs<T>) {
-  return y.option('force-unlock', {
-    type: 'boolean',
-    default: false,
-    describe: 'Remove the cluster lock another run left (on the first member\'s host) before taking it; only when no other run is active',
-  });
-}
 
 /** Opens one connection per node (all or nothing), the first one already holding the cluster lock. */
 export type LockedConnect = () => Promise<Map<string, FileHost>>;

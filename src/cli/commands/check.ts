@@ -1,15 +1,8 @@
 import type { CommandModule } from 'yargs';
-import { checkFailure, checkReportJson, formatCheckReport, summaryLine } from '../../check/format.js';
-import { runCheck } from '../../check/run.js';
-import { HostsError } from '../../errors.js';
-import { loadInventory } from '../../inventory/load.js';
-import { listrOptions } from '../../phases/progress.js';
-import { planUp } from '../../plan/up.js';
-import { connectAll } from '../../ssh/pool.js';
-import { progressFor, withInventory, withSsh, type InventoryOptions, type SshOptions } from '../options.js';
-import { info, printJson, printResult, style, verboseTracer } from '../output.js';
+import { lazyHandler } from '../lazy.js';
+import { withInventory, withSsh, type InventoryOptions, type SshOptions } from '../options.js';
 
-type CheckOptions = InventoryOptions & SshOptions;
+export type CheckOptions = InventoryOptions & SshOptions;
 
 export const checkCommand: CommandModule<object, CheckOptions> = {
   command: 'check',
@@ -18,23 +11,5 @@ export const checkCommand: CommandModule<object, CheckOptions> = {
     withSsh(withInventory(y))
       .example('$0 check -i inventory.yaml', 'a table of pass / warn / fail per host and check')
       .example('$0 check -i inventory.yaml --json', 'the same as one JSON document') as never,
-  handler: async (argv) => {
-    const inventory = loadInventory(argv.inventory);
-    const plan = planUp(inventory);
-    for (const w of inventory.warnings) info(`warning: ${w}`);
-    const report = await runCheck(plan, {
-      // One connection per host, each on its own: an unreachable host is reported as a failed check, and the others
-      // are still checked.
-      connect: async (node) =>
-        (await connectAll([node], { acceptNewHostKeys: argv['accept-new-host-keys'], readyTimeoutMs: argv['connect-timeout'] * 1000 })).get(node.name)!,
-      listr: listrOptions(progressFor(argv)),
-      trace: verboseTracer(argv.verbose),
-      agentSocket: process.env.SSH_AUTH_SOCK,
-    });
-    const failed = report.results.filter((r) => r.status === 'fail');
-    // With --json and a failure, the one JSON document is the error's (main.ts), whose failures carry each check.
-    if (argv.json && failed.length === 0) printJson(checkReportJson(report));
-    if (!argv.json) printResult(formatCheckReport(report, style));
-    if (failed.length > 0) throw new HostsError(summaryLine(report), failed.map(checkFailure));
-  },
+  handler: lazyHandler(() => import('../handlers/check.js'), (m) => m.check),
 };
