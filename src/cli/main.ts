@@ -2,14 +2,13 @@
 // The only place the process exits: every error below arrives here typed, and becomes a message and an exit code.
 
 import { readFileSync } from 'node:fs';
-import type { CommandModule, FallbackCompletionFunction } from 'yargs';
+import type { CommandModule } from 'yargs';
 import { DeployError, ExitCode, HostsError, InventoryError } from '../errors.js';
 import { InterruptedError, interruptRun, runSignal } from '../ssh/interrupt.js';
 import { commandsFor } from './commands/index.js';
 import { fileCompletions, wantsFile } from './completion.js';
 import { printJson, settleColour, stdoutFailed, watchStdout } from './output.js';
 import { ReportedFailure } from './reported.js';
-import { hideBin, yargs } from './yargs-cjs.js';
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -42,10 +41,30 @@ function onInterrupt(): void {
   process.exit(INTERRUPTED);
 }
 
+/** Exit code once what was written to stdout has gone out (or failed: its error event comes a tick later). */
+async function stdoutSettled(): Promise<number> {
+  await new Promise((resolve) => setImmediate(resolve));
+  return stdoutFailed() ? ExitCode.failed : ExitCode.ok;
+}
+
+/** `etcd-deploy --version` (or -V, or version) alone: answered before yargs is even loaded (a third of start-up). */
+const VERSION_ONLY = new Set(['--version', '-V', 'version']);
+
 export async function main(args: string[]): Promise<number> {
+  watchStdout();
+  if (args.length === 1 && VERSION_ONLY.has(args[0]!)) {
+    process.stdout.write(`${packageVersion()}\n`);
+    return await stdoutSettled();
+  }
+  const words = completionWords(args);
+  if (words && wantsFile(words)) {
+    // A TAB after -i, --out or --restore: file names, which need nothing from yargs either.
+    for (const f of fileCompletions(words.at(-1) ?? '')) process.stdout.write(`${f}\n`);
+    return await stdoutSettled();
+  }
+  const { yargs } = await import('./yargs-cjs.js');
   const wantsJson = args.includes('--json');
   settleColour();
-  watchStdout();
   process.on('SIGINT', onInterrupt);
   try {
     const version = packageVersion();
@@ -59,11 +78,6 @@ export async function main(args: string[]): Promise<number> {
         (cli.showCompletionScript as (name: string, command: string) => unknown)('etcd-deploy', 'completion');
       },
     };
-    const answerTab: FallbackCompletionFunction = (current, _argv, completeDefault, done) => {
-      const words = completionWords(args) ?? [];
-      if (wantsFile(words)) done(fileCompletions(current));
-      else completeDefault((_err, list) => done(list ?? []));
-    };
     const versionCommand: CommandModule = {
       command: 'version',
       describe: 'Print the version (as -V and --version do)',
@@ -75,15 +89,16 @@ export async function main(args: string[]): Promise<number> {
       .usage('$0 <command> -i INVENTORY [options]\n\nBootstrap and operate an etcd cluster of Docker containers on 3, 5 or 7 hosts over SSH.')
       .option('json', { type: 'boolean', default: false, describe: 'Print one JSON document on stdout (progress stays on stderr)', global: true })
       .option('verbose', { alias: 'v', type: 'boolean', default: false, describe: 'Show every remote command with its exit code and output', global: true })
-      .command(await commandsFor(completionWords(args) ?? args))
+      .command(await commandsFor(words ?? args))
       .command(completion)
       .command(versionCommand)
       .demandCommand(1, 'name a command, e.g. plan, check, up or status (see --help)')
       .strict()
       .recommendCommands()
       // yargs's own completion command prints the script even for `completion --help`: it is registered hidden under
-      // another name, and `completion` above prints the script itself. This function answers each TAB.
-      .completion('__yargs-completion', false, answerTab)
+      // another name, and `completion` above prints the script itself. yargs answers each TAB from the descriptors
+      // (file names were answered above, without yargs).
+      .completion('__yargs-completion', false)
       .example('$0 plan -i inventory.yaml', 'every flag and command, per host; connects to nothing')
       .example('$0 up -i inventory.yaml', 'bootstrap the cluster (again: a no-op)')
       .example('$0 status -i inventory.yaml', 'health, leader, versions and containers of every member')
@@ -144,4 +159,5 @@ function errorJson(err: DeployError): unknown {
   return { kind: err.name, message: err.message };
 }
 
-process.exitCode = await main(hideBin(process.argv));
+// process.argv is [node, script, ...]: what yargs's hideBin returns outside Electron, without loading yargs for it.
+process.exitCode = await main(process.argv.slice(2));
