@@ -1,7 +1,7 @@
 import type { CommandModule } from 'yargs';
 import type { RollingMode } from '../../plan/rolling.js';
 import { lazyHandler } from '../lazy.js';
-import { durationOption, withInventory, withLock, withSsh, type InventoryOptions, type LockOptions, type SshOptions } from '../options.js';
+import { durationOption, fileValue, withInventory, withLock, withSsh, type InventoryOptions, type LockOptions, type SshOptions } from '../options.js';
 
 export interface RollingOptions extends InventoryOptions, SshOptions, LockOptions {
   mode: RollingMode;
@@ -17,7 +17,7 @@ export const rollingCommand: CommandModule<object, RollingOptions> = {
     withLock(withSsh(withInventory(y)))
       .option('mode', { choices: ['restart', 'replace'] as const, default: 'restart' as RollingMode, describe: 'restart: new container from the inventory on the same data; replace: remove, re-add and resync each member from empty data (old data kept aside)' })
       .option('dry-run', { type: 'boolean', default: false, describe: 'Observe the cluster and print the exact sequence; change nothing' })
-      .option('out', { type: 'string', describe: 'Where to save the snapshot taken first (default: snapshots/ beside the inventory)' })
+      .option('out', { type: 'string', coerce: fileValue('out'), describe: 'Where to save the snapshot taken first (default: snapshots/ beside the inventory)' })
       .option('gate-timeout', durationOption('gate-timeout', 'How long each health, catch-up and agreement gate may take', 120))
       .example('$0 rolling -i inventory.yaml --dry-run', 'show the sequence')
       .example('$0 rolling -i inventory.yaml', 'apply a new image or flags, one member at a time')
