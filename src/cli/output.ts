@@ -6,8 +6,9 @@ import type { Tracer } from '../phases/exec.js';
 /**
  * The one colour decision, for results (stdout) and progress (stderr) alike: NO_COLOR (no-color.org: set and not
  * empty) turns colour off; else FORCE_COLOR turns it on, even when piped (`0` or `false` turn it off, as in node);
- * else NODE_DISABLE_COLORS or TERM=dumb turn it off; else colour only a terminal. node's util.styleText decides the
- * same way, except that there FORCE_COLOR beats NO_COLOR; this tool has always let NO_COLOR win (docs/operator-guide.md).
+ * else NODE_DISABLE_COLORS or TERM=dumb turn it off; else colour only a terminal. node's own decision (tty
+ * getColorDepth, behind util.styleText) is the same, except that there FORCE_COLOR beats NO_COLOR; this tool has
+ * always let NO_COLOR win, as colorette does (docs/operator-guide.md).
  */
 export function colourWanted(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv = process.env): boolean {
   if (env.NO_COLOR) return false;
@@ -15,6 +16,9 @@ export function colourWanted(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv
   if (env.NODE_DISABLE_COLORS !== undefined || env.TERM === 'dumb') return false;
   return stream.isTTY === true;
 }
+
+/** stdout's decision as settleColour took it (before it changed the environment); null until then. */
+let stdoutColour: boolean | null = null;
 
 /**
  * listr2 colours through colorette, which decides once, when it is loaded, from NO_COLOR, FORCE_COLOR, TERM and
@@ -32,7 +36,6 @@ export function settleColour(env: NodeJS.ProcessEnv = process.env): void {
   }
 }
 
-let stdoutColour: boolean | null = null;
 const useColor = (): boolean => stdoutColour ?? colourWanted(process.stdout);
 
 export const style = {
