@@ -1,10 +1,14 @@
-// The one colour decision (cli/output.ts) and the file names shell completion offers (cli/completion.ts).
+// The one colour decision (cli/output.ts), the file names shell completion offers (cli/completion.ts) and the
+// command registry (cli/commands/index.ts).
 
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import type { CommandModule } from 'yargs';
+import { commandsFor, deferred, registry } from '../../src/cli/commands/index.js';
+import { planCommand } from '../../src/cli/commands/plan.js';
 import { fileCompletions, wantsFile } from '../../src/cli/completion.js';
 import { colourWanted } from '../../src/cli/output.js';
 
@@ -55,4 +59,22 @@ test('completion: entries matching the prefix, directories with a slash, hidden 
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('command registry: descriptors as they are; a deferred module loaded only when a word names it', async () => {
+  let loads = 0;
+  const whole: CommandModule = { command: 'logs', describe: 'the whole module', builder: (y) => y.option('since', { type: 'string' }), handler: () => {} };
+  const entries = [planCommand, deferred('logs', 'Every member\'s log', async () => (loads++, whole))];
+  const forHelp = await commandsFor(['--help'], entries);
+  assert.equal(loads, 0, 'help lists it without loading it');
+  assert.equal(forHelp[0], planCommand);
+  assert.equal(forHelp[1]!.command, 'logs');
+  assert.equal(forHelp[1]!.describe, 'Every member\'s log');
+  const forRun = await commandsFor(['logs', '--since', '1h'], entries);
+  assert.equal(loads, 1);
+  assert.equal(forRun[1], whole);
+  await commandsFor(['etcd-deploy', 'logs', '--s'], entries);
+  assert.equal(loads, 2, 'a completion request naming it loads it (its options are completed)');
+  // Every command the CLI ships is a descriptor with a lazy handler: none is deferred.
+  assert.ok(registry.every((e) => !('load' in e)));
 });

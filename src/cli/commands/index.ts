@@ -49,9 +49,9 @@ export const registry: readonly (AnyCommand | DeferredCommand)[] = [
  * The command modules for this command line: descriptors as they are, and each deferred module either loaded (when
  * a word names it: it runs, or its options are being completed) or as a stand-in that only lists it in help.
  */
-export async function commandsFor(words: readonly string[]): Promise<AnyCommand[]> {
+export async function commandsFor(words: readonly string[], entries: readonly (AnyCommand | DeferredCommand)[] = registry): Promise<AnyCommand[]> {
   return Promise.all(
-    registry.map(async (entry) => {
+    entries.map(async (entry) => {
       if (!('load' in entry)) return entry;
       if (words.includes(entry.name)) return entry.load();
       return { command: entry.name, describe: entry.describe, builder: {}, handler: async () => {} } satisfies AnyCommand;
