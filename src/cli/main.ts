@@ -103,7 +103,7 @@ export async function main(args: string[]): Promise<number> {
       .example('$0 up -i inventory.yaml', 'bootstrap the cluster (again: a no-op)')
       .example('$0 status -i inventory.yaml', 'health, leader, versions and containers of every member')
       .example('$0 completion >> ~/.bashrc', 'tab completion for commands, options and file names')
-      .epilogue('Exit codes: 0 success, 1 operation failed, 2 usage or inventory error.\nTimes (--health-timeout, --gate-timeout, --connect-timeout) take 90s, 2m, 1h, 500ms or bare seconds.')
+      .epilogue('Exit codes: 0 success, 1 operation failed, 2 usage or inventory error.\nTime options (--health-timeout, --gate-timeout, --connect-timeout, ...) take 90s, 2m, 1h, 500ms or bare seconds.')
       .version(version)
       .alias('version', 'V')
       .help()

@@ -33,10 +33,10 @@ export interface LockOptions {
  * A file option given once with a non-empty value. yargs turns a repeated option into an array (and `normalize`
  * then fails inside yargs with "Cannot redefine property"); an empty one would name the working directory.
  */
-export function fileValue(option: string) {
+export function fileValue(option: string, label = `--${option}`) {
   return (value: unknown): string => {
-    if (Array.isArray(value)) throw new UsageError(`--${option} was given ${value.length} times; give it once`);
-    if (typeof value !== 'string' || value.trim() === '') throw new UsageError(`--${option} needs a file name`);
+    if (Array.isArray(value)) throw new UsageError(`${label} was given ${value.length} times; give it once`);
+    if (typeof value !== 'string' || value.trim() === '') throw new UsageError(`${label} needs a file name`);
     return normalize(value);
   };
 }
@@ -76,7 +76,7 @@ export function withSsh<T>(y: Yargs<T>) {
       default: false,
       describe: 'Accept and record host keys not yet in known_hosts (never a changed key), like OpenSSH accept-new',
     })
-    .option('connect-timeout', durationOption('connect-timeout', 'How long each host has to be connected, retries of refused connections included (see docs/ssh.md)', 10));
+    .option('connect-timeout', durationOption('connect-timeout', 'How long each host has to be connected, retries of refused connections included; see docs/ssh.md', 10));
 }
 
 export function withLock<T>(y: Yargs<T>) {

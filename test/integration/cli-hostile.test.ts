@@ -171,6 +171,7 @@ test('snapshot status on a directory or a FIFO: a clear usage error', async () =
   await refused(['snapshot', 'status', dir], /snapshot .* is a directory: name a regular file/);
   await refused(['snapshot', 'status', join(dir, 'fifo')], /is a FIFO/);
   await refused(['snapshot', 'status', join(dir, 'missing.db')], /snapshot .*missing\.db does not exist/);
+  await refused(['snapshot', 'status', ''], /snapshot status FILE needs a file name/);
   await refused(['rebootstrap', '--wipe', '-i', inventory('r.yaml'), '--restore', dir], /snapshot .* is a directory/);
 });
 
@@ -195,7 +196,7 @@ test('-h is help, -V and version print the version, completion --help is help', 
   const h = await cli(['-h']);
   assert.equal(h.code, 0);
   assert.match(h.stdout, /^Commands:$/m);
-  assert.match(h.stdout, /90s, 2m, 1h, 500ms or bare seconds/);
+  assert.match(h.stdout, /Time options .*take\s+90s,\s+2m,\s+1h,\s+500ms\s+or\s+bare\s+seconds/s);
   const upHelp = await cli(['up', '-h']);
   assert.match(upHelp.stdout, /--health-timeout +How long to wait for every member to be healthy \(90s, 2m, 1h,\s+500ms or\s+bare seconds\)/);
   const version = (JSON.parse(execFileSync('cat', [repoPath('package.json')], { encoding: 'utf8' })) as { version: string }).version;

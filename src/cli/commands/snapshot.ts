@@ -25,7 +25,7 @@ const status: CommandModule<object, StatusOptions> = {
   command: 'status <file>',
   describe: 'Check a snapshot file: etcdutl/etcdctl snapshot status (locally, or on the first member with -i)',
   builder: (y) =>
-    withSsh(y.positional('file', { type: 'string', demandOption: true }).option('inventory', { alias: 'i', type: 'string', coerce: fileValue('inventory'), describe: 'Check on the cluster\'s first member when this machine has no etcdutl or etcdctl' }))
+    withSsh(y.positional('file', { type: 'string', demandOption: true, coerce: fileValue('file', 'snapshot status FILE') }).option('inventory', { alias: 'i', type: 'string', coerce: fileValue('inventory'), describe: 'Check on the cluster\'s first member when this machine has no etcdutl or etcdctl' }))
       .example('$0 snapshot status backup.db', 'check a snapshot') as never,
   handler: lazyHandler(() => import('../handlers/snapshot.js'), (m) => m.status),
 };
