@@ -225,3 +225,26 @@ test('colour: FORCE_COLOR colours a piped result, NO_COLOR wins, TERM=dumb alone
   const dumb = await cli(['up', '-i', path, '--connect-timeout', '2s'], { NO_COLOR: '', TERM: 'dumb' });
   assert.doesNotMatch(dumb.stdout + dumb.stderr, ANSI);
 });
+
+test('colour on a terminal (util-linux script gives the CLI a pty): yes, except with TERM=dumb or NO_COLOR', { skip: !hasScript() && 'no `script` here' }, async () => {
+  const path = inventory('pty.yaml');
+  const ANSI = new RegExp(`${String.fromCharCode(27)}\\[`);
+  const onPty = (env: NodeJS.ProcessEnv): Promise<string> =>
+    new Promise((resolve) => {
+      const base: NodeJS.ProcessEnv = { ...process.env, ...env };
+      for (const k of ['NO_COLOR', 'FORCE_COLOR', 'CI']) if (!(k in env)) delete base[k];
+      execFile('script', ['-qec', `${process.execPath} ${CLI} status -i ${path} --connect-timeout 2s`, '/dev/null'], { env: base, timeout: 30_000 }, (_err, stdout) => resolve(stdout));
+    });
+  assert.match(await onPty({ TERM: 'xterm-256color' }), ANSI, 'a terminal gets colour (so the checks below can fail)');
+  assert.doesNotMatch(await onPty({ TERM: 'dumb' }), ANSI, 'TERM=dumb: none, progress and table alike');
+  assert.doesNotMatch(await onPty({ TERM: 'xterm-256color', NO_COLOR: '1' }), ANSI);
+});
+
+function hasScript(): boolean {
+  try {
+    execFileSync('script', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
