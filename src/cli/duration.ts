@@ -16,25 +16,25 @@ const MAX_MS = 86_400_000;
 
 /**
  * Milliseconds of a positive duration, or a UsageError naming `option`. Numbers are what yargs gives for a default
- * or for a value it already converted: they are seconds.
+ * or for a value it already converted: they are seconds. `maxMs` is for a look back (`logs --since 48h`), not a wait.
  */
-export function parseDuration(value: unknown, option: string): number {
+export function parseDuration(value: unknown, option: string, maxMs: number = MAX_MS): number {
   const refuse = (why: string): never => {
     throw new UsageError(`--${option}: ${why}; write a duration such as ${DURATION_FORMS}`);
   };
   if (Array.isArray(value)) return refuse(`given ${value.length} times`);
-  if (typeof value === 'number') return checked(value * 1000, String(value), refuse);
+  if (typeof value === 'number') return checked(value * 1000, String(value), refuse, maxMs);
   if (typeof value !== 'string') return refuse('needs a value');
   const text = value.trim();
   if (text === '') return refuse('needs a value');
   const m = DURATION.exec(text);
   if (!m) return refuse(`${JSON.stringify(value)} is not a duration`);
-  return checked(Number(m[1]) * UNIT_MS[(m[2] ?? 's') as keyof typeof UNIT_MS], JSON.stringify(value), refuse);
+  return checked(Number(m[1]) * UNIT_MS[(m[2] ?? 's') as keyof typeof UNIT_MS], JSON.stringify(value), refuse, maxMs);
 }
 
-function checked(ms: number, shown: string, refuse: (why: string) => never): number {
+function checked(ms: number, shown: string, refuse: (why: string) => never, maxMs: number): number {
   if (!Number.isFinite(ms) || ms <= 0) return refuse(`${shown} is not a positive duration`);
-  if (ms > MAX_MS) return refuse(`${shown} is longer than a day`);
+  if (ms > maxMs) return refuse(`${shown} is longer than ${maxMs === MAX_MS ? 'a day' : formatDuration(maxMs)}`);
   // Below a millisecond nothing can be waited for; 0.0001s is a typo, not a deadline.
   if (ms < 1) return refuse(`${shown} is shorter than a millisecond`);
   return Math.round(ms);

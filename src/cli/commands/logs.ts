@@ -1,10 +1,13 @@
 import type { CommandModule } from 'yargs';
+import { DURATION_FORMS } from '../duration.js';
 import { lazyHandler } from '../lazy.js';
 import { withLimit, type LimitOptions } from '../limit.js';
 import { withInventory, withSsh, type InventoryOptions, type SshOptions } from '../options.js';
+import { parseSince } from '../since.js';
 
 export interface LogsArgs extends InventoryOptions, SshOptions, LimitOptions {
-  since?: string;
+  /** Seconds (possibly fractional), from a duration. */
+  since?: number;
   tail?: number;
   follow: boolean;
 }
@@ -14,7 +17,7 @@ export const logsCommand: CommandModule<object, LogsArgs> = {
   describe: "Every member's etcd container log, each line prefixed with its member, merged in time order",
   builder: (y) =>
     withLimit(withSsh(withInventory(y)), 'their logs only')
-      .option('since', { type: 'string', requiresArg: true, describe: 'Only lines newer than this: 90s, 2m, 1h, or seconds' })
+      .option('since', { type: 'string', requiresArg: true, coerce: parseSince, describe: `Only lines newer than this (${DURATION_FORMS})` })
       .option('tail', { type: 'number', requiresArg: true, describe: 'Only the last N lines of each member' })
       .option('follow', { alias: 'f', type: 'boolean', default: false, describe: 'Keep printing new lines as they arrive, until Ctrl-C (exit 130)' })
       .example('$0 logs --since 10m', 'the last ten minutes of every member, oldest first')

@@ -9,12 +9,11 @@ import type { LogsArgs } from '../commands/logs.js';
 import { limitedNodes } from '../limit.js';
 import { info, printJson, verboseTracer } from '../output.js';
 import { ReportedFailure } from '../reported.js';
-import { parseSeconds } from '../since.js';
 
 export async function logs(argv: LogsArgs): Promise<void> {
   const inventory = loadInventory(argv.inventory);
   const nodes = limitedNodes(inventory, argv.limit);
-  const sinceSeconds = argv.since === undefined ? undefined : parseSeconds(argv.since, '--since');
+  const sinceSeconds = argv.since;
   if (argv.tail !== undefined && !(Number.isSafeInteger(argv.tail) && argv.tail >= 0)) throw new UsageError(`--tail ${String(argv.tail)} is not a number of lines (0 or more)`);
   if (argv.follow && argv.json) throw new UsageError('--json prints one document and --follow never ends: use one or the other');
   const options = { ...(sinceSeconds !== undefined ? { sinceSeconds } : {}), ...(argv.tail !== undefined ? { tail: argv.tail } : {}) };
