@@ -9,7 +9,7 @@ UNIT_TESTS := dist/test/unit/*.test.js dist/test/integration/*.test.js
 E2E_TESTS := dist/test/e2e/*.test.js
 DEMO_TESTS := dist/test/e2e-demo/*.test.js
 
-.PHONY: all deps build lint typecheck unit unit-node e2e test demo lab-deps lab-up lab-down lab-status bench pack pack-test clean
+.PHONY: all deps build lint typecheck unit unit-node e2e test demo lab-deps lab-up lab-down lab-status bench bench-startup pack pack-test clean
 
 all: build
 
@@ -80,6 +80,10 @@ bench: build lab-deps
 	@if [ "$$(id -u)" != 0 ]; then echo "bench: needs root (the lab uses network namespaces, dockerd and sshd)"; exit 2; fi
 	flock /run/edl-session.lock bash -c 'trap "$(LAB) down >/dev/null" EXIT; $(LAB) up --nodes 3 >/dev/null || exit 1; \
 	  node dist/test/bench/bench.js $(BENCH_ARGS); rc=$$?; exit $$rc'
+
+# The start-up section of the benchmark alone (--help, --version, completion against node -e 0): no lab, no root.
+bench-startup: build
+	node dist/test/bench/bench.js --startup-only $(BENCH_ARGS)
 
 pack: build
 	npm pack

@@ -3,7 +3,6 @@
 // majority of the hosts over those same connections (one connection per host per run), before the command sees any
 // host, and refreshed by its heartbeat until the run ends.
 
-import type { Argv as Yargs } from 'yargs';
 import { acquireClusterLock, describeHolder, LockLostError, type HeldLock } from '../audit/lock.js';
 import { appendAudit, operatorName, sha256File, type AuditRecord } from '../audit/trail.js';
 import { DeployError, ExitCode } from '../errors.js';
@@ -13,23 +12,14 @@ import { render } from '../plan/shell.js';
 import type { FileHost } from '../ssh/connection.js';
 import { runSignal } from '../ssh/interrupt.js';
 import { connector } from './connect.js';
-import type { GlobalOptions, SshOptions } from './options.js';
+import type { GlobalOptions, LockOptions, SshOptions } from './options.js';
 import { info, verboseTracer } from './output.js';
 import { hideBin } from './yargs-cjs.js';
 
-export interface LockOptions {
-  'force-unlock': boolean;
-}
+// Moved to options.ts (light: command descriptors use it); re-exported for the modules that import it from here.
+export { withLock, type LockOptions } from './options.js';
 
 export type ChangingOptions = GlobalOptions & SshOptions & LockOptions;
-
-export function withLock<T>(y: Yargs<T>) {
-  return y.option('force-unlock', {
-    type: 'boolean',
-    default: false,
-    describe: 'Remove the cluster lock another run left (on every reachable host) before taking it; only when no other run is active',
-  });
-}
 
 /** Opens one connection per node (all or nothing), the cluster lock already held over them. */
 export type LockedConnect = () => Promise<Map<string, FileHost>>;

@@ -5,9 +5,10 @@ import { readFileSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
 import { DeployError, ExitCode, HostsError, InventoryError } from '../errors.js';
 import { InterruptedError, interruptRun, runSignal } from '../ssh/interrupt.js';
-import { printJson } from './output.js';
+import { commandsFor } from './commands/index.js';
+import { fileCompletions, wantsFile } from './completion.js';
+import { printJson, settleColour, stdoutFailed, watchStdout } from './output.js';
 import { ReportedFailure } from './reported.js';
-import { hideBin, yargs } from './yargs-cjs.js';
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -17,33 +18,10 @@ function packageVersion(): string {
 
 class YargsUsage extends Error {}
 
-// Command modules in help order, imported only when needed: together they pull in listr2, ssh2 and every phase,
-// about 50 ms of module loading that `plan` (or any single command) does not use. See docs/performance.md.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-const commandModules: Record<string, () => Promise<CommandModule<any, any>>> = {
-  plan: async () => (await import('./commands/plan.js')).planCommand,
-  up: async () => (await import('./commands/up.js')).upCommand,
-  check: async () => (await import('./commands/check.js')).checkCommand,
-  status: async () => (await import('./commands/status.js')).statusCommand,
-  rolling: async () => (await import('./commands/rolling.js')).rollingCommand,
-  snapshot: async () => (await import('./commands/snapshot.js')).snapshotCommand,
-  rebootstrap: async () => (await import('./commands/rebootstrap.js')).rebootstrapCommand,
-  down: async () => (await import('./commands/down.js')).downCommand,
-  certs: async () => (await import('./commands/certs.js')).certsCommand,
-  init: async () => (await import('./commands/init.js')).initCommand,
-  logs: async () => (await import('./commands/logs.js')).logsCommand,
-  etcdctl: async () => (await import('./commands/etcdctl.js')).etcdctlCommand,
-  env: async () => (await import('./commands/env.js')).envCommand,
-  lock: async () => (await import('./commands/lock.js')).lockCommand,
-  audit: async () => (await import('./commands/audit.js')).auditCommand,
-};
-
-/** Just the named command when the first argument names one (and no help is asked for); otherwise all of them. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-function commandsFor(args: readonly string[]): Promise<CommandModule<any, any>[]> {
-  const first = args[0];
-  const one = first !== undefined && Object.hasOwn(commandModules, first) && !args.includes('--help') && !args.includes('-h');
-  return Promise.all((one ? [first] : Object.keys(commandModules)).map((name) => commandModules[name]!()));
+/** The words of a completion request (program name first), or null when this is not one. */
+function completionWords(args: readonly string[]): string[] | null {
+  const at = args.indexOf('--get-yargs-completions');
+  return at < 0 ? null : args.slice(at + 1);
 }
 
 /** 128 + SIGINT, as a shell reports a command ended by Ctrl-C. */
@@ -63,31 +41,78 @@ function onInterrupt(): void {
   process.exit(INTERRUPTED);
 }
 
+/** Exit code once what was written to stdout has gone out (or failed: its error event comes a tick later). */
+async function stdoutSettled(): Promise<number> {
+  await new Promise((resolve) => setImmediate(resolve));
+  return stdoutFailed() ? ExitCode.failed : ExitCode.ok;
+}
+
+/** `etcd-deploy --version` (or -V, or version) alone: answered before yargs is even loaded (a third of start-up). */
+const VERSION_ONLY = new Set(['--version', '-V', 'version']);
+
 export async function main(args: string[]): Promise<number> {
+  watchStdout();
+  if (args.length === 1 && VERSION_ONLY.has(args[0]!)) {
+    process.stdout.write(`${packageVersion()}\n`);
+    return await stdoutSettled();
+  }
+  const words = completionWords(args);
+  if (words && wantsFile(words)) {
+    // A TAB after -i, --out or --restore: file names, which need nothing from yargs either.
+    for (const f of fileCompletions(words.at(-1) ?? '')) process.stdout.write(`${f}\n`);
+    return await stdoutSettled();
+  }
+  const { yargs } = await import('./yargs-cjs.js');
   const wantsJson = args.includes('--json');
+  settleColour();
   process.on('SIGINT', onInterrupt);
   try {
-    await yargs(args)
+    const version = packageVersion();
+    const cli = yargs(args);
+    const completion: CommandModule = {
+      command: 'completion',
+      describe: 'Print a shell completion script (bash, or zsh when $SHELL is zsh)',
+      builder: (y) => y.example('$0 completion >> ~/.bashrc', 'complete commands, options and file names with TAB'),
+      handler: () => {
+        // yargs's types omit the arguments; its implementation takes the program and command names.
+        (cli.showCompletionScript as (name: string, command: string) => unknown)('etcd-deploy', 'completion');
+      },
+    };
+    const versionCommand: CommandModule = {
+      command: 'version',
+      describe: 'Print the version (as -V and --version do)',
+      builder: (y) => y.example('$0 version', `prints ${version}`),
+      handler: () => void process.stdout.write(`${version}\n`),
+    };
+    await cli
       .scriptName('etcd-deploy')
       .usage('$0 <command> -i INVENTORY [options]\n\nBootstrap and operate an etcd cluster of Docker containers on 3, 5 or 7 hosts over SSH.')
       .option('json', { type: 'boolean', default: false, describe: 'Print one JSON document on stdout (progress stays on stderr)', global: true })
       .option('verbose', { alias: 'v', type: 'boolean', default: false, describe: 'Show every remote command with its exit code and output', global: true })
-      .command(await commandsFor(args))
+      .command(await commandsFor(words ?? args))
+      .command(completion)
+      .command(versionCommand)
       .demandCommand(1, 'name a command, e.g. plan, check, up or status (see --help)')
       .strict()
       .recommendCommands()
-      .completion('completion', 'Print a shell completion script (bash or zsh)')
+      // yargs's own completion command prints the script even for `completion --help`: it is registered hidden under
+      // another name, and `completion` above prints the script itself. yargs answers each TAB from the descriptors
+      // (file names were answered above, without yargs).
+      .completion('__yargs-completion', false)
       .example('$0 plan -i inventory.yaml', 'every flag and command, per host; connects to nothing')
       .example('$0 up -i inventory.yaml', 'bootstrap the cluster (again: a no-op)')
       .example('$0 status -i inventory.yaml', 'health, leader, versions and containers of every member')
-      .example('$0 completion >> ~/.bashrc', 'tab completion for commands and options')
-      .epilogue('Exit codes: 0 success, 1 operation failed, 2 usage or inventory error.')
-      .version(packageVersion())
+      .example('$0 completion >> ~/.bashrc', 'tab completion for commands, options and file names')
+      .epilogue('Exit codes: 0 success, 1 operation failed, 2 usage or inventory error.\nTime options (--health-timeout, --gate-timeout, --connect-timeout, ...) take 90s, 2m, 1h, 500ms or bare seconds.')
+      .version(version)
+      .alias('version', 'V')
       .help()
+      .alias('help', 'h')
       .wrap(Math.min(110, process.stdout.columns ?? 100))
       .fail((msg, err) => {
-        if (err) throw err;
-        throw new YargsUsage(msg);
+        // A coerce function's error (a refused duration, a repeated -i) arrives as yargs's own YError: a usage error.
+        if (err && err.name !== 'YError') throw err;
+        throw new YargsUsage(msg ?? err?.message ?? 'invalid command line');
       })
       .parseAsync();
     if (runSignal.aborted) {
@@ -95,7 +120,7 @@ export async function main(args: string[]): Promise<number> {
       process.stderr.write('interrupted (Ctrl-C) after the last command had started: the run completed; its result is above\n');
       return INTERRUPTED;
     }
-    return ExitCode.ok;
+    return stdoutFailed() ? ExitCode.failed : ExitCode.ok;
   } catch (err) {
     const code = report(err, wantsJson);
     return runSignal.aborted ? INTERRUPTED : code;
@@ -134,4 +159,5 @@ function errorJson(err: DeployError): unknown {
   return { kind: err.name, message: err.message };
 }
 
-process.exitCode = await main(hideBin(process.argv));
+// process.argv is [node, script, ...]: what yargs's hideBin returns outside Electron, without loading yargs for it.
+process.exitCode = await main(process.argv.slice(2));

@@ -1,17 +1,12 @@
-// `--since 90s`: a duration as Go and etcd write them, with one unit (s, m, h) or bare seconds. Local to the logs
-// command for now; the CLI's shared duration parser will replace it.
+// `logs --since 90s`: a look back, written as every other time option is (duration.ts), in whole or fractional seconds
+// as `docker logs --since` takes them. Light: the logs descriptor coerces the option with it.
 
-import { UsageError } from '../errors.js';
+import { parseDuration } from './duration.js';
 
-const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600 };
+/** A year: further back than any container log is kept; a longer one is a typo. */
+const MAX_SINCE_MS = 365 * 86_400_000;
 
-/** Seconds, a positive whole number. Throws UsageError naming the option for anything else. */
-export function parseSeconds(value: unknown, option: string): number {
-  const text = String(value).trim();
-  const m = /^(\d+)(s|m|h)?$/.exec(text);
-  const seconds = m ? Number(m[1]) * UNIT_SECONDS[m[2] ?? 's']! : NaN;
-  if (!Number.isSafeInteger(seconds) || seconds <= 0) {
-    throw new UsageError(`${option} ${JSON.stringify(text)} is not a duration: write e.g. 90s, 2m, 1h, or a number of seconds (more than 0)`);
-  }
-  return seconds;
+/** Seconds (possibly fractional) of a positive duration. Throws UsageError naming --since for anything else. */
+export function parseSince(value: unknown): number {
+  return parseDuration(value, 'since', MAX_SINCE_MS) / 1000;
 }

@@ -1,35 +1,79 @@
 // Reads an inventory file into a typed Inventory, or throws one InventoryError holding every problem found,
 // each located by file, line, column and field. Nothing here touches the network.
 
-import { readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { isUtf8 } from 'node:buffer';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { ErrorObject } from 'ajv';
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
 import { InventoryError, UsageError, type InventoryProblem } from '../errors.js';
+import { readSmallFile } from '../local-file.js';
 import { readSshConfig, resolveNodeSsh, type SshConfigFile, type WrittenSsh } from '../ssh/ssh-config.js';
-import { inventorySchema } from './schema.js';
+import { inventorySchema, PLAIN_PATH_PATTERN } from './schema.js';
 import type { CheckThresholds, Inventory, NodeSpec } from './types.js';
-import { checkSemantics, type RawInventory } from './semantics.js';
+import { checkSemantics, plainPathProblem, type RawInventory } from './semantics.js';
 // Precompiled from the schema by `npm run docs`: importing ajv and compiling the schema here cost ~45 ms per start-up.
 import { validateInventory as validate } from './validate.js';
 
 type PathPart = string | number;
 
+/** An inventory describes at most 7 nodes: a file larger than this is not one (and is not read further). */
+export const MAX_INVENTORY_BYTES = 1024 * 1024;
+
+/**
+ * How many nodes YAML aliases may expand to in all: an inventory needs a few (a shared ssh stanza, say); an alias
+ * bomb needs millions. The yaml package's own default (100) counts the same way.
+ */
+const MAX_ALIAS_COUNT = 100;
+
 export function loadInventory(file: string): Inventory {
   const path = resolve(file);
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(path, 'utf8');
+    bytes = readSmallFile(path, 'inventory', MAX_INVENTORY_BYTES);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new UsageError(
-      code === 'ENOENT'
-        ? `inventory ${path} does not exist: pass an inventory with -i FILE (see inventory.example.yaml)`
-        : `cannot read inventory ${path}: ${(err as Error).message}`,
-    );
+    if (err instanceof UsageError && !existsSync(path)) throw new UsageError(`${err.message}: pass an inventory with -i FILE (see inventory.example.yaml)`);
+    throw err;
   }
-  return parseInventory(text, path, { readSshConfig });
+  return parseInventory(decodeUtf8(bytes, path), path, { readSshConfig });
+}
+
+/**
+ * The text of an inventory, which must be UTF-8: a path or a name in another encoding would otherwise become U+FFFD
+ * silently, and a host would be asked for a path that does not exist. The problem names the first line at fault.
+ */
+export function decodeUtf8(bytes: Buffer, path: string): string {
+  if (isUtf8(bytes)) return bytes.toString('utf8').replace(/^\uFEFF/, '');
+  // A newline byte never occurs inside a multi-byte UTF-8 sequence: checking line by line finds the line at fault.
+  let line = 1;
+  let start = 0;
+  for (;;) {
+    const end = bytes.indexOf(0x0a, start);
+    const slice = bytes.subarray(start, end < 0 ? bytes.length : end);
+    if (!isUtf8(slice)) {
+      const column = firstInvalidByte(slice) + 1;
+      throw new InventoryError([{ file: path, line, column, field: '(encoding)', message: 'is not UTF-8 text: save the inventory as UTF-8' }]);
+    }
+    if (end < 0) break;
+    start = end + 1;
+    line++;
+  }
+  return bytes.toString('utf8');
+}
+
+/** Index of the byte at which `bytes` stops being UTF-8: a streaming decoder fed one byte at a time throws there. */
+function firstInvalidByte(bytes: Buffer): number {
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  for (let i = 0; i < bytes.length; i++) {
+    try {
+      decoder.decode(bytes.subarray(i, i + 1), { stream: true });
+    } catch {
+      return i;
+    }
+  }
+  // Only a sequence cut short by the end of the line is left: it started within its last three bytes.
+  return Math.max(0, bytes.length - 1);
 }
 
 export interface ParseOptions {
@@ -47,9 +91,19 @@ export function parseInventory(text: string, path: string, options: ParseOptions
   };
 
   if (doc.errors.length > 0) {
-    throw new InventoryError(doc.errors.map((e) => at(e.pos[0], '(yaml)', e.message.split('\n')[0] ?? e.message)));
+    // The first few: input that is not YAML at all (1 MiB of brackets) yields one error per line or more.
+    throw new InventoryError(doc.errors.slice(0, 10).map((e) => at(e.pos[0], '(yaml)', e.message.split('\n')[0] ?? e.message)));
   }
-  const data: unknown = doc.toJS();
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (err) {
+    // yaml throws a ReferenceError when aliases expand beyond maxAliasCount (the "billion laughs" alias bomb).
+    if (!(err instanceof ReferenceError)) throw err;
+    throw new InventoryError([
+      at(firstAliasOffset(doc), '(yaml)', `anchors and aliases expand to more than ${MAX_ALIAS_COUNT} nodes (a YAML alias bomb?): write the values out or use fewer aliases`),
+    ]);
+  }
   // What the operator wrote, before ajv fills in defaults: a written ssh value beats ~/.ssh/config, a default does not.
   const written = structuredClone(data) as RawInventory;
   if (!validate(data)) {
@@ -63,6 +117,17 @@ export function parseInventory(text: string, path: string, options: ParseOptions
     throw new InventoryError(semantic.errors.map((e) => at(locate(e.path), fieldName(e.path), e.message)));
   }
   return toInventory(data, path, semantic.warnings, written, options);
+}
+
+function firstAliasOffset(doc: Document): number {
+  let offset = 0;
+  visit(doc, {
+    Alias(_key, node) {
+      offset = node.range?.[0] ?? 0;
+      return visit.BREAK;
+    },
+  });
+  return offset;
 }
 
 /** The ssh keys this module reads beyond RawInventory's (ssh.config, ssh.sudo, ssh.bastion). */
@@ -199,8 +264,13 @@ function schemaProblems(
         message = 'must be an IPv4 or IPv6 address';
         break;
       case 'pattern': {
+        const why = (e.params as { pattern: string }).pattern === PLAIN_PATH_PATTERN ? plainPathProblem(String(e.data)) : null;
+        if (why) {
+          message = `${JSON.stringify(e.data)} ${why} (it must be a plain absolute path below a top-level directory: docs/inventory.md)`;
+          break;
+        }
         const description = describe(parts);
-        message = `"${String(e.data)}" is not valid${description ? `: ${description}` : ` (must match ${(e.params as { pattern: string }).pattern})`}`;
+        message = `${JSON.stringify(e.data)} is not valid${description ? `: ${description}` : ` (must match ${(e.params as { pattern: string }).pattern})`}`;
         break;
       }
       case 'minItems':

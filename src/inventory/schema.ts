@@ -2,7 +2,17 @@
 // Keys are snake_case, as in Ansible inventories, because operators write this file by hand.
 
 const port = { type: 'integer', minimum: 1, maximum: 65535 } as const;
-const absolutePath = { type: 'string', pattern: '^/', description: 'An absolute path on the host.' } as const;
+/**
+ * A data path is mounted into the container (`-v PATH:/var/lib/etcd`), created, and moved aside by `down --purge` and
+ * `rebootstrap --wipe`: it must be a plain absolute path below a top-level directory. No `.` or `..` part (the path
+ * the tool checks must be the path docker mounts), no `:` (docker's -v separator), no spaces or control characters.
+ * Shared system directories (/var/lib, /usr/local, ...) are refused by semantics.ts, with the reason.
+ */
+// No `|` in it: docs/inventory.md shows it in a table cell.
+export const PLAIN_PATH_PATTERN = '^(/(?!\\.\\.?/)(?!\\.\\.?$)[A-Za-z0-9._+@-]+){2,}$';
+const plainPath = { type: 'string', pattern: PLAIN_PATH_PATTERN } as const;
+export const PLAIN_PATH_RULE =
+  'A plain absolute path below a top-level directory, e.g. /var/lib/etcd-cluster or /data/etcd: two or more parts of letters, digits, `.`, `_`, `-`, `+` and `@`; no `.` or `..` part, no `:`, spaces or control characters; not a shared system directory such as /var/lib or /usr/local.';
 
 export const inventorySchema = {
   $schema: 'http://json-schema.org/draft-07/schema#',
@@ -25,9 +35,10 @@ export const inventorySchema = {
           pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$',
         },
         image: {
-          description: 'Container image with etcd and etcdctl on its PATH. Pulled only when a host does not have it.',
+          description:
+            'Container image with etcd and etcdctl on its PATH. Pulled only when a host does not have it. Starts with a letter or digit (docker would read a leading `-` as an option); no spaces or control characters.',
           type: 'string',
-          pattern: '^[^\\s]+$',
+          pattern: '^[A-Za-z0-9][A-Za-z0-9._/:@+-]*$',
         },
         container_name: {
           description: 'Name of the etcd container on every host.',
@@ -42,14 +53,19 @@ export const inventorySchema = {
           description: 'Optional second client port that old clients use (the runbook\'s 4001). Served in addition to client_port.',
         },
         data_path: {
-          ...absolutePath,
-          description: 'Default path on each host (ideally an SSD) for the member\'s data; mounted at /var/lib/etcd in the container. A node may override it.',
+          ...plainPath,
+          description: `Default path on each host (ideally an SSD) for the member's data; mounted at /var/lib/etcd in the container. A node may override it. ${PLAIN_PATH_RULE}`,
           default: '/var/lib/etcd-cluster',
         },
         extra_flags: {
-          description: 'Extra etcd flags appended to the computed ones, each as `--flag=value`. Flags the tool computes cannot be repeated here.',
+          description:
+            'Extra etcd flags appended to the computed ones, each as `--flag=value`, each flag once. Refused: flags the tool computes (--name, --initial-cluster, the TLS flags, ...), --config-file (etcd would ignore every other flag), discovery and --force-new-cluster (they contradict the bootstrap the tool runs), and a --wal-dir outside /var/lib/etcd (the WAL would be lost with the container).',
           type: 'array',
-          items: { type: 'string', pattern: '^--[a-z0-9][a-z0-9-]*(=.*)?$' },
+          items: {
+            description: 'One flag as `--flag=value` (or `--flag`): a name of lowercase letters, digits and `-`; a value without control characters.',
+            type: 'string',
+            pattern: '^--[a-z0-9][a-z0-9-]*(=[^\\u0000-\\u001f\\u007f]*)?$',
+          },
           default: [],
         },
         tls: {
@@ -133,7 +149,7 @@ export const inventorySchema = {
           user: { description: 'SSH user for this node (overrides ssh.user).', type: 'string', pattern: '^[a-z_][a-z0-9_.-]*$' },
           ssh_port: { ...port, description: 'SSH port for this node (overrides ssh.port).' },
           ssh_key: { description: 'Private key file for this node (overrides ssh.key).', type: 'string', minLength: 1 },
-          data_path: { ...absolutePath, description: 'Member data path on this host (overrides cluster.data_path).' },
+          data_path: { ...plainPath, description: `Member data path on this host (overrides cluster.data_path). ${PLAIN_PATH_RULE}` },
         },
       },
     },

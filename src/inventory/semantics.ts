@@ -1,4 +1,7 @@
-// Checks JSON Schema cannot express: uniqueness across nodes, port clashes, flags the tool owns, and member-count advice.
+// Checks JSON Schema cannot express: uniqueness across nodes, port clashes, flags the tool owns or cannot honour, data
+// paths in system directories, and member-count advice.
+
+import { CONTAINER_DATA_DIR } from '../plan/flags.js';
 
 export interface RawNode {
   name: string;
@@ -53,9 +56,84 @@ export const COMPUTED_FLAGS = [
   '--peer-trusted-ca-file',
 ] as const;
 
+/**
+ * Flags etcd accepts but the tool cannot honour, with the reason the operator is told. Their values do not matter.
+ * (--wal-dir is judged by its value: see walDirProblem.)
+ */
+export const REFUSED_FLAGS: Readonly<Record<string, string>> = {
+  '--config-file': 'with a config file etcd ignores every other flag, the computed ones and TLS included; put its settings in extra_flags one by one',
+  '--discovery': 'the tool bootstraps with --initial-cluster from the inventory; etcd refuses discovery beside it',
+  '--discovery-srv': 'the tool bootstraps with --initial-cluster from the inventory; etcd refuses discovery beside it',
+  '--discovery-srv-name': 'the tool bootstraps with --initial-cluster from the inventory; etcd refuses discovery beside it',
+  '--discovery-endpoints': 'the tool bootstraps with --initial-cluster from the inventory; etcd refuses discovery beside it',
+  '--discovery-token': 'the tool bootstraps with --initial-cluster from the inventory; etcd refuses discovery beside it',
+  '--force-new-cluster': 'it would be applied again at every start (up, rolling) and drop the other members each time; recover by hand, or with rebootstrap --restore',
+};
+
+/**
+ * Directories other software owns, or that do not survive a reboot. A data path there is mounted whole into the
+ * container and moved aside whole by `down --purge` and `rebootstrap --wipe`.
+ */
+const SYSTEM_DIRS = ['/var/lib', '/var/log', '/var/cache', '/var/tmp', '/var/spool', '/var/run', '/var/lock', '/var/mail', '/var/opt', '/var/local', '/var/backups', '/usr/local', '/usr/lib', '/usr/share'];
+const SYSTEM_TREES = ['/proc', '/sys', '/dev', '/run', '/boot', '/etc', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/usr'];
+
+/**
+ * Why a string is not a plain absolute path below a top-level directory (the schema's pattern for data paths), or
+ * null: the schema can only say "does not match", the operator needs to know which rule.
+ */
+export function plainPathProblem(value: string): string | null {
+  // eslint-disable-next-line no-control-regex
+  const control = /[\u0000-\u001f\u007f]/.exec(value);
+  if (control) return `contains a control character (${JSON.stringify(control[0])}${control[0] === '\n' ? ', a line break' : ''})`;
+  if (!value.startsWith('/')) return 'is not an absolute path';
+  if (value === '/') return 'is the root directory: use a directory below a top-level one, e.g. /var/lib/etcd-cluster or /data/etcd';
+  if (value.includes(':')) return 'contains `:`, which docker -v reads as the end of the host path';
+  const parts = value.slice(1).split('/');
+  if (parts.some((p) => p === '.' || p === '..')) return 'has a `.` or `..` part: write the path it leads to';
+  if (parts.some((p) => p === '')) return 'has an empty part (`//` or a trailing `/`)';
+  const odd = /[^A-Za-z0-9._+@/-]/.exec(value);
+  if (odd) return `contains ${JSON.stringify(odd[0])}: use letters, digits, \`.\`, \`_\`, \`-\`, \`+\` and \`@\``;
+  if (parts.length < 2) return 'is a top-level directory: use a directory below one, e.g. /var/lib/etcd-cluster or /data/etcd';
+  return null;
+}
+
+/** Why a data path (already a plain absolute path, by the schema) cannot be used, or null. */
+export function dataPathProblem(path: string): string | null {
+  if (SYSTEM_DIRS.includes(path)) return `${path} is a shared system directory: the whole of it would be mounted into the container and moved aside by down --purge; use a directory of its own, e.g. ${path}/etcd-cluster`;
+  const tree = SYSTEM_TREES.find((t) => path === t || path.startsWith(`${t}/`));
+  if (tree && !path.startsWith('/usr/local/') && !path.startsWith('/var/')) return `${path} is under ${tree}, which belongs to the system (or does not survive a reboot); use e.g. /var/lib/etcd-cluster`;
+  return null;
+}
+
+/** --wal-dir must be inside the data directory the container mounts, or the WAL lives in the container's own layer. */
+function walDirProblem(value: string): string | null {
+  const parts: string[] = [];
+  if (!value.startsWith('/')) return `--wal-dir=${value} is not an absolute path inside ${CONTAINER_DATA_DIR}`;
+  for (const p of value.split('/')) {
+    if (p === '' || p === '.') continue;
+    if (p === '..') parts.pop();
+    else parts.push(p);
+  }
+  const dir = `/${parts.join('/')}`;
+  if (!dir.startsWith(`${CONTAINER_DATA_DIR}/`)) {
+    return `--wal-dir=${value} is outside ${CONTAINER_DATA_DIR}, the only directory the container mounts from the host (the data path): the WAL would be lost with the container. Use e.g. --wal-dir=${CONTAINER_DATA_DIR}/wal`;
+  }
+  if (dir === `${CONTAINER_DATA_DIR}/member` || dir.startsWith(`${CONTAINER_DATA_DIR}/member/`)) return `--wal-dir=${value} is inside etcd's own member directory; use e.g. --wal-dir=${CONTAINER_DATA_DIR}/wal`;
+  return null;
+}
+
 export function checkSemantics(raw: RawInventory): { errors: SemanticError[]; warnings: string[] } {
   const errors: SemanticError[] = [];
   const warnings: string[] = [];
+
+  const dataPaths: [(string | number)[], string | undefined][] = [
+    [['cluster', 'data_path'], raw.cluster.data_path],
+    ...raw.nodes.map((n, i): [(string | number)[], string | undefined] => [['nodes', i, 'data_path'], n.data_path]),
+  ];
+  for (const [path, value] of dataPaths) {
+    const problem = value === undefined ? null : dataPathProblem(value);
+    if (problem) errors.push({ path, message: problem });
+  }
 
   for (const field of ['name', 'ip'] as const) {
     const first = new Map<string, number>();
@@ -81,8 +159,18 @@ export function checkSemantics(raw: RawInventory): { errors: SemanticError[]; wa
     }
   }
 
+  const seenFlags = new Map<string, number>();
   (c.extra_flags ?? []).forEach((flag, i) => {
     const name = flag.split('=')[0]!;
+    const earlier = seenFlags.get(name);
+    if (earlier !== undefined) errors.push({ path: ['cluster', 'extra_flags', i], message: `${name} is also cluster.extra_flags[${earlier}]; give each flag once` });
+    else seenFlags.set(name, i);
+    const refused = REFUSED_FLAGS[name];
+    if (refused) errors.push({ path: ['cluster', 'extra_flags', i], message: `${name} cannot be used: ${refused}` });
+    if (name === '--wal-dir') {
+      const problem = walDirProblem(flag.slice(name.length + 1));
+      if (problem) errors.push({ path: ['cluster', 'extra_flags', i], message: problem });
+    }
     if ((COMPUTED_FLAGS as readonly string[]).includes(name)) {
       errors.push({ path: ['cluster', 'extra_flags', i], message: `${name} is computed from the inventory${name.includes('cert') || name.includes('key') || name.includes('trusted') ? ' (set cluster.tls: pki for TLS)' : ''}; remove it from extra_flags` });
     }

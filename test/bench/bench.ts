@@ -3,7 +3,8 @@
 // where `up`'s time goes beyond the floor. Not a test: it prints figures, and fails only when a run does not end
 // with a healthy cluster. Needs root and a lab that is up (the Makefile target brings one up and down under the lock).
 //
-//   node dist/test/bench/bench.js [--runs 11] [--plan-runs 15] [--profile-runs 3] [--json FILE]
+//   node dist/test/bench/bench.js [--runs 11] [--plan-runs 15] [--profile-runs 3] [--startup-runs 21] [--json FILE]
+//   node dist/test/bench/bench.js --startup-only [--startup-runs 21]    (--help, --version, completion; no lab)
 
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -17,6 +18,7 @@ import { measureUnitCosts, measureWhatIf, type UnitCosts, type WhatIf } from './
 import { floorCommands, type FloorCommands, type PlanJson } from './floor.js';
 import { measureModuleLoad } from './modules.js';
 import { profileRun, type RunProfile } from './profile.js';
+import { measureStartup, startupReport, type StartupResult } from './startup.js';
 import { median, ratio, seconds, summarize, type Summary } from './stats.js';
 import { nowMs, timedRun, type TimedOptions, type TimedRun } from './timing.js';
 
@@ -31,12 +33,15 @@ const { values: opts } = parseArgs({
     runs: { type: 'string', default: '11' },
     'plan-runs': { type: 'string', default: '15' },
     'profile-runs': { type: 'string', default: '3' },
+    'startup-runs': { type: 'string', default: '21' },
+    'startup-only': { type: 'boolean', default: false },
     json: { type: 'string' },
   },
 });
 const RUNS = atLeast('runs', opts.runs, 5);
 const PLAN_RUNS = atLeast('plan-runs', opts['plan-runs'], 10);
 const PROFILE_RUNS = atLeast('profile-runs', opts['profile-runs'], 0);
+const STARTUP_RUNS = atLeast('startup-runs', opts['startup-runs'], 5);
 
 function atLeast(name: string, value: string | undefined, min: number): number {
   const n = Number(value);
@@ -150,7 +155,28 @@ function aggregate(profiles: RunProfile[]): Aggregate {
   };
 }
 
+/** --help, --version and completion against `node -e 0`; returns the samples for --json. */
+async function startupSection(): Promise<{ results: StartupResult[]; met: boolean }> {
+  const results = await measureStartup(CLI, base, STARTUP_RUNS);
+  const { lines, met } = startupReport(results);
+  out('');
+  out(`## Start-up of what needs no inventory (interleaved, x${STARTUP_RUNS}; target: each at most 2.5 x node -e 0; \`up --help\` for information)`);
+  for (const l of lines) out(l);
+  return { results, met };
+}
+
+async function startupOnly(): Promise<number> {
+  out('# etcd-deploy start-up benchmark');
+  for (const [k, v] of Object.entries(machine())) out(`${k.padEnd(8)} ${v}`);
+  const { results, met } = await startupSection();
+  out('');
+  out(`load average at the end: ${machine().loadavg}`);
+  if (opts.json) writeFileSync(opts.json, `${JSON.stringify({ startup: results }, null, 2)}\n`);
+  return met ? 0 : 1;
+}
+
 async function main(): Promise<number> {
+  if (opts['startup-only']) return startupOnly();
   const why = labUnavailable();
   if (why) {
     process.stderr.write(`bench: ${why}\n`);
@@ -219,6 +245,8 @@ async function main(): Promise<number> {
   out(`samples node -e 0      ${nodeMs.map(seconds).join(' ')}`);
   out(`samples plan           ${planMs.map(seconds).join(' ')}`);
 
+  const startup = await startupSection();
+
   let profile: Aggregate | null = null;
   let costs: UnitCosts | null = null;
   let whatIf: WhatIf | null = null;
@@ -277,7 +305,7 @@ async function main(): Promise<number> {
   out('');
   out(`load average at the end: ${end.loadavg}`);
   if (opts.json) {
-    const data = { machineAtStart: start, machineAtEnd: end, runs: RUNS, floorMs, upMs, warmUp: { floorMs: warmFloor, upMs: warmUp }, nodeMs, planMs, profile, costs, whatIf, modules, floor };
+    const data = { machineAtStart: start, machineAtEnd: end, runs: RUNS, floorMs, upMs, warmUp: { floorMs: warmFloor, upMs: warmUp }, nodeMs, planMs, startup: startup.results, profile, costs, whatIf, modules, floor };
     writeFileSync(opts.json, `${JSON.stringify(data, null, 2)}\n`);
   }
   return 0;

@@ -16,7 +16,7 @@ export function moduleSequence(repo: string): { label: string; specifier: string
     { label: 'plan/up.js + plan/format.js', specifier: dist('src/plan/format.js') },
     { label: 'listr2', specifier: 'listr2' },
     { label: 'ssh2', specifier: 'ssh2' },
-    { label: 'rest of cli/commands/up.js (phases, ssh, etcd)', specifier: dist('src/cli/commands/up.js') },
+    { label: 'rest of cli/handlers/up.js (phases, ssh, etcd)', specifier: dist('src/cli/handlers/up.js') },
     { label: 'pki/x509.js (loaded only with cluster.tls: pki)', specifier: dist('src/pki/x509.js') },
   ];
 }

@@ -1,6 +1,6 @@
 // The output contract, checked on the built CLI as a subprocess: --json puts exactly one document with the documented
 // top-level keys on stdout (errors too), progress goes to stderr, piped output carries no ANSI escapes, NO_COLOR wins
-// over FORCE_COLOR, exit codes are 0/1/2, and bash completion completes. Hosts are loopback addresses where nothing
+// over FORCE_COLOR, exit codes are 0/1/2, and bash completion completes commands, options and file names. Hosts are loopback addresses where nothing
 // listens, so runs fail fast and for real.
 
 import assert from 'node:assert/strict';
@@ -212,11 +212,16 @@ test('bash completion: the script installs a completion function that completes 
         '_etcd-deploy_yargs_completions',
         'printf "%s\\n" "${COMPREPLY[@]}"',
       ].join('\n');
-      execFile('bash', ['-c', program], { env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } }, (err, stdout, stderr) =>
+      execFile('bash', ['-c', program], { cwd: dir, env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } }, (err, stdout, stderr) =>
         err ? reject(new Error(stderr)) : resolve(stdout.split('\n').filter(Boolean)),
       );
     });
   assert.deepEqual(await complete(['etcd-deploy', 'st']), ['status']);
   assert.ok((await complete(['etcd-deploy', 'up', '--force'])).includes('--force-unlock'));
   assert.ok((await complete(['etcd-deploy', 'status', '--conn'])).includes('--connect-timeout'));
+  // After -i (and --out, --restore): file names of the working directory, not options.
+  const files = await complete(['etcd-deploy', 'plan', '-i', 'inv']);
+  assert.ok(files.includes('inventory.yaml') && files.every((f) => f.startsWith('inventory.yaml')), files.join(' '));
+  assert.deepEqual(await complete(['etcd-deploy', 'up', '--inventory', 'b']), ['bad.yaml', 'bin/']);
+  assert.deepEqual(await complete(['etcd-deploy', 'snapshot', 'status', 'comp']), ['completion.bash']);
 });

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { DEFAULT_INVENTORY_FILES, defaultInventoryFile, initTarget } from '../../src/cli/inventory-file.js';
 import { limitedNodes, parseLimit } from '../../src/cli/limit.js';
-import { parseSeconds } from '../../src/cli/since.js';
+import { parseSince } from '../../src/cli/since.js';
 import { etcdctlEnv, exportLine } from '../../src/etcd/client-env.js';
 import { ExitCode, UsageError } from '../../src/errors.js';
 import { checkNodes, parseNodeArg, renderInventory, type InitSpec } from '../../src/inventory/init.js';
@@ -74,14 +74,18 @@ describe('the default inventory', () => {
 });
 
 describe('--since', () => {
-  test('90s, 2m, 1h and bare seconds', () => {
-    assert.equal(parseSeconds('90s', '--since'), 90);
-    assert.equal(parseSeconds('2m', '--since'), 120);
-    assert.equal(parseSeconds('1h', '--since'), 3600);
-    assert.equal(parseSeconds('45', '--since'), 45);
+  test('90s, 2m, 1h, 500ms, bare seconds and more than a day: seconds', () => {
+    assert.equal(parseSince('90s'), 90);
+    assert.equal(parseSince('2m'), 120);
+    assert.equal(parseSince('1h'), 3600);
+    assert.equal(parseSince('45'), 45);
+    assert.equal(parseSince('1.5m'), 90);
+    assert.equal(parseSince('500ms'), 0.5);
+    assert.equal(parseSince('48h'), 172_800);
   });
   test('anything else is a usage error naming the option and the value', () => {
-    for (const bad of ['0', '0s', '-5', '2x', '1.5m', '1h30m', '', 'm', '2 m']) usage(() => parseSeconds(bad, '--since'), /^--since ".*" is not a duration: write e\.g\. 90s, 2m, 1h/);
+    for (const bad of ['0', '0s', '-5', '2x', '1h30m', '', 'm', '2 m', '9000h']) usage(() => parseSince(bad), /^--since: .*; write a duration such as 90s, 2m, 1h, 500ms or bare seconds$/);
+    usage(() => parseSince(['1m', '2m']), /^--since: given 2 times/);
   });
 });
 

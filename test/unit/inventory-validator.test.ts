@@ -77,7 +77,7 @@ const cases: Record<string, unknown> = {
       bastion: { host: 'jump.example.org', port: 22, user: 'ops', key: 'jump.key' },
     },
     nodes: [
-      { name: 'a', ip: '198.18.0.11', user: 'u', ssh_port: 22, ssh_key: 'a.key', data_path: '/data' },
+      { name: 'a', ip: '198.18.0.11', user: 'u', ssh_port: 22, ssh_key: 'a.key', data_path: '/data/etcd' },
       { name: 'b', ip: '2001:db8::12' },
       { name: 'c', ip: '::ffff:198.18.0.13' },
     ],

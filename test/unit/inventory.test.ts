@@ -54,7 +54,7 @@ test('a minimal inventory gets the documented defaults', () => {
 
 test('per-node overrides win, and relative key paths sit beside the inventory', () => {
   const inv = parseInventory(
-    `cluster: {token: t, image: i, data_path: /data}
+    `cluster: {token: t, image: i, data_path: /data/etcd}
 ssh: {user: ops, port: 2200, key: keys/id, known_hosts: ./kh}
 nodes:
   - {name: a, ip: "2001:db8::1", user: deploy, ssh_port: 22, ssh_key: ~/.ssh/other, data_path: /ssd/etcd}
@@ -87,7 +87,7 @@ nodes:
     '4:3 cluster.peer_prot: unknown key "peer_prot"; did you mean "peer_port"?',
     `8:11 nodes[1].name: "b c" is not valid: Member name (--name): unique, letters, digits, \`.\`, \`_\` and \`-\`.`,
     '9:9 nodes[1].ip: must be an IPv4 or IPv6 address',
-    '12:16 nodes[2].data_path: "relative/path" is not valid: Member data path on this host (overrides cluster.data_path).',
+    '12:16 nodes[2].data_path: "relative/path" is not an absolute path (it must be a plain absolute path below a top-level directory: docs/inventory.md)',
   ]);
 });
 

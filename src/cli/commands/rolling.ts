@@ -1,22 +1,8 @@
 import type { CommandModule } from 'yargs';
-import { loadInventory } from '../../inventory/load.js';
-import type { Inventory } from '../../inventory/types.js';
-import type { FileHost } from '../../ssh/connection.js';
-import { observeCluster, type ClusterView } from '../../phases/cluster-view.js';
-import { listrOptions } from '../../phases/progress.js';
-import { runRolling } from '../../phases/rolling.js';
-import { readRollingState, rollingStatePath } from '../../phases/rolling-state.js';
-import { formatRollingPlan } from '../../plan/format-rolling.js';
-import type { PlanDocument, PlanStep } from '../../plan/json.js';
-import { planRolling, rollingSteps, type ObservedMember, type RollingMode, type RollingPlan, type RollingState } from '../../plan/rolling.js';
-import { limitRolling } from '../../plan/rolling-limit.js';
-import { compactTimestamp, defaultSnapshotPath, planSnapshot, type SnapshotPlan } from '../../plan/snapshot.js';
-import { OperationError } from '../../errors.js';
-import { withChangingHosts, withHosts } from '../session.js';
-import { withLock, type LockOptions } from '../changing.js';
-import { parseLimit, withLimit, type LimitOptions } from '../limit.js';
-import { progressFor, withInventory, withSsh, type InventoryOptions, type SshOptions } from '../options.js';
-import { info, printJson, printResult } from '../output.js';
+import type { RollingMode } from '../../plan/rolling.js';
+import { lazyHandler } from '../lazy.js';
+import { withLimit, type LimitOptions } from '../limit.js';
+import { durationOption, fileValue, withInventory, withLock, withSsh, type InventoryOptions, type LockOptions, type SshOptions } from '../options.js';
 
 export interface RollingOptions extends InventoryOptions, SshOptions, LockOptions, LimitOptions {
   mode: RollingMode;
@@ -32,112 +18,11 @@ export const rollingCommand: CommandModule<object, RollingOptions> = {
     withLimit(withLock(withSsh(withInventory(y))), 'roll these members only; every gate still waits for the whole cluster')
       .option('mode', { choices: ['restart', 'replace'] as const, default: 'restart' as RollingMode, describe: 'restart: new container from the inventory on the same data; replace: remove, re-add and resync each member from empty data (old data kept aside)' })
       .option('dry-run', { type: 'boolean', default: false, describe: 'Observe the cluster and print the exact sequence; change nothing' })
-      .option('out', { type: 'string', describe: 'Where to save the snapshot taken first (default: snapshots/ beside the inventory)' })
-      .option('gate-timeout', { type: 'number', default: 120, describe: 'Seconds each health, catch-up and agreement gate may take' })
+      .option('out', { type: 'string', coerce: fileValue('out'), describe: 'Where to save the snapshot taken first (default: snapshots/ beside the inventory)' })
+      .option('gate-timeout', durationOption('gate-timeout', 'How long each health, catch-up and agreement gate may take', 120))
       .example('$0 rolling -i inventory.yaml --dry-run', 'show the sequence')
       .example('$0 rolling -i inventory.yaml', 'apply a new image or flags, one member at a time')
       .example('$0 rolling -i inventory.yaml --mode replace', 'rebuild every member from clean data')
       .example('$0 rolling -i inventory.yaml --limit etcd-3', 'roll one member') as never,
-  handler: async (argv) => {
-    const inventory = loadInventory(argv.inventory);
-    parseLimit(argv.limit, inventory.nodes); // a bad name is a usage error before anything connects
-    if (argv['dry-run']) await withHosts(inventory, argv, (hosts) => rollingRun(inventory, hosts, argv));
-    else await withChangingHosts(inventory, argv, (hosts) => rollingRun(inventory, hosts, argv), () => `rolling --mode ${argv.mode} finished`);
-  },
+  handler: lazyHandler(() => import('../handlers/rolling.js'), (m) => m.rolling),
 };
-
-/** Observe the cluster and plan the rolling run (and the snapshot taken first); changes nothing. */
-export async function planRollingRun(inventory: Inventory, hosts: ReadonlyMap<string, FileHost>, argv: Pick<RollingOptions, 'mode' | 'out'> & { limit?: RollingOptions['limit'] }) {
-  const view = await observeCluster(inventory, hosts);
-  if (view.strangers.length > 0) {
-    throw new OperationError(
-      `etcd lists members the inventory does not describe: ${view.strangers.map((m) => `${m.name || '(unstarted)'} ${m.id} ${m.peerURLs.join(',')}`).join('; ')}. ` +
-        'Add them to the inventory or remove them (etcdctl member remove) before rolling',
-    );
-  }
-  const statePath = rollingStatePath(inventory.file);
-  const recorded = readRollingState(statePath);
-  const now = new Date();
-  const timestamp = compactTimestamp(now);
-  const members = observed(view);
-  const whole = planRolling(inventory, members, { mode: argv.mode, timestamp, version: view.version, state: recorded });
-  const names = parseLimit(argv.limit, inventory.nodes);
-  const plan = names === null ? whole : limitRolling(whole, names, members);
-  const source = inventory.nodes.find((n) => n.name === plan.snapshotFrom)!;
-  const snapshot = planSnapshot(inventory, source, argv.out ?? defaultSnapshotPath(inventory, timestamp));
-  return { view, plan, snapshot, statePath, recorded, now, names };
-}
-
-/** The rolling plan as the one plan document of `--dry-run --json` (plan/json.ts); `before` are steps that run first. */
-export function rollingPlanJson(inventory: Inventory, plan: RollingPlan, snapshot: SnapshotPlan, command: string, before: PlanStep[] = []): PlanDocument {
-  return {
-    command,
-    mode: plan.mode,
-    alreadyDone: plan.alreadyDone,
-    snapshot: { host: snapshot.host, path: snapshot.localPath },
-    order: plan.order.map((r) => ({ member: r.node.name, via: r.via, actions: r.actions.map((a) => ({ kind: a.kind, title: a.title, ...('command' in a ? { host: a.host, command: a.command } : {}) })) })),
-    steps: [...before, ...rollingSteps(inventory, plan, snapshot)],
-  };
-}
-
-/** Observe, plan and run (or print) a rolling re-bootstrap over the run's connections. */
-export async function rollingRun(inventory: Inventory, hosts: ReadonlyMap<string, FileHost>, argv: RollingOptions): Promise<void> {
-  const { view, plan, snapshot, statePath, recorded, now, names } = await planRollingRun(inventory, hosts, argv);
-  if (argv['dry-run']) {
-    if (argv.json) printJson(rollingPlanJson(inventory, plan, snapshot, `rolling --mode ${plan.mode}`));
-    else printResult(formatRollingPlan(plan, snapshot));
-    return;
-  }
-  if (plan.order.length === 0) {
-    if (argv.json) printJson({ ok: true, mode: plan.mode, rolled: [], alreadyDone: plan.alreadyDone });
-    else printResult(names === null ? 'Every member is already rolled.' : `Every member in --limit (${names.join(', ')}) is already rolled.`);
-    return;
-  }
-  if (recorded && !plan.resumes) info(`Ignoring ${statePath}: it records a run on members this cluster no longer has`);
-  const state: RollingState = plan.resumes ?? { mode: argv.mode, startedAt: now.toISOString(), originalIds: originalIds(view), done: [] };
-  if (plan.resumes) info(`Resuming the rolling ${plan.resumes.mode} started ${plan.resumes.startedAt}; done: ${plan.resumes.done.join(', ') || 'none'}`);
-  const outcome = await runRolling(inventory, plan, {
-    hosts,
-    listr: listrOptions(progressFor(argv)),
-    snapshot,
-    statePath,
-    state,
-    gateDeadlineMs: argv['gate-timeout'] * 1000,
-  });
-  const after = await observeCluster(inventory, hosts);
-  const result = {
-    ok: true,
-    mode: plan.mode,
-    snapshot: { path: outcome.snapshot.path, sha256: outcome.snapshot.sha256, ...outcome.snapshot.status },
-    rolled: outcome.rolled,
-    members: after.members.map((m) => ({ name: m.node.name, id: m.memberId, healthy: m.healthy, leader: m.isLeader, image: m.container.kind === 'present' ? m.container.image : null })),
-  };
-  if (argv.json) printJson(result);
-  else {
-    printResult(
-      [
-        `Rolling ${plan.mode} finished: ${outcome.rolled.join(', ')}${outcome.alreadyDone.length ? ` (earlier: ${outcome.alreadyDone.join(', ')})` : ''}.`,
-        `Snapshot taken first: ${outcome.snapshot.path}`,
-        ...result.members.map((m) => `  ${m.name.padEnd(10)} ${m.id ?? '-'}  ${m.healthy ? 'healthy' : 'UNHEALTHY'}${m.leader ? '  leader' : ''}  ${m.image ?? ''}`),
-      ].join('\n'),
-    );
-  }
-}
-
-export function observed(view: ClusterView): ObservedMember[] {
-  return view.members.map((m) => ({
-    name: m.node.name,
-    memberId: m.memberId,
-    healthy: m.healthy,
-    isLearner: m.isLearner,
-    unstarted: m.unstarted,
-    isLeader: m.isLeader,
-    containerPresent: m.container.kind === 'present',
-  }));
-}
-
-function originalIds(view: ClusterView): Record<string, string> {
-  const ids: Record<string, string> = {};
-  for (const m of view.members) if (m.memberId) ids[m.node.name] = m.memberId;
-  return ids;
-}

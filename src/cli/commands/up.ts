@@ -1,21 +1,12 @@
 import type { CommandModule } from 'yargs';
-import { loadInventory } from '../../inventory/load.js';
-import { listrOptions } from '../../phases/progress.js';
-import { runUp, type UpOutcome } from '../../phases/up.js';
-import { formatUpPlan, upPlanJson } from '../../plan/format.js';
-import { planUp } from '../../plan/up.js';
-import { lockTarget, staleAfterSeconds } from '../../audit/lock.js';
-import { auditLogPath } from '../../audit/trail.js';
-import type { Inventory } from '../../inventory/types.js';
-import { render } from '../../plan/shell.js';
-import { runChanging, withLock, type LockOptions } from '../changing.js';
-import { HEALTH_DEADLINE_SECONDS, progressFor, withInventory, withSsh, type InventoryOptions, type SshOptions } from '../options.js';
-import { info, printJson, printResult, style, verboseTracer } from '../output.js';
+import { lazyHandler } from '../lazy.js';
+import { durationOption, HEALTH_DEADLINE_SECONDS, withInventory, withLock, withSsh, type InventoryOptions, type LockOptions, type SshOptions } from '../options.js';
 
 export { HEALTH_DEADLINE_SECONDS };
 
-interface UpOptions extends InventoryOptions, SshOptions, LockOptions {
+export interface UpOptions extends InventoryOptions, SshOptions, LockOptions {
   'dry-run': boolean;
+  /** Seconds, from a duration. */
   'health-timeout': number;
 }
 
@@ -25,87 +16,9 @@ export const upCommand: CommandModule<object, UpOptions> = {
   builder: (y) =>
     withLock(withSsh(withInventory(y)))
       .option('dry-run', { type: 'boolean', default: false, describe: 'Print the plan (as `plan` does) and change nothing' })
-      .option('health-timeout', { type: 'number', default: HEALTH_DEADLINE_SECONDS, describe: 'Seconds to wait for every member to be healthy' })
+      .option('health-timeout', durationOption('health-timeout', 'How long to wait for every member to be healthy', HEALTH_DEADLINE_SECONDS))
       .example('$0 up -i inventory.yaml', 'bootstrap, or confirm the cluster is already up')
       .example('$0 up -i inventory.yaml --dry-run', 'show exactly what would run')
       .example('$0 up -i inventory.yaml --force-unlock', 'take over the cluster lock a dead run left behind') as never,
-  handler: async (argv) => {
-    const inventory = loadInventory(argv.inventory);
-    const plan = planUp(inventory);
-    if (argv['dry-run']) {
-      if (argv.json) printJson(upPlanJson(plan));
-      else printResult(`${formatUpPlan(plan, argv['health-timeout'])}\n\n${lockAndAuditText(inventory)}${await pkiText(inventory)}`);
-      return;
-    }
-    for (const w of inventory.warnings) info(`warning: ${w}`);
-    if (inventory.cluster.tls === 'pki') {
-      // Loaded only for a TLS cluster: the X.509 library is a third of `up`'s start-up.
-      const { ensurePki, pkiSummary } = await import('../../pki/store.js');
-      info(pkiSummary(await ensurePki(inventory, { now: new Date() })));
-    }
-    const outcome = await runChanging(argv, inventory, {
-      lockWhileReading: true,
-      run: (connect, lockHeld) =>
-        runUp(plan, {
-          connect,
-          lockHeld,
-          listr: listrOptionsFor(argv),
-          trace: verboseTracer(argv.verbose),
-          healthDeadlineMs: argv['health-timeout'] * 1000,
-        }),
-      summarize: (o) => (o.changed.length === 0 ? 'nothing changed' : `changed ${o.changed.map((c) => `${c.host} (${c.actions.join(', ')})`).join('; ')}`),
-    });
-    if (argv.json) printJson(upJson(outcome));
-    else printResult(formatUpOutcome(outcome));
-  },
+  handler: lazyHandler(() => import('../handlers/up.js'), (m) => m.up),
 };
-
-/** Dry-run: the lock and the audit line are not steps of the plan, but the operator should know they happen. */
-function lockAndAuditText(inventory: Inventory): string {
-  const lock = lockTarget(inventory);
-  return [
-    `While inspecting (read-only), up takes the cluster lock on a majority of the hosts (${lock.quorum} of ${lock.hosts.length}, all asked at once)`,
-    `and changes nothing until it holds it (atomic on each host; an owner file inside names this run; refreshed while the run`,
-    `lives, stale after ${staleAfterSeconds()} s without a refresh; --force-unlock removes it); it releases the lock when done.`,
-    `On each host:`,
-    `    $ ${render(['mkdir', lock.dir])}`,
-    `Afterwards it appends one line to ${auditLogPath(inventory.file)}.`,
-  ].join('\n');
-}
-
-/** Dry-run: what ensuring the PKI would create (nothing is written). */
-async function pkiText(inventory: Inventory): Promise<string> {
-  if (inventory.cluster.tls !== 'pki') return '';
-  const { ensurePki, pkiSummary } = await import('../../pki/store.js');
-  return `\n${pkiSummary(await ensurePki(inventory, { now: new Date(), dryRun: true }), true)}`;
-}
-
-function listrOptionsFor(argv: UpOptions) {
-  return listrOptions(progressFor(argv));
-}
-
-export function upJson(o: UpOutcome): unknown {
-  return {
-    ok: true,
-    changed: o.changed,
-    unchanged: o.unchanged,
-    members: o.members.map((m) => ({ id: m.id, name: m.name, peerURLs: m.peerURLs, clientURLs: m.clientURLs, isLearner: m.isLearner })),
-    clientEndpoints: o.clientEndpoints,
-  };
-}
-
-function formatUpOutcome(o: UpOutcome): string {
-  const out: string[] = [];
-  if (o.changed.length === 0) out.push(style.green('Cluster already up as planned: nothing changed.'));
-  else {
-    out.push(style.green(`Cluster healthy. Changed ${o.changed.length} host(s):`));
-    for (const c of o.changed) out.push(`  ${c.host}: ${c.actions.join(', ')}`);
-    if (o.unchanged.length) out.push(`Unchanged: ${o.unchanged.join(', ')}`);
-  }
-  out.push('');
-  out.push('Members:');
-  for (const m of o.members) out.push(`  ${m.name.padEnd(12)} ${m.id}  ${m.clientURLs.join(',')}${m.isLearner ? '  (learner)' : ''}`);
-  out.push('');
-  out.push(`Client endpoints: ${o.clientEndpoints.join(',')}`);
-  return out.join('\n');
-}

@@ -1,0 +1,58 @@
+// What an operator waits for before anything happens: `--help`, `--version` and one completion request (each TAB of
+// shell completion runs the program once), against `node -e 0` measured in the same run, interleaved, so that a
+// machine busy with someone else's build slows both alike. Needs no lab:
+//
+//   node dist/test/bench/bench.js --startup-only [--startup-runs 21]
+
+import { median, ratio, seconds, summarize } from './stats.js';
+import { timedRun, type TimedOptions } from './timing.js';
+
+/** Issue 18: each of these at most 2.5 times `node -e 0`. */
+export const TARGET_STARTUP_RATIO = 2.5;
+
+export interface StartupResult {
+  label: string;
+  argv: string[];
+  ms: number[];
+}
+
+export function startupContenders(cli: string): { label: string; argv: string[] }[] {
+  return [
+    { label: 'node -e 0', argv: [process.execPath, '-e', '0'] },
+    { label: 'etcd-deploy --help', argv: [process.execPath, cli, '--help'] },
+    { label: 'etcd-deploy --version', argv: [process.execPath, cli, '--version'] },
+    // What bash runs for `etcd-deploy up --f<TAB>`: the options of one command, from its descriptor.
+    { label: 'completion: up --f<TAB>', argv: [process.execPath, cli, '--get-yargs-completions', 'etcd-deploy', 'up', '--f'] },
+    { label: 'completion: -i <TAB> (files)', argv: [process.execPath, cli, '--get-yargs-completions', 'etcd-deploy', 'plan', '-i', ''] },
+    { label: 'etcd-deploy up --help', argv: [process.execPath, cli, 'up', '--help'] },
+  ];
+}
+
+export async function measureStartup(cli: string, base: TimedOptions, runs: number): Promise<StartupResult[]> {
+  const contenders = startupContenders(cli);
+  const results = contenders.map((c) => ({ ...c, ms: [] as number[] }));
+  // One untimed round: the first runs pay for a cold page cache.
+  for (const c of contenders) await timedRun(c.argv, { ...base, capture: false });
+  for (let i = 0; i < runs; i++) {
+    for (const r of results) {
+      const t = await timedRun(r.argv, { ...base, capture: false });
+      if (t.code !== 0) throw new Error(`${r.label} exited ${t.code}`);
+      r.ms.push(t.ms);
+    }
+  }
+  return results;
+}
+
+export function startupReport(results: StartupResult[]): { lines: string[]; met: boolean } {
+  const node = median(results[0]!.ms);
+  const lines: string[] = [];
+  let met = true;
+  for (const r of results) {
+    const s = summarize(r.ms);
+    const x = s.median / node;
+    const verdict = r === results[0] ? '' : x <= TARGET_STARTUP_RATIO ? `ratio ${ratio(s.median, node)}  met (<= ${TARGET_STARTUP_RATIO})` : `ratio ${ratio(s.median, node)}  NOT met (<= ${TARGET_STARTUP_RATIO})`;
+    if (r !== results[0] && x > TARGET_STARTUP_RATIO && !r.label.includes('up --help')) met = false;
+    lines.push(`${r.label.padEnd(30)} median ${seconds(s.median)} s  min ${seconds(s.min)}  max ${seconds(s.max)}  (n=${s.n})  ${verdict}`);
+  }
+  return { lines, met };
+}

@@ -1,0 +1,85 @@
+// What `--help`, `--version` and completion requests load: only the command descriptors and yargs, never a handler
+// module nor listr2, ssh2, yaml or ajv (a module-resolution hook records every module the process resolves). This is
+// the cause of their start-up time; `node dist/test/bench/bench.js --startup-only` measures the time itself.
+
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { after, before, test } from 'node:test';
+import { repoPath } from '../support/paths.js';
+
+const CLI = repoPath('dist/src/cli/main.js');
+let dir: string;
+let register: string;
+let reporter: string;
+
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'etcd-deploy-startup-'));
+  writeFileSync(
+    join(dir, 'hooks.mjs'),
+    `export async function resolve(specifier, context, next) {
+  const r = await next(specifier, context);
+  if (!r.url.startsWith('node:')) process.stderr.write('RESOLVED ' + r.url + '\\n');
+  return r;
+}\n`,
+  );
+  register = join(dir, 'register.mjs');
+  writeFileSync(register, `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(join(dir, 'hooks.mjs')).href)});\n`);
+  // CommonJS packages (yargs, ssh2) are loaded by require: list the require cache when the process ends.
+  reporter = join(dir, 'reporter.cjs');
+  writeFileSync(reporter, `process.on('exit', () => { for (const f of Object.keys(require.cache)) process.stderr.write('REQUIRED ' + f + '\\n'); });\n`);
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Every module URL (ESM) and CommonJS file the CLI loads for `args`. */
+function loaded(args: string[]): Promise<{ code: number; modules: string[] }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['--import', register, '--require', reporter, CLI, ...args], { env: { ...process.env, NO_COLOR: '1' }, cwd: dir }, (err, _stdout, stderr) => {
+      const modules = stderr.split('\n').filter((l) => /^(RESOLVED|REQUIRED) /.test(l)).map((l) => l.replace(/^\w+ /, ''));
+      resolve({ code: err ? Number((err as { code?: number }).code) : 0, modules });
+    });
+  });
+}
+
+// phases/progress-mode.js is the light half of phases/progress.js, and inventory/init-defaults.js that of
+// inventory/init.js (the defaults `init --help` shows), kept apart for this path.
+const HEAVY = /node_modules\/(listr2|ssh2|yaml|ajv|ajv-formats|@peculiar|p-limit|ssh-config|cpu-features)\/|dist\/src\/(cli\/handlers|phases\/(?!progress-mode)|ssh\/(?!interrupt)|inventory\/(?!init-defaults)|plan|etcd|status|pki|audit|check)\//;
+
+for (const args of [
+  ['--help'],
+  ['-h'],
+  ['--version'],
+  ['up', '--help'],
+  ['snapshot', 'status', '--help'],
+  ['completion', '--help'],
+  ['--get-yargs-completions', 'etcd-deploy', 'st'],
+  ['--get-yargs-completions', 'etcd-deploy', 'up', '--f'],
+  ['--get-yargs-completions', 'etcd-deploy', 'rolling', '-i', ''],
+  ['init', '--help'],
+  ['logs', '--help'],
+  ['etcdctl', '--help'],
+  ['env', '--help'],
+  ['lock', 'status', '--help'],
+  ['lock', 'release', '--help'],
+  ['audit', '--help'],
+  ['--get-yargs-completions', 'etcd-deploy', 'logs', '--'],
+  ['--get-yargs-completions', 'etcd-deploy', 'lock', ''],
+]) {
+  test(`${args.join(' ')} loads no handler, listr2, ssh2, yaml or ajv`, async () => {
+    const r = await loaded(args);
+    assert.equal(r.code, 0);
+    assert.ok(r.modules.some((m) => m.endsWith('dist/src/cli/main.js')), 'the hook saw the CLI itself');
+    const heavy = r.modules.filter((m) => HEAVY.test(m));
+    assert.deepEqual(heavy, []);
+  });
+}
+
+test('running a command does load its handler (the check above can fail)', async () => {
+  const r = await loaded(['plan', '-i', repoPath('inventory.example.yaml')]);
+  assert.equal(r.code, 0);
+  assert.ok(r.modules.some((m) => m.endsWith('dist/src/cli/handlers/plan.js')));
+  assert.ok(r.modules.some((m) => /node_modules\/yaml\//.test(m)));
+});
