@@ -106,7 +106,9 @@ const REPORT =
 const ACQUIRE = [
   'parent=$1 dir=$2 owner=$3 stale=$4 force=$5 evict=$6',
   REPORT,
-  'held() { report held; exit 3; }',
+  // A run that made the directory writes its owner file in the same command, a moment later: wait that moment (at
+  // most a second), so a refusal names the holder instead of "an unknown run".
+  'held() { i=0; while [ -d "$dir" ] && [ ! -s "$dir/owner" ] && [ "$i" -lt 10 ]; do sleep 0.1; i=$((i + 1)); done; report held; exit 3; }',
   // When the owner file was last touched (a heartbeat), else when the directory was made (its run is writing it now).
   'beat() { stat -c %Y -- "$dir/owner" 2>/dev/null || stat -c %Y -- "$dir" 2>/dev/null; }',
   // Only a stale lock (or the one run asked to evict: its own dead run's) is taken over. Two runs may both find it

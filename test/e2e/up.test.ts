@@ -1,8 +1,10 @@
 // `up` against the lab: real sshd, real dockerd, real etcd. Tests run in order and share one lab.
 
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { docker } from '../../src/plan/docker.js';
+import { repoPath } from '../support/paths.js';
 import { render } from '../../src/plan/shell.js';
 import { cli, containers, e2eSkip, etcdctlOn, hostExec, lab, LAB_HOSTS, LAB_INVENTORY, LAB_IPS, resetLab } from '../support/lab.js';
 
@@ -98,7 +100,10 @@ describe('up on the lab', { skip }, () => {
   });
 
   test('an invalid inventory is refused with its position before any connection', async () => {
-    const r = await cli(['up', '-i', '/dev/null']);
+    // An empty regular file (a device such as /dev/null is refused as not a regular file before it is read).
+    const empty = repoPath('.lab/empty-inventory.yaml');
+    writeFileSync(empty, '');
+    const r = await cli(['up', '-i', empty]);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /cluster: is required|nodes: is required|\(top level\)/);
   });
