@@ -23,6 +23,8 @@ import { takeSnapshot, type SnapshotResult } from './snapshot.js';
 export interface RollingDeps {
   hosts: ReadonlyMap<string, FileHost>;
   listr: ListrOptions;
+  /** How often the snapshot fetch reports its progress on the task's line (phases/progress-mode.ts). */
+  progressIntervalMs?: number;
   snapshot: SnapshotPlan;
   statePath: string;
   state: RollingState;
@@ -60,7 +62,7 @@ export async function runRolling(inventory: Inventory, plan: RollingPlan, deps: 
         {
           title: `Snapshot from ${plan.snapshotFrom}`,
           task: async (_, task) => {
-            snapshot = await takeSnapshot(deps.hosts.get(plan.snapshotFrom)!, deps.snapshot, (t) => (task.output = t));
+            snapshot = await takeSnapshot(deps.hosts.get(plan.snapshotFrom)!, deps.snapshot, (t) => (task.output = t), { progressIntervalMs: deps.progressIntervalMs ?? 0 });
             task.title = `Snapshot saved: ${snapshot.path} (${snapshot.status.totalKey} keys, revision ${snapshot.status.revision})`;
           },
         },

@@ -1,12 +1,20 @@
-// Pure: the commands that take a snapshot on one member's host and verify it before it is fetched over SFTP.
+// Pure: the commands that take a snapshot on one member's host, check it there, and measure it for the fetch
+// (phases/snapshot.ts runs the check, the host's SHA-256 and the fetch at the same time).
 
 import { etcdctl } from '../etcd/commands.js';
 import type { Inventory, NodeSpec } from '../inventory/types.js';
 import { CONTAINER_DATA_DIR, clientUrl } from './flags.js';
 import { render, type Argv } from './shell.js';
+import { checksumArgv } from '../ssh/transfer-programs.js';
 
 /** Written into the member's data path (the SSD, where the space is), fetched, then removed. */
 export const REMOTE_SNAPSHOT_NAME = 'etcd-deploy-snapshot.db';
+
+/**
+ * etcdctl's deadline for the whole save (it streams the database from the member): at the 2 minutes it had, a
+ * database near etcd's 8 GiB limit on a slow disk would not make it.
+ */
+export const SNAPSHOT_SAVE_TIMEOUT = '15m';
 
 export interface SnapshotPlan {
   host: string;
@@ -15,6 +23,8 @@ export interface SnapshotPlan {
   hostPath: string;
   save: { argv: Argv; command: string };
   status: { argv: Argv; command: string };
+  /** Its size in bytes (for the fetch's progress and to check the copy's length). */
+  size: { argv: Argv; command: string };
   checksum: { argv: Argv; command: string };
   cleanup: { argv: Argv; command: string };
   localPath: string;
@@ -31,9 +41,10 @@ export function planSnapshot(inventory: Inventory, source: NodeSpec, localPath: 
     host: source.name,
     endpoint,
     hostPath,
-    save: cmd(etcdctl(cluster, [endpoint], ['snapshot', 'save', inContainer], { commandTimeout: '120s' })),
+    save: cmd(etcdctl(cluster, [endpoint], ['snapshot', 'save', inContainer], { commandTimeout: SNAPSHOT_SAVE_TIMEOUT })),
     status: cmd(['docker', 'exec', '-e', 'ETCDCTL_API=3', cluster.containerName, 'etcdctl', 'snapshot', 'status', inContainer, '-w', 'json']),
-    checksum: cmd(['sha256sum', hostPath]),
+    size: cmd(['wc', '-c', hostPath]),
+    checksum: cmd(checksumArgv(hostPath)),
     cleanup: cmd(['rm', '-f', hostPath]),
     localPath,
   };

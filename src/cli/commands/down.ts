@@ -3,13 +3,13 @@ import { loadInventory } from '../../inventory/load.js';
 import { observeCluster, snapshotSource } from '../../phases/cluster-view.js';
 import { runHostSteps } from '../../phases/host-steps.js';
 import { listrOptions } from '../../phases/progress.js';
-import { takeSnapshot } from '../../phases/snapshot.js';
+import { takeSnapshotTask } from '../../phases/snapshot.js';
 import { asideStep, stopSteps } from '../../plan/down.js';
 import { compactTimestamp, defaultSnapshotPath, planSnapshot } from '../../plan/snapshot.js';
 import { OperationError } from '../../errors.js';
 import { confirmByToken } from '../confirm.js';
 import { progressFor, withInventory, withSsh, type InventoryOptions, type SshOptions } from '../options.js';
-import { info, printJson, printResult } from '../output.js';
+import { printJson, printResult } from '../output.js';
 import { withChangingHosts, withHosts } from '../session.js';
 import { withLock, type LockOptions } from '../changing.js';
 import type { FileHost } from '../../ssh/connection.js';
@@ -60,8 +60,9 @@ export const downCommand: CommandModule<object, DownOptions> = {
           throw new OperationError('down --purge takes a snapshot first, and no member is healthy to take it from; nothing was changed. Use `down` without --purge, or restore the cluster first');
         }
       }
-      const listr = listrOptions(progressFor(argv));
-      const snapshot = snapshotPlan ? await takeSnapshot(hosts.get(snapshotPlan.host)!, snapshotPlan, (t) => info(t)) : null;
+      const mode = progressFor(argv);
+      const listr = listrOptions(mode);
+      const snapshot = snapshotPlan ? await takeSnapshotTask(hosts.get(snapshotPlan.host)!, snapshotPlan, listr, mode) : null;
       const changed = await runHostSteps(argv.purge ? 'Stop members and move their data aside' : 'Stop members (data kept)', work, hosts, listr);
       const result = { ok: true, stopped: changed, dataKept: !argv.purge, snapshot: snapshot?.path ?? null };
       if (argv.json) printJson(result);

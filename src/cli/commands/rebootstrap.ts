@@ -7,7 +7,8 @@ import { loadInventory } from '../../inventory/load.js';
 import { observeCluster, snapshotSource } from '../../phases/cluster-view.js';
 import { runHostSteps } from '../../phases/host-steps.js';
 import { listrOptions } from '../../phases/progress.js';
-import { takeSnapshot } from '../../phases/snapshot.js';
+import { pushFile } from '../../phases/push.js';
+import { takeSnapshotTask } from '../../phases/snapshot.js';
 import { asideStep, etcdutlProbe, RESTORE_FILE, restoreSteps, startNewSteps, stopSteps } from '../../plan/down.js';
 import { clientUrl } from '../../plan/flags.js';
 import { render } from '../../plan/shell.js';
@@ -78,12 +79,14 @@ export const rebootstrapCommand: CommandModule<object, RebootstrapOptions> = {
         inventory.cluster.token,
         argv.yes,
       );
-      const listr = listrOptions(progressFor(argv));
-      const snapshot = snapshotPlan ? await takeSnapshot(hosts.get(snapshotPlan.host)!, snapshotPlan, (t) => info(t)) : null;
+      const mode = progressFor(argv);
+      const listr = listrOptions(mode);
+      const snapshot = snapshotPlan ? await takeSnapshotTask(hosts.get(snapshotPlan.host)!, snapshotPlan, listr, mode) : null;
       if (snapshot) info(`Snapshot of the old cluster: ${snapshot.path}`);
       await runHostSteps('Stop every member and move its data aside', stop, hosts, listr);
       if (argv.restore) {
-        await Promise.all(inventory.nodes.map((n) => hosts.get(n.name)!.putFile(argv.restore!, `${n.dataPath}/${RESTORE_FILE}`, 0o600)));
+        // One read of the file feeds every host at once.
+        await pushFile(`Push ${argv.restore} to every host`, argv.restore, inventory.nodes.map((n) => ({ host: hosts.get(n.name)!, path: `${n.dataPath}/${RESTORE_FILE}` })), 0o600, listr, mode);
       }
       await runHostSteps(argv.restore ? 'Restore the snapshot and start the new cluster' : 'Start the new cluster', start, hosts, listr, 180_000);
       const endpoints = inventory.nodes.map((n) => clientUrl(n, inventory.cluster));

@@ -1,18 +1,19 @@
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { promisify } from 'node:util';
 import type { CommandModule } from 'yargs';
 import { OperationError, UsageError } from '../../errors.js';
 import { parseSnapshotStatus } from '../../etcd/parse.js';
 import { loadInventory } from '../../inventory/load.js';
 import { observeCluster, snapshotSource } from '../../phases/cluster-view.js';
-import { takeSnapshot } from '../../phases/snapshot.js';
+import { listrOptions } from '../../phases/progress.js';
+import { takeSnapshotTask } from '../../phases/snapshot.js';
 import { CONTAINER_DATA_DIR } from '../../plan/flags.js';
 import { render } from '../../plan/shell.js';
 import { compactTimestamp, defaultSnapshotPath, planSnapshot } from '../../plan/snapshot.js';
-import { withInventory, withSsh, type GlobalOptions, type InventoryOptions, type SshOptions } from '../options.js';
-import { info, printJson, printResult } from '../output.js';
+import { progressFor, withInventory, withSsh, type GlobalOptions, type InventoryOptions, type SshOptions } from '../options.js';
+import { printJson, printResult } from '../output.js';
+import { sha256OfFile } from '../../ssh/transfer.js';
 import { withHosts } from '../session.js';
 
 interface SaveOptions extends InventoryOptions, SshOptions {
@@ -38,7 +39,8 @@ const save: CommandModule<object, SaveOptions> = {
       const source = snapshotSource(view);
       if (!source) throw new OperationError('no member is healthy: there is nothing to take a snapshot from');
       const plan = planSnapshot(inventory, source.node, argv.out ?? defaultSnapshotPath(inventory, compactTimestamp(new Date())));
-      const result = await takeSnapshot(hosts.get(source.node.name)!, plan, (t) => info(t));
+      const mode = progressFor(argv);
+      const result = await takeSnapshotTask(hosts.get(source.node.name)!, plan, listrOptions(mode), mode);
       if (argv.json) printJson({ ok: true, path: result.path, sha256: result.sha256, from: result.host, ...result.status });
       else printResult(`Snapshot saved: ${result.path}\n  from ${result.host}, ${result.status.totalKey} keys, revision ${result.status.revision}, ${result.status.totalSize} bytes, sha256 ${result.sha256}`);
     });
@@ -56,7 +58,7 @@ const status: CommandModule<object, StatusOptions> = {
       .example('$0 snapshot status backup.db', 'check a snapshot') as never,
   handler: async (argv) => {
     if (!existsSync(argv.file)) throw new UsageError(`${argv.file} does not exist`);
-    const sha256 = createHash('sha256').update(readFileSync(argv.file)).digest('hex');
+    const sha256 = await sha256OfFile(argv.file);
     const size = statSync(argv.file).size;
     let text: string | null = null;
     for (const [tool, env] of [['etcdutl', {}], ['etcdctl', { ETCDCTL_API: '3' }]] as const) {
