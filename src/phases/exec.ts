@@ -75,7 +75,7 @@ export async function mustRun(host: RemoteHost, step: Step, message: string, tim
 
 /**
  * Run a host's steps in order, stopping at the first failure. Consecutive commands share one shell session
- * (ssh/batch.ts); file uploads go over SFTP between them.
+ * (ssh/batch.ts); file uploads (ssh/transfer.ts) go between them.
  */
 export async function runInOrder(
   host: RemoteHost,

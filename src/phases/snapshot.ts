@@ -89,7 +89,8 @@ export async function takeSnapshot(
     }
     return { path: plan.localPath, sha256: copy.value.sha256, status: status.value, host: plan.host, bytes: copy.value.bytes };
   } finally {
-    await host.exec(plan.cleanup.command, { timeoutMs: 30_000 }).catch(() => undefined);
+    // Also after Ctrl-C: the snapshot is the run's own file, as large as the database, and holds every key.
+    await host.exec(plan.cleanup.command, { timeoutMs: 30_000, cleanup: true }).catch(() => undefined);
   }
 }
 

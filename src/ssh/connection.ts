@@ -1,4 +1,4 @@
-// One SSH connection per host, verified against known_hosts, reused for every command and for SFTP (DESIGN principle 6).
+// One SSH connection per host, verified against known_hosts, reused for every command and file copy (DESIGN principle 6).
 
 import { readFile } from 'node:fs/promises';
 import type { Duplex } from 'node:stream';

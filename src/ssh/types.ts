@@ -12,8 +12,8 @@ export interface ExecOptions {
   /** Kill the channel and fail after this long. */
   timeoutMs?: number;
   /**
-   * Run even after the run was interrupted (Ctrl-C): only for releasing what the run holds (the cluster lock), never
-   * for a change to a host.
+   * Run even after the run was interrupted (Ctrl-C): only for releasing what the run holds (the cluster lock, a
+   * snapshot file it wrote on a host), never for a change to a host.
    */
   cleanup?: boolean;
   /** Sees stdout as it arrives (the result still carries all of it); hosts that cannot stream never call it. */

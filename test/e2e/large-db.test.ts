@@ -5,8 +5,8 @@
 // the same revision, each command staying under 150 MB of memory (/usr/bin/time -v).
 
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { sha256OfFile } from '../../src/ssh/transfer.js';
 import { countKeys, fillDatabase, measuredCli, wrongValues, type Filled, type Measured } from '../support/big-data.js';
@@ -18,6 +18,7 @@ const MB = Number(process.env.ETCD_DEPLOY_E2E_DB_MB ?? 300);
 const MAX_RSS = 150 * 1024 * 1024;
 const INVENTORY = repoPath('.lab/inventory-large.yaml');
 const PKI_INVENTORY = repoPath('.lab/inventory-nosftp.yaml');
+const SUDO_INVENTORY = repoPath('.lab/inventory-large-sudo.yaml');
 const SNAPSHOTS = repoPath('.lab/large-snapshots');
 /** etcd's default 2 GiB quota would refuse the benchmark's database: 8 GiB, etcd's recommended maximum. */
 const QUOTA = '--quota-backend-bytes=8589934592';
@@ -109,6 +110,39 @@ describe(`a ${MB} MB database on the lab`, { skip }, () => {
     assert.equal(status.code, 0, status.stderr);
     assert.equal((JSON.parse(status.stdout) as { revision: number }).revision, filled.revision);
     assert.ok(m.maxRssBytes < MAX_RSS, `peak RSS ${m.maxRssBytes} bytes`);
+  });
+
+  test('with ssh.sudo, Ctrl-C during the fetch of a snapshot leaves nothing: no partial file here, no snapshot or staging on any host', async (t) => {
+    // `lab.sh up --bastion` (as `make e2e` runs it) gives every host the user deploy with passwordless sudo.
+    if ((await hostExec('etcd-1', ['id', 'deploy'])).code !== 0) return t.skip('the lab has no sudo user (lab.sh up without --bastion)');
+    writeFileSync(SUDO_INVENTORY, readFileSync(INVENTORY, 'utf8').replace(/^ssh:\n {2}user: root$/m, 'ssh:\n  user: deploy\n  sudo: true'));
+    assert.match(readFileSync(SUDO_INVENTORY, 'utf8'), /user: deploy\n {2}sudo: true/);
+    const out = `${SNAPSHOTS}/interrupted.db`;
+    const child = spawn(process.execPath, [repoPath('dist/src/cli/main.js'), 'snapshot', 'save', '-i', SUDO_INVENTORY, '--out', out], {
+      env: { ...process.env, CI: 'true', NO_COLOR: '1' },
+    });
+    let stderr = '';
+    let sent = false;
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      // Once the fetch has begun and its partial file exists, interrupt.
+      if (!sent && /fetch it to/.test(stderr)) {
+        const poll = setInterval(() => {
+          if (readdirSync(SNAPSHOTS).some((n) => n.startsWith('interrupted.db.') && n.endsWith('.part'))) {
+            clearInterval(poll);
+            child.kill('SIGINT');
+          }
+        }, 5);
+        sent = true;
+      }
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    assert.equal(code, 130, stderr);
+    assert.deepEqual(readdirSync(SNAPSHOTS).filter((n) => n.startsWith('interrupted.db')), [], 'neither the snapshot nor its partial file');
+    for (const h of LAB_HOSTS) {
+      const left = await hostExec(h, ['sh', '-c', 'ls -a /var/lib/etcd-cluster /tmp | grep -E "etcd-deploy-snapshot|^\\.etcd-deploy-" || true']);
+      assert.equal(left.stdout.trim(), '', `nothing left on ${h}`);
+    }
   });
 
   test('rolling --mode replace resyncs every member from the large database; every key intact', async (t) => {

@@ -107,7 +107,12 @@ export interface Measured {
 }
 
 /** Run the built CLI under /usr/bin/time -v (its report goes to a file of its own, not into the CLI's stderr). */
-export function measuredCli(args: readonly string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 30 * 60_000): Promise<Measured> {
+export function measuredCli(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = {},
+  timeoutMs = 30 * 60_000,
+  onStderr?: (text: string) => void,
+): Promise<Measured> {
   const dir = mkdtempSync(join(tmpdir(), 'etcd-deploy-time-'));
   const report = join(dir, 'time.txt');
   return new Promise((resolve, reject) => {
@@ -119,7 +124,10 @@ export function measuredCli(args: readonly string[], env: NodeJS.ProcessEnv = {}
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
+    child.stderr.on('data', (b: Buffer) => {
+      err.push(b);
+      onStderr?.(b.toString('utf8'));
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.on('error', reject);
     child.on('close', (code) => {

@@ -83,7 +83,7 @@ export function generateKey(type: 'ed25519' | 'ecdsa' = 'ed25519'): { private: s
 export class FakeSshServer {
   /** Every exec command, in the order the server received them. */
   readonly commands: string[] = [];
-  /** Files written over SFTP, by remote path. */
+  /** Files written over SFTP, by remote path (etcd-deploy uses no SFTP: tests check this stays empty). */
   readonly files = new Map<string, StoredFile>();
   connections = 0;
   openSessions = 0;
