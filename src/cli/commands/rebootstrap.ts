@@ -20,6 +20,8 @@ import { withChangingHosts, withHosts } from '../session.js';
 import { withLock, type LockOptions } from '../changing.js';
 import type { FileHost } from '../../ssh/connection.js';
 
+const RESTORE_TIMEOUT_MS = 20 * 60_000;
+
 interface RebootstrapOptions extends InventoryOptions, SshOptions, LockOptions {
   wipe: boolean;
   restore?: string;
@@ -88,7 +90,8 @@ export const rebootstrapCommand: CommandModule<object, RebootstrapOptions> = {
         // One read of the file feeds every host at once.
         await pushFile(`Push ${argv.restore} to every host`, argv.restore, inventory.nodes.map((n) => ({ host: hosts.get(n.name)!, path: `${n.dataPath}/${RESTORE_FILE}` })), 0o600, listr, mode);
       }
-      await runHostSteps(argv.restore ? 'Restore the snapshot and start the new cluster' : 'Start the new cluster', start, hosts, listr, 180_000);
+      // etcdctl/etcdutl snapshot restore reads and rewrites the whole database: minutes for one near etcd's 8 GiB limit.
+      await runHostSteps(argv.restore ? 'Restore the snapshot and start the new cluster' : 'Start the new cluster', start, hosts, listr, argv.restore ? RESTORE_TIMEOUT_MS : 180_000);
       const endpoints = inventory.nodes.map((n) => clientUrl(n, inventory.cluster));
       await waitHealthy({
         host: hosts.get(inventory.nodes[0]!.name)!,
