@@ -54,6 +54,52 @@ export function receiveArgv(dest: string, size: number, mode: number): Argv {
   return ['sh', '-c', RECEIVE_PROGRAM, 'etcd-deploy-receive', dest, String(size), mode.toString(8).padStart(4, '0')];
 }
 
+/**
+ * Receive several small files in one session: for each, a line `MODE SIZE DEST` then its content as one base64 line,
+ * all on stdin (never in the command line, which `ps` shows to every user and --verbose prints). Each file goes
+ * through a private directory beside its destination as with RECEIVE_PROGRAM, and a line `SHA256 DEST` is printed
+ * once it is in place. Stops at the first file that fails.
+ */
+export const RECEIVE_SMALL_PROGRAM = [
+  'umask 077',
+  HASH_FUNCTION,
+  't=',
+  'trap \'[ -z "$t" ] || rm -rf -- "$t"\' EXIT',
+  'while IFS=" " read -r mode size dest; do',
+  '  IFS= read -r data || { echo "the content of $dest is missing" >&2; exit 1; }',
+  '  t=$(mktemp -d "${dest%/*}/.etcd-deploy-XXXXXX") || { t=; echo "cannot create a private directory beside $dest" >&2; exit 1; }',
+  '  printf "%s\\n" "$data" | base64 -d > "$t/f" || { echo "cannot write $dest (base64 -d failed)" >&2; exit 1; }',
+  '  got=$(wc -c < "$t/f")',
+  '  [ "$got" -eq "$size" ] || { echo "received $got of $size bytes of $dest" >&2; exit 1; }',
+  '  sum=$(hash "$t/f" | cut -c1-64) || exit 1',
+  '  chmod "$mode" "$t/f" && mv -f -- "$t/f" "$dest" && rmdir "$t" || exit 1',
+  '  t=',
+  '  echo "$sum $dest"',
+  'done',
+].join('\n');
+
+export function receiveSmallArgv(): Argv {
+  return ['sh', '-c', RECEIVE_SMALL_PROGRAM, 'etcd-deploy-receive-small'];
+}
+
+/** Files up to this size may travel together in one session (receiveSmallArgv); larger ones stream on their own. */
+export const SMALL_FILE_BYTES = 64 * 1024;
+
+/** The stdin for receiveSmallArgv. */
+export function smallFilesInput(files: readonly { dest: string; mode: number; content: Buffer }[]): Buffer {
+  return Buffer.from(files.map((f) => `${f.mode.toString(8).padStart(4, '0')} ${f.content.length} ${f.dest}\n${f.content.toString('base64')}\n`).join(''));
+}
+
+/** `SHA256 DEST` lines the small-files program printed, by destination. */
+export function parseSmallReceipts(stdout: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of stdout.split('\n')) {
+    const m = /^([0-9a-f]{64}) (.+)$/.exec(line);
+    if (m) out.set(m[2]!, m[1]!);
+  }
+  return out;
+}
+
 const HASH_LINE = /^([0-9a-f]{64})(?:\s|$)/;
 
 /** The hash a checksum or receiving program printed (the last line that starts with one), or null. */

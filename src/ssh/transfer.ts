@@ -16,7 +16,7 @@ import { pipeline } from 'node:stream/promises';
 import { HostsError, UsageError } from '../errors.js';
 import { render } from '../plan/shell.js';
 import { hostFailureOf, SshTransferError } from './errors.js';
-import { checksumArgv, parseChecksum, receiveArgv, sendArgv } from './transfer-programs.js';
+import { checksumArgv, parseChecksum, parseSmallReceipts, receiveArgv, receiveSmallArgv, sendArgv, smallFilesInput } from './transfer-programs.js';
 import type { ByteChannel, ExecOptions, ExecResult } from './types.js';
 
 /** What a transfer needs of a host: commands, and channels that carry bytes. SshHost implements it. */
@@ -372,5 +372,58 @@ export async function uploadFile(targets: readonly UploadTarget[], source: strin
     throw new SshTransferError(targets[0]?.host.name ?? 'local', `cannot read ${label}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   } finally {
     options.signal?.removeEventListener('abort', abandon);
+  }
+}
+
+export interface SmallFile {
+  content: Buffer;
+  /** Absolute path on the host; its directory must exist. */
+  path: string;
+  mode: number;
+}
+
+/**
+ * Copy several small files (SMALL_FILE_BYTES each at most) to one host in one session: certificates and keys, which
+ * would otherwise cost a session start-up each. Each is put in place through a private directory and its SHA-256
+ * checked as with uploadFile. Rejects with SshTransferError naming the first file that failed.
+ */
+export async function uploadSmallFiles(host: StreamingHost, files: readonly SmallFile[], options: TransferOptions = {}): Promise<void> {
+  if (files.length === 0) return;
+  const what = `the copy of ${files.length} file(s) to ${host.name} (${files.map((f) => f.path).join(', ')})`;
+  const stallMs = options.stallMs ?? transferStallMsFromEnv();
+  let channel: ByteChannel;
+  try {
+    channel = await host.openByteChannel(render(receiveSmallArgv()));
+  } catch (err) {
+    throw new SshTransferError(host.name, `${what} failed: ${reason(err)}`);
+  }
+  const out: Buffer[] = [];
+  channel.stdout.on('data', (chunk: Buffer) => out.push(chunk));
+  channel.stdin.on('error', () => undefined);
+  let stalled = false;
+  const timer = setTimeout(() => {
+    stalled = true;
+    channel.close();
+  }, stallMs);
+  let exit: { code: number; stderr: string };
+  try {
+    channel.stdin.end(smallFilesInput(files.map((f) => ({ dest: f.path, mode: f.mode, content: f.content }))));
+    exit = await channel.exit;
+  } catch (err) {
+    if (stalled) throw new TransferStalledError(host.name, what, stallMs);
+    throw new SshTransferError(host.name, `${what} failed: ${reason(err)}`);
+  } finally {
+    clearTimeout(timer);
+  }
+  const receipts = parseSmallReceipts(Buffer.concat(out).toString('utf8'));
+  for (const f of files) {
+    const sum = createHash('sha256').update(f.content).digest('hex');
+    const got = receipts.get(f.path);
+    if (got === sum) continue;
+    if (got === undefined) {
+      throw new SshTransferError(host.name, `cannot copy ${f.content.length} bytes to ${host.name}:${f.path}: ${lastLine(exit.stderr) || `exit ${exit.code}`}`);
+    }
+    await host.exec(render(['rm', '-f', '--', f.path]), { timeoutMs: 30_000 }).catch(() => undefined);
+    throw new SshTransferError(host.name, `the copy of ${f.content.length} bytes to ${host.name}:${f.path} is corrupt: SHA-256 there ${got}, of the source ${sum}; the file was removed`);
   }
 }

@@ -14,6 +14,8 @@ import { HostsError } from '../../src/errors.js';
 import { connectHost, type SshHost } from '../../src/ssh/connection.js';
 import { SshTransferError } from '../../src/ssh/errors.js';
 import { TransferStalledError, uploadFile } from '../../src/ssh/transfer.js';
+import { runInOrder } from '../../src/phases/exec.js';
+import type { Step } from '../../src/plan/up.js';
 import { FakeSshServer, makeClientFiles, writeKnownHosts, type ClientFiles, type Script } from '../support/fake-ssh-server.js';
 
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
@@ -219,6 +221,36 @@ test('one upload feeds three hosts at once and checks each; a host that fails is
     assert.deepEqual(err.failures.map((f) => f.host), ['etcd-2']);
     assert.match(err.failures[0]!.message, /cannot create a private directory beside .*h2\/restore\.db/);
     for (const i of [1, 3]) assert.ok((await readFile(join(r.remote, `h${i}`, 'restore.db'))).equals(data), `etcd-${i} has its copy`);
+  } finally {
+    await r.done();
+  }
+});
+
+test('a member\'s certificates and keys travel in one session between its commands, checked and 0600 where asked', async () => {
+  const r = await rig([realShell()]);
+  try {
+    const pki = join(r.remote, 'pki');
+    const names = ['ca.crt', 'server.crt', 'server.key', 'peer.key'];
+    for (const n of names) await writeFile(join(r.local, n), `SECRET ${n}\n`);
+    const step = (title: string, command: string, upload?: Step['upload']): Step => ({ host: 'etcd-1', title, argv: [], command, changes: true, ...(upload ? { upload } : {}) });
+    const steps: Step[] = [
+      step('create pki', `mkdir -p -m 0700 ${pki}`),
+      ...names.map((n) => step(`send ${n}`, `copy ${n}`, { local: join(r.local, n), remote: join(pki, n), mode: n.endsWith('.key') ? 0o600 : 0o644 })),
+      step('done', `touch ${r.remote}/after`),
+    ];
+    const before = r.servers[0]!.commands.length;
+    const { done, failure } = await runInOrder(r.hosts[0]!, steps);
+    assert.equal(failure, null);
+    assert.equal(done.length, steps.length);
+    for (const n of names) {
+      assert.equal(await readFile(join(pki, n), 'utf8'), `SECRET ${n}\n`);
+      assert.equal(await mode(join(pki, n)), n.endsWith('.key') ? 0o600 : 0o644);
+    }
+    assert.ok(existsSync(`${r.remote}/after`));
+    const sessions = r.servers[0]!.commands.slice(before);
+    assert.equal(sessions.filter((c) => c.includes('etcd-deploy-receive-small')).length, 1, 'all four files in one session');
+    assert.ok(!sessions.some((c) => c.includes('SECRET') || c.includes(Buffer.from('SECRET').toString('base64').slice(0, 6))), `file contents never appear in a command line: ${JSON.stringify(sessions)}`);
+    assert.deepEqual((await readdir(pki)).sort(), [...names].sort(), 'no staging left');
   } finally {
     await r.done();
   }

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { render, type Argv } from '../../src/plan/shell.js';
-import { checksumArgv, parseChecksum, receiveArgv, sendArgv } from '../../src/ssh/transfer-programs.js';
+import { checksumArgv, parseChecksum, parseSmallReceipts, receiveArgv, receiveSmallArgv, sendArgv, smallFilesInput } from '../../src/ssh/transfer-programs.js';
 import { sha256OfFile, transferStallMsFromEnv } from '../../src/ssh/transfer.js';
 
 let dir = '';
@@ -38,6 +38,8 @@ function run(argv: Argv, input: Buffer[], between?: () => Promise<void>): Promis
     child.stdout.on('data', (b: Buffer) => out.push(b));
     child.stderr.on('data', (b: Buffer) => err.push(b));
     child.on('error', reject);
+    // A program that fails before reading its input (no directory) closes the pipe under our writes: not a failure here.
+    child.stdin.on('error', () => undefined);
     child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }));
     void (async () => {
       for (const piece of input) {
@@ -144,4 +146,34 @@ test('the stall timeout: 60 s by default, ETCD_DEPLOY_TRANSFER_STALL_SECONDS oth
       return true;
     });
   }
+});
+
+test('receive small files: several in one session, each in place with its mode, a receipt per file; a failure stops there and leaves no staging', async () => {
+  const where = join(dir, 'small');
+  await mkdir(where, { recursive: true });
+  const files = [
+    { dest: join(where, 'ca.crt'), mode: 0o644, content: Buffer.from('-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n') },
+    { dest: join(where, 'server key'), mode: 0o600, content: randomBytes(1675) },
+    { dest: join(where, 'empty'), mode: 0o600, content: Buffer.alloc(0) },
+  ];
+  const r = await run(receiveSmallArgv(), [smallFilesInput(files)]);
+  assert.equal(r.code, 0, r.stderr);
+  const receipts = parseSmallReceipts(r.stdout);
+  for (const f of files) {
+    assert.equal(receipts.get(f.dest), sha256(f.content), f.dest);
+    assert.ok((await readFile(f.dest)).equals(f.content));
+    assert.equal((await stat(f.dest)).mode & 0o777, f.mode);
+  }
+  assert.deepEqual((await readdir(where)).sort(), ['ca.crt', 'empty', 'server key']);
+
+  const bad = [{ dest: join(where, 'a.key'), mode: 0o600, content: Buffer.from('a') }, { dest: join(dir, 'nowhere', 'b.key'), mode: 0o600, content: Buffer.from('b') }];
+  const r2 = await run(receiveSmallArgv(), [smallFilesInput(bad)]);
+  assert.equal(r2.code, 1);
+  assert.match(r2.stderr, /cannot create a private directory beside .*nowhere\/b\.key/);
+  assert.deepEqual([...parseSmallReceipts(r2.stdout).keys()], [join(where, 'a.key')]);
+  // Input that ends in the middle of a file: nothing of it stays.
+  const cut = smallFilesInput([{ dest: join(where, 'c.key'), mode: 0o600, content: Buffer.from('ccc') }]);
+  const r3 = await run(receiveSmallArgv(), [cut.subarray(0, cut.indexOf('\n') + 1)]);
+  assert.equal(r3.code, 1);
+  assert.deepEqual((await readdir(where)).filter((n) => n.startsWith('.') || n === 'c.key'), []);
 });
