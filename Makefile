@@ -75,7 +75,9 @@ demo: build lab-up
 	@echo "The lab stays up: try '$(CLI) up -i $(LAB_INVENTORY)' again (a no-op), then 'make lab-down'."
 
 # Not a test: bootstrap-to-healthy against a floor, and plan cold start (docs/performance.md). Takes the shared lab
-# lock, brings a fresh 3-host lab up and always takes it down again. BENCH_ARGS e.g. '--runs 9 --json bench.json'.
+# lock, brings a fresh 3-host lab up and always takes it down again. BENCH_ARGS e.g. '--runs 9 --json bench.json';
+# '--large' adds the large-database section (a 2.5 GiB+ database: snapshot save, rolling replace, rebootstrap
+# --restore against OpenSSH; about 20 minutes more), '--large-only' runs that section alone.
 bench: build lab-deps
 	@if [ "$$(id -u)" != 0 ]; then echo "bench: needs root (the lab uses network namespaces, dockerd and sshd)"; exit 2; fi
 	flock /run/edl-session.lock bash -c 'trap "$(LAB) down >/dev/null" EXIT; $(LAB) up --nodes 3 >/dev/null || exit 1; \

@@ -16,6 +16,8 @@
 #   lab/lab.sh stop-sshd HOST | start-sshd HOST
 #   lab/lab.sh ssh HOST [CMD...]            ssh into HOST with the lab's key
 #   lab/lab.sh rekey-host HOST              new host key for HOST (sshd restarted, .lab/known_hosts updated)
+#   lab/lab.sh sftp off|on HOST             restart HOST's sshd without (or with again) its sftp subsystem,
+#                                           as on a hardened host
 #
 # Traffic goes only to loopback and to 198.18.0.0/24 (and, with --bastion,
 # 198.18.1.0/24) inside namespaces the lab made.
@@ -937,6 +939,25 @@ cmd_rekey_host() { # rekey-host HOST
   echo "$h has a new host key: $(ssh-keygen -lf "${dir}/ssh/ssh_host_ed25519_key.pub" | cut -d' ' -f2)"
 }
 
+# A hardened host: sshd without a Subsystem line refuses every sftp request (the
+# OpenSSH sftp client fails with "subsystem request failed"). Only the listener
+# restarts; sessions already open stay, as with a real `systemctl restart ssh`.
+cmd_sftp() { # sftp off|on HOST
+  [[ $# -eq 2 && ( $1 == off || $1 == on ) ]] || usage
+  local state=$1 h=$2 conf
+  host_index "$h" > /dev/null
+  host_init_pid "$h" > /dev/null || die "host $h is not up"
+  conf=$(host_dir "$h")/ssh/sshd_config
+  if [[ ${state} == off ]]; then
+    sed -i 's/^Subsystem[[:space:]]\{1,\}sftp[[:space:]]/# sftp off: &/' "${conf}"
+  else
+    sed -i 's/^# sftp off: //' "${conf}"
+  fi
+  cmd_stop_sshd "$h" > /dev/null
+  cmd_start_sshd "$h" > /dev/null
+  echo "sshd on $h restarted with sftp ${state}"
+}
+
 cmd_ssh() { # ssh HOST [CMD...]
   [[ $# -ge 1 ]] || usage
   local k
@@ -962,6 +983,7 @@ main() {
     start-sshd) cmd_start_sshd "$@" ;;
     ssh) cmd_ssh "$@" ;;
     rekey-host) cmd_rekey_host "$@" ;;
+    sftp) cmd_sftp "$@" ;;
     *) echo "lab: unknown command '${cmd}'" >&2; usage ;;
   esac
 }

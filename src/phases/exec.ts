@@ -1,11 +1,14 @@
 // Running a planned step on a host: the one place phases turn a Step into a remote call, so failure records are uniform.
 
+import { readFile, stat } from 'node:fs/promises';
 import { tail, type HostFailure } from '../errors.js';
 import { runBatch } from '../ssh/batch.js';
 import type { Step } from '../plan/up.js';
 import { hostFailureOf } from '../ssh/errors.js';
 import type { FileHost } from '../ssh/connection.js';
 import type { ExecOptions, ExecResult, RemoteHost } from '../ssh/types.js';
+import { uploadSmallFiles, type SmallFile, type StreamingHost } from '../ssh/transfer.js';
+import { SMALL_FILE_BYTES } from '../ssh/transfer-programs.js';
 
 /** Called after every remote command (for --verbose). */
 export type Tracer = (host: string, command: string, result: ExecResult | Error, ms: number) => void;
@@ -73,9 +76,24 @@ export async function mustRun(host: RemoteHost, step: Step, message: string, tim
   return result;
 }
 
+/** The contents of upload steps whose local files are all small enough to travel together; null otherwise. */
+async function smallFiles(steps: readonly Step[]): Promise<SmallFile[] | null> {
+  try {
+    const files: SmallFile[] = [];
+    for (const s of steps) {
+      const u = s.upload!;
+      if ((await stat(u.local)).size > SMALL_FILE_BYTES) return null;
+      files.push({ content: await readFile(u.local), path: u.remote, mode: u.mode });
+    }
+    return files;
+  } catch {
+    return null; // one by one then, each failing with its own message
+  }
+}
+
 /**
  * Run a host's steps in order, stopping at the first failure. Consecutive commands share one shell session
- * (ssh/batch.ts); file uploads go over SFTP between them.
+ * (ssh/batch.ts); file uploads (ssh/transfer.ts) go between them.
  */
 export async function runInOrder(
   host: RemoteHost,
@@ -89,6 +107,24 @@ export async function runInOrder(
   while (i < steps.length) {
     const step = steps[i]!;
     if (step.upload) {
+      // Consecutive small files (a member's certificates and keys) travel together in one session.
+      let j = i;
+      while (j < steps.length && steps[j]!.upload) j++;
+      const group = steps.slice(i, j);
+      const streaming = typeof (host as Partial<StreamingHost>).openByteChannel === 'function' ? (host as unknown as StreamingHost) : null;
+      const files = streaming && group.length > 1 ? await smallFiles(group) : null;
+      if (streaming && files) {
+        try {
+          await uploadSmallFiles(streaming, files);
+        } catch (err) {
+          const failed = group.find((s) => (err as Error).message.includes(`:${s.upload!.remote}`)) ?? group[0]!;
+          return { done, failure: transportFailure(failed, err), results };
+        }
+        done.push(...group);
+        results.push(...group.map(() => ({ code: 0, stdout: '', stderr: '' })));
+        i = j;
+        continue;
+      }
       try {
         const r = await runStep(host, step, timeoutMs);
         if (r.code !== 0) return { done, failure: commandFailure(step, r, `${step.title} failed`), results };

@@ -1,28 +1,19 @@
 // What must hold before a command stops, removes or moves anything: the planned checks run on every host at once, and
 // what they leave (an uploaded file) is removed again when they fail, so a run that fails here has changed nothing.
 
-import { createReadStream } from 'node:fs';
-import { createHash } from 'node:crypto';
 import { HostsError, type HostFailure } from '../errors.js';
 import { parseSnapshotStatus, type SnapshotStatus } from '../etcd/parse.js';
 import type { HostSteps } from '../plan/down.js';
 import type { Step } from '../plan/up.js';
 import type { FileHost } from '../ssh/connection.js';
-import { runInOrder } from './exec.js';
-
-/** SHA-256 of a local file, read as a stream (a snapshot can be larger than memory allows to hold at once). */
-export function sha256OfFile(path: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const hash = createHash('sha256');
-    createReadStream(path)
-      .on('error', reject)
-      .on('data', (chunk) => hash.update(chunk))
-      .on('end', () => resolve(hash.digest('hex')));
-  });
-}
+import { sha256OfFile, uploadFile, type TransferOptions } from '../ssh/transfer.js';
+import { runInOrder, transportFailure } from './exec.js';
 
 export interface CheckedRestore {
   sha256: string;
+  /** Bytes sent to each host (one read of the file fed them all). */
+  bytes: number;
+  hosts: number;
   status: SnapshotStatus;
 }
 
@@ -43,19 +34,60 @@ export async function runChecks(
   discard: readonly Step[],
   hosts: ReadonlyMap<string, FileHost>,
   restore: string | null,
+  transfer: Pick<TransferOptions, 'onBytes'> = {},
 ): Promise<CheckedRestore | null> {
   const sha256 = restore ? await sha256OfFile(restore) : null;
   const statuses: SnapshotStatus[] = [];
   const failures: HostFailure[] = [];
+  /** A host's steps around its one upload, which runs for every host at once (one read of the file feeds them all). */
+  const parts = checks.map((w) => {
+    const at = w.steps.findIndex((s) => s.upload);
+    return at < 0 ? { w, before: w.steps, upload: null, after: [] as Step[] } : { w, before: w.steps.slice(0, at), upload: w.steps[at]!, after: w.steps.slice(at + 1) };
+  });
+  const fail = (steps: readonly Step[], done: number, failure: HostFailure): void => {
+    failures.push({ ...failure, message: meaning(steps[done]!, restore) });
+  };
+  const ready = (
+    await Promise.all(
+      parts.map(async (p) => {
+        const { done, failure } = await runInOrder(hosts.get(p.w.host)!, p.before);
+        if (failure) fail(p.before, done.length, failure);
+        return failure ? null : p;
+      }),
+    )
+  ).filter((p) => p !== null);
+  const uploading = ready.filter((p) => p.upload);
+  let sentBytes = 0;
+  let sent = ready;
+  if (uploading.length > 0) {
+    // Every upload step sends the same local file (the --restore snapshot), each to its host's path.
+    const failed = new Set<string>();
+    try {
+      sentBytes = (await uploadFile(
+        uploading.map((p) => ({ host: hosts.get(p.w.host)!, path: p.upload!.upload!.remote })),
+        uploading[0]!.upload!.upload!.local,
+        uploading[0]!.upload!.upload!.mode,
+        transfer,
+      )).bytes;
+    } catch (err) {
+      const perHost = err instanceof HostsError ? err.failures : [transportFailure(uploading[0]!.upload!, err)];
+      for (const f of perHost) {
+        const p = uploading.find((u) => u.w.host === f.host) ?? uploading[0]!;
+        failed.add(p.w.host);
+        failures.push({ ...f, host: p.w.host, command: p.upload!.command });
+      }
+    }
+    sent = ready.filter((p) => !failed.has(p.w.host));
+  }
   await Promise.all(
-    checks.map(async (w) => {
-      const { done, failure, results } = await runInOrder(hosts.get(w.host)!, w.steps);
+    sent.map(async (p) => {
+      const { done, failure, results } = await runInOrder(hosts.get(p.w.host)!, p.after);
       if (failure) {
-        const step = w.steps[done.length]!;
-        failures.push({ ...failure, message: meaning(step, restore) });
+        fail(p.after, done.length, failure);
         return;
       }
       if (!restore) return;
+      const w = p.w;
       const [status, sum] = results.slice(-2);
       try {
         statuses.push(parseSnapshotStatus(status!.stdout));
@@ -77,5 +109,5 @@ export async function runChecks(
     failures.sort((a, b) => order.indexOf(a.host) - order.indexOf(b.host));
     throw new HostsError(`nothing was changed: the checks before anything is stopped failed on ${new Set(failures.map((f) => f.host)).size} of ${checks.length} hosts`, failures);
   }
-  return restore ? { sha256: sha256!, status: statuses[0]! } : null;
+  return restore ? { sha256: sha256!, bytes: sentBytes, hosts: uploading.length, status: statuses[0]! } : null;
 }

@@ -7,3 +7,11 @@ export function progressMode(env: NodeJS.ProcessEnv, stderrIsTTY: boolean): Prog
   if (env.CI || !stderrIsTTY || env.TERM === 'dumb') return 'lines';
   return 'tree';
 }
+
+/**
+ * How often a long transfer reports its progress: often on a terminal, where it rewrites one line; every few seconds
+ * as plain lines, which stay in a CI log; never when silent.
+ */
+export function progressIntervalMs(mode: ProgressMode): number {
+  return mode === 'tree' ? 250 : mode === 'lines' ? 5000 : 0;
+}

@@ -4,7 +4,7 @@
 import { figures, ListrDefaultRendererLogLevels, ListrLogger, ListrLogLevels, ProcessOutput, type Listr, type ListrBaseClassOptions, type LoggerFieldOptions } from 'listr2';
 import type { ProgressMode } from './progress-mode.js';
 
-export { progressMode, type ProgressMode } from './progress-mode.js';
+export { progressIntervalMs, progressMode, type ProgressMode } from './progress-mode.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type ListrOptions = ListrBaseClassOptions<any, 'default', 'simple'>;

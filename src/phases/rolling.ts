@@ -23,6 +23,8 @@ import { takeSnapshot, type SnapshotResult } from './snapshot.js';
 export interface RollingDeps {
   hosts: ReadonlyMap<string, FileHost>;
   listr: ListrOptions;
+  /** How often the snapshot fetch reports its progress on the task's line (phases/progress-mode.ts). */
+  progressIntervalMs?: number;
   snapshot: SnapshotPlan;
   statePath: string;
   state: RollingState;
@@ -61,7 +63,7 @@ export async function runRolling(inventory: Inventory, plan: RollingPlan, deps: 
         {
           title: `Snapshot from ${plan.snapshotFrom}`,
           task: async (_, task) => {
-            snapshot = await takeSnapshot(deps.hosts.get(plan.snapshotFrom)!, deps.snapshot, (t) => (task.output = t));
+            snapshot = await takeSnapshot(deps.hosts.get(plan.snapshotFrom)!, deps.snapshot, (t) => (task.output = t), { progressIntervalMs: deps.progressIntervalMs ?? 0 });
             task.title = `Snapshot saved: ${snapshot.path} (${snapshot.status.totalKey} keys, revision ${snapshot.status.revision})`;
           },
         },
@@ -168,7 +170,9 @@ async function perform(inventory: Inventory, roll: MemberRoll, action: RollActio
       });
       return;
     case 'quorum-gate':
-      await quorumGate(inventory, roll, via);
+      // Asked through the other members' hosts too: `via` may be the member that just failed, and its container then
+      // has no etcdctl to run, which must not read as every member being unhealthy.
+      await quorumGate(inventory, roll, [via, ...inventory.nodes.filter((n) => n.name !== roll.node.name && n.name !== roll.via).map((n) => deps.hosts.get(n.name)!)]);
       return;
     case 'wait-caught-up':
       await waitCaughtUp(inventory, via, self, endpoints, deps.gateDeadlineMs);
@@ -225,21 +229,28 @@ async function handover(inventory: Inventory, roll: MemberRoll, ctx: RollCtx, vi
   throw new OperationError(`leadership did not move from ${roll.node.name} within ${deps.gateDeadlineMs / 1000}s`);
 }
 
-/** Every member but this one answers healthy (one retry a second later, for a blip); otherwise the run stops here. */
-async function quorumGate(inventory: Inventory, roll: MemberRoll, via: RemoteHost): Promise<void> {
+/**
+ * Every member but this one answers healthy (one retry a second later, for a blip); otherwise the run stops here. The
+ * report comes from the first of `askers` whose etcdctl runs (prints JSON).
+ */
+async function quorumGate(inventory: Inventory, roll: MemberRoll, askers: readonly RemoteHost[]): Promise<void> {
   const others = quorumGateEndpoints(inventory, roll.node);
   const command = render(endpointHealth(inventory.cluster, others, QUICK));
   let sick: string[] = others;
   for (let attempt = 0; attempt < 2; attempt++) {
     if (attempt > 0) await delay(1000);
-    const r = await via.exec(command, { timeoutMs: 30_000 });
-    let report: HealthReport = [];
-    try {
-      report = parseEndpointHealth(r.stdout);
-    } catch {
-      // no JSON (etcdctl could not run): every other member counts as unhealthy
+    let report: HealthReport | null = null;
+    for (const host of askers) {
+      const r = await host.exec(command, { timeoutMs: 30_000 }).catch(() => null);
+      try {
+        report = r ? parseEndpointHealth(r.stdout) : null;
+      } catch {
+        report = null; // no JSON: etcdctl could not run there (its container is down); ask the next host
+      }
+      if (report) break;
     }
-    sick = others.filter((e) => !report.some((h) => h.endpoint === e && h.health));
+    // No host could run etcdctl: every other member counts as unhealthy.
+    sick = others.filter((e) => !(report ?? []).some((h) => h.endpoint === e && h.health));
     if (sick.length === 0) return;
   }
   throw new OperationError(

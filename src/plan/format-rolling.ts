@@ -8,9 +8,10 @@ export function formatRollingPlan(plan: RollingPlan, snapshot: SnapshotPlan): st
   out.push(`Rolling ${plan.mode}: ${plan.order.length} member(s), strictly one at a time; never more than one member down.`);
   if (plan.alreadyDone.length) out.push(`Already done in the unfinished run: ${plan.alreadyDone.join(', ')}`);
   out.push('');
-  out.push(`1. Snapshot on ${snapshot.host}, checked there, fetched to ${snapshot.localPath} over SFTP, checksum compared:`);
-  for (const c of [snapshot.save, snapshot.status, snapshot.checksum]) out.push(`    [${snapshot.host}] $ ${c.command}`);
-  out.push(`    (sftp get ${snapshot.hostPath}, then) [${snapshot.host}] $ ${snapshot.cleanup.command}`);
+  out.push(`1. Snapshot on ${snapshot.host}, then at once: checked there, hashed there, streamed to ${snapshot.localPath} (hashed as it arrives, compared):`);
+  for (const c of [snapshot.save, snapshot.size, snapshot.status, snapshot.checksum]) out.push(`    [${snapshot.host}] $ ${c.command}`);
+  out.push(`    [${snapshot.host}] $ cat -- ${snapshot.hostPath}   (into ${snapshot.localPath})`);
+  out.push(`    [${snapshot.host}] $ ${snapshot.cleanup.command}`);
   plan.order.forEach((roll, i) => {
     out.push('');
     out.push(`${i + 2}. ${roll.node.name} (membership changes through ${roll.via}):`);

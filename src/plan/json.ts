@@ -6,7 +6,7 @@ import { render, type Argv } from './shell.js';
 import type { Step } from './up.js';
 
 /**
- * run: a command on a host. upload: a file sent to a host (SFTP). gate: a read repeated until a condition holds (health,
+ * run: a command on a host. upload: a file copied to a host (ssh/transfer.ts). gate: a read repeated until a condition holds (health,
  * catch-up, agreement), nothing changes. membership: an etcd membership or leadership change. snapshot: taking or checking
  * a snapshot. local: a file written on this machine (a fetched snapshot, issued certificates).
  */
@@ -19,7 +19,7 @@ export interface PlanStep {
   kind: StepKind;
   /** Empty for uploads and local steps; may hold a `<placeholder>` for a value known only when the step runs. */
   argv: readonly string[];
-  /** argv rendered as it runs; for an upload or a local step, a description (`sftp put LOCAL REMOTE (mode 0600)`). */
+  /** argv rendered as it runs; for an upload or a local step, a description (`copy LOCAL to REMOTE (mode 0600)`). */
   command: string;
   /** Whether the step changes anything (a host, the cluster, or a local file). */
   changes: boolean;

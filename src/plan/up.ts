@@ -29,7 +29,7 @@ export interface Step {
   changes: boolean;
   /** Whether it stops a member, removes one, or moves member data (shown in plans; nothing else reads it). */
   destructive?: boolean;
-  /** A file sent over the run's SFTP channel instead of a command; `command` then describes it. */
+  /** A file copied to the host (ssh/transfer.ts) instead of a command; `command` then describes it. */
   upload?: PkiUpload;
 }
 
@@ -79,10 +79,10 @@ export function containerSpec(inventory: Inventory, node: NodeSpec, flags: reado
 
 /** How an upload shows in a plan; also what --verbose prints for it. */
 export function uploadText(u: PkiUpload): string {
-  return `sftp put ${u.local} ${u.remote} (mode ${u.mode.toString(8).padStart(4, '0')})`;
+  return `copy ${u.local} to ${u.remote} (mode ${u.mode.toString(8).padStart(4, '0')})`;
 }
 
-/** With the cluster PKI: the host's certificate directory and this member's files, sent over SFTP. */
+/** With the cluster PKI: the host's certificate directory and this member's files, copied over the run's connection. */
 export function pkiSteps(inventory: Inventory, node: NodeSpec): Step[] {
   if (inventory.cluster.tls !== 'pki') return [];
   return [

@@ -1,21 +1,20 @@
-// One SSH connection per host, verified against known_hosts, reused for every command and for SFTP (DESIGN principle 6).
+// One SSH connection per host, verified against known_hosts, reused for every command and file copy (DESIGN principle 6).
 
-import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Duplex } from 'node:stream';
 import pLimit, { type LimitFunction } from 'p-limit';
 import ssh2 from 'ssh2';
-import type { Client, ConnectConfig, SFTPWrapper } from 'ssh2';
+import type { Client, ClientChannel, ConnectConfig } from 'ssh2';
 import { render } from '../plan/shell.js';
-import type { ExecOptions, ExecResult, RemoteHost } from './types.js';
+import type { ByteChannel, ExecOptions, ExecResult, RemoteHost } from './types.js';
 import { SshConnectError, SshExecError, SshTransferError, type SshConnectReason } from './errors.js';
-import { ChannelOutput, failedRun, NotStartedError, openExecChannel, watchChannel, type ChannelOpenError, type ChannelRun } from './exec-channel.js';
+import { ChannelOutput, failedRun, NotStartedError, openExecChannel, signalExitCode, watchChannel, type ChannelOpenError, type ChannelRun } from './exec-channel.js';
 import { checkHostKey, hostKeyAlgorithms } from './host-key-policy.js';
 import { runSignal } from './interrupt.js';
 import { knownKeyTypes, readKnownHosts, type KnownHostEntry } from './known-hosts.js';
 import { isEncryptedKey, leaveToAgent, unlockKey, type AskSecret } from './passphrase.js';
 import { asSudo, privilegeProblem } from './privilege.js';
-import { download, upload } from './transfer.js';
+import { downloadFile, uploadFile, type StreamingHost, type TransferOptions } from './transfer.js';
 import { WarmChannels, type WarmChannel } from './warm-channel.js';
 
 export interface ConnectTarget {
@@ -56,19 +55,22 @@ export interface ConnectVia {
   onClose?: () => void;
 }
 
-/** A RemoteHost that can also copy files. Phases that need SFTP ask for this type. */
-export interface FileHost extends RemoteHost {
-  putFile(source: string | Buffer, remotePath: string, mode: number): Promise<void>;
-  getFile(remotePath: string, localPath: string): Promise<void>;
+/** A RemoteHost that can also copy files (ssh/transfer.ts). Phases that copy files ask for this type. */
+export interface FileHost extends RemoteHost, StreamingHost {
+  putFile(source: string | Buffer, remotePath: string, mode: number, options?: TransferOptions): Promise<void>;
+  getFile(remotePath: string, localPath: string, options?: TransferOptions): Promise<void>;
 }
 
 const ACCESS_CHECK_TIMEOUT_MS = 30_000;
 
 /**
- * sshd's MaxSessions defaults to 10; 4 exec channels, plus the one idle warm channel and the SFTP channel, stays well
- * under it.
+ * sshd's MaxSessions defaults to 10; 4 channels (commands and file transfers alike), plus the one idle warm channel,
+ * stays well under it.
  */
 export const MAX_CHANNELS_PER_CONNECTION = 4;
+
+/** After closing a channel here, how long to wait for the server's confirmation before giving it up locally. */
+const CLOSE_GRACE_MS = 2000;
 
 const connectionsMade = new Map<string, number>();
 
@@ -84,7 +86,6 @@ export function resetConnectionCounts(): void {
 export class SshHost implements FileHost {
   readonly name: string;
   private readonly limit: LimitFunction = pLimit(MAX_CHANNELS_PER_CONNECTION);
-  private sftpSession: Promise<SFTPWrapper> | undefined;
   private closed = false;
   private readonly user: string;
   private readonly sudo: boolean;
@@ -143,47 +144,41 @@ export class SshHost implements FileHost {
   }
 
   /**
-   * Copy a file to the host. With ssh.sudo the SFTP session (which runs as the user) writes a private temporary file
-   * that `sudo install` then puts in place, so root-owned destinations work.
+   * Copy a file (or bytes) to the host, streamed and checked (ssh/transfer.ts). With ssh.sudo the receiving program
+   * runs through sudo like any command, so root-owned destinations work and nothing is staged in /tmp.
    */
-  async putFile(source: string | Buffer, remotePath: string, mode: number): Promise<void> {
-    const what = typeof source === 'string' ? source : `${source.length} bytes`;
-    this.refuseIfInterrupted(`copy ${what} to ${remotePath}`);
-    try {
-      if (!this.sudo) {
-        await upload(await this.sftp(), source, remotePath, mode);
-        return;
-      }
-      const staging = stagingPath();
-      try {
-        await upload(await this.sftp(), source, staging, 0o600);
-        await this.mustExec(render(['install', '-m', mode.toString(8).padStart(4, '0'), staging, remotePath]));
-      } finally {
-        await this.exec(render(['rm', '-f', staging])).catch(() => undefined);
-      }
-    } catch (err) {
-      throw new SshTransferError(this.name, `cannot copy ${what} to ${remotePath}: ${(err as Error).message}`);
-    }
+  async putFile(source: string | Buffer, remotePath: string, mode: number, options?: TransferOptions): Promise<void> {
+    this.refuseIfInterrupted(`copy ${typeof source === 'string' ? source : `${source.length} bytes`} to ${remotePath}`);
+    await uploadFile([{ host: this, path: remotePath }], source, mode, options);
   }
 
-  /** Copy a file from the host; with ssh.sudo through a temporary copy the user owns. */
-  async getFile(remotePath: string, localPath: string): Promise<void> {
+  /** Copy a file from the host, streamed and checked (ssh/transfer.ts); with ssh.sudo, read by root. */
+  async getFile(remotePath: string, localPath: string, options?: TransferOptions): Promise<void> {
     this.refuseIfInterrupted(`copy ${remotePath} to ${localPath}`);
-    try {
-      if (!this.sudo) {
-        await download(await this.sftp(), remotePath, localPath);
-        return;
-      }
-      const staging = stagingPath();
-      try {
-        await this.mustExec(render(['install', '-m', '0600', '-o', this.user, remotePath, staging]));
-        await download(await this.sftp(), staging, localPath);
-      } finally {
-        await this.exec(render(['rm', '-f', staging])).catch(() => undefined);
-      }
-    } catch (err) {
-      throw new SshTransferError(this.name, `cannot copy ${remotePath} to ${localPath}: ${(err as Error).message}`);
-    }
+    await downloadFile(this, remotePath, localPath, options);
+  }
+
+  /**
+   * Run `command` (through sudo with ssh.sudo) on a channel of its own whose stdin and stdout carry raw bytes. It takes
+   * one of the connection's channel slots until it closes. Ctrl-C closes it: a transfer is abandoned, not waited for.
+   */
+  openByteChannel(command: string): Promise<ByteChannel> {
+    const wire = this.sudo ? asSudo(command) : command;
+    return new Promise<ByteChannel>((resolve, reject) => {
+      void this.limit(async () => {
+        if (this.signal.aborted) return reject(new SshExecError(this.name, command, 'not started: the run was interrupted (Ctrl-C)'));
+        if (this.closed) return reject(new SshExecError(this.name, command, 'the connection is closed'));
+        let stream: ClientChannel;
+        try {
+          stream = await this.openCold(wire);
+        } catch (err) {
+          return reject(new SshExecError(this.name, command, (err as Error).message));
+        }
+        const channel = byteChannel(stream, this.name, command, this.signal);
+        resolve(channel);
+        await channel.exit.catch(() => undefined); // the slot frees when the channel is gone
+      });
+    });
   }
 
   /**
@@ -279,50 +274,32 @@ export class SshHost implements FileHost {
    * On a channel of its own. A refusal while a warm channel holds a session (sshd's MaxSessions below what this
    * connection uses) closes the warm channel and tries once more; the server is then not asked for warm ones again.
    */
-  private runCold(wire: string, timeoutMs: number | undefined, onStdout?: (chunk: Buffer) => void, retry = true): ChannelRun {
+  private runCold(wire: string, timeoutMs: number | undefined, onStdout?: (chunk: Buffer) => void): ChannelRun {
     return settleLater(
-      openExecChannel(this.client, wire).then(
+      this.openCold(wire).then(
         (stream) => watchChannel(stream, new ChannelOutput(stream), this.name, wire, timeoutMs, undefined, true, onStdout),
-        async (err: ChannelOpenError) => {
-          if (err.refused && this.warm) {
-            const freed = retry && this.warm.discard(); // claims the waiting channel before turnOff() would
-            this.warm.turnOff();
-            if (freed && (await freed)) return this.runCold(wire, timeoutMs, onStdout, false);
-          }
-          return failedRun(new SshExecError(this.name, wire, err.message));
-        },
+        (err: ChannelOpenError) => failedRun(new SshExecError(this.name, wire, err.message)),
       ),
     );
   }
 
+  /** Open a channel of its own for `wire`; rejects with ChannelOpenError. */
+  private async openCold(wire: string, retry = true): Promise<ClientChannel> {
+    try {
+      return await openExecChannel(this.client, wire);
+    } catch (err) {
+      const refused = err as ChannelOpenError;
+      if (refused.refused && this.warm) {
+        const freed = retry && this.warm.discard(); // claims the waiting channel before turnOff() would
+        this.warm.turnOff();
+        if (freed && (await freed)) return this.openCold(wire, false);
+      }
+      throw err;
+    }
+  }
+
   private refuseIfInterrupted(what: string): void {
     if (this.signal.aborted) throw new SshTransferError(this.name, `not started: the run was interrupted (Ctrl-C): ${what}`);
-  }
-
-  private async mustExec(command: string): Promise<void> {
-    const result = await this.exec(command);
-    if (result.code !== 0) throw new Error(`${command} exited ${result.code}: ${result.stderr.trim() || result.stdout.trim()}`);
-  }
-
-  /** One SFTP session per connection, opened on first use; a failed or closed one is reopened on the next use. */
-  private sftp(): Promise<SFTPWrapper> {
-    if (this.closed) return Promise.reject(new Error('connection is closed'));
-    if (!this.sftpSession) {
-      const session = new Promise<SFTPWrapper>((resolve, reject) => {
-        this.client.sftp((err, sftp) => {
-          if (err) return reject(err);
-          sftp.on('close', () => {
-            if (this.sftpSession === session) this.sftpSession = undefined;
-          });
-          resolve(sftp);
-        });
-      });
-      session.catch(() => {
-        if (this.sftpSession === session) this.sftpSession = undefined;
-      });
-      this.sftpSession = session;
-    }
-    return this.sftpSession;
   }
 }
 
@@ -337,9 +314,36 @@ function settleLater(pending: Promise<ChannelRun>): ChannelRun {
   };
 }
 
-/** A per-transfer name in /tmp, which every user may write and only the owner may read back (mode 0600). */
-function stagingPath(): string {
-  return `/tmp/.etcd-deploy-${randomBytes(8).toString('hex')}`;
+/**
+ * A ByteChannel over an open ssh2 channel. Closed on Ctrl-C. A close asked for here that the server does not confirm
+ * (a dead link) is completed locally after a grace period, so a transfer never waits on a host that stopped answering.
+ */
+function byteChannel(stream: ClientChannel, host: string, command: string, signal: AbortSignal): ByteChannel {
+  const err: Buffer[] = [];
+  stream.stderr.on('data', (chunk: Buffer) => err.push(chunk));
+  stream.on('error', () => undefined); // its 'close' says what happened
+  let why: string | null = null;
+  let grace: NodeJS.Timeout | undefined;
+  const close = (reason: string): void => {
+    why ??= reason;
+    stream.close();
+    grace ??= setTimeout(() => stream.destroy(), CLOSE_GRACE_MS);
+  };
+  const onAbort = (): void => close('interrupted (Ctrl-C)');
+  signal.addEventListener('abort', onAbort, { once: true });
+  const exit = new Promise<{ code: number; stderr: string }>((resolve, reject) => {
+    stream.once('close', (code: number | null | undefined, exitSignal?: string) => {
+      clearTimeout(grace);
+      signal.removeEventListener('abort', onAbort);
+      const stderr = Buffer.concat(err).toString('utf8');
+      if (why) reject(new SshExecError(host, command, why));
+      else if (typeof code === 'number') resolve({ code, stderr });
+      else if (exitSignal) resolve({ code: signalExitCode(exitSignal), stderr });
+      else reject(new SshExecError(host, command, 'the channel closed without an exit status (connection lost?)'));
+    });
+  });
+  exit.catch(() => undefined); // callers that only write may never ask
+  return { stdin: stream, stdout: stream, exit, close: () => close('the channel was closed by etcd-deploy') };
 }
 
 interface Auth {

@@ -64,7 +64,7 @@ export class SshExecError extends DeployError {
   }
 }
 
-/** An SFTP upload or download failed. */
+/** A file copy to or from a host failed (ssh/transfer.ts). */
 export class SshTransferError extends DeployError {
   readonly exitCode = ExitCode.failed;
   constructor(

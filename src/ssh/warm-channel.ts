@@ -196,7 +196,8 @@ const DISCARD_GRACE_MS = 2000;
 
 /**
  * The connection's one idle (or opening) warm channel. Outside the connection's channel cap while idle; an exec that
- * claims it runs it within its own slot of the cap. So a connection holds at most 4 busy channels, 1 warm and 1 SFTP.
+ * claims it runs it within its own slot of the cap. So a connection holds at most 4 busy channels (commands and file
+ * transfers) and 1 warm.
  */
 export class WarmChannels {
   private next: Promise<WarmChannel | null> | null = null;

@@ -4,7 +4,9 @@
 // with a healthy cluster. Needs root and a lab that is up (the Makefile target brings one up and down under the lock).
 //
 //   node dist/test/bench/bench.js [--runs 11] [--plan-runs 15] [--profile-runs 3] [--startup-runs 21] [--json FILE]
+//                                 [--large [--large-only] [--large-mib 2600] [--large-runs 3]]
 //   node dist/test/bench/bench.js --startup-only [--startup-runs 21]    (--help, --version, completion; no lab)
+// --large adds the large-database section (large.ts, about 15 to 20 minutes on the lab); --large-only runs it alone.
 
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -19,6 +21,7 @@ import { floorCommands, type FloorCommands, type PlanJson } from './floor.js';
 import { measureModuleLoad } from './modules.js';
 import { profileRun, type RunProfile } from './profile.js';
 import { measureStartup, startupReport, type StartupResult } from './startup.js';
+import { runLarge, type LargeResult } from './large.js';
 import { median, ratio, seconds, summarize, type Summary } from './stats.js';
 import { nowMs, timedRun, type TimedOptions, type TimedRun } from './timing.js';
 
@@ -36,8 +39,15 @@ const { values: opts } = parseArgs({
     'startup-runs': { type: 'string', default: '21' },
     'startup-only': { type: 'boolean', default: false },
     json: { type: 'string' },
+    large: { type: 'boolean', default: false },
+    'large-only': { type: 'boolean', default: false },
+    'large-mib': { type: 'string', default: '2600' },
+    'large-runs': { type: 'string', default: '3' },
   },
 });
+const LARGE = opts.large || opts['large-only'];
+const LARGE_MIB = atLeast('large-mib', opts['large-mib'], 1);
+const LARGE_RUNS = atLeast('large-runs', opts['large-runs'], 1);
 const RUNS = atLeast('runs', opts.runs, 5);
 const PLAN_RUNS = atLeast('plan-runs', opts['plan-runs'], 10);
 const PROFILE_RUNS = atLeast('profile-runs', opts['profile-runs'], 0);
@@ -185,6 +195,14 @@ async function main(): Promise<number> {
   const start = machine();
   out('# etcd-deploy benchmark');
   for (const [k, v] of Object.entries(start)) out(`${k.padEnd(8)} ${v}`);
+  if (opts['large-only']) {
+    const large = await runLarge({ mib: LARGE_MIB, runs: LARGE_RUNS, out });
+    const end = machine();
+    out('');
+    out(`load average at the end: ${end.loadavg}`);
+    if (opts.json) writeFileSync(opts.json, `${JSON.stringify({ machineAtStart: start, machineAtEnd: end, large }, null, 2)}\n`);
+    return 0;
+  }
   out(`runs    ${RUNS} timed pairs (floor, etcd-deploy interleaved) after 1 untimed warm-up pair; plan cold start x${PLAN_RUNS}`);
 
   const planRun = await timedRun([process.execPath, CLI, 'plan', '-i', LAB_INVENTORY, '--json'], base);
@@ -300,12 +318,13 @@ async function main(): Promise<number> {
     for (const m of modules) out(`  ${m.label.padEnd(48)} ${m.ms.toFixed(1).padStart(6)}`);
   }
 
+  const large: LargeResult | null = LARGE ? await runLarge({ mib: LARGE_MIB, runs: LARGE_RUNS, out }) : null;
   await resetLab();
   const end = machine();
   out('');
   out(`load average at the end: ${end.loadavg}`);
   if (opts.json) {
-    const data = { machineAtStart: start, machineAtEnd: end, runs: RUNS, floorMs, upMs, warmUp: { floorMs: warmFloor, upMs: warmUp }, nodeMs, planMs, startup: startup.results, profile, costs, whatIf, modules, floor };
+    const data = { machineAtStart: start, machineAtEnd: end, runs: RUNS, floorMs, upMs, warmUp: { floorMs: warmFloor, upMs: warmUp }, nodeMs, planMs, startup: startup.results, profile, costs, whatIf, modules, floor, large };
     writeFileSync(opts.json, `${JSON.stringify(data, null, 2)}\n`);
   }
   return 0;

@@ -7,11 +7,14 @@
 //   - the reads: `docker container inspect`, and etcdctl `member list`, `endpoint health`, `endpoint status` and
 //     `endpoint hashkv`, which the observer, the gates and the health waits repeat as often as they need, and the
 //     etcdutl probe of `rebootstrap --restore` (an observation made before planning);
-// and drop the same reads from the plan, with its gate, upload and local steps (uploads are checked against the files
-// the host received over SFTP, local steps against this machine's files). A step with `when` is expected only where
+// and drop the same reads from the plan, with its gate, upload and local steps. The file transfers (ssh/transfer.ts:
+// `cat -- FILE` for a fetch, the receiving programs for uploads) are the transport of those upload and local steps:
+// each is checked against a planned step (a fetch against a planned copy from that host and file, an upload by the
+// file, mode and content the host holds afterwards), then dropped like the reads. A step with `when` is expected only where
 // the scenario makes its condition hold. What remains must be equal, host by host, in order; an argument `<...>` of a
 // planned command stands for the one value known only when it runs (a member ID), and the run's compact UTC time
-// (20261129T060324Z, in the aside directory and the new token) stands for the dry-run's.
+// (20261129T060324Z, in the aside directory and the new token) stands for the dry-run's. The snapshot's read-only
+// checks run at the same time as its fetch: among themselves they may arrive in any order.
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -42,8 +45,17 @@ function cli(args: string[]): Promise<Run> {
 
 const READ = /^docker container inspect |^docker exec -e ETCDCTL_API=3 \S+ etcdctl .* (member list|endpoint (health|status|hashkv))( |$)|^docker run --rm --network none --entrypoint etcdutl \S+ version$/;
 
-/** Is this received command left out of the comparison (the lock and the reads)? */
-const isFiltered = (command: string): boolean => isLockCommand(command) || READ.test(command);
+/** The host side of a file transfer (ssh/transfer-programs.ts): a fetch's `cat`, or a receiving program. */
+const isTransfer = (command: string): boolean => {
+  const w = shellWords(command);
+  return (w[0] === 'cat' && w[1] === '--' && w.length === 3) || (w[0] === 'sh' && w[1] === '-c' && (w[3] === 'etcd-deploy-receive' || w[3] === 'etcd-deploy-receive-small'));
+};
+
+/** Is this received command left out of the comparison (the lock, the reads and the transfers, checked apart)? */
+const isFiltered = (command: string): boolean => isLockCommand(command) || READ.test(command) || isTransfer(command);
+
+const UPLOAD = /^copy (\S+) to (\S+) \(mode (\d+)\)$/;
+const FETCH = /^copy ([^:\s]+):(\S+) to (\S+) \(mode 0600\)$/;
 
 /** The run's compact UTC time (in aside directories, new tokens), which the dry-run's own clock cannot know. */
 const untimed = (s: string): string => s.replace(/\d{8}t\d{6}z/gi, '<time>');
@@ -60,6 +72,28 @@ function matches(planned: PlanStep, receivedCommand: string): boolean {
     const w = words[i]!;
     return w.startsWith(before) && w.endsWith(after) && w.length > before.length + after.length;
   });
+}
+
+/**
+ * Whether `ran` is `expected`, in order, except that consecutive read-only snapshot steps (its size, `snapshot status`
+ * and its SHA-256, which phases/snapshot.ts runs at the same time as the fetch) may arrive in any order among themselves.
+ * Returns the index of the first planned step that did not run where planned, or -1.
+ */
+function firstMismatch(expected: readonly PlanStep[], ran: readonly { host: string; command: string }[]): number {
+  const together = (s: PlanStep): boolean => s.kind === 'snapshot' && !s.changes;
+  let i = 0;
+  while (i < expected.length) {
+    let j = i + 1;
+    if (together(expected[i]!)) while (j < expected.length && together(expected[j]!) && expected[j]!.host === expected[i]!.host) j++;
+    const left = ran.slice(i, j);
+    for (let k = i; k < j; k++) {
+      const at = left.findIndex((r) => r.host === expected[k]!.host && matches(expected[k]!, r.command));
+      if (at < 0) return k;
+      left.splice(at, 1);
+    }
+    i = j;
+  }
+  return -1;
 }
 
 interface Recorded {
@@ -107,18 +141,30 @@ function assertRanAsPlanned(c: FakeCluster, plan: PlanDocument, holds: (s: PlanS
     const ran = n.received.filter((x) => !isFiltered(x));
     const show = `planned:\n${expected.map((s) => `  ${s.command}`).join('\n')}\nran:\n${ran.map((x) => `  ${x}`).join('\n')}`;
     assert.equal(ran.length, expected.length, `${n.name}: as many commands as planned\n${show}`);
-    expected.forEach((s, i) => assert.ok(matches(s, ran[i]!), `${n.name}: command ${i + 1} is the planned "${s.title}"\n${show}`));
+    const wrong = firstMismatch(expected, ran.map((command) => ({ host: n.name, command })));
+    assert.ok(wrong < 0, `${n.name}: command ${wrong + 1} is the planned "${expected[wrong]?.title}"\n${show}`);
     const uploads = plan.steps.filter((s) => s.host === n.name && s.kind === 'upload');
     for (const u of uploads) {
-      const m = /^sftp put (\S+) (\S+) \(mode (\d+)\)$/.exec(u.command);
+      const m = UPLOAD.exec(u.command);
       assert.ok(m, u.command);
       const file = n.server.files.get(m[2]!) ?? n.removed.get(m[2]!);
       assert.ok(file, `${n.name} received ${m[2]}`);
       assert.equal(file.mode, parseInt(m[3]!, 8), `mode of ${m[2]} on ${n.name}`);
       assert.deepEqual(file.data, readFileSync(m[1]!), `content of ${m[2]} on ${n.name}`);
     }
-    const planned = new Set(uploads.map((u) => /^sftp put \S+ (\S+)/.exec(u.command)![1]!));
+    const planned = new Set(uploads.map((u) => UPLOAD.exec(u.command)![2]!));
     assert.deepEqual([...n.server.files.keys()].filter((f) => !planned.has(f)), [], `${n.name}: no file left but the planned uploads`);
+    // Every transfer the host served was planned: a receiving program only when uploads are, a `cat` only for a fetch.
+    const fetches = plan.steps.flatMap((s) => {
+      const m = s.kind === 'local' ? FETCH.exec(s.command) : null;
+      return m && m[1] === n.name ? [m[2]!] : [];
+    });
+    for (const t of n.received.filter(isTransfer)) {
+      const w = shellWords(t);
+      if (w[0] === 'cat') assert.ok(fetches.includes(w[2]!), `${n.name}: ${t} is a planned fetch`);
+      else assert.ok(uploads.length > 0, `${n.name}: ${w[3]} with no upload planned`);
+    }
+    for (const f of fetches) assert.ok(n.received.some((t) => isTransfer(t) && shellWords(t)[2] === f), `${n.name}: the planned fetch of ${f} ran`);
   }
   const ran = c.log.filter((x) => !isFiltered(x.command));
   const expected = plan.steps.filter((s) => s.host !== null && !['gate', 'upload', 'local'].includes(s.kind) && !isFiltered(s.command) && (s.when === undefined || holds(s)));
@@ -133,15 +179,16 @@ function assertRanAsPlanned(c: FakeCluster, plan: PlanDocument, holds: (s: PlanS
   if (order === 'global') {
     const show = `planned:\n${expected.map((s) => `  [${s.host}] ${s.command}`).join('\n')}\nran:\n${ran.map((x) => `  [${x.host}] ${x.command}`).join('\n')}`;
     assert.equal(ran.length, expected.length, show);
-    expected.forEach((s, i) => assert.ok(s.host === ran[i]!.host && matches(s, ran[i]!.command), `step ${i + 1} across hosts is "${s.title}" on ${s.host}\n${show}`));
+    const wrong = firstMismatch(expected, ran);
+    assert.ok(wrong < 0, `step ${wrong + 1} across hosts is "${expected[wrong]?.title}" on ${expected[wrong]?.host}\n${show}`);
   }
 }
 
 /** The snapshot the plan fetches was written locally with the planned content and mode. */
 function assertSnapshotFetched(plan: PlanDocument): void {
-  const fetch = plan.steps.find((s) => s.kind === 'local' && s.command.startsWith('sftp get '));
+  const fetch = plan.steps.find((s) => s.kind === 'local' && FETCH.test(s.command));
   assert.ok(fetch, 'the plan fetches a snapshot');
-  const local = fetch.command.split(' ').at(-1)!;
+  const local = FETCH.exec(fetch.command)![3]!;
   assert.ok(existsSync(local), local);
   assert.deepEqual(readFileSync(local), SNAPSHOT_BYTES);
 }
@@ -178,7 +225,7 @@ describe('recording: each changing command runs what its --dry-run --json printe
     const { plan } = await record(cluster, ['down', '--purge', '--out', out], ['--yes']);
     assert.equal(plan.command, 'down --purge');
     assert.equal(plan.snapshot, out);
-    assert.deepEqual(plan.steps.slice(0, 5).map((s) => [s.host, s.kind]), [['etcd-1', 'snapshot'], ['etcd-1', 'snapshot'], ['etcd-1', 'snapshot'], [null, 'local'], ['etcd-1', 'run']]);
+    assert.deepEqual(plan.steps.slice(0, 6).map((s) => [s.host, s.kind]), [['etcd-1', 'snapshot'], ['etcd-1', 'snapshot'], ['etcd-1', 'snapshot'], ['etcd-1', 'snapshot'], [null, 'local'], ['etcd-1', 'run']]);
     assertRanAsPlanned(cluster, plan);
     assertSnapshotFetched(plan);
     assert.ok(cluster.nodes.every((n) => n.container === null && !n.data));
@@ -250,7 +297,7 @@ describe('recording: each changing command runs what its --dry-run --json printe
     const text = await cli(['certs', 'rotate', '-i', cluster.inventoryFile, '--dry-run']);
     assert.equal(text.code, 0, text.stderr);
     for (const n of cluster.nodes) {
-      assert.equal(text.stdout.split('\n').filter((l) => l.startsWith(`    [${n.name}] sftp put `)).length, 7, text.stdout);
+      assert.equal(text.stdout.split('\n').filter((l) => l.startsWith(`    [${n.name}] copy `)).length, 7, text.stdout);
     }
   });
 

@@ -2,7 +2,10 @@
 // host behind it, each hop's host key verified, sudo wrapping done once in the transport, and nothing new after Ctrl-C.
 
 import assert from 'node:assert/strict';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { connect as tcpConnect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import ssh2 from 'ssh2';
 import type { Connection } from 'ssh2';
@@ -187,25 +190,26 @@ test('ssh.sudo: commands run as sudo -n -- sh -c, after one sudo check per host;
   }
 });
 
-test('ssh.sudo: a file is written to a private temp path and installed with sudo, then the temp file is removed', async () => {
-  const lab = await behindJump();
+test('ssh.sudo: a file is received by root through sudo, straight beside its destination: nothing in /tmp, no SFTP', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'etcd-deploy-sudo-'));
+  // The fake host runs what it is sent with the real /bin/sh; sudo -n -- is taken off (these tests run as one user).
+  const lab = await behindJump({ script: (c) => (c.startsWith('sudo -n -- ') ? { shell: c.slice('sudo -n -- '.length) } : { code: 0 }) });
   try {
     const hosts = await connectAll(lab.nodes({ user: 'deploy', sudo: true }), { acceptNewHostKeys: false, agentSocket: null });
     const h = hosts.get('etcd-2')!;
-    await h.putFile(Buffer.from('secret key'), '/etc/etcd-deploy/peer.key', 0o600);
+    await h.putFile(Buffer.from('secret key'), `${dir}/peer.key`, 0o600);
     const server = lab.servers[1]!;
-    const staged = [...server.files.keys()];
-    assert.equal(staged.length, 1);
-    assert.match(staged[0]!, /^\/tmp\/\.etcd-deploy-[0-9a-f]{16}$/);
-    assert.equal(server.files.get(staged[0]!)?.data.toString(), 'secret key');
-    assert.equal(server.files.get(staged[0]!)?.mode, 0o600);
-    assert.deepEqual(server.commands.slice(1), [
-      `sudo -n -- sh -c 'install -m 0600 ${staged[0]} /etc/etcd-deploy/peer.key'`,
-      `sudo -n -- sh -c 'rm -f ${staged[0]}'`,
-    ]);
+    assert.equal(server.commands.length, 2);
+    assert.ok(server.commands[1]!.startsWith("sudo -n -- sh -c 'sh -c '\\''umask 077\n"), `the receiving program runs through sudo: ${server.commands[1]}`);
+    assert.equal(await readFile(`${dir}/peer.key`, 'utf8'), 'secret key');
+    assert.equal((await stat(`${dir}/peer.key`)).mode & 0o777, 0o600);
+    assert.deepEqual(await readdir(dir), ['peer.key'], 'no staging directory left beside it');
+    assert.equal(server.sftpSessions, 0);
+    assert.equal(server.files.size, 0, 'nothing was staged anywhere (no /tmp/.etcd-deploy-*)');
     for (const x of hosts.values()) x.close();
   } finally {
     await lab.done();
+    await rm(dir, { recursive: true, force: true });
   }
 });
 

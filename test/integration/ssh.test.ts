@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { access, readFile, readdir, writeFile } from 'node:fs/promises';
+import { access, readFile, writeFile } from 'node:fs/promises';
 import { createServer, type Server as NetServer } from 'node:net';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
@@ -17,7 +17,7 @@ import {
   resetConnectionCounts,
   type ConnectTarget,
 } from '../../src/ssh/connection.js';
-import { CommandTimeoutError, SshConnectError, SshExecError, SshTransferError } from '../../src/ssh/errors.js';
+import { CommandTimeoutError, SshConnectError, SshExecError } from '../../src/ssh/errors.js';
 import { connectAll } from '../../src/ssh/pool.js';
 import type { RemoteHost } from '../../src/ssh/types.js';
 import {
@@ -453,40 +453,6 @@ for (const warmChannels of [true, false]) {
     }
   });
 }
-
-test('sftp: put (buffer and file) then get round-trips with modes, over one sftp session', async () => {
-  const f = await fixture();
-  const host = await connectHost(f.target());
-  try {
-    await host.putFile(Buffer.from('ETCD_NAME=node1\n'), '/etc/etcd/env', 0o600);
-    const big = randomBytes(300_000);
-    const localBig = join(f.files.dir, 'snapshot.db');
-    await writeFile(localBig, big);
-    await host.putFile(localBig, '/var/backups/snapshot.db', 0o640);
-    // Overwriting an existing file still applies the new mode (the open-time mode only applies on create).
-    await host.putFile(Buffer.from('ETCD_NAME=node1\nX=1\n'), '/etc/etcd/env', 0o644);
-
-    assert.equal(f.server.files.get('/etc/etcd/env')?.data.toString(), 'ETCD_NAME=node1\nX=1\n');
-    assert.equal(f.server.files.get('/etc/etcd/env')?.mode, 0o644);
-    assert.ok(f.server.files.get('/var/backups/snapshot.db')?.data.equals(big));
-    assert.equal(f.server.files.get('/var/backups/snapshot.db')?.mode, 0o640);
-
-    const back = join(f.files.dir, 'back.db');
-    await host.getFile('/var/backups/snapshot.db', back);
-    assert.ok((await readFile(back)).equals(big));
-
-    const err = await rejection(host.getFile('/no/such/file', join(f.files.dir, 'missing.db')));
-    assert.ok(err instanceof SshTransferError, `got ${String(err)}`);
-    assert.match(err.message, /\/no\/such\/file/);
-    assert.ok(!(await readdir(f.files.dir)).some((n) => n.endsWith('.part')), 'no partial download left behind');
-
-    assert.equal(f.server.sftpSessions, 1);
-    assert.equal(f.server.connections, 1);
-  } finally {
-    host.close();
-    await f.done();
-  }
-});
 
 function node(name: string, f: { port: number; files: ClientFiles }): NodeSpec {
   return {

@@ -95,6 +95,10 @@ export function shellWords(command: string): string[] {
   return words;
 }
 
+function sha256(data: Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
 function localSh(command: string): Promise<ScriptReply> {
   return new Promise((resolve) => {
     const child = spawn('sh', ['-c', command], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -307,12 +311,27 @@ ${this.nodes.map((n) => `  - {name: ${n.name}, ip: ${n.ip}}`).join('\n')}
       return { stdout: `${createHash('sha256').update(f.data).digest('hex')}  ${argv[1]}\n` };
     }
     if (a0 === 'rm' && a1 === '-f') {
-      this.remove(node, argv[2]!);
+      this.remove(node, argv.at(-1)!);
       return {};
+    }
+    // The file transfers of ssh/transfer.ts, on the host's side (ssh/transfer-programs.ts), over the in-memory files.
+    if (a0 === 'wc' && a1 === '-c') {
+      const f = node.server.files.get(argv[2]!);
+      return f ? { stdout: `${f.data.length} ${argv[2]}\n` } : { code: 1, stderr: `wc: ${argv[2]}: No such file or directory\n` };
+    }
+    if (a0 === 'cat' && a1 === '--') {
+      const f = node.server.files.get(argv[2]!);
+      return f ? { stdout: f.data } : { code: 1, stderr: `cat: ${argv[2]}: No such file or directory\n` };
     }
     if (a0 === 'mkdir') return {};
     if (a0 === 'sh' && a1 === '-c') {
       const name = argv[3];
+      if (name === 'etcd-deploy-sha256') {
+        const f = node.server.files.get(argv[4]!);
+        return f ? { stdout: `${sha256(f.data)} *${argv[4]}\n` } : { code: 1, stderr: `${argv[4]}: No such file or directory\n` };
+      }
+      if (name === 'etcd-deploy-receive') return { input: (stdin) => this.receiveFile(node, argv[4]!, Number(argv[5]), parseInt(argv[6]!, 8), stdin) };
+      if (name === 'etcd-deploy-receive-small') return { input: (stdin) => this.receiveSmall(node, stdin) };
       if (name === 'probe') return { stdout: node.data ? 'member\n' : '' };
       if (name === 'write') return {};
       if (name === 'aside') {
@@ -327,6 +346,27 @@ ${this.nodes.map((n) => `  - {name: ${n.name}, ip: ${n.ip}}`).join('\n')}
     }
     this.unexpected.push(`${node.name}: ${command}`);
     return { code: 127, stderr: `fake cluster: unexpected command: ${command}\n` };
+  }
+
+  /** RECEIVE_PROGRAM: exactly `size` bytes into `dest` with `mode`, then their SHA-256. */
+  private receiveFile(node: FakeNode, dest: string, size: number, mode: number, data: Buffer): ScriptReply {
+    if (data.length !== size) return { code: 1, stderr: `received ${data.length} of ${size} bytes of ${dest}: the copy was cut short\n` };
+    node.server.files.set(dest, { data, mode });
+    return { stdout: `${sha256(data)}\n` };
+  }
+
+  /** RECEIVE_SMALL_PROGRAM: `MODE SIZE DEST` and a base64 line per file; `SHA256 DEST` once each is in place. */
+  private receiveSmall(node: FakeNode, stdin: Buffer): ScriptReply {
+    const lines = stdin.toString('utf8').split('\n');
+    let stdout = '';
+    for (let i = 0; i + 1 < lines.length && lines[i] !== ''; i += 2) {
+      const [mode, size, dest] = lines[i]!.split(' ') as [string, string, string];
+      const data = Buffer.from(lines[i + 1]!, 'base64');
+      if (data.length !== Number(size)) return { code: 1, stdout, stderr: `received ${data.length} of ${size} bytes of ${dest}\n` };
+      node.server.files.set(dest, { data, mode: parseInt(mode, 8) });
+      stdout += `${sha256(data)} ${dest}\n`;
+    }
+    return { stdout };
   }
 
   private remove(node: FakeNode, path: string): void {

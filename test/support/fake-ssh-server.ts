@@ -5,6 +5,7 @@
 // shape waits for the command on stdin up to the sentinel line, acknowledges it, and from then on is that command, so
 // `commands` and the script see the real commands whichever way they came.
 
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +23,18 @@ export interface ScriptReply {
   delayMs?: number;
   /** Never answer: the command runs until the client closes the channel (after writing `stdout`, if given: a stream). */
   hang?: boolean;
+  /**
+   * Run this command line with the machine's /bin/sh instead, the channel's stdin, stdout and stderr connected to it,
+   * as sshd would: file transfers are tested with the real programs. Ignores the other fields.
+   */
+  shell?: string;
+  /** Accept the channel but never read its stdin nor answer: a host that stopped taking bytes. */
+  stall?: boolean;
+  /**
+   * Read the channel's stdin to its end (the client's EOF), then answer with what this returns: a program that
+   * consumes its input, such as a file transfer's receiving side. Ignores the other fields.
+   */
+  input?: (stdin: Buffer) => ScriptReply | Promise<ScriptReply>;
 }
 
 export type Script = (command: string) => ScriptReply | Promise<ScriptReply>;
@@ -75,7 +88,7 @@ export function generateKey(type: 'ed25519' | 'ecdsa' = 'ed25519'): { private: s
 export class FakeSshServer {
   /** Every exec command, in the order the server received them. */
   readonly commands: string[] = [];
-  /** Files written over SFTP, by remote path. */
+  /** Files written over SFTP, by remote path (etcd-deploy uses no SFTP: tests check this stays empty). */
   readonly files = new Map<string, StoredFile>();
   connections = 0;
   openSessions = 0;
@@ -233,6 +246,26 @@ export class FakeSshServer {
       if (!answered) this.abandonedCommands.push(command);
     });
     void Promise.resolve(this.script(command)).then((reply) => {
+      if (reply.shell !== undefined) {
+        answered = true;
+        return this.runShell(channel, reply.shell, isClosed);
+      }
+      if (reply.stall) return;
+      if (reply.input) {
+        const consume = reply.input;
+        const chunks: Buffer[] = [];
+        channel.on('data', (chunk: Buffer) => chunks.push(chunk));
+        channel.once('end', () => {
+          void Promise.resolve(consume(Buffer.concat(chunks))).then((r) => {
+            if (isClosed()) return;
+            answered = true;
+            this.reply(channel, r);
+          });
+        });
+        return;
+      }
+      // Stdin is not read: a command that needs it sees what a real one with a full pipe would.
+      channel.on('data', () => undefined);
       if (reply.hang) {
         if (reply.stdout !== undefined && !isClosed()) channel.write(reply.stdout);
         return;
@@ -308,6 +341,29 @@ export class FakeSshServer {
         channel.end();
       }),
     );
+  }
+
+  /** The command as sshd runs it: /bin/sh -c, with the channel for stdin, stdout and stderr; killed if the channel goes. */
+  private runShell(channel: ServerChannel, command: string, isClosed: () => boolean): void {
+    const child = spawn('/bin/sh', ['-c', command], { stdio: ['pipe', 'pipe', 'pipe'] });
+    channel.pipe(child.stdin);
+    child.stdin.on('error', () => undefined);
+    child.stdout.pipe(channel, { end: false });
+    child.stderr.on('data', (chunk: Buffer) => {
+      if (!isClosed()) channel.stderr.write(chunk);
+    });
+    let exited = false;
+    channel.on('close', () => {
+      // sshd closes the pipes; the program sees its input end. Nothing more is to be read.
+      if (!exited) child.stdin.end();
+    });
+    child.on('close', (code, signal) => {
+      exited = true;
+      if (isClosed()) return;
+      if (signal) channel.exit(signal.replace(/^SIG/, ''), false, '');
+      else channel.exit(code ?? 0);
+      channel.end();
+    });
   }
 
   private reply(channel: ServerChannel, reply: ScriptReply): void {

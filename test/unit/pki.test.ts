@@ -79,13 +79,13 @@ test('with pki, URLs are https, TLS flags are set, the PKI is mounted read-only 
   assert.match(run.command, / -v \/etc\/etcd-deploy\/pki:\/etc\/etcd\/pki:ro /);
   const uploads = plan.hosts[0]!.apply.filter((s) => s.upload).map((s) => s.command);
   assert.deepEqual(uploads, [
-    'sftp put /ops/pki/ca.crt /etc/etcd-deploy/pki/ca.crt (mode 0644)',
-    'sftp put /ops/pki/members/e1/server.crt /etc/etcd-deploy/pki/server.crt (mode 0644)',
-    'sftp put /ops/pki/members/e1/server.key /etc/etcd-deploy/pki/server.key (mode 0600)',
-    'sftp put /ops/pki/members/e1/peer.crt /etc/etcd-deploy/pki/peer.crt (mode 0644)',
-    'sftp put /ops/pki/members/e1/peer.key /etc/etcd-deploy/pki/peer.key (mode 0600)',
-    'sftp put /ops/pki/clients/operator.crt /etc/etcd-deploy/pki/client.crt (mode 0644)',
-    'sftp put /ops/pki/clients/operator.key /etc/etcd-deploy/pki/client.key (mode 0600)',
+    'copy /ops/pki/ca.crt to /etc/etcd-deploy/pki/ca.crt (mode 0644)',
+    'copy /ops/pki/members/e1/server.crt to /etc/etcd-deploy/pki/server.crt (mode 0644)',
+    'copy /ops/pki/members/e1/server.key to /etc/etcd-deploy/pki/server.key (mode 0600)',
+    'copy /ops/pki/members/e1/peer.crt to /etc/etcd-deploy/pki/peer.crt (mode 0644)',
+    'copy /ops/pki/members/e1/peer.key to /etc/etcd-deploy/pki/peer.key (mode 0600)',
+    'copy /ops/pki/clients/operator.crt to /etc/etcd-deploy/pki/client.crt (mode 0644)',
+    'copy /ops/pki/clients/operator.key to /etc/etcd-deploy/pki/client.key (mode 0600)',
   ]);
   assert.equal(
     render(etcdctl(inv.cluster, ['https://198.18.0.11:2379'], ['endpoint', 'health'])),

@@ -24,13 +24,13 @@ test('each host: its certificate directory (0700), then the CA, its server and p
     w[1]!.steps.map((s) => s.command),
     [
       'mkdir -p -m 0700 /etc/etcd-deploy/pki',
-      'sftp put /ops/pki/ca.crt /etc/etcd-deploy/pki/ca.crt (mode 0644)',
-      'sftp put /ops/pki/members/e2/server.crt /etc/etcd-deploy/pki/server.crt (mode 0644)',
-      'sftp put /ops/pki/members/e2/server.key /etc/etcd-deploy/pki/server.key (mode 0600)',
-      'sftp put /ops/pki/members/e2/peer.crt /etc/etcd-deploy/pki/peer.crt (mode 0644)',
-      'sftp put /ops/pki/members/e2/peer.key /etc/etcd-deploy/pki/peer.key (mode 0600)',
-      'sftp put /ops/pki/clients/operator.crt /etc/etcd-deploy/pki/client.crt (mode 0644)',
-      'sftp put /ops/pki/clients/operator.key /etc/etcd-deploy/pki/client.key (mode 0600)',
+      'copy /ops/pki/ca.crt to /etc/etcd-deploy/pki/ca.crt (mode 0644)',
+      'copy /ops/pki/members/e2/server.crt to /etc/etcd-deploy/pki/server.crt (mode 0644)',
+      'copy /ops/pki/members/e2/server.key to /etc/etcd-deploy/pki/server.key (mode 0600)',
+      'copy /ops/pki/members/e2/peer.crt to /etc/etcd-deploy/pki/peer.crt (mode 0644)',
+      'copy /ops/pki/members/e2/peer.key to /etc/etcd-deploy/pki/peer.key (mode 0600)',
+      'copy /ops/pki/clients/operator.crt to /etc/etcd-deploy/pki/client.crt (mode 0644)',
+      'copy /ops/pki/clients/operator.key to /etc/etcd-deploy/pki/client.key (mode 0600)',
     ],
   );
   assert.deepEqual(w[1]!.steps[0]!.argv, ['mkdir', '-p', '-m', '0700', '/etc/etcd-deploy/pki']);

@@ -74,10 +74,11 @@ test('down --purge: the snapshot from the chosen member first, then stop, remove
   assert.deepEqual(
     downSteps(plan).map((s) => `${s.host ?? 'local'} ${s.kind} ${s.command}`),
     [
-      'e3 snapshot docker exec -e ETCDCTL_API=3 etcd etcdctl --endpoints=http://198.18.0.13:2379 --dial-timeout=2s --command-timeout=120s snapshot save /var/lib/etcd/etcd-deploy-snapshot.db',
+      'e3 snapshot docker exec -e ETCDCTL_API=3 etcd etcdctl --endpoints=http://198.18.0.13:2379 --dial-timeout=2s --command-timeout=15m snapshot save /var/lib/etcd/etcd-deploy-snapshot.db',
+      'e3 snapshot wc -c /var/lib/etcd-cluster/etcd-deploy-snapshot.db',
       'e3 snapshot docker exec -e ETCDCTL_API=3 etcd etcdctl snapshot status /var/lib/etcd/etcd-deploy-snapshot.db -w json',
-      'e3 snapshot sha256sum /var/lib/etcd-cluster/etcd-deploy-snapshot.db',
-      'local local sftp get e3:/var/lib/etcd-cluster/etcd-deploy-snapshot.db /ops/snapshots/x.db',
+      `e3 snapshot sh -c 'hash() { if command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r "$@"; else sha256sum "$@"; fi; }; hash "$1"' etcd-deploy-sha256 /var/lib/etcd-cluster/etcd-deploy-snapshot.db`,
+      'local local copy e3:/var/lib/etcd-cluster/etcd-deploy-snapshot.db to /ops/snapshots/x.db (mode 0600)',
       'e3 run rm -f /var/lib/etcd-cluster/etcd-deploy-snapshot.db',
       'e1 run docker stop etcd',
       'e1 run docker rm etcd',
@@ -129,7 +130,7 @@ test('a member of the new cluster: data path, marker with the new token, docker 
 test('with the cluster PKI, a new member gets its certificate directory and files first', () => {
   const pki = parseInventory(`cluster: {token: t, image: etcd:b, tls: pki}\nnodes:\n  - {name: e1, ip: 198.18.0.11}\n`, '/ops/inv.yaml');
   const steps = startNewSteps(pki, pki.nodes[0]!, 't-new');
-  assert.deepEqual(steps.slice(0, 2).map((s) => s.command), ['mkdir -p -m 0700 /etc/etcd-deploy/pki', 'sftp put /ops/pki/ca.crt /etc/etcd-deploy/pki/ca.crt (mode 0644)']);
+  assert.deepEqual(steps.slice(0, 2).map((s) => s.command), ['mkdir -p -m 0700 /etc/etcd-deploy/pki', 'copy /ops/pki/ca.crt to /etc/etcd-deploy/pki/ca.crt (mode 0644)']);
   assert.equal(steps.filter((s) => s.upload).length, 7);
   assert.match(steps.at(-1)!.command, / -v \/etc\/etcd-deploy\/pki:\/etc\/etcd\/pki:ro etcd:b etcd .*--initial-cluster-token=t-new /);
 });

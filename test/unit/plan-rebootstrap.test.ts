@@ -44,10 +44,11 @@ test('--wipe: the image checked on every host, a snapshot, then every host stops
     rebootstrapSteps(plan).map((s) => `${s.host ?? 'local'} ${s.kind}${s.destructive ? ' D' : ''} ${s.command}`),
     [
       ...['e1', 'e2', 'e3'].map((h) => `${h} run docker image inspect --format '{{.Id}}' etcd:b`),
-      'e2 snapshot docker exec -e ETCDCTL_API=3 etcd etcdctl --endpoints=http://198.18.0.12:2379 --dial-timeout=2s --command-timeout=120s snapshot save /var/lib/etcd/etcd-deploy-snapshot.db',
+      'e2 snapshot docker exec -e ETCDCTL_API=3 etcd etcdctl --endpoints=http://198.18.0.12:2379 --dial-timeout=2s --command-timeout=15m snapshot save /var/lib/etcd/etcd-deploy-snapshot.db',
+      'e2 snapshot wc -c /var/lib/etcd-cluster/etcd-deploy-snapshot.db',
       'e2 snapshot docker exec -e ETCDCTL_API=3 etcd etcdctl snapshot status /var/lib/etcd/etcd-deploy-snapshot.db -w json',
-      'e2 snapshot sha256sum /var/lib/etcd-cluster/etcd-deploy-snapshot.db',
-      'local local sftp get e2:/var/lib/etcd-cluster/etcd-deploy-snapshot.db /ops/old.db',
+      `e2 snapshot sh -c 'hash() { if command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r "$@"; else sha256sum "$@"; fi; }; hash "$1"' etcd-deploy-sha256 /var/lib/etcd-cluster/etcd-deploy-snapshot.db`,
+      'local local copy e2:/var/lib/etcd-cluster/etcd-deploy-snapshot.db to /ops/old.db (mode 0600)',
       'e2 run rm -f /var/lib/etcd-cluster/etcd-deploy-snapshot.db',
       'e1 run D docker stop etcd',
       'e1 run D docker rm etcd',
@@ -78,7 +79,7 @@ test('--restore: the file goes to every host and is proved there before anything
     [
       ["docker image inspect --format '{{.Id}}' etcd:b", null],
       ['mkdir -p /var/lib/etcd-cluster', null],
-      ['sftp put backup.db /var/lib/etcd-cluster/etcd-deploy-restore.db (mode 0600)', { local: 'backup.db', remote: '/var/lib/etcd-cluster/etcd-deploy-restore.db', mode: 0o600 }],
+      ['copy backup.db to /var/lib/etcd-cluster/etcd-deploy-restore.db (mode 0600)', { local: 'backup.db', remote: '/var/lib/etcd-cluster/etcd-deploy-restore.db', mode: 0o600 }],
       ['docker run --rm --network none -v /var/lib/etcd-cluster:/var/lib/etcd:ro --entrypoint etcdutl etcd:b snapshot status /var/lib/etcd/etcd-deploy-restore.db -w json', null],
       ['sha256sum /var/lib/etcd-cluster/etcd-deploy-restore.db', null],
     ],

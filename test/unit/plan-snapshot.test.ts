@@ -14,17 +14,18 @@ nodes:
   '/ops/inv.yaml',
 );
 
-test('save into the data path (where the space is), check it in the container, checksum on the host, then remove it', () => {
+test('save into the data path (where the space is), measure it, check it in the container, checksum on the host, then remove it', () => {
   const p = planSnapshot(inventory, inventory.nodes[1]!, '/ops/snapshots/s.db');
   assert.equal(p.host, 'e2');
   assert.equal(p.endpoint, 'http://198.18.0.12:12379');
   assert.equal(p.hostPath, '/srv/etcd/etcd-deploy-snapshot.db');
   assert.equal(
     p.save.command,
-    'docker exec -e ETCDCTL_API=3 etcd etcdctl --endpoints=http://198.18.0.12:12379 --dial-timeout=2s --command-timeout=120s snapshot save /var/lib/etcd/etcd-deploy-snapshot.db',
+    'docker exec -e ETCDCTL_API=3 etcd etcdctl --endpoints=http://198.18.0.12:12379 --dial-timeout=2s --command-timeout=15m snapshot save /var/lib/etcd/etcd-deploy-snapshot.db',
   );
   assert.equal(p.status.command, 'docker exec -e ETCDCTL_API=3 etcd etcdctl snapshot status /var/lib/etcd/etcd-deploy-snapshot.db -w json');
-  assert.equal(p.checksum.command, 'sha256sum /srv/etcd/etcd-deploy-snapshot.db');
+  assert.equal(p.size.command, 'wc -c /srv/etcd/etcd-deploy-snapshot.db');
+  assert.equal(p.checksum.command, `sh -c 'hash() { if command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r "$@"; else sha256sum "$@"; fi; }; hash "$1"' etcd-deploy-sha256 /srv/etcd/etcd-deploy-snapshot.db`);
   assert.equal(p.cleanup.command, 'rm -f /srv/etcd/etcd-deploy-snapshot.db');
   assert.equal(p.localPath, '/ops/snapshots/s.db');
 });
@@ -33,7 +34,7 @@ test('with the cluster PKI the save authenticates with the operator certificate 
   const pki = parseInventory(`cluster: {token: t, image: etcd:b, tls: pki}\nnodes:\n  - {name: e1, ip: 198.18.0.11}\n`, '/ops/inv.yaml');
   assert.equal(
     planSnapshot(pki, pki.nodes[0]!, '/x.db').save.command,
-    'docker exec -e ETCDCTL_API=3 etcd etcdctl --endpoints=https://198.18.0.11:2379 --dial-timeout=2s --command-timeout=120s --cacert=/etc/etcd/pki/ca.crt --cert=/etc/etcd/pki/client.crt --key=/etc/etcd/pki/client.key snapshot save /var/lib/etcd/etcd-deploy-snapshot.db',
+    'docker exec -e ETCDCTL_API=3 etcd etcdctl --endpoints=https://198.18.0.11:2379 --dial-timeout=2s --command-timeout=15m --cacert=/etc/etcd/pki/ca.crt --cert=/etc/etcd/pki/client.crt --key=/etc/etcd/pki/client.key snapshot save /var/lib/etcd/etcd-deploy-snapshot.db',
   );
 });
 
@@ -42,14 +43,15 @@ test('as typed steps: save and checks are snapshot steps, the fetch is local, th
   assert.deepEqual(
     steps.map((s) => [s.host, s.kind, s.changes, s.destructive, s.command]),
     [
-      ['e1', 'snapshot', true, false, 'docker exec -e ETCDCTL_API=3 etcd etcdctl --endpoints=http://198.18.0.11:12379 --dial-timeout=2s --command-timeout=120s snapshot save /var/lib/etcd/etcd-deploy-snapshot.db'],
+      ['e1', 'snapshot', true, false, 'docker exec -e ETCDCTL_API=3 etcd etcdctl --endpoints=http://198.18.0.11:12379 --dial-timeout=2s --command-timeout=15m snapshot save /var/lib/etcd/etcd-deploy-snapshot.db'],
+      ['e1', 'snapshot', false, false, 'wc -c /var/lib/etcd-cluster/etcd-deploy-snapshot.db'],
       ['e1', 'snapshot', false, false, 'docker exec -e ETCDCTL_API=3 etcd etcdctl snapshot status /var/lib/etcd/etcd-deploy-snapshot.db -w json'],
-      ['e1', 'snapshot', false, false, 'sha256sum /var/lib/etcd-cluster/etcd-deploy-snapshot.db'],
-      [null, 'local', true, false, 'sftp get e1:/var/lib/etcd-cluster/etcd-deploy-snapshot.db /ops/s.db'],
+      ['e1', 'snapshot', false, false, `sh -c 'hash() { if command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r "$@"; else sha256sum "$@"; fi; }; hash "$1"' etcd-deploy-sha256 /var/lib/etcd-cluster/etcd-deploy-snapshot.db`],
+      [null, 'local', true, false, 'copy e1:/var/lib/etcd-cluster/etcd-deploy-snapshot.db to /ops/s.db (mode 0600)'],
       ['e1', 'run', true, false, 'rm -f /var/lib/etcd-cluster/etcd-deploy-snapshot.db'],
     ],
   );
-  assert.deepEqual(steps[3]!.argv, []);
+  assert.deepEqual(steps[4]!.argv, []);
 });
 
 test('the default file: snapshots/ beside the inventory, named by token and compact UTC time', () => {

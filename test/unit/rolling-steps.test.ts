@@ -35,9 +35,9 @@ const line = (s: { host: string | null; kind: string; destructive: boolean; when
 test('restart of a follower: quorum gate, leadership handover if it leads, stop, remove, start on its data, three gates', () => {
   const plan = planRolling(inventory, healthy, { ...opts, mode: 'restart' });
   const steps = rollingSteps(inventory, plan, snapshot);
-  assert.deepEqual(steps.slice(0, 5).map((s) => s.kind), ['snapshot', 'snapshot', 'snapshot', 'local', 'run']);
+  assert.deepEqual(steps.slice(0, 6).map((s) => s.kind), ['snapshot', 'snapshot', 'snapshot', 'snapshot', 'local', 'run']);
   assert.deepEqual(
-    steps.slice(5, 13).map(line),
+    steps.slice(6, 14).map(line),
     [
       `e1 gate ${ETCDCTL} --endpoints=http://198.18.0.11:2379,http://198.18.0.13:2379 ${GATE} endpoint health -w json`,
       `e1 membership (when e2 leads when its turn comes) ${ETCDCTL} --endpoints=http://198.18.0.12:2379 ${GATE} move-leader '<ID of another member>'`,
@@ -49,14 +49,14 @@ test('restart of a follower: quorum gate, leadership handover if it leads, stop,
       `e1 gate ${ETCDCTL} ${ALL} ${GATE} endpoint hashkv '--rev=<lowest revision>' -w json`,
     ],
   );
-  assert.equal(steps.length, 5 + 3 * 8, 'three members, eight steps each');
+  assert.equal(steps.length, 6 + 3 * 8, 'three members, eight steps each');
   assert.ok(steps.filter((s) => s.kind === 'gate').every((s) => !s.changes));
 });
 
 test('replace of a follower: every command exact, membership through another member, the new ID a placeholder', () => {
   const plan = planRolling(inventory, healthy, { ...opts, mode: 'replace' });
   // After the five snapshot steps, e2's turn: fourteen steps.
-  const e2 = rollingSteps(inventory, plan, snapshot).slice(5, 19);
+  const e2 = rollingSteps(inventory, plan, snapshot).slice(6, 20);
   const others = '--endpoints=http://198.18.0.11:2379,http://198.18.0.13:2379 --dial-timeout=2s --command-timeout=3s';
   assert.deepEqual(e2.map(line), [
     `e1 gate ${ETCDCTL} --endpoints=http://198.18.0.11:2379,http://198.18.0.13:2379 ${GATE} endpoint health -w json`,

@@ -2,7 +2,7 @@ import { loadInventory } from '../../inventory/load.js';
 import { observeCluster, snapshotSource } from '../../phases/cluster-view.js';
 import { runHostSteps } from '../../phases/host-steps.js';
 import { listrOptions } from '../../phases/progress.js';
-import { takeSnapshot } from '../../phases/snapshot.js';
+import { takeSnapshotTask } from '../../phases/snapshot.js';
 import { downSteps, planDown } from '../../plan/down.js';
 import { compactTimestamp, defaultSnapshotPath } from '../../plan/snapshot.js';
 import { OperationError } from '../../errors.js';
@@ -10,7 +10,7 @@ import type { FileHost } from '../../ssh/connection.js';
 import type { DownOptions } from '../commands/down.js';
 import { confirmByToken } from '../confirm.js';
 import { progressFor } from '../options.js';
-import { info, printJson, printResult } from '../output.js';
+import { printJson, printResult } from '../output.js';
 import { withChangingHosts, withHosts } from '../session.js';
 
 export async function down(argv: DownOptions): Promise<void> {
@@ -45,8 +45,9 @@ export async function down(argv: DownOptions): Promise<void> {
       await confirmByToken(`down --purge stops every member and moves all member data aside (kept, not deleted).`, inventory.cluster.token, argv.yes);
       if (!snapshotPlan) throw noSnapshotSource();
     }
-    const listr = listrOptions(progressFor(argv));
-    const snapshot = snapshotPlan ? await takeSnapshot(hosts.get(snapshotPlan.host)!, snapshotPlan, (t) => info(t)) : null;
+    const mode = progressFor(argv);
+    const listr = listrOptions(mode);
+    const snapshot = snapshotPlan ? await takeSnapshotTask(hosts.get(snapshotPlan.host)!, snapshotPlan, listr, mode) : null;
     const changed = await runHostSteps(argv.purge ? 'Stop members and move their data aside' : 'Stop members (data kept)', work, hosts, listr);
     const result = { ok: true, stopped: changed, dataKept: !argv.purge, snapshot: snapshot?.path ?? null };
     if (argv.json) printJson(result);

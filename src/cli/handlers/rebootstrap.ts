@@ -6,7 +6,8 @@ import { observeCluster, snapshotSource } from '../../phases/cluster-view.js';
 import { runHostSteps } from '../../phases/host-steps.js';
 import { runChecks } from '../../phases/preconditions.js';
 import { listrOptions } from '../../phases/progress.js';
-import { takeSnapshot } from '../../phases/snapshot.js';
+import { withTransferProgress } from '../../phases/push.js';
+import { takeSnapshotTask, type SnapshotResult } from '../../phases/snapshot.js';
 import { etcdutlProbe } from '../../plan/down.js';
 import { clientUrl } from '../../plan/flags.js';
 import { newTokenFor, planRebootstrap, rebootstrapSteps } from '../../plan/rebootstrap.js';
@@ -18,6 +19,9 @@ import { confirmByToken } from '../confirm.js';
 import { progressFor } from '../options.js';
 import { info, printJson, printResult } from '../output.js';
 import { withChangingHosts, withHosts } from '../session.js';
+
+/** etcdctl/etcdutl snapshot restore reads and rewrites the whole database: minutes for one near etcd's 8 GiB limit. */
+const RESTORE_TIMEOUT_MS = 20 * 60_000;
 
 export async function rebootstrap(argv: RebootstrapOptions): Promise<void> {
   if (!argv.wipe) throw new UsageError('rebootstrap replaces the whole cluster: pass --wipe to say so (old data is moved aside, never deleted)');
@@ -67,26 +71,31 @@ export async function rebootstrap(argv: RebootstrapOptions): Promise<void> {
       inventory.cluster.token,
       argv.yes,
     );
-    const listr = listrOptions(progressFor(argv));
+    const mode = progressFor(argv);
+    const listr = listrOptions(mode);
     // Everything that can fail cheaply, before anything is stopped: a run that fails here changed nothing.
     if (inventory.cluster.tls === 'pki') {
       // The new members start with certificates from the cluster CA: made (or checked) here, not after the stop.
       const { ensurePki, pkiSummary } = await import('../../pki/store.js');
       info(pkiSummary(await ensurePki(inventory, { now: new Date() })));
     }
-    info(argv.restore ? `Checking the image and ${argv.restore} (${tool} snapshot status, SHA-256) on every host before anything is stopped` : 'Checking the image on every host');
-    const restored = await runChecks(checks, plan.discard, hosts, argv.restore ?? null);
+    const checking = argv.restore ? `Check the image and ${argv.restore} (one read sent to every host; ${tool} snapshot status, SHA-256) before anything is stopped` : 'Check the image on every host';
+    const restored = await withTransferProgress(checking, argv.restore ? regularFileSize(argv.restore, 'snapshot') : 0, listr, mode, async (onBytes, task) => {
+      const checked = await runChecks(checks, plan.discard, hosts, argv.restore ?? null, onBytes ? { onBytes } : {});
+      if (checked) task.title = `Push ${argv.restore} to every host: ${checked.bytes} bytes on ${checked.hosts} host(s) at once, SHA-256 ${checked.sha256} and ${tool} snapshot status checked on each`;
+      return checked;
+    });
     if (restored) info(`Snapshot to restore: ${restored.status.totalKey} keys, revision ${restored.status.revision}, SHA-256 ${restored.sha256}, on every host`);
-    let snapshot: Awaited<ReturnType<typeof takeSnapshot>> | null = null;
+    let snapshot: SnapshotResult | null = null;
     try {
-      snapshot = snapshotPlan ? await takeSnapshot(hosts.get(snapshotPlan.host)!, snapshotPlan, (t) => info(t)) : null;
+      snapshot = snapshotPlan ? await takeSnapshotTask(hosts.get(snapshotPlan.host)!, snapshotPlan, listr, mode) : null;
     } catch (err) {
       await Promise.all(plan.discard.map((s) => hosts.get(s.host)!.exec(s.command, { timeoutMs: 30_000, cleanup: true }).catch(() => undefined)));
       throw err;
     }
     if (snapshot) info(`Snapshot of the old cluster: ${snapshot.path}`);
     await runHostSteps('Stop every member and move its data aside', stop, hosts, listr);
-    await runHostSteps(argv.restore ? 'Restore the snapshot and start the new cluster' : 'Start the new cluster', start, hosts, listr, 180_000);
+    await runHostSteps(argv.restore ? 'Restore the snapshot and start the new cluster' : 'Start the new cluster', start, hosts, listr, argv.restore ? RESTORE_TIMEOUT_MS : 180_000);
     await waitHealthy({
       host: hosts.get(plan.health.host)!,
       argv: plan.health.argv,

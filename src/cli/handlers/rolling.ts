@@ -2,7 +2,7 @@ import { loadInventory } from '../../inventory/load.js';
 import type { Inventory } from '../../inventory/types.js';
 import type { FileHost } from '../../ssh/connection.js';
 import { observeCluster, type ClusterView } from '../../phases/cluster-view.js';
-import { listrOptions } from '../../phases/progress.js';
+import { listrOptions, progressIntervalMs } from '../../phases/progress.js';
 import { runRolling } from '../../phases/rolling.js';
 import { readRollingState, rollingStatePath } from '../../phases/rolling-state.js';
 import { formatRollingPlan } from '../../plan/format-rolling.js';
@@ -74,9 +74,11 @@ export async function rollingRun(inventory: Inventory, hosts: ReadonlyMap<string
   if (recorded && !plan.resumes) info(`Ignoring ${statePath}: it records a run on members this cluster no longer has`);
   const state: RollingState = plan.resumes ?? { mode: argv.mode, startedAt: now.toISOString(), originalIds: originalIds(view), done: [] };
   if (plan.resumes) info(`Resuming the rolling ${plan.resumes.mode} started ${plan.resumes.startedAt}; done: ${plan.resumes.done.join(', ') || 'none'}`);
+  const mode = progressFor(argv);
   const outcome = await runRolling(inventory, plan, {
     hosts,
-    listr: listrOptions(progressFor(argv)),
+    listr: listrOptions(mode),
+    progressIntervalMs: progressIntervalMs(mode),
     snapshot,
     statePath,
     state,

@@ -1,18 +1,19 @@
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { promisify } from 'node:util';
 import { OperationError, UsageError } from '../../errors.js';
 import { parseSnapshotStatus } from '../../etcd/parse.js';
 import { loadInventory } from '../../inventory/load.js';
 import { regularFileSize } from '../../local-file.js';
 import { observeCluster, snapshotSource } from '../../phases/cluster-view.js';
-import { takeSnapshot } from '../../phases/snapshot.js';
+import { listrOptions } from '../../phases/progress.js';
+import { takeSnapshotTask } from '../../phases/snapshot.js';
 import { CONTAINER_DATA_DIR } from '../../plan/flags.js';
 import { render } from '../../plan/shell.js';
 import { compactTimestamp, defaultSnapshotPath, planSnapshot, snapshotSteps } from '../../plan/snapshot.js';
 import type { SaveOptions, StatusOptions } from '../commands/snapshot.js';
-import { info, printJson, printResult } from '../output.js';
+import { progressFor } from '../options.js';
+import { printJson, printResult } from '../output.js';
+import { sha256OfFile } from '../../ssh/transfer.js';
 import { withHosts } from '../session.js';
 
 export async function save(argv: SaveOptions): Promise<void> {
@@ -27,7 +28,8 @@ export async function save(argv: SaveOptions): Promise<void> {
       else printResult([`Snapshot from ${plan.host} to ${plan.localPath}:`, ...snapshotSteps(plan).map((s) => `    ${s.host ? `[${s.host}] $ ` : ''}${s.command}`)].join('\n'));
       return;
     }
-    const result = await takeSnapshot(hosts.get(source.node.name)!, plan, (t) => info(t));
+    const mode = progressFor(argv);
+    const result = await takeSnapshotTask(hosts.get(source.node.name)!, plan, listrOptions(mode), mode);
     if (argv.json) printJson({ ok: true, path: result.path, sha256: result.sha256, from: result.host, ...result.status });
     else printResult(`Snapshot saved: ${result.path}\n  from ${result.host}, ${result.status.totalKey} keys, revision ${result.status.revision}, ${result.status.totalSize} bytes, sha256 ${result.sha256}`);
   });
@@ -38,7 +40,7 @@ const run = promisify(execFile);
 /** Check a local snapshot with a local etcdutl or etcdctl, or else inside a member's container when -i is given. */
 export async function status(argv: StatusOptions): Promise<void> {
   const size = regularFileSize(argv.file, 'snapshot');
-  const sha256 = await sha256Of(argv.file);
+  const sha256 = await sha256OfFile(argv.file);
   let text: string | null = null;
   for (const [tool, env] of [['etcdutl', {}], ['etcdctl', { ETCDCTL_API: '3' }]] as const) {
     try {
@@ -71,11 +73,4 @@ export async function status(argv: StatusOptions): Promise<void> {
   const s = parseSnapshotStatus(text);
   if (argv.json) printJson({ ok: true, path: argv.file, sha256, size, ...s });
   else printResult(`${argv.file}: ${s.totalKey} keys, revision ${s.revision}, hash ${s.hash}, ${size} bytes, sha256 ${sha256}`);
-}
-
-/** Streamed: a snapshot is as large as the database (up to the backend quota, gigabytes), not read whole. */
-async function sha256Of(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
 }
