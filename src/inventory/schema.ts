@@ -58,6 +58,49 @@ export const inventorySchema = {
           enum: ['pki', 'none'],
           default: 'none',
         },
+        quota_backend_bytes: {
+          description:
+            'Space quota of each member\'s database (--quota-backend-bytes), in bytes. When the database reaches it, etcd raises the NOSPACE alarm and refuses writes until space is recovered (docs/maintenance.md). etcd\'s default is 2 GiB; above 8 GiB (etcd\'s recommended maximum) the inventory is accepted with a warning.',
+          type: 'integer',
+          minimum: 1048576,
+          maximum: 107374182400,
+          default: 2147483648,
+        },
+        auto_compaction: {
+          description:
+            'Automatic compaction of the key-value history (--auto-compaction-mode, --auto-compaction-retention). Without compaction the history grows until the quota is reached. The default keeps one hour of history, as etcd\'s maintenance guide suggests.',
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            mode: {
+              description: 'periodic: keep history for a duration; revision: keep this many revisions.',
+              enum: ['periodic', 'revision'],
+              default: 'periodic',
+            },
+            retention: {
+              description:
+                'periodic: a duration (`30m`, `1h`, `1.5h`; a bare number is hours), default `1h`; revision: a whole number of revisions (`10000`), required. `0` turns automatic compaction off.',
+              type: ['string', 'integer'],
+              pattern: '^[0-9]+(\\.[0-9]+)?(s|m|h)?$',
+              minimum: 0,
+            },
+          },
+        },
+        corruption_check: {
+          description:
+            'etcd\'s data corruption checks: before a member serves, it compares its data with the others\' (initial), and the leader compares all members\' hashes every `interval`. The flag names depend on the etcd version, read from the image tag (docs/maintenance.md); a tag that is not a version is taken as 3.5.',
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            initial: { description: 'Run the initial check when a member starts.', type: 'boolean', default: true },
+            interval: {
+              description: 'How often the leader runs the periodic check, as a duration (`5m`, `1h`); `0` turns it off.',
+              type: 'string',
+              pattern: '^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$|^0$',
+              default: '5m',
+            },
+          },
+        },
         pki_dir: {
           description: 'Local directory holding the cluster CA and certificates (relative to the inventory file). Keep it safe: ca.key signs certificates the cluster trusts.',
           type: 'string',

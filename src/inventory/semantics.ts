@@ -1,5 +1,7 @@
 // Checks JSON Schema cannot express: uniqueness across nodes, port clashes, flags the tool owns, and member-count advice.
 
+import { CORRUPTION_FLAG_NAMES, imageVersion, usesFeatureGates } from '../plan/etcd-version.js';
+
 export interface RawNode {
   name: string;
   ip: string;
@@ -21,6 +23,9 @@ export interface RawInventory {
     extra_flags?: string[];
     tls?: 'pki' | 'none';
     pki_dir?: string;
+    quota_backend_bytes?: number;
+    auto_compaction?: { mode?: 'periodic' | 'revision'; retention?: string | number };
+    corruption_check?: { initial?: boolean; interval?: string };
   };
   ssh?: { user?: string; port?: number; key?: string; known_hosts?: string };
   nodes: RawNode[];
@@ -51,7 +56,15 @@ export const COMPUTED_FLAGS = [
   '--peer-key-file',
   '--peer-client-cert-auth',
   '--peer-trusted-ca-file',
+  // Maintenance settings have their own keys (cluster.quota_backend_bytes, auto_compaction, corruption_check).
+  '--quota-backend-bytes',
+  '--auto-compaction-mode',
+  '--auto-compaction-retention',
+  ...CORRUPTION_FLAG_NAMES,
 ] as const;
+
+/** etcd's recommended maximum quota (its guide: "8 GiB is a suggested maximum size for normal environments"). */
+export const MAX_RECOMMENDED_QUOTA = 8 * 1024 ** 3;
 
 export function checkSemantics(raw: RawInventory): { errors: SemanticError[]; warnings: string[] } {
   const errors: SemanticError[] = [];
@@ -86,6 +99,12 @@ export function checkSemantics(raw: RawInventory): { errors: SemanticError[]; wa
     if ((COMPUTED_FLAGS as readonly string[]).includes(name)) {
       errors.push({ path: ['cluster', 'extra_flags', i], message: `${name} is computed from the inventory${name.includes('cert') || name.includes('key') || name.includes('trusted') ? ' (set cluster.tls: pki for TLS)' : ''}; remove it from extra_flags` });
     }
+    if (name === '--feature-gates' && (c.corruption_check?.initial ?? true) && usesFeatureGates(imageVersion(c.image))) {
+      errors.push({
+        path: ['cluster', 'extra_flags', i],
+        message: `${name} is also set by the tool for this etcd version (InitialCorruptCheck, from cluster.corruption_check.initial); set corruption_check.initial: false to pass your own --feature-gates`,
+      });
+    }
     if (name === '--auto-tls' || name === '--peer-auto-tls') {
       errors.push({
         path: ['cluster', 'extra_flags', i],
@@ -93,6 +112,19 @@ export function checkSemantics(raw: RawInventory): { errors: SemanticError[]; wa
       });
     }
   });
+
+  const retention = c.auto_compaction?.retention;
+  if (c.auto_compaction?.mode === 'revision' && retention !== undefined && !/^[0-9]+$/.test(String(retention))) {
+    errors.push({ path: ['cluster', 'auto_compaction', 'retention'], message: `mode revision keeps a number of revisions: "${retention}" is not a whole number` });
+  }
+  if (c.auto_compaction?.mode === 'revision' && retention === undefined) {
+    errors.push({ path: ['cluster', 'auto_compaction', 'mode'], message: 'mode revision needs retention: the number of revisions to keep (e.g. 10000)' });
+  }
+  if (c.quota_backend_bytes !== undefined && c.quota_backend_bytes > MAX_RECOMMENDED_QUOTA) {
+    warnings.push(
+      `cluster.quota_backend_bytes ${c.quota_backend_bytes} is above etcd's recommended maximum of 8 GiB (${MAX_RECOMMENDED_QUOTA}): larger databases make snapshots, defragmentation and member recovery slow`,
+    );
+  }
 
   const count = raw.nodes.length;
   if (count % 2 === 0) {

@@ -17,6 +17,12 @@ export interface ClusterSpec {
   tls: 'pki' | 'none';
   /** Local directory of the CA and certificates (absolute). */
   pkiDir: string;
+  /** --quota-backend-bytes: the database size at which etcd raises NOSPACE and refuses writes. */
+  quotaBackendBytes: number;
+  /** --auto-compaction-mode and --auto-compaction-retention (retention '0': off). */
+  autoCompaction: { mode: 'periodic' | 'revision'; retention: string };
+  /** etcd's corruption checks; rendered with the flag names of the image's etcd version (plan/etcd-version.ts). */
+  corruptionCheck: { initial: boolean; interval: string };
 }
 
 export interface SshSpec {

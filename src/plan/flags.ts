@@ -3,6 +3,7 @@
 
 import type { ClusterSpec, Inventory, NodeSpec } from '../inventory/types.js';
 import { inContainer } from '../pki/layout.js';
+import { corruptionFlags, imageVersion } from './etcd-version.js';
 
 /** Where the member's data lives inside the container; the host's data path is mounted here. */
 export const CONTAINER_DATA_DIR = '/var/lib/etcd';
@@ -67,6 +68,17 @@ export function memberFlags(inventory: Inventory, node: NodeSpec, state: Cluster
     `--initial-cluster-token=${cluster.token}`,
     `--initial-cluster-state=${state}`,
     ...tlsFlags(cluster),
+    ...maintenanceFlags(cluster),
     ...cluster.extraFlags,
+  ];
+}
+
+/** Space quota, automatic compaction and corruption checks (the latter spelled for the image's etcd version). */
+export function maintenanceFlags(cluster: ClusterSpec): string[] {
+  return [
+    `--quota-backend-bytes=${cluster.quotaBackendBytes}`,
+    `--auto-compaction-mode=${cluster.autoCompaction.mode}`,
+    `--auto-compaction-retention=${cluster.autoCompaction.retention}`,
+    ...corruptionFlags(imageVersion(cluster.image), cluster.corruptionCheck),
   ];
 }

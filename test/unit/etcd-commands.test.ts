@@ -26,6 +26,9 @@ const cluster: ClusterSpec = {
   extraFlags: [],
   tls: 'none',
   pkiDir: '/ops/pki',
+  quotaBackendBytes: 2147483648,
+  autoCompaction: { mode: 'periodic', retention: '1h' },
+  corruptionCheck: { initial: true, interval: '5m' },
 };
 const node = (name: string, ip: string): NodeSpec => ({
   name,

@@ -42,6 +42,9 @@ test('a minimal inventory gets the documented defaults', () => {
     extraFlags: [],
     tls: 'none',
     pkiDir: '/ops/cluster/pki',
+    quotaBackendBytes: 2147483648,
+    autoCompaction: { mode: 'periodic', retention: '1h' },
+    corruptionCheck: { initial: true, interval: '5m' },
   });
   assert.deepEqual(inv.nodes[0], {
     name: 'a',
