@@ -127,6 +127,7 @@ function toInventory(raw: RawInventory, file: string, warnings: string[], writte
       containerName: c.container_name ?? 'etcd',
       clientPort: c.client_port ?? 2379,
       peerPort: c.peer_port ?? 2380,
+      metricsPort: c.metrics_port ?? 2381,
       legacyClientPort: c.legacy_client_port ?? null,
       extraFlags: c.extra_flags ?? [],
       tls: c.tls ?? 'none',

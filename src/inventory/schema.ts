@@ -37,6 +37,12 @@ export const inventorySchema = {
         },
         client_port: { ...port, description: 'Client port (--listen-client-urls, --advertise-client-urls).', default: 2379 },
         peer_port: { ...port, description: 'Peer port (--listen-peer-urls, --initial-advertise-peer-urls).', default: 2380 },
+        metrics_port: {
+          ...port,
+          description:
+            'Port of each member\'s metrics and health endpoints (--listen-metrics-urls, plain http on the member\'s ip, apart from the client port so that scraping never competes with clients and needs no client certificate). `status` reads it over ssh on each host.',
+          default: 2381,
+        },
         legacy_client_port: {
           ...port,
           description: 'Optional second client port that old clients use (the runbook\'s 4001). Served in addition to client_port.',

@@ -19,6 +19,7 @@ export interface RawInventory {
     client_port?: number;
     peer_port?: number;
     legacy_client_port?: number;
+    metrics_port?: number;
     data_path?: string;
     extra_flags?: string[];
     tls?: 'pki' | 'none';
@@ -43,6 +44,7 @@ export const COMPUTED_FLAGS = [
   '--initial-advertise-peer-urls',
   '--listen-peer-urls',
   '--listen-client-urls',
+  '--listen-metrics-urls',
   '--advertise-client-urls',
   '--initial-cluster-token',
   '--initial-cluster',
@@ -85,6 +87,7 @@ export function checkSemantics(raw: RawInventory): { errors: SemanticError[]; wa
     ['client_port', c.client_port ?? 2379],
     ['peer_port', c.peer_port ?? 2380],
     ['legacy_client_port', c.legacy_client_port],
+    ['metrics_port', c.metrics_port ?? 2381],
   ];
   for (let i = 0; i < ports.length; i++) {
     for (let j = 0; j < i; j++) {

@@ -9,6 +9,8 @@ export interface ClusterSpec {
   containerName: string;
   clientPort: number;
   peerPort: number;
+  /** --listen-metrics-urls: /metrics and /health over plain http on the member's ip. */
+  metricsPort: number;
   /** The runbook's legacy client port (4001), served beside clientPort when set. */
   legacyClientPort: number | null;
   /** Extra etcd flags, appended after the computed ones, e.g. `--heartbeat-interval=100`. */

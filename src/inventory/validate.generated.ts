@@ -5,7 +5,7 @@
 import required0 from "ajv/dist/runtime/ucs2length.js";
 export const validate = validate10;
 export default validate10;
-const schema11 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://etcd-deploy.dev/schema/inventory.schema.json","title":"etcd-deploy inventory","description":"One etcd cluster: its spec, how to reach its hosts, and its members (1 to 7; 3, 5 or 7 in production).","type":"object","additionalProperties":false,"required":["cluster","nodes"],"properties":{"cluster":{"description":"What every member runs.","type":"object","additionalProperties":false,"required":["token","image"],"properties":{"token":{"description":"Initial cluster token (--initial-cluster-token): keeps this cluster's member IDs distinct from any other cluster's.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},"image":{"description":"Container image with etcd and etcdctl on its PATH. Pulled only when a host does not have it.","type":"string","pattern":"^[^\\s]+$"},"container_name":{"description":"Name of the etcd container on every host.","type":"string","pattern":"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$","default":"etcd"},"client_port":{"type":"integer","minimum":1,"maximum":65535,"description":"Client port (--listen-client-urls, --advertise-client-urls).","default":2379},"peer_port":{"type":"integer","minimum":1,"maximum":65535,"description":"Peer port (--listen-peer-urls, --initial-advertise-peer-urls).","default":2380},"legacy_client_port":{"type":"integer","minimum":1,"maximum":65535,"description":"Optional second client port that old clients use (the runbook's 4001). Served in addition to client_port."},"data_path":{"type":"string","pattern":"^/","description":"Default path on each host (ideally an SSD) for the member's data; mounted at /var/lib/etcd in the container. A node may override it.","default":"/var/lib/etcd-cluster"},"extra_flags":{"description":"Extra etcd flags appended to the computed ones, each as `--flag=value`. Flags the tool computes cannot be repeated here.","type":"array","items":{"type":"string","pattern":"^--[a-z0-9][a-z0-9-]*(=.*)?$"},"default":[]},"tls":{"description":"pki: mutual TLS for clients and peers from a cluster CA that etcd-deploy keeps (https URLs, client and peer certificate authentication). none: plaintext http, anyone who reaches the ports can read and write (kept for existing clusters). Switching a running cluster between them needs `rebootstrap --wipe --restore`.","enum":["pki","none"],"default":"none"},"quota_backend_bytes":{"description":"Space quota of each member's database (--quota-backend-bytes), in bytes. When the database reaches it, etcd raises the NOSPACE alarm and refuses writes until space is recovered (docs/maintenance.md). etcd's default is 2 GiB; above 8 GiB (etcd's recommended maximum) the inventory is accepted with a warning.","type":"integer","minimum":1048576,"maximum":107374182400,"default":2147483648},"auto_compaction":{"description":"Automatic compaction of the key-value history (--auto-compaction-mode, --auto-compaction-retention). Without compaction the history grows until the quota is reached. The default keeps one hour of history, as etcd's maintenance guide suggests.","type":"object","additionalProperties":false,"properties":{"mode":{"description":"periodic: keep history for a duration; revision: keep this many revisions.","enum":["periodic","revision"],"default":"periodic"},"retention":{"description":"periodic: a duration (`30m`, `1h`, `1.5h`; a bare number is hours), default `1h`; revision: a whole number of revisions (`10000`), required. `0` turns automatic compaction off.","type":["string","integer"],"pattern":"^[0-9]+(\\.[0-9]+)?(s|m|h)?$","minimum":0}}},"corruption_check":{"description":"etcd's data corruption checks: before a member serves, it compares its data with the others' (initial), and the leader compares all members' hashes every `interval`. The flag names depend on the etcd version, read from the image tag (docs/maintenance.md); a tag that is not a version is taken as 3.5.","type":"object","additionalProperties":false,"properties":{"initial":{"description":"Run the initial check when a member starts.","type":"boolean","default":true},"interval":{"description":"How often the leader runs the periodic check, as a duration (`5m`, `1h`); `0` turns it off.","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$|^0$","default":"5m"}}},"pki_dir":{"description":"Local directory holding the cluster CA and certificates (relative to the inventory file). Keep it safe: ca.key signs certificates the cluster trusts.","type":"string","minLength":1,"default":"./pki"}}},"ssh":{"description":"How to reach every host; a node may override user, port and key.","type":"object","additionalProperties":false,"properties":{"user":{"description":"SSH user.","type":"string","pattern":"^[a-z_][a-z0-9_.-]*$","default":"root"},"port":{"type":"integer","minimum":1,"maximum":65535,"description":"SSH port.","default":22},"key":{"description":"Private key file; relative paths are relative to the inventory file, ~ is the home directory. Without it, ssh-agent is used.","type":"string","minLength":1},"known_hosts":{"description":"known_hosts file that host keys are verified against (relative to the inventory file).","type":"string","minLength":1,"default":"~/.ssh/known_hosts"},"config":{"description":"OpenSSH client config read for HostName, User, Port, IdentityFile and ProxyJump of each node (matched on its name and its ip); values set in this inventory win over it. `none` reads no config. See docs/ssh.md.","type":"string","minLength":1,"default":"~/.ssh/config"},"sudo":{"description":"Run every command on the hosts through non-interactive sudo (`sudo -n`), for a non-root ssh.user with passwordless sudo.","type":"boolean","default":false},"bastion":{"description":"Jump host every node is reached through (like ProxyJump): one connection to it per run, shared by all nodes; its host key is verified against the same known_hosts.","type":"object","additionalProperties":false,"required":["host"],"properties":{"host":{"description":"Address or name of the jump host (a name may be resolved by the ssh config).","type":"string","pattern":"^[^\\s@]+$"},"port":{"type":"integer","minimum":1,"maximum":65535,"description":"SSH port of the jump host (default: ssh config, else 22)."},"user":{"description":"User on the jump host (default: ssh config, else ssh.user).","type":"string","pattern":"^[a-z_][a-z0-9_.-]*$"},"key":{"description":"Private key for the jump host (default: ssh config, else ssh.key).","type":"string","minLength":1}}}}},"nodes":{"description":"The members, one per host. An odd count (3, 5, 7) tolerates the most failures for its size.","type":"array","minItems":1,"maxItems":7,"items":{"type":"object","additionalProperties":false,"required":["name","ip"],"properties":{"name":{"description":"Member name (--name): unique, letters, digits, `.`, `_` and `-`.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"},"ip":{"description":"Address the member advertises and SSH connects to (IPv4 or IPv6).","type":"string","anyOf":[{"format":"ipv4"},{"format":"ipv6"}]},"user":{"description":"SSH user for this node (overrides ssh.user).","type":"string","pattern":"^[a-z_][a-z0-9_.-]*$"},"ssh_port":{"type":"integer","minimum":1,"maximum":65535,"description":"SSH port for this node (overrides ssh.port)."},"ssh_key":{"description":"Private key file for this node (overrides ssh.key).","type":"string","minLength":1},"data_path":{"type":"string","pattern":"^/","description":"Member data path on this host (overrides cluster.data_path)."}}}},"checks":{"description":"Preflight thresholds for `etcd-deploy check` and the checks `up` runs first (see docs/checks.md). GB are 10^9 bytes. The defaults follow etcd's hardware guide and the runbook: 4 cores, 8 GB, an SSD.","type":"object","additionalProperties":false,"properties":{"min_cpus_warn":{"type":"integer","minimum":1,"description":"Warn when a host has fewer cores than this (nproc).","default":4},"min_cpus_fail":{"type":"integer","minimum":1,"description":"Fail when a host has fewer cores than this.","default":2},"min_memory_gb_warn":{"type":"number","minimum":0,"description":"Warn when a host has less memory (MemTotal) than this many GB; a machine sold as 8 GB passes 8.","default":8},"min_free_gb_warn":{"type":"number","minimum":0,"description":"Warn when the data path's filesystem has less free space than this many GB.","default":8},"min_free_gb_fail":{"type":"number","minimum":0,"description":"Fail when the data path's filesystem has less free space than this many GB.","default":2},"fsync_p99_ms_warn":{"type":"number","minimum":0,"description":"Warn when the 99th percentile of synchronous 2300-byte writes in the data path takes longer (etcd's guideline: 10 ms).","default":10},"fsync_mean_ms_warn":{"type":"number","minimum":0,"description":"Where the host has no perl Time::HiRes, only a mean latency is measurable (dd); warn when it exceeds this, stricter because a mean hides the tail.","default":5},"clock_offset_ms_warn":{"type":"number","minimum":0,"description":"Warn when a host's clock is further than this from the hosts' median clock.","default":100},"clock_offset_ms_fail":{"type":"number","minimum":0,"description":"Fail when a host's clock is further than this from the hosts' median clock.","default":1000}}}}};
+const schema11 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://etcd-deploy.dev/schema/inventory.schema.json","title":"etcd-deploy inventory","description":"One etcd cluster: its spec, how to reach its hosts, and its members (1 to 7; 3, 5 or 7 in production).","type":"object","additionalProperties":false,"required":["cluster","nodes"],"properties":{"cluster":{"description":"What every member runs.","type":"object","additionalProperties":false,"required":["token","image"],"properties":{"token":{"description":"Initial cluster token (--initial-cluster-token): keeps this cluster's member IDs distinct from any other cluster's.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},"image":{"description":"Container image with etcd and etcdctl on its PATH. Pulled only when a host does not have it.","type":"string","pattern":"^[^\\s]+$"},"container_name":{"description":"Name of the etcd container on every host.","type":"string","pattern":"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$","default":"etcd"},"client_port":{"type":"integer","minimum":1,"maximum":65535,"description":"Client port (--listen-client-urls, --advertise-client-urls).","default":2379},"peer_port":{"type":"integer","minimum":1,"maximum":65535,"description":"Peer port (--listen-peer-urls, --initial-advertise-peer-urls).","default":2380},"metrics_port":{"type":"integer","minimum":1,"maximum":65535,"description":"Port of each member's metrics and health endpoints (--listen-metrics-urls, plain http on the member's ip, apart from the client port so that scraping never competes with clients and needs no client certificate). `status` reads it over ssh on each host.","default":2381},"legacy_client_port":{"type":"integer","minimum":1,"maximum":65535,"description":"Optional second client port that old clients use (the runbook's 4001). Served in addition to client_port."},"data_path":{"type":"string","pattern":"^/","description":"Default path on each host (ideally an SSD) for the member's data; mounted at /var/lib/etcd in the container. A node may override it.","default":"/var/lib/etcd-cluster"},"extra_flags":{"description":"Extra etcd flags appended to the computed ones, each as `--flag=value`. Flags the tool computes cannot be repeated here.","type":"array","items":{"type":"string","pattern":"^--[a-z0-9][a-z0-9-]*(=.*)?$"},"default":[]},"tls":{"description":"pki: mutual TLS for clients and peers from a cluster CA that etcd-deploy keeps (https URLs, client and peer certificate authentication). none: plaintext http, anyone who reaches the ports can read and write (kept for existing clusters). Switching a running cluster between them needs `rebootstrap --wipe --restore`.","enum":["pki","none"],"default":"none"},"quota_backend_bytes":{"description":"Space quota of each member's database (--quota-backend-bytes), in bytes. When the database reaches it, etcd raises the NOSPACE alarm and refuses writes until space is recovered (docs/maintenance.md). etcd's default is 2 GiB; above 8 GiB (etcd's recommended maximum) the inventory is accepted with a warning.","type":"integer","minimum":1048576,"maximum":107374182400,"default":2147483648},"auto_compaction":{"description":"Automatic compaction of the key-value history (--auto-compaction-mode, --auto-compaction-retention). Without compaction the history grows until the quota is reached. The default keeps one hour of history, as etcd's maintenance guide suggests.","type":"object","additionalProperties":false,"properties":{"mode":{"description":"periodic: keep history for a duration; revision: keep this many revisions.","enum":["periodic","revision"],"default":"periodic"},"retention":{"description":"periodic: a duration (`30m`, `1h`, `1.5h`; a bare number is hours), default `1h`; revision: a whole number of revisions (`10000`), required. `0` turns automatic compaction off.","type":["string","integer"],"pattern":"^[0-9]+(\\.[0-9]+)?(s|m|h)?$","minimum":0}}},"corruption_check":{"description":"etcd's data corruption checks: before a member serves, it compares its data with the others' (initial), and the leader compares all members' hashes every `interval`. The flag names depend on the etcd version, read from the image tag (docs/maintenance.md); a tag that is not a version is taken as 3.5.","type":"object","additionalProperties":false,"properties":{"initial":{"description":"Run the initial check when a member starts.","type":"boolean","default":true},"interval":{"description":"How often the leader runs the periodic check, as a duration (`5m`, `1h`); `0` turns it off.","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$|^0$","default":"5m"}}},"pki_dir":{"description":"Local directory holding the cluster CA and certificates (relative to the inventory file). Keep it safe: ca.key signs certificates the cluster trusts.","type":"string","minLength":1,"default":"./pki"}}},"ssh":{"description":"How to reach every host; a node may override user, port and key.","type":"object","additionalProperties":false,"properties":{"user":{"description":"SSH user.","type":"string","pattern":"^[a-z_][a-z0-9_.-]*$","default":"root"},"port":{"type":"integer","minimum":1,"maximum":65535,"description":"SSH port.","default":22},"key":{"description":"Private key file; relative paths are relative to the inventory file, ~ is the home directory. Without it, ssh-agent is used.","type":"string","minLength":1},"known_hosts":{"description":"known_hosts file that host keys are verified against (relative to the inventory file).","type":"string","minLength":1,"default":"~/.ssh/known_hosts"},"config":{"description":"OpenSSH client config read for HostName, User, Port, IdentityFile and ProxyJump of each node (matched on its name and its ip); values set in this inventory win over it. `none` reads no config. See docs/ssh.md.","type":"string","minLength":1,"default":"~/.ssh/config"},"sudo":{"description":"Run every command on the hosts through non-interactive sudo (`sudo -n`), for a non-root ssh.user with passwordless sudo.","type":"boolean","default":false},"bastion":{"description":"Jump host every node is reached through (like ProxyJump): one connection to it per run, shared by all nodes; its host key is verified against the same known_hosts.","type":"object","additionalProperties":false,"required":["host"],"properties":{"host":{"description":"Address or name of the jump host (a name may be resolved by the ssh config).","type":"string","pattern":"^[^\\s@]+$"},"port":{"type":"integer","minimum":1,"maximum":65535,"description":"SSH port of the jump host (default: ssh config, else 22)."},"user":{"description":"User on the jump host (default: ssh config, else ssh.user).","type":"string","pattern":"^[a-z_][a-z0-9_.-]*$"},"key":{"description":"Private key for the jump host (default: ssh config, else ssh.key).","type":"string","minLength":1}}}}},"nodes":{"description":"The members, one per host. An odd count (3, 5, 7) tolerates the most failures for its size.","type":"array","minItems":1,"maxItems":7,"items":{"type":"object","additionalProperties":false,"required":["name","ip"],"properties":{"name":{"description":"Member name (--name): unique, letters, digits, `.`, `_` and `-`.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"},"ip":{"description":"Address the member advertises and SSH connects to (IPv4 or IPv6).","type":"string","anyOf":[{"format":"ipv4"},{"format":"ipv6"}]},"user":{"description":"SSH user for this node (overrides ssh.user).","type":"string","pattern":"^[a-z_][a-z0-9_.-]*$"},"ssh_port":{"type":"integer","minimum":1,"maximum":65535,"description":"SSH port for this node (overrides ssh.port)."},"ssh_key":{"description":"Private key file for this node (overrides ssh.key).","type":"string","minLength":1},"data_path":{"type":"string","pattern":"^/","description":"Member data path on this host (overrides cluster.data_path)."}}}},"checks":{"description":"Preflight thresholds for `etcd-deploy check` and the checks `up` runs first (see docs/checks.md). GB are 10^9 bytes. The defaults follow etcd's hardware guide and the runbook: 4 cores, 8 GB, an SSD.","type":"object","additionalProperties":false,"properties":{"min_cpus_warn":{"type":"integer","minimum":1,"description":"Warn when a host has fewer cores than this (nproc).","default":4},"min_cpus_fail":{"type":"integer","minimum":1,"description":"Fail when a host has fewer cores than this.","default":2},"min_memory_gb_warn":{"type":"number","minimum":0,"description":"Warn when a host has less memory (MemTotal) than this many GB; a machine sold as 8 GB passes 8.","default":8},"min_free_gb_warn":{"type":"number","minimum":0,"description":"Warn when the data path's filesystem has less free space than this many GB.","default":8},"min_free_gb_fail":{"type":"number","minimum":0,"description":"Fail when the data path's filesystem has less free space than this many GB.","default":2},"fsync_p99_ms_warn":{"type":"number","minimum":0,"description":"Warn when the 99th percentile of synchronous 2300-byte writes in the data path takes longer (etcd's guideline: 10 ms).","default":10},"fsync_mean_ms_warn":{"type":"number","minimum":0,"description":"Where the host has no perl Time::HiRes, only a mean latency is measurable (dd); warn when it exceeds this, stricter because a mean hides the tail.","default":5},"clock_offset_ms_warn":{"type":"number","minimum":0,"description":"Warn when a host's clock is further than this from the hosts' median clock.","default":100},"clock_offset_ms_fail":{"type":"number","minimum":0,"description":"Fail when a host's clock is further than this from the hosts' median clock.","default":1000}}}}};
 const func2 = Object.prototype.hasOwnProperty;
 const func3 = required0.default;
 const pattern0 = new RegExp("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", "u");
@@ -69,6 +69,9 @@ data0.client_port = 2379;
 }
 if(data0.peer_port === undefined){
 data0.peer_port = 2380;
+}
+if(data0.metrics_port === undefined){
+data0.metrics_port = 2381;
 }
 if(data0.data_path === undefined){
 data0.data_path = "/var/lib/etcd-cluster";
@@ -256,10 +259,9 @@ vErrors.push(err17);
 errors++;
 }
 }
-if(data0.legacy_client_port !== undefined){
-let data6 = data0.legacy_client_port;
+let data6 = data0.metrics_port;
 if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
-const err18 = {instancePath:instancePath+"/cluster/legacy_client_port",schemaPath:"#/properties/cluster/properties/legacy_client_port/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.cluster.properties.legacy_client_port.type,parentSchema:schema11.properties.cluster.properties.legacy_client_port,data:data6};
+const err18 = {instancePath:instancePath+"/cluster/metrics_port",schemaPath:"#/properties/cluster/properties/metrics_port/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.cluster.properties.metrics_port.type,parentSchema:schema11.properties.cluster.properties.metrics_port,data:data6};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -270,7 +272,7 @@ errors++;
 }
 if((typeof data6 == "number") && (isFinite(data6))){
 if(data6 > 65535 || isNaN(data6)){
-const err19 = {instancePath:instancePath+"/cluster/legacy_client_port",schemaPath:"#/properties/cluster/properties/legacy_client_port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema11.properties.cluster.properties.legacy_client_port,data:data6};
+const err19 = {instancePath:instancePath+"/cluster/metrics_port",schemaPath:"#/properties/cluster/properties/metrics_port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema11.properties.cluster.properties.metrics_port,data:data6};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -280,7 +282,7 @@ vErrors.push(err19);
 errors++;
 }
 if(data6 < 1 || isNaN(data6)){
-const err20 = {instancePath:instancePath+"/cluster/legacy_client_port",schemaPath:"#/properties/cluster/properties/legacy_client_port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.cluster.properties.legacy_client_port,data:data6};
+const err20 = {instancePath:instancePath+"/cluster/metrics_port",schemaPath:"#/properties/cluster/properties/metrics_port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.cluster.properties.metrics_port,data:data6};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -290,11 +292,10 @@ vErrors.push(err20);
 errors++;
 }
 }
-}
-let data7 = data0.data_path;
-if(typeof data7 === "string"){
-if(!pattern3.test(data7)){
-const err21 = {instancePath:instancePath+"/cluster/data_path",schemaPath:"#/properties/cluster/properties/data_path/pattern",keyword:"pattern",params:{pattern: "^/"},message:"must match pattern \""+"^/"+"\"",schema:"^/",parentSchema:schema11.properties.cluster.properties.data_path,data:data7};
+if(data0.legacy_client_port !== undefined){
+let data7 = data0.legacy_client_port;
+if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
+const err21 = {instancePath:instancePath+"/cluster/legacy_client_port",schemaPath:"#/properties/cluster/properties/legacy_client_port/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.cluster.properties.legacy_client_port.type,parentSchema:schema11.properties.cluster.properties.legacy_client_port,data:data7};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -303,9 +304,9 @@ vErrors.push(err21);
 }
 errors++;
 }
-}
-else {
-const err22 = {instancePath:instancePath+"/cluster/data_path",schemaPath:"#/properties/cluster/properties/data_path/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cluster.properties.data_path.type,parentSchema:schema11.properties.cluster.properties.data_path,data:data7};
+if((typeof data7 == "number") && (isFinite(data7))){
+if(data7 > 65535 || isNaN(data7)){
+const err22 = {instancePath:instancePath+"/cluster/legacy_client_port",schemaPath:"#/properties/cluster/properties/legacy_client_port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema11.properties.cluster.properties.legacy_client_port,data:data7};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -314,14 +315,8 @@ vErrors.push(err22);
 }
 errors++;
 }
-let data8 = data0.extra_flags;
-if(Array.isArray(data8)){
-const len0 = data8.length;
-for(let i0=0; i0<len0; i0++){
-let data9 = data8[i0];
-if(typeof data9 === "string"){
-if(!pattern4.test(data9)){
-const err23 = {instancePath:instancePath+"/cluster/extra_flags/" + i0,schemaPath:"#/properties/cluster/properties/extra_flags/items/pattern",keyword:"pattern",params:{pattern: "^--[a-z0-9][a-z0-9-]*(=.*)?$"},message:"must match pattern \""+"^--[a-z0-9][a-z0-9-]*(=.*)?$"+"\"",schema:"^--[a-z0-9][a-z0-9-]*(=.*)?$",parentSchema:schema11.properties.cluster.properties.extra_flags.items,data:data9};
+if(data7 < 1 || isNaN(data7)){
+const err23 = {instancePath:instancePath+"/cluster/legacy_client_port",schemaPath:"#/properties/cluster/properties/legacy_client_port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.cluster.properties.legacy_client_port,data:data7};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -331,8 +326,11 @@ vErrors.push(err23);
 errors++;
 }
 }
-else {
-const err24 = {instancePath:instancePath+"/cluster/extra_flags/" + i0,schemaPath:"#/properties/cluster/properties/extra_flags/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cluster.properties.extra_flags.items.type,parentSchema:schema11.properties.cluster.properties.extra_flags.items,data:data9};
+}
+let data8 = data0.data_path;
+if(typeof data8 === "string"){
+if(!pattern3.test(data8)){
+const err24 = {instancePath:instancePath+"/cluster/data_path",schemaPath:"#/properties/cluster/properties/data_path/pattern",keyword:"pattern",params:{pattern: "^/"},message:"must match pattern \""+"^/"+"\"",schema:"^/",parentSchema:schema11.properties.cluster.properties.data_path,data:data8};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -342,9 +340,8 @@ vErrors.push(err24);
 errors++;
 }
 }
-}
 else {
-const err25 = {instancePath:instancePath+"/cluster/extra_flags",schemaPath:"#/properties/cluster/properties/extra_flags/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.cluster.properties.extra_flags.type,parentSchema:schema11.properties.cluster.properties.extra_flags,data:data8};
+const err25 = {instancePath:instancePath+"/cluster/data_path",schemaPath:"#/properties/cluster/properties/data_path/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cluster.properties.data_path.type,parentSchema:schema11.properties.cluster.properties.data_path,data:data8};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -353,9 +350,14 @@ vErrors.push(err25);
 }
 errors++;
 }
-let data10 = data0.tls;
-if(!((data10 === "pki") || (data10 === "none"))){
-const err26 = {instancePath:instancePath+"/cluster/tls",schemaPath:"#/properties/cluster/properties/tls/enum",keyword:"enum",params:{allowedValues: schema11.properties.cluster.properties.tls.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.cluster.properties.tls.enum,parentSchema:schema11.properties.cluster.properties.tls,data:data10};
+let data9 = data0.extra_flags;
+if(Array.isArray(data9)){
+const len0 = data9.length;
+for(let i0=0; i0<len0; i0++){
+let data10 = data9[i0];
+if(typeof data10 === "string"){
+if(!pattern4.test(data10)){
+const err26 = {instancePath:instancePath+"/cluster/extra_flags/" + i0,schemaPath:"#/properties/cluster/properties/extra_flags/items/pattern",keyword:"pattern",params:{pattern: "^--[a-z0-9][a-z0-9-]*(=.*)?$"},message:"must match pattern \""+"^--[a-z0-9][a-z0-9-]*(=.*)?$"+"\"",schema:"^--[a-z0-9][a-z0-9-]*(=.*)?$",parentSchema:schema11.properties.cluster.properties.extra_flags.items,data:data10};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -364,9 +366,9 @@ vErrors.push(err26);
 }
 errors++;
 }
-let data11 = data0.quota_backend_bytes;
-if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
-const err27 = {instancePath:instancePath+"/cluster/quota_backend_bytes",schemaPath:"#/properties/cluster/properties/quota_backend_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.cluster.properties.quota_backend_bytes.type,parentSchema:schema11.properties.cluster.properties.quota_backend_bytes,data:data11};
+}
+else {
+const err27 = {instancePath:instancePath+"/cluster/extra_flags/" + i0,schemaPath:"#/properties/cluster/properties/extra_flags/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cluster.properties.extra_flags.items.type,parentSchema:schema11.properties.cluster.properties.extra_flags.items,data:data10};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -375,9 +377,10 @@ vErrors.push(err27);
 }
 errors++;
 }
-if((typeof data11 == "number") && (isFinite(data11))){
-if(data11 > 107374182400 || isNaN(data11)){
-const err28 = {instancePath:instancePath+"/cluster/quota_backend_bytes",schemaPath:"#/properties/cluster/properties/quota_backend_bytes/maximum",keyword:"maximum",params:{comparison: "<=", limit: 107374182400},message:"must be <= 107374182400",schema:107374182400,parentSchema:schema11.properties.cluster.properties.quota_backend_bytes,data:data11};
+}
+}
+else {
+const err28 = {instancePath:instancePath+"/cluster/extra_flags",schemaPath:"#/properties/cluster/properties/extra_flags/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.cluster.properties.extra_flags.type,parentSchema:schema11.properties.cluster.properties.extra_flags,data:data9};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -386,8 +389,9 @@ vErrors.push(err28);
 }
 errors++;
 }
-if(data11 < 1048576 || isNaN(data11)){
-const err29 = {instancePath:instancePath+"/cluster/quota_backend_bytes",schemaPath:"#/properties/cluster/properties/quota_backend_bytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1048576},message:"must be >= 1048576",schema:1048576,parentSchema:schema11.properties.cluster.properties.quota_backend_bytes,data:data11};
+let data11 = data0.tls;
+if(!((data11 === "pki") || (data11 === "none"))){
+const err29 = {instancePath:instancePath+"/cluster/tls",schemaPath:"#/properties/cluster/properties/tls/enum",keyword:"enum",params:{allowedValues: schema11.properties.cluster.properties.tls.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.cluster.properties.tls.enum,parentSchema:schema11.properties.cluster.properties.tls,data:data11};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -396,16 +400,9 @@ vErrors.push(err29);
 }
 errors++;
 }
-}
-if(data0.auto_compaction !== undefined){
-let data12 = data0.auto_compaction;
-if(data12 && typeof data12 == "object" && !Array.isArray(data12)){
-if(data12.mode === undefined){
-data12.mode = "periodic";
-}
-for(const key2 in data12){
-if(!((key2 === "mode") || (key2 === "retention"))){
-const err30 = {instancePath:instancePath+"/cluster/auto_compaction",schemaPath:"#/properties/cluster/properties/auto_compaction/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.cluster.properties.auto_compaction,data:data12};
+let data12 = data0.quota_backend_bytes;
+if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
+const err30 = {instancePath:instancePath+"/cluster/quota_backend_bytes",schemaPath:"#/properties/cluster/properties/quota_backend_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.cluster.properties.quota_backend_bytes.type,parentSchema:schema11.properties.cluster.properties.quota_backend_bytes,data:data12};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -414,10 +411,9 @@ vErrors.push(err30);
 }
 errors++;
 }
-}
-let data13 = data12.mode;
-if(!((data13 === "periodic") || (data13 === "revision"))){
-const err31 = {instancePath:instancePath+"/cluster/auto_compaction/mode",schemaPath:"#/properties/cluster/properties/auto_compaction/properties/mode/enum",keyword:"enum",params:{allowedValues: schema11.properties.cluster.properties.auto_compaction.properties.mode.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.cluster.properties.auto_compaction.properties.mode.enum,parentSchema:schema11.properties.cluster.properties.auto_compaction.properties.mode,data:data13};
+if((typeof data12 == "number") && (isFinite(data12))){
+if(data12 > 107374182400 || isNaN(data12)){
+const err31 = {instancePath:instancePath+"/cluster/quota_backend_bytes",schemaPath:"#/properties/cluster/properties/quota_backend_bytes/maximum",keyword:"maximum",params:{comparison: "<=", limit: 107374182400},message:"must be <= 107374182400",schema:107374182400,parentSchema:schema11.properties.cluster.properties.quota_backend_bytes,data:data12};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -426,10 +422,8 @@ vErrors.push(err31);
 }
 errors++;
 }
-if(data12.retention !== undefined){
-let data14 = data12.retention;
-if((typeof data14 !== "string") && (!(((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14))) && (isFinite(data14))))){
-const err32 = {instancePath:instancePath+"/cluster/auto_compaction/retention",schemaPath:"#/properties/cluster/properties/auto_compaction/properties/retention/type",keyword:"type",params:{type: schema11.properties.cluster.properties.auto_compaction.properties.retention.type},message:"must be string,integer",schema:schema11.properties.cluster.properties.auto_compaction.properties.retention.type,parentSchema:schema11.properties.cluster.properties.auto_compaction.properties.retention,data:data14};
+if(data12 < 1048576 || isNaN(data12)){
+const err32 = {instancePath:instancePath+"/cluster/quota_backend_bytes",schemaPath:"#/properties/cluster/properties/quota_backend_bytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1048576},message:"must be >= 1048576",schema:1048576,parentSchema:schema11.properties.cluster.properties.quota_backend_bytes,data:data12};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -438,9 +432,16 @@ vErrors.push(err32);
 }
 errors++;
 }
-if((typeof data14 == "number") && (isFinite(data14))){
-if(data14 < 0 || isNaN(data14)){
-const err33 = {instancePath:instancePath+"/cluster/auto_compaction/retention",schemaPath:"#/properties/cluster/properties/auto_compaction/properties/retention/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.cluster.properties.auto_compaction.properties.retention,data:data14};
+}
+if(data0.auto_compaction !== undefined){
+let data13 = data0.auto_compaction;
+if(data13 && typeof data13 == "object" && !Array.isArray(data13)){
+if(data13.mode === undefined){
+data13.mode = "periodic";
+}
+for(const key2 in data13){
+if(!((key2 === "mode") || (key2 === "retention"))){
+const err33 = {instancePath:instancePath+"/cluster/auto_compaction",schemaPath:"#/properties/cluster/properties/auto_compaction/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.cluster.properties.auto_compaction,data:data13};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -450,9 +451,9 @@ vErrors.push(err33);
 errors++;
 }
 }
-if(typeof data14 === "string"){
-if(!pattern5.test(data14)){
-const err34 = {instancePath:instancePath+"/cluster/auto_compaction/retention",schemaPath:"#/properties/cluster/properties/auto_compaction/properties/retention/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(s|m|h)?$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(s|m|h)?$"+"\"",schema:"^[0-9]+(\\.[0-9]+)?(s|m|h)?$",parentSchema:schema11.properties.cluster.properties.auto_compaction.properties.retention,data:data14};
+let data14 = data13.mode;
+if(!((data14 === "periodic") || (data14 === "revision"))){
+const err34 = {instancePath:instancePath+"/cluster/auto_compaction/mode",schemaPath:"#/properties/cluster/properties/auto_compaction/properties/mode/enum",keyword:"enum",params:{allowedValues: schema11.properties.cluster.properties.auto_compaction.properties.mode.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.cluster.properties.auto_compaction.properties.mode.enum,parentSchema:schema11.properties.cluster.properties.auto_compaction.properties.mode,data:data14};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -461,11 +462,10 @@ vErrors.push(err34);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err35 = {instancePath:instancePath+"/cluster/auto_compaction",schemaPath:"#/properties/cluster/properties/auto_compaction/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.cluster.properties.auto_compaction.type,parentSchema:schema11.properties.cluster.properties.auto_compaction,data:data12};
+if(data13.retention !== undefined){
+let data15 = data13.retention;
+if((typeof data15 !== "string") && (!(((typeof data15 == "number") && (!(data15 % 1) && !isNaN(data15))) && (isFinite(data15))))){
+const err35 = {instancePath:instancePath+"/cluster/auto_compaction/retention",schemaPath:"#/properties/cluster/properties/auto_compaction/properties/retention/type",keyword:"type",params:{type: schema11.properties.cluster.properties.auto_compaction.properties.retention.type},message:"must be string,integer",schema:schema11.properties.cluster.properties.auto_compaction.properties.retention.type,parentSchema:schema11.properties.cluster.properties.auto_compaction.properties.retention,data:data15};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -474,19 +474,9 @@ vErrors.push(err35);
 }
 errors++;
 }
-}
-if(data0.corruption_check !== undefined){
-let data15 = data0.corruption_check;
-if(data15 && typeof data15 == "object" && !Array.isArray(data15)){
-if(data15.initial === undefined){
-data15.initial = true;
-}
-if(data15.interval === undefined){
-data15.interval = "5m";
-}
-for(const key3 in data15){
-if(!((key3 === "initial") || (key3 === "interval"))){
-const err36 = {instancePath:instancePath+"/cluster/corruption_check",schemaPath:"#/properties/cluster/properties/corruption_check/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.cluster.properties.corruption_check,data:data15};
+if((typeof data15 == "number") && (isFinite(data15))){
+if(data15 < 0 || isNaN(data15)){
+const err36 = {instancePath:instancePath+"/cluster/auto_compaction/retention",schemaPath:"#/properties/cluster/properties/auto_compaction/properties/retention/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.cluster.properties.auto_compaction.properties.retention,data:data15};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -496,9 +486,9 @@ vErrors.push(err36);
 errors++;
 }
 }
-let data16 = data15.initial;
-if(typeof data16 !== "boolean"){
-const err37 = {instancePath:instancePath+"/cluster/corruption_check/initial",schemaPath:"#/properties/cluster/properties/corruption_check/properties/initial/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.cluster.properties.corruption_check.properties.initial.type,parentSchema:schema11.properties.cluster.properties.corruption_check.properties.initial,data:data16};
+if(typeof data15 === "string"){
+if(!pattern5.test(data15)){
+const err37 = {instancePath:instancePath+"/cluster/auto_compaction/retention",schemaPath:"#/properties/cluster/properties/auto_compaction/properties/retention/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(s|m|h)?$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(s|m|h)?$"+"\"",schema:"^[0-9]+(\\.[0-9]+)?(s|m|h)?$",parentSchema:schema11.properties.cluster.properties.auto_compaction.properties.retention,data:data15};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -507,10 +497,11 @@ vErrors.push(err37);
 }
 errors++;
 }
-let data17 = data15.interval;
-if(typeof data17 === "string"){
-if(!pattern6.test(data17)){
-const err38 = {instancePath:instancePath+"/cluster/corruption_check/interval",schemaPath:"#/properties/cluster/properties/corruption_check/properties/interval/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$|^0$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$|^0$"+"\"",schema:"^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$|^0$",parentSchema:schema11.properties.cluster.properties.corruption_check.properties.interval,data:data17};
+}
+}
+}
+else {
+const err38 = {instancePath:instancePath+"/cluster/auto_compaction",schemaPath:"#/properties/cluster/properties/auto_compaction/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.cluster.properties.auto_compaction.type,parentSchema:schema11.properties.cluster.properties.auto_compaction,data:data13};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -520,8 +511,18 @@ vErrors.push(err38);
 errors++;
 }
 }
-else {
-const err39 = {instancePath:instancePath+"/cluster/corruption_check/interval",schemaPath:"#/properties/cluster/properties/corruption_check/properties/interval/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cluster.properties.corruption_check.properties.interval.type,parentSchema:schema11.properties.cluster.properties.corruption_check.properties.interval,data:data17};
+if(data0.corruption_check !== undefined){
+let data16 = data0.corruption_check;
+if(data16 && typeof data16 == "object" && !Array.isArray(data16)){
+if(data16.initial === undefined){
+data16.initial = true;
+}
+if(data16.interval === undefined){
+data16.interval = "5m";
+}
+for(const key3 in data16){
+if(!((key3 === "initial") || (key3 === "interval"))){
+const err39 = {instancePath:instancePath+"/cluster/corruption_check",schemaPath:"#/properties/cluster/properties/corruption_check/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.cluster.properties.corruption_check,data:data16};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -531,8 +532,9 @@ vErrors.push(err39);
 errors++;
 }
 }
-else {
-const err40 = {instancePath:instancePath+"/cluster/corruption_check",schemaPath:"#/properties/cluster/properties/corruption_check/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.cluster.properties.corruption_check.type,parentSchema:schema11.properties.cluster.properties.corruption_check,data:data15};
+let data17 = data16.initial;
+if(typeof data17 !== "boolean"){
+const err40 = {instancePath:instancePath+"/cluster/corruption_check/initial",schemaPath:"#/properties/cluster/properties/corruption_check/properties/initial/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.cluster.properties.corruption_check.properties.initial.type,parentSchema:schema11.properties.cluster.properties.corruption_check.properties.initial,data:data17};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -541,11 +543,10 @@ vErrors.push(err40);
 }
 errors++;
 }
-}
-let data18 = data0.pki_dir;
+let data18 = data16.interval;
 if(typeof data18 === "string"){
-if(func3(data18) < 1){
-const err41 = {instancePath:instancePath+"/cluster/pki_dir",schemaPath:"#/properties/cluster/properties/pki_dir/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.cluster.properties.pki_dir,data:data18};
+if(!pattern6.test(data18)){
+const err41 = {instancePath:instancePath+"/cluster/corruption_check/interval",schemaPath:"#/properties/cluster/properties/corruption_check/properties/interval/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$|^0$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$|^0$"+"\"",schema:"^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$|^0$",parentSchema:schema11.properties.cluster.properties.corruption_check.properties.interval,data:data18};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -556,7 +557,7 @@ errors++;
 }
 }
 else {
-const err42 = {instancePath:instancePath+"/cluster/pki_dir",schemaPath:"#/properties/cluster/properties/pki_dir/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cluster.properties.pki_dir.type,parentSchema:schema11.properties.cluster.properties.pki_dir,data:data18};
+const err42 = {instancePath:instancePath+"/cluster/corruption_check/interval",schemaPath:"#/properties/cluster/properties/corruption_check/properties/interval/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cluster.properties.corruption_check.properties.interval.type,parentSchema:schema11.properties.cluster.properties.corruption_check.properties.interval,data:data18};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -567,7 +568,7 @@ errors++;
 }
 }
 else {
-const err43 = {instancePath:instancePath+"/cluster",schemaPath:"#/properties/cluster/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.cluster.type,parentSchema:schema11.properties.cluster,data:data0};
+const err43 = {instancePath:instancePath+"/cluster/corruption_check",schemaPath:"#/properties/cluster/properties/corruption_check/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.cluster.properties.corruption_check.type,parentSchema:schema11.properties.cluster.properties.corruption_check,data:data16};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -577,27 +578,10 @@ vErrors.push(err43);
 errors++;
 }
 }
-if(data.ssh !== undefined){
-let data19 = data.ssh;
-if(data19 && typeof data19 == "object" && !Array.isArray(data19)){
-if(data19.user === undefined){
-data19.user = "root";
-}
-if(data19.port === undefined){
-data19.port = 22;
-}
-if(data19.known_hosts === undefined){
-data19.known_hosts = "~/.ssh/known_hosts";
-}
-if(data19.config === undefined){
-data19.config = "~/.ssh/config";
-}
-if(data19.sudo === undefined){
-data19.sudo = false;
-}
-for(const key4 in data19){
-if(!(((((((key4 === "user") || (key4 === "port")) || (key4 === "key")) || (key4 === "known_hosts")) || (key4 === "config")) || (key4 === "sudo")) || (key4 === "bastion"))){
-const err44 = {instancePath:instancePath+"/ssh",schemaPath:"#/properties/ssh/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.ssh,data:data19};
+let data19 = data0.pki_dir;
+if(typeof data19 === "string"){
+if(func3(data19) < 1){
+const err44 = {instancePath:instancePath+"/cluster/pki_dir",schemaPath:"#/properties/cluster/properties/pki_dir/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.cluster.properties.pki_dir,data:data19};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -607,10 +591,8 @@ vErrors.push(err44);
 errors++;
 }
 }
-let data20 = data19.user;
-if(typeof data20 === "string"){
-if(!pattern7.test(data20)){
-const err45 = {instancePath:instancePath+"/ssh/user",schemaPath:"#/properties/ssh/properties/user/pattern",keyword:"pattern",params:{pattern: "^[a-z_][a-z0-9_.-]*$"},message:"must match pattern \""+"^[a-z_][a-z0-9_.-]*$"+"\"",schema:"^[a-z_][a-z0-9_.-]*$",parentSchema:schema11.properties.ssh.properties.user,data:data20};
+else {
+const err45 = {instancePath:instancePath+"/cluster/pki_dir",schemaPath:"#/properties/cluster/properties/pki_dir/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cluster.properties.pki_dir.type,parentSchema:schema11.properties.cluster.properties.pki_dir,data:data19};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -621,7 +603,7 @@ errors++;
 }
 }
 else {
-const err46 = {instancePath:instancePath+"/ssh/user",schemaPath:"#/properties/ssh/properties/user/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.ssh.properties.user.type,parentSchema:schema11.properties.ssh.properties.user,data:data20};
+const err46 = {instancePath:instancePath+"/cluster",schemaPath:"#/properties/cluster/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.cluster.type,parentSchema:schema11.properties.cluster,data:data0};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -630,9 +612,28 @@ vErrors.push(err46);
 }
 errors++;
 }
-let data21 = data19.port;
-if(!(((typeof data21 == "number") && (!(data21 % 1) && !isNaN(data21))) && (isFinite(data21)))){
-const err47 = {instancePath:instancePath+"/ssh/port",schemaPath:"#/properties/ssh/properties/port/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.ssh.properties.port.type,parentSchema:schema11.properties.ssh.properties.port,data:data21};
+}
+if(data.ssh !== undefined){
+let data20 = data.ssh;
+if(data20 && typeof data20 == "object" && !Array.isArray(data20)){
+if(data20.user === undefined){
+data20.user = "root";
+}
+if(data20.port === undefined){
+data20.port = 22;
+}
+if(data20.known_hosts === undefined){
+data20.known_hosts = "~/.ssh/known_hosts";
+}
+if(data20.config === undefined){
+data20.config = "~/.ssh/config";
+}
+if(data20.sudo === undefined){
+data20.sudo = false;
+}
+for(const key4 in data20){
+if(!(((((((key4 === "user") || (key4 === "port")) || (key4 === "key")) || (key4 === "known_hosts")) || (key4 === "config")) || (key4 === "sudo")) || (key4 === "bastion"))){
+const err47 = {instancePath:instancePath+"/ssh",schemaPath:"#/properties/ssh/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.ssh,data:data20};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -641,9 +642,11 @@ vErrors.push(err47);
 }
 errors++;
 }
-if((typeof data21 == "number") && (isFinite(data21))){
-if(data21 > 65535 || isNaN(data21)){
-const err48 = {instancePath:instancePath+"/ssh/port",schemaPath:"#/properties/ssh/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema11.properties.ssh.properties.port,data:data21};
+}
+let data21 = data20.user;
+if(typeof data21 === "string"){
+if(!pattern7.test(data21)){
+const err48 = {instancePath:instancePath+"/ssh/user",schemaPath:"#/properties/ssh/properties/user/pattern",keyword:"pattern",params:{pattern: "^[a-z_][a-z0-9_.-]*$"},message:"must match pattern \""+"^[a-z_][a-z0-9_.-]*$"+"\"",schema:"^[a-z_][a-z0-9_.-]*$",parentSchema:schema11.properties.ssh.properties.user,data:data21};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -652,8 +655,9 @@ vErrors.push(err48);
 }
 errors++;
 }
-if(data21 < 1 || isNaN(data21)){
-const err49 = {instancePath:instancePath+"/ssh/port",schemaPath:"#/properties/ssh/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.ssh.properties.port,data:data21};
+}
+else {
+const err49 = {instancePath:instancePath+"/ssh/user",schemaPath:"#/properties/ssh/properties/user/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.ssh.properties.user.type,parentSchema:schema11.properties.ssh.properties.user,data:data21};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -662,12 +666,9 @@ vErrors.push(err49);
 }
 errors++;
 }
-}
-if(data19.key !== undefined){
-let data22 = data19.key;
-if(typeof data22 === "string"){
-if(func3(data22) < 1){
-const err50 = {instancePath:instancePath+"/ssh/key",schemaPath:"#/properties/ssh/properties/key/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.ssh.properties.key,data:data22};
+let data22 = data20.port;
+if(!(((typeof data22 == "number") && (!(data22 % 1) && !isNaN(data22))) && (isFinite(data22)))){
+const err50 = {instancePath:instancePath+"/ssh/port",schemaPath:"#/properties/ssh/properties/port/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.ssh.properties.port.type,parentSchema:schema11.properties.ssh.properties.port,data:data22};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -676,9 +677,9 @@ vErrors.push(err50);
 }
 errors++;
 }
-}
-else {
-const err51 = {instancePath:instancePath+"/ssh/key",schemaPath:"#/properties/ssh/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.ssh.properties.key.type,parentSchema:schema11.properties.ssh.properties.key,data:data22};
+if((typeof data22 == "number") && (isFinite(data22))){
+if(data22 > 65535 || isNaN(data22)){
+const err51 = {instancePath:instancePath+"/ssh/port",schemaPath:"#/properties/ssh/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema11.properties.ssh.properties.port,data:data22};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -687,11 +688,8 @@ vErrors.push(err51);
 }
 errors++;
 }
-}
-let data23 = data19.known_hosts;
-if(typeof data23 === "string"){
-if(func3(data23) < 1){
-const err52 = {instancePath:instancePath+"/ssh/known_hosts",schemaPath:"#/properties/ssh/properties/known_hosts/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.ssh.properties.known_hosts,data:data23};
+if(data22 < 1 || isNaN(data22)){
+const err52 = {instancePath:instancePath+"/ssh/port",schemaPath:"#/properties/ssh/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.ssh.properties.port,data:data22};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -701,8 +699,11 @@ vErrors.push(err52);
 errors++;
 }
 }
-else {
-const err53 = {instancePath:instancePath+"/ssh/known_hosts",schemaPath:"#/properties/ssh/properties/known_hosts/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.ssh.properties.known_hosts.type,parentSchema:schema11.properties.ssh.properties.known_hosts,data:data23};
+if(data20.key !== undefined){
+let data23 = data20.key;
+if(typeof data23 === "string"){
+if(func3(data23) < 1){
+const err53 = {instancePath:instancePath+"/ssh/key",schemaPath:"#/properties/ssh/properties/key/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.ssh.properties.key,data:data23};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -711,10 +712,9 @@ vErrors.push(err53);
 }
 errors++;
 }
-let data24 = data19.config;
-if(typeof data24 === "string"){
-if(func3(data24) < 1){
-const err54 = {instancePath:instancePath+"/ssh/config",schemaPath:"#/properties/ssh/properties/config/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.ssh.properties.config,data:data24};
+}
+else {
+const err54 = {instancePath:instancePath+"/ssh/key",schemaPath:"#/properties/ssh/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.ssh.properties.key.type,parentSchema:schema11.properties.ssh.properties.key,data:data23};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -724,8 +724,10 @@ vErrors.push(err54);
 errors++;
 }
 }
-else {
-const err55 = {instancePath:instancePath+"/ssh/config",schemaPath:"#/properties/ssh/properties/config/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.ssh.properties.config.type,parentSchema:schema11.properties.ssh.properties.config,data:data24};
+let data24 = data20.known_hosts;
+if(typeof data24 === "string"){
+if(func3(data24) < 1){
+const err55 = {instancePath:instancePath+"/ssh/known_hosts",schemaPath:"#/properties/ssh/properties/known_hosts/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.ssh.properties.known_hosts,data:data24};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -734,9 +736,9 @@ vErrors.push(err55);
 }
 errors++;
 }
-let data25 = data19.sudo;
-if(typeof data25 !== "boolean"){
-const err56 = {instancePath:instancePath+"/ssh/sudo",schemaPath:"#/properties/ssh/properties/sudo/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.ssh.properties.sudo.type,parentSchema:schema11.properties.ssh.properties.sudo,data:data25};
+}
+else {
+const err56 = {instancePath:instancePath+"/ssh/known_hosts",schemaPath:"#/properties/ssh/properties/known_hosts/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.ssh.properties.known_hosts.type,parentSchema:schema11.properties.ssh.properties.known_hosts,data:data24};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -745,11 +747,10 @@ vErrors.push(err56);
 }
 errors++;
 }
-if(data19.bastion !== undefined){
-let data26 = data19.bastion;
-if(data26 && typeof data26 == "object" && !Array.isArray(data26)){
-if(data26.host === undefined){
-const err57 = {instancePath:instancePath+"/ssh/bastion",schemaPath:"#/properties/ssh/properties/bastion/required",keyword:"required",params:{missingProperty: "host"},message:"must have required property '"+"host"+"'",schema:schema11.properties.ssh.properties.bastion.required,parentSchema:schema11.properties.ssh.properties.bastion,data:data26};
+let data25 = data20.config;
+if(typeof data25 === "string"){
+if(func3(data25) < 1){
+const err57 = {instancePath:instancePath+"/ssh/config",schemaPath:"#/properties/ssh/properties/config/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.ssh.properties.config,data:data25};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -758,9 +759,9 @@ vErrors.push(err57);
 }
 errors++;
 }
-for(const key5 in data26){
-if(!((((key5 === "host") || (key5 === "port")) || (key5 === "user")) || (key5 === "key"))){
-const err58 = {instancePath:instancePath+"/ssh/bastion",schemaPath:"#/properties/ssh/properties/bastion/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.ssh.properties.bastion,data:data26};
+}
+else {
+const err58 = {instancePath:instancePath+"/ssh/config",schemaPath:"#/properties/ssh/properties/config/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.ssh.properties.config.type,parentSchema:schema11.properties.ssh.properties.config,data:data25};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -769,12 +770,9 @@ vErrors.push(err58);
 }
 errors++;
 }
-}
-if(data26.host !== undefined){
-let data27 = data26.host;
-if(typeof data27 === "string"){
-if(!pattern8.test(data27)){
-const err59 = {instancePath:instancePath+"/ssh/bastion/host",schemaPath:"#/properties/ssh/properties/bastion/properties/host/pattern",keyword:"pattern",params:{pattern: "^[^\\s@]+$"},message:"must match pattern \""+"^[^\\s@]+$"+"\"",schema:"^[^\\s@]+$",parentSchema:schema11.properties.ssh.properties.bastion.properties.host,data:data27};
+let data26 = data20.sudo;
+if(typeof data26 !== "boolean"){
+const err59 = {instancePath:instancePath+"/ssh/sudo",schemaPath:"#/properties/ssh/properties/sudo/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.ssh.properties.sudo.type,parentSchema:schema11.properties.ssh.properties.sudo,data:data26};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -783,9 +781,11 @@ vErrors.push(err59);
 }
 errors++;
 }
-}
-else {
-const err60 = {instancePath:instancePath+"/ssh/bastion/host",schemaPath:"#/properties/ssh/properties/bastion/properties/host/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.ssh.properties.bastion.properties.host.type,parentSchema:schema11.properties.ssh.properties.bastion.properties.host,data:data27};
+if(data20.bastion !== undefined){
+let data27 = data20.bastion;
+if(data27 && typeof data27 == "object" && !Array.isArray(data27)){
+if(data27.host === undefined){
+const err60 = {instancePath:instancePath+"/ssh/bastion",schemaPath:"#/properties/ssh/properties/bastion/required",keyword:"required",params:{missingProperty: "host"},message:"must have required property '"+"host"+"'",schema:schema11.properties.ssh.properties.bastion.required,parentSchema:schema11.properties.ssh.properties.bastion,data:data27};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -794,11 +794,9 @@ vErrors.push(err60);
 }
 errors++;
 }
-}
-if(data26.port !== undefined){
-let data28 = data26.port;
-if(!(((typeof data28 == "number") && (!(data28 % 1) && !isNaN(data28))) && (isFinite(data28)))){
-const err61 = {instancePath:instancePath+"/ssh/bastion/port",schemaPath:"#/properties/ssh/properties/bastion/properties/port/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.ssh.properties.bastion.properties.port.type,parentSchema:schema11.properties.ssh.properties.bastion.properties.port,data:data28};
+for(const key5 in data27){
+if(!((((key5 === "host") || (key5 === "port")) || (key5 === "user")) || (key5 === "key"))){
+const err61 = {instancePath:instancePath+"/ssh/bastion",schemaPath:"#/properties/ssh/properties/bastion/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.ssh.properties.bastion,data:data27};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -807,9 +805,12 @@ vErrors.push(err61);
 }
 errors++;
 }
-if((typeof data28 == "number") && (isFinite(data28))){
-if(data28 > 65535 || isNaN(data28)){
-const err62 = {instancePath:instancePath+"/ssh/bastion/port",schemaPath:"#/properties/ssh/properties/bastion/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema11.properties.ssh.properties.bastion.properties.port,data:data28};
+}
+if(data27.host !== undefined){
+let data28 = data27.host;
+if(typeof data28 === "string"){
+if(!pattern8.test(data28)){
+const err62 = {instancePath:instancePath+"/ssh/bastion/host",schemaPath:"#/properties/ssh/properties/bastion/properties/host/pattern",keyword:"pattern",params:{pattern: "^[^\\s@]+$"},message:"must match pattern \""+"^[^\\s@]+$"+"\"",schema:"^[^\\s@]+$",parentSchema:schema11.properties.ssh.properties.bastion.properties.host,data:data28};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -818,8 +819,9 @@ vErrors.push(err62);
 }
 errors++;
 }
-if(data28 < 1 || isNaN(data28)){
-const err63 = {instancePath:instancePath+"/ssh/bastion/port",schemaPath:"#/properties/ssh/properties/bastion/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.ssh.properties.bastion.properties.port,data:data28};
+}
+else {
+const err63 = {instancePath:instancePath+"/ssh/bastion/host",schemaPath:"#/properties/ssh/properties/bastion/properties/host/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.ssh.properties.bastion.properties.host.type,parentSchema:schema11.properties.ssh.properties.bastion.properties.host,data:data28};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -829,12 +831,10 @@ vErrors.push(err63);
 errors++;
 }
 }
-}
-if(data26.user !== undefined){
-let data29 = data26.user;
-if(typeof data29 === "string"){
-if(!pattern7.test(data29)){
-const err64 = {instancePath:instancePath+"/ssh/bastion/user",schemaPath:"#/properties/ssh/properties/bastion/properties/user/pattern",keyword:"pattern",params:{pattern: "^[a-z_][a-z0-9_.-]*$"},message:"must match pattern \""+"^[a-z_][a-z0-9_.-]*$"+"\"",schema:"^[a-z_][a-z0-9_.-]*$",parentSchema:schema11.properties.ssh.properties.bastion.properties.user,data:data29};
+if(data27.port !== undefined){
+let data29 = data27.port;
+if(!(((typeof data29 == "number") && (!(data29 % 1) && !isNaN(data29))) && (isFinite(data29)))){
+const err64 = {instancePath:instancePath+"/ssh/bastion/port",schemaPath:"#/properties/ssh/properties/bastion/properties/port/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.ssh.properties.bastion.properties.port.type,parentSchema:schema11.properties.ssh.properties.bastion.properties.port,data:data29};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -843,9 +843,9 @@ vErrors.push(err64);
 }
 errors++;
 }
-}
-else {
-const err65 = {instancePath:instancePath+"/ssh/bastion/user",schemaPath:"#/properties/ssh/properties/bastion/properties/user/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.ssh.properties.bastion.properties.user.type,parentSchema:schema11.properties.ssh.properties.bastion.properties.user,data:data29};
+if((typeof data29 == "number") && (isFinite(data29))){
+if(data29 > 65535 || isNaN(data29)){
+const err65 = {instancePath:instancePath+"/ssh/bastion/port",schemaPath:"#/properties/ssh/properties/bastion/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema11.properties.ssh.properties.bastion.properties.port,data:data29};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -854,12 +854,8 @@ vErrors.push(err65);
 }
 errors++;
 }
-}
-if(data26.key !== undefined){
-let data30 = data26.key;
-if(typeof data30 === "string"){
-if(func3(data30) < 1){
-const err66 = {instancePath:instancePath+"/ssh/bastion/key",schemaPath:"#/properties/ssh/properties/bastion/properties/key/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.ssh.properties.bastion.properties.key,data:data30};
+if(data29 < 1 || isNaN(data29)){
+const err66 = {instancePath:instancePath+"/ssh/bastion/port",schemaPath:"#/properties/ssh/properties/bastion/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.ssh.properties.bastion.properties.port,data:data29};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -869,8 +865,12 @@ vErrors.push(err66);
 errors++;
 }
 }
-else {
-const err67 = {instancePath:instancePath+"/ssh/bastion/key",schemaPath:"#/properties/ssh/properties/bastion/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.ssh.properties.bastion.properties.key.type,parentSchema:schema11.properties.ssh.properties.bastion.properties.key,data:data30};
+}
+if(data27.user !== undefined){
+let data30 = data27.user;
+if(typeof data30 === "string"){
+if(!pattern7.test(data30)){
+const err67 = {instancePath:instancePath+"/ssh/bastion/user",schemaPath:"#/properties/ssh/properties/bastion/properties/user/pattern",keyword:"pattern",params:{pattern: "^[a-z_][a-z0-9_.-]*$"},message:"must match pattern \""+"^[a-z_][a-z0-9_.-]*$"+"\"",schema:"^[a-z_][a-z0-9_.-]*$",parentSchema:schema11.properties.ssh.properties.bastion.properties.user,data:data30};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -880,9 +880,8 @@ vErrors.push(err67);
 errors++;
 }
 }
-}
 else {
-const err68 = {instancePath:instancePath+"/ssh/bastion",schemaPath:"#/properties/ssh/properties/bastion/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.ssh.properties.bastion.type,parentSchema:schema11.properties.ssh.properties.bastion,data:data26};
+const err68 = {instancePath:instancePath+"/ssh/bastion/user",schemaPath:"#/properties/ssh/properties/bastion/properties/user/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.ssh.properties.bastion.properties.user.type,parentSchema:schema11.properties.ssh.properties.bastion.properties.user,data:data30};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -892,9 +891,11 @@ vErrors.push(err68);
 errors++;
 }
 }
-}
-else {
-const err69 = {instancePath:instancePath+"/ssh",schemaPath:"#/properties/ssh/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.ssh.type,parentSchema:schema11.properties.ssh,data:data19};
+if(data27.key !== undefined){
+let data31 = data27.key;
+if(typeof data31 === "string"){
+if(func3(data31) < 1){
+const err69 = {instancePath:instancePath+"/ssh/bastion/key",schemaPath:"#/properties/ssh/properties/bastion/properties/key/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.ssh.properties.bastion.properties.key,data:data31};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -904,11 +905,8 @@ vErrors.push(err69);
 errors++;
 }
 }
-if(data.nodes !== undefined){
-let data31 = data.nodes;
-if(Array.isArray(data31)){
-if(data31.length > 7){
-const err70 = {instancePath:instancePath+"/nodes",schemaPath:"#/properties/nodes/maxItems",keyword:"maxItems",params:{limit: 7},message:"must NOT have more than 7 items",schema:7,parentSchema:schema11.properties.nodes,data:data31};
+else {
+const err70 = {instancePath:instancePath+"/ssh/bastion/key",schemaPath:"#/properties/ssh/properties/bastion/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.ssh.properties.bastion.properties.key.type,parentSchema:schema11.properties.ssh.properties.bastion.properties.key,data:data31};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -917,8 +915,10 @@ vErrors.push(err70);
 }
 errors++;
 }
-if(data31.length < 1){
-const err71 = {instancePath:instancePath+"/nodes",schemaPath:"#/properties/nodes/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.nodes,data:data31};
+}
+}
+else {
+const err71 = {instancePath:instancePath+"/ssh/bastion",schemaPath:"#/properties/ssh/properties/bastion/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.ssh.properties.bastion.type,parentSchema:schema11.properties.ssh.properties.bastion,data:data27};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -927,12 +927,10 @@ vErrors.push(err71);
 }
 errors++;
 }
-const len1 = data31.length;
-for(let i1=0; i1<len1; i1++){
-let data32 = data31[i1];
-if(data32 && typeof data32 == "object" && !Array.isArray(data32)){
-if(data32.name === undefined){
-const err72 = {instancePath:instancePath+"/nodes/" + i1,schemaPath:"#/properties/nodes/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'",schema:schema11.properties.nodes.items.required,parentSchema:schema11.properties.nodes.items,data:data32};
+}
+}
+else {
+const err72 = {instancePath:instancePath+"/ssh",schemaPath:"#/properties/ssh/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.ssh.type,parentSchema:schema11.properties.ssh,data:data20};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -941,8 +939,12 @@ vErrors.push(err72);
 }
 errors++;
 }
-if(data32.ip === undefined){
-const err73 = {instancePath:instancePath+"/nodes/" + i1,schemaPath:"#/properties/nodes/items/required",keyword:"required",params:{missingProperty: "ip"},message:"must have required property '"+"ip"+"'",schema:schema11.properties.nodes.items.required,parentSchema:schema11.properties.nodes.items,data:data32};
+}
+if(data.nodes !== undefined){
+let data32 = data.nodes;
+if(Array.isArray(data32)){
+if(data32.length > 7){
+const err73 = {instancePath:instancePath+"/nodes",schemaPath:"#/properties/nodes/maxItems",keyword:"maxItems",params:{limit: 7},message:"must NOT have more than 7 items",schema:7,parentSchema:schema11.properties.nodes,data:data32};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -951,9 +953,8 @@ vErrors.push(err73);
 }
 errors++;
 }
-for(const key6 in data32){
-if(!((((((key6 === "name") || (key6 === "ip")) || (key6 === "user")) || (key6 === "ssh_port")) || (key6 === "ssh_key")) || (key6 === "data_path"))){
-const err74 = {instancePath:instancePath+"/nodes/" + i1,schemaPath:"#/properties/nodes/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.nodes.items,data:data32};
+if(data32.length < 1){
+const err74 = {instancePath:instancePath+"/nodes",schemaPath:"#/properties/nodes/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.nodes,data:data32};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -962,12 +963,12 @@ vErrors.push(err74);
 }
 errors++;
 }
-}
-if(data32.name !== undefined){
-let data33 = data32.name;
-if(typeof data33 === "string"){
-if(!pattern10.test(data33)){
-const err75 = {instancePath:instancePath+"/nodes/" + i1+"/name",schemaPath:"#/properties/nodes/items/properties/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"+"\"",schema:"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$",parentSchema:schema11.properties.nodes.items.properties.name,data:data33};
+const len1 = data32.length;
+for(let i1=0; i1<len1; i1++){
+let data33 = data32[i1];
+if(data33 && typeof data33 == "object" && !Array.isArray(data33)){
+if(data33.name === undefined){
+const err75 = {instancePath:instancePath+"/nodes/" + i1,schemaPath:"#/properties/nodes/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'",schema:schema11.properties.nodes.items.required,parentSchema:schema11.properties.nodes.items,data:data33};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -976,9 +977,8 @@ vErrors.push(err75);
 }
 errors++;
 }
-}
-else {
-const err76 = {instancePath:instancePath+"/nodes/" + i1+"/name",schemaPath:"#/properties/nodes/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.nodes.items.properties.name.type,parentSchema:schema11.properties.nodes.items.properties.name,data:data33};
+if(data33.ip === undefined){
+const err76 = {instancePath:instancePath+"/nodes/" + i1,schemaPath:"#/properties/nodes/items/required",keyword:"required",params:{missingProperty: "ip"},message:"must have required property '"+"ip"+"'",schema:schema11.properties.nodes.items.required,parentSchema:schema11.properties.nodes.items,data:data33};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -987,11 +987,9 @@ vErrors.push(err76);
 }
 errors++;
 }
-}
-if(data32.ip !== undefined){
-let data34 = data32.ip;
-if(typeof data34 !== "string"){
-const err77 = {instancePath:instancePath+"/nodes/" + i1+"/ip",schemaPath:"#/properties/nodes/items/properties/ip/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.nodes.items.properties.ip.type,parentSchema:schema11.properties.nodes.items.properties.ip,data:data34};
+for(const key6 in data33){
+if(!((((((key6 === "name") || (key6 === "ip")) || (key6 === "user")) || (key6 === "ssh_port")) || (key6 === "ssh_key")) || (key6 === "data_path"))){
+const err77 = {instancePath:instancePath+"/nodes/" + i1,schemaPath:"#/properties/nodes/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.nodes.items,data:data33};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -1000,12 +998,12 @@ vErrors.push(err77);
 }
 errors++;
 }
-const _errs76 = errors;
-let valid11 = false;
-const _errs77 = errors;
+}
+if(data33.name !== undefined){
+let data34 = data33.name;
 if(typeof data34 === "string"){
-if(!(formats0.test(data34))){
-const err78 = {instancePath:instancePath+"/nodes/" + i1+"/ip",schemaPath:"#/properties/nodes/items/properties/ip/anyOf/0/format",keyword:"format",params:{format: "ipv4"},message:"must match format \""+"ipv4"+"\"",schema:"ipv4",parentSchema:schema11.properties.nodes.items.properties.ip.anyOf[0],data:data34};
+if(!pattern10.test(data34)){
+const err78 = {instancePath:instancePath+"/nodes/" + i1+"/name",schemaPath:"#/properties/nodes/items/properties/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"+"\"",schema:"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$",parentSchema:schema11.properties.nodes.items.properties.name,data:data34};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -1015,13 +1013,8 @@ vErrors.push(err78);
 errors++;
 }
 }
-var _valid0 = _errs77 === errors;
-valid11 = valid11 || _valid0;
-if(!valid11){
-const _errs78 = errors;
-if(typeof data34 === "string"){
-if(!(formats2.test(data34))){
-const err79 = {instancePath:instancePath+"/nodes/" + i1+"/ip",schemaPath:"#/properties/nodes/items/properties/ip/anyOf/1/format",keyword:"format",params:{format: "ipv6"},message:"must match format \""+"ipv6"+"\"",schema:"ipv6",parentSchema:schema11.properties.nodes.items.properties.ip.anyOf[1],data:data34};
+else {
+const err79 = {instancePath:instancePath+"/nodes/" + i1+"/name",schemaPath:"#/properties/nodes/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.nodes.items.properties.name.type,parentSchema:schema11.properties.nodes.items.properties.name,data:data34};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -1031,11 +1024,10 @@ vErrors.push(err79);
 errors++;
 }
 }
-var _valid0 = _errs78 === errors;
-valid11 = valid11 || _valid0;
-}
-if(!valid11){
-const err80 = {instancePath:instancePath+"/nodes/" + i1+"/ip",schemaPath:"#/properties/nodes/items/properties/ip/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema11.properties.nodes.items.properties.ip.anyOf,parentSchema:schema11.properties.nodes.items.properties.ip,data:data34};
+if(data33.ip !== undefined){
+let data35 = data33.ip;
+if(typeof data35 !== "string"){
+const err80 = {instancePath:instancePath+"/nodes/" + i1+"/ip",schemaPath:"#/properties/nodes/items/properties/ip/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.nodes.items.properties.ip.type,parentSchema:schema11.properties.nodes.items.properties.ip,data:data35};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -1044,23 +1036,12 @@ vErrors.push(err80);
 }
 errors++;
 }
-else {
-errors = _errs76;
-if(vErrors !== null){
-if(_errs76){
-vErrors.length = _errs76;
-}
-else {
-vErrors = null;
-}
-}
-}
-}
-if(data32.user !== undefined){
-let data35 = data32.user;
+const _errs78 = errors;
+let valid11 = false;
+const _errs79 = errors;
 if(typeof data35 === "string"){
-if(!pattern7.test(data35)){
-const err81 = {instancePath:instancePath+"/nodes/" + i1+"/user",schemaPath:"#/properties/nodes/items/properties/user/pattern",keyword:"pattern",params:{pattern: "^[a-z_][a-z0-9_.-]*$"},message:"must match pattern \""+"^[a-z_][a-z0-9_.-]*$"+"\"",schema:"^[a-z_][a-z0-9_.-]*$",parentSchema:schema11.properties.nodes.items.properties.user,data:data35};
+if(!(formats0.test(data35))){
+const err81 = {instancePath:instancePath+"/nodes/" + i1+"/ip",schemaPath:"#/properties/nodes/items/properties/ip/anyOf/0/format",keyword:"format",params:{format: "ipv4"},message:"must match format \""+"ipv4"+"\"",schema:"ipv4",parentSchema:schema11.properties.nodes.items.properties.ip.anyOf[0],data:data35};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -1070,8 +1051,13 @@ vErrors.push(err81);
 errors++;
 }
 }
-else {
-const err82 = {instancePath:instancePath+"/nodes/" + i1+"/user",schemaPath:"#/properties/nodes/items/properties/user/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.nodes.items.properties.user.type,parentSchema:schema11.properties.nodes.items.properties.user,data:data35};
+var _valid0 = _errs79 === errors;
+valid11 = valid11 || _valid0;
+if(!valid11){
+const _errs80 = errors;
+if(typeof data35 === "string"){
+if(!(formats2.test(data35))){
+const err82 = {instancePath:instancePath+"/nodes/" + i1+"/ip",schemaPath:"#/properties/nodes/items/properties/ip/anyOf/1/format",keyword:"format",params:{format: "ipv6"},message:"must match format \""+"ipv6"+"\"",schema:"ipv6",parentSchema:schema11.properties.nodes.items.properties.ip.anyOf[1],data:data35};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -1081,10 +1067,11 @@ vErrors.push(err82);
 errors++;
 }
 }
-if(data32.ssh_port !== undefined){
-let data36 = data32.ssh_port;
-if(!(((typeof data36 == "number") && (!(data36 % 1) && !isNaN(data36))) && (isFinite(data36)))){
-const err83 = {instancePath:instancePath+"/nodes/" + i1+"/ssh_port",schemaPath:"#/properties/nodes/items/properties/ssh_port/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.nodes.items.properties.ssh_port.type,parentSchema:schema11.properties.nodes.items.properties.ssh_port,data:data36};
+var _valid0 = _errs80 === errors;
+valid11 = valid11 || _valid0;
+}
+if(!valid11){
+const err83 = {instancePath:instancePath+"/nodes/" + i1+"/ip",schemaPath:"#/properties/nodes/items/properties/ip/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema11.properties.nodes.items.properties.ip.anyOf,parentSchema:schema11.properties.nodes.items.properties.ip,data:data35};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -1093,9 +1080,23 @@ vErrors.push(err83);
 }
 errors++;
 }
-if((typeof data36 == "number") && (isFinite(data36))){
-if(data36 > 65535 || isNaN(data36)){
-const err84 = {instancePath:instancePath+"/nodes/" + i1+"/ssh_port",schemaPath:"#/properties/nodes/items/properties/ssh_port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema11.properties.nodes.items.properties.ssh_port,data:data36};
+else {
+errors = _errs78;
+if(vErrors !== null){
+if(_errs78){
+vErrors.length = _errs78;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+if(data33.user !== undefined){
+let data36 = data33.user;
+if(typeof data36 === "string"){
+if(!pattern7.test(data36)){
+const err84 = {instancePath:instancePath+"/nodes/" + i1+"/user",schemaPath:"#/properties/nodes/items/properties/user/pattern",keyword:"pattern",params:{pattern: "^[a-z_][a-z0-9_.-]*$"},message:"must match pattern \""+"^[a-z_][a-z0-9_.-]*$"+"\"",schema:"^[a-z_][a-z0-9_.-]*$",parentSchema:schema11.properties.nodes.items.properties.user,data:data36};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -1104,8 +1105,9 @@ vErrors.push(err84);
 }
 errors++;
 }
-if(data36 < 1 || isNaN(data36)){
-const err85 = {instancePath:instancePath+"/nodes/" + i1+"/ssh_port",schemaPath:"#/properties/nodes/items/properties/ssh_port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.nodes.items.properties.ssh_port,data:data36};
+}
+else {
+const err85 = {instancePath:instancePath+"/nodes/" + i1+"/user",schemaPath:"#/properties/nodes/items/properties/user/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.nodes.items.properties.user.type,parentSchema:schema11.properties.nodes.items.properties.user,data:data36};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -1115,12 +1117,10 @@ vErrors.push(err85);
 errors++;
 }
 }
-}
-if(data32.ssh_key !== undefined){
-let data37 = data32.ssh_key;
-if(typeof data37 === "string"){
-if(func3(data37) < 1){
-const err86 = {instancePath:instancePath+"/nodes/" + i1+"/ssh_key",schemaPath:"#/properties/nodes/items/properties/ssh_key/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.nodes.items.properties.ssh_key,data:data37};
+if(data33.ssh_port !== undefined){
+let data37 = data33.ssh_port;
+if(!(((typeof data37 == "number") && (!(data37 % 1) && !isNaN(data37))) && (isFinite(data37)))){
+const err86 = {instancePath:instancePath+"/nodes/" + i1+"/ssh_port",schemaPath:"#/properties/nodes/items/properties/ssh_port/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.nodes.items.properties.ssh_port.type,parentSchema:schema11.properties.nodes.items.properties.ssh_port,data:data37};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -1129,9 +1129,9 @@ vErrors.push(err86);
 }
 errors++;
 }
-}
-else {
-const err87 = {instancePath:instancePath+"/nodes/" + i1+"/ssh_key",schemaPath:"#/properties/nodes/items/properties/ssh_key/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.nodes.items.properties.ssh_key.type,parentSchema:schema11.properties.nodes.items.properties.ssh_key,data:data37};
+if((typeof data37 == "number") && (isFinite(data37))){
+if(data37 > 65535 || isNaN(data37)){
+const err87 = {instancePath:instancePath+"/nodes/" + i1+"/ssh_port",schemaPath:"#/properties/nodes/items/properties/ssh_port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema11.properties.nodes.items.properties.ssh_port,data:data37};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -1140,12 +1140,8 @@ vErrors.push(err87);
 }
 errors++;
 }
-}
-if(data32.data_path !== undefined){
-let data38 = data32.data_path;
-if(typeof data38 === "string"){
-if(!pattern3.test(data38)){
-const err88 = {instancePath:instancePath+"/nodes/" + i1+"/data_path",schemaPath:"#/properties/nodes/items/properties/data_path/pattern",keyword:"pattern",params:{pattern: "^/"},message:"must match pattern \""+"^/"+"\"",schema:"^/",parentSchema:schema11.properties.nodes.items.properties.data_path,data:data38};
+if(data37 < 1 || isNaN(data37)){
+const err88 = {instancePath:instancePath+"/nodes/" + i1+"/ssh_port",schemaPath:"#/properties/nodes/items/properties/ssh_port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.nodes.items.properties.ssh_port,data:data37};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -1155,8 +1151,12 @@ vErrors.push(err88);
 errors++;
 }
 }
-else {
-const err89 = {instancePath:instancePath+"/nodes/" + i1+"/data_path",schemaPath:"#/properties/nodes/items/properties/data_path/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.nodes.items.properties.data_path.type,parentSchema:schema11.properties.nodes.items.properties.data_path,data:data38};
+}
+if(data33.ssh_key !== undefined){
+let data38 = data33.ssh_key;
+if(typeof data38 === "string"){
+if(func3(data38) < 1){
+const err89 = {instancePath:instancePath+"/nodes/" + i1+"/ssh_key",schemaPath:"#/properties/nodes/items/properties/ssh_key/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.nodes.items.properties.ssh_key,data:data38};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -1166,9 +1166,8 @@ vErrors.push(err89);
 errors++;
 }
 }
-}
 else {
-const err90 = {instancePath:instancePath+"/nodes/" + i1,schemaPath:"#/properties/nodes/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.nodes.items.type,parentSchema:schema11.properties.nodes.items,data:data32};
+const err90 = {instancePath:instancePath+"/nodes/" + i1+"/ssh_key",schemaPath:"#/properties/nodes/items/properties/ssh_key/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.nodes.items.properties.ssh_key.type,parentSchema:schema11.properties.nodes.items.properties.ssh_key,data:data38};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -1178,9 +1177,11 @@ vErrors.push(err90);
 errors++;
 }
 }
-}
-else {
-const err91 = {instancePath:instancePath+"/nodes",schemaPath:"#/properties/nodes/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.nodes.type,parentSchema:schema11.properties.nodes,data:data31};
+if(data33.data_path !== undefined){
+let data39 = data33.data_path;
+if(typeof data39 === "string"){
+if(!pattern3.test(data39)){
+const err91 = {instancePath:instancePath+"/nodes/" + i1+"/data_path",schemaPath:"#/properties/nodes/items/properties/data_path/pattern",keyword:"pattern",params:{pattern: "^/"},message:"must match pattern \""+"^/"+"\"",schema:"^/",parentSchema:schema11.properties.nodes.items.properties.data_path,data:data39};
 if(vErrors === null){
 vErrors = [err91];
 }
@@ -1190,39 +1191,8 @@ vErrors.push(err91);
 errors++;
 }
 }
-if(data.checks !== undefined){
-let data39 = data.checks;
-if(data39 && typeof data39 == "object" && !Array.isArray(data39)){
-if(data39.min_cpus_warn === undefined){
-data39.min_cpus_warn = 4;
-}
-if(data39.min_cpus_fail === undefined){
-data39.min_cpus_fail = 2;
-}
-if(data39.min_memory_gb_warn === undefined){
-data39.min_memory_gb_warn = 8;
-}
-if(data39.min_free_gb_warn === undefined){
-data39.min_free_gb_warn = 8;
-}
-if(data39.min_free_gb_fail === undefined){
-data39.min_free_gb_fail = 2;
-}
-if(data39.fsync_p99_ms_warn === undefined){
-data39.fsync_p99_ms_warn = 10;
-}
-if(data39.fsync_mean_ms_warn === undefined){
-data39.fsync_mean_ms_warn = 5;
-}
-if(data39.clock_offset_ms_warn === undefined){
-data39.clock_offset_ms_warn = 100;
-}
-if(data39.clock_offset_ms_fail === undefined){
-data39.clock_offset_ms_fail = 1000;
-}
-for(const key7 in data39){
-if(!(func2.call(schema11.properties.checks.properties, key7))){
-const err92 = {instancePath:instancePath+"/checks",schemaPath:"#/properties/checks/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.checks,data:data39};
+else {
+const err92 = {instancePath:instancePath+"/nodes/" + i1+"/data_path",schemaPath:"#/properties/nodes/items/properties/data_path/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.nodes.items.properties.data_path.type,parentSchema:schema11.properties.nodes.items.properties.data_path,data:data39};
 if(vErrors === null){
 vErrors = [err92];
 }
@@ -1232,9 +1202,9 @@ vErrors.push(err92);
 errors++;
 }
 }
-let data40 = data39.min_cpus_warn;
-if(!(((typeof data40 == "number") && (!(data40 % 1) && !isNaN(data40))) && (isFinite(data40)))){
-const err93 = {instancePath:instancePath+"/checks/min_cpus_warn",schemaPath:"#/properties/checks/properties/min_cpus_warn/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.checks.properties.min_cpus_warn.type,parentSchema:schema11.properties.checks.properties.min_cpus_warn,data:data40};
+}
+else {
+const err93 = {instancePath:instancePath+"/nodes/" + i1,schemaPath:"#/properties/nodes/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.nodes.items.type,parentSchema:schema11.properties.nodes.items,data:data33};
 if(vErrors === null){
 vErrors = [err93];
 }
@@ -1243,9 +1213,10 @@ vErrors.push(err93);
 }
 errors++;
 }
-if((typeof data40 == "number") && (isFinite(data40))){
-if(data40 < 1 || isNaN(data40)){
-const err94 = {instancePath:instancePath+"/checks/min_cpus_warn",schemaPath:"#/properties/checks/properties/min_cpus_warn/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.checks.properties.min_cpus_warn,data:data40};
+}
+}
+else {
+const err94 = {instancePath:instancePath+"/nodes",schemaPath:"#/properties/nodes/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.nodes.type,parentSchema:schema11.properties.nodes,data:data32};
 if(vErrors === null){
 vErrors = [err94];
 }
@@ -1255,9 +1226,39 @@ vErrors.push(err94);
 errors++;
 }
 }
-let data41 = data39.min_cpus_fail;
-if(!(((typeof data41 == "number") && (!(data41 % 1) && !isNaN(data41))) && (isFinite(data41)))){
-const err95 = {instancePath:instancePath+"/checks/min_cpus_fail",schemaPath:"#/properties/checks/properties/min_cpus_fail/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.checks.properties.min_cpus_fail.type,parentSchema:schema11.properties.checks.properties.min_cpus_fail,data:data41};
+if(data.checks !== undefined){
+let data40 = data.checks;
+if(data40 && typeof data40 == "object" && !Array.isArray(data40)){
+if(data40.min_cpus_warn === undefined){
+data40.min_cpus_warn = 4;
+}
+if(data40.min_cpus_fail === undefined){
+data40.min_cpus_fail = 2;
+}
+if(data40.min_memory_gb_warn === undefined){
+data40.min_memory_gb_warn = 8;
+}
+if(data40.min_free_gb_warn === undefined){
+data40.min_free_gb_warn = 8;
+}
+if(data40.min_free_gb_fail === undefined){
+data40.min_free_gb_fail = 2;
+}
+if(data40.fsync_p99_ms_warn === undefined){
+data40.fsync_p99_ms_warn = 10;
+}
+if(data40.fsync_mean_ms_warn === undefined){
+data40.fsync_mean_ms_warn = 5;
+}
+if(data40.clock_offset_ms_warn === undefined){
+data40.clock_offset_ms_warn = 100;
+}
+if(data40.clock_offset_ms_fail === undefined){
+data40.clock_offset_ms_fail = 1000;
+}
+for(const key7 in data40){
+if(!(func2.call(schema11.properties.checks.properties, key7))){
+const err95 = {instancePath:instancePath+"/checks",schemaPath:"#/properties/checks/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.checks,data:data40};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -1266,9 +1267,10 @@ vErrors.push(err95);
 }
 errors++;
 }
-if((typeof data41 == "number") && (isFinite(data41))){
-if(data41 < 1 || isNaN(data41)){
-const err96 = {instancePath:instancePath+"/checks/min_cpus_fail",schemaPath:"#/properties/checks/properties/min_cpus_fail/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.checks.properties.min_cpus_fail,data:data41};
+}
+let data41 = data40.min_cpus_warn;
+if(!(((typeof data41 == "number") && (!(data41 % 1) && !isNaN(data41))) && (isFinite(data41)))){
+const err96 = {instancePath:instancePath+"/checks/min_cpus_warn",schemaPath:"#/properties/checks/properties/min_cpus_warn/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.checks.properties.min_cpus_warn.type,parentSchema:schema11.properties.checks.properties.min_cpus_warn,data:data41};
 if(vErrors === null){
 vErrors = [err96];
 }
@@ -1277,11 +1279,9 @@ vErrors.push(err96);
 }
 errors++;
 }
-}
-let data42 = data39.min_memory_gb_warn;
-if((typeof data42 == "number") && (isFinite(data42))){
-if(data42 < 0 || isNaN(data42)){
-const err97 = {instancePath:instancePath+"/checks/min_memory_gb_warn",schemaPath:"#/properties/checks/properties/min_memory_gb_warn/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.checks.properties.min_memory_gb_warn,data:data42};
+if((typeof data41 == "number") && (isFinite(data41))){
+if(data41 < 1 || isNaN(data41)){
+const err97 = {instancePath:instancePath+"/checks/min_cpus_warn",schemaPath:"#/properties/checks/properties/min_cpus_warn/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.checks.properties.min_cpus_warn,data:data41};
 if(vErrors === null){
 vErrors = [err97];
 }
@@ -1291,8 +1291,9 @@ vErrors.push(err97);
 errors++;
 }
 }
-else {
-const err98 = {instancePath:instancePath+"/checks/min_memory_gb_warn",schemaPath:"#/properties/checks/properties/min_memory_gb_warn/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.checks.properties.min_memory_gb_warn.type,parentSchema:schema11.properties.checks.properties.min_memory_gb_warn,data:data42};
+let data42 = data40.min_cpus_fail;
+if(!(((typeof data42 == "number") && (!(data42 % 1) && !isNaN(data42))) && (isFinite(data42)))){
+const err98 = {instancePath:instancePath+"/checks/min_cpus_fail",schemaPath:"#/properties/checks/properties/min_cpus_fail/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.checks.properties.min_cpus_fail.type,parentSchema:schema11.properties.checks.properties.min_cpus_fail,data:data42};
 if(vErrors === null){
 vErrors = [err98];
 }
@@ -1301,10 +1302,9 @@ vErrors.push(err98);
 }
 errors++;
 }
-let data43 = data39.min_free_gb_warn;
-if((typeof data43 == "number") && (isFinite(data43))){
-if(data43 < 0 || isNaN(data43)){
-const err99 = {instancePath:instancePath+"/checks/min_free_gb_warn",schemaPath:"#/properties/checks/properties/min_free_gb_warn/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.checks.properties.min_free_gb_warn,data:data43};
+if((typeof data42 == "number") && (isFinite(data42))){
+if(data42 < 1 || isNaN(data42)){
+const err99 = {instancePath:instancePath+"/checks/min_cpus_fail",schemaPath:"#/properties/checks/properties/min_cpus_fail/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.checks.properties.min_cpus_fail,data:data42};
 if(vErrors === null){
 vErrors = [err99];
 }
@@ -1314,8 +1314,10 @@ vErrors.push(err99);
 errors++;
 }
 }
-else {
-const err100 = {instancePath:instancePath+"/checks/min_free_gb_warn",schemaPath:"#/properties/checks/properties/min_free_gb_warn/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.checks.properties.min_free_gb_warn.type,parentSchema:schema11.properties.checks.properties.min_free_gb_warn,data:data43};
+let data43 = data40.min_memory_gb_warn;
+if((typeof data43 == "number") && (isFinite(data43))){
+if(data43 < 0 || isNaN(data43)){
+const err100 = {instancePath:instancePath+"/checks/min_memory_gb_warn",schemaPath:"#/properties/checks/properties/min_memory_gb_warn/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.checks.properties.min_memory_gb_warn,data:data43};
 if(vErrors === null){
 vErrors = [err100];
 }
@@ -1324,10 +1326,9 @@ vErrors.push(err100);
 }
 errors++;
 }
-let data44 = data39.min_free_gb_fail;
-if((typeof data44 == "number") && (isFinite(data44))){
-if(data44 < 0 || isNaN(data44)){
-const err101 = {instancePath:instancePath+"/checks/min_free_gb_fail",schemaPath:"#/properties/checks/properties/min_free_gb_fail/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.checks.properties.min_free_gb_fail,data:data44};
+}
+else {
+const err101 = {instancePath:instancePath+"/checks/min_memory_gb_warn",schemaPath:"#/properties/checks/properties/min_memory_gb_warn/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.checks.properties.min_memory_gb_warn.type,parentSchema:schema11.properties.checks.properties.min_memory_gb_warn,data:data43};
 if(vErrors === null){
 vErrors = [err101];
 }
@@ -1336,9 +1337,10 @@ vErrors.push(err101);
 }
 errors++;
 }
-}
-else {
-const err102 = {instancePath:instancePath+"/checks/min_free_gb_fail",schemaPath:"#/properties/checks/properties/min_free_gb_fail/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.checks.properties.min_free_gb_fail.type,parentSchema:schema11.properties.checks.properties.min_free_gb_fail,data:data44};
+let data44 = data40.min_free_gb_warn;
+if((typeof data44 == "number") && (isFinite(data44))){
+if(data44 < 0 || isNaN(data44)){
+const err102 = {instancePath:instancePath+"/checks/min_free_gb_warn",schemaPath:"#/properties/checks/properties/min_free_gb_warn/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.checks.properties.min_free_gb_warn,data:data44};
 if(vErrors === null){
 vErrors = [err102];
 }
@@ -1347,10 +1349,9 @@ vErrors.push(err102);
 }
 errors++;
 }
-let data45 = data39.fsync_p99_ms_warn;
-if((typeof data45 == "number") && (isFinite(data45))){
-if(data45 < 0 || isNaN(data45)){
-const err103 = {instancePath:instancePath+"/checks/fsync_p99_ms_warn",schemaPath:"#/properties/checks/properties/fsync_p99_ms_warn/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.checks.properties.fsync_p99_ms_warn,data:data45};
+}
+else {
+const err103 = {instancePath:instancePath+"/checks/min_free_gb_warn",schemaPath:"#/properties/checks/properties/min_free_gb_warn/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.checks.properties.min_free_gb_warn.type,parentSchema:schema11.properties.checks.properties.min_free_gb_warn,data:data44};
 if(vErrors === null){
 vErrors = [err103];
 }
@@ -1359,9 +1360,10 @@ vErrors.push(err103);
 }
 errors++;
 }
-}
-else {
-const err104 = {instancePath:instancePath+"/checks/fsync_p99_ms_warn",schemaPath:"#/properties/checks/properties/fsync_p99_ms_warn/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.checks.properties.fsync_p99_ms_warn.type,parentSchema:schema11.properties.checks.properties.fsync_p99_ms_warn,data:data45};
+let data45 = data40.min_free_gb_fail;
+if((typeof data45 == "number") && (isFinite(data45))){
+if(data45 < 0 || isNaN(data45)){
+const err104 = {instancePath:instancePath+"/checks/min_free_gb_fail",schemaPath:"#/properties/checks/properties/min_free_gb_fail/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.checks.properties.min_free_gb_fail,data:data45};
 if(vErrors === null){
 vErrors = [err104];
 }
@@ -1370,10 +1372,9 @@ vErrors.push(err104);
 }
 errors++;
 }
-let data46 = data39.fsync_mean_ms_warn;
-if((typeof data46 == "number") && (isFinite(data46))){
-if(data46 < 0 || isNaN(data46)){
-const err105 = {instancePath:instancePath+"/checks/fsync_mean_ms_warn",schemaPath:"#/properties/checks/properties/fsync_mean_ms_warn/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.checks.properties.fsync_mean_ms_warn,data:data46};
+}
+else {
+const err105 = {instancePath:instancePath+"/checks/min_free_gb_fail",schemaPath:"#/properties/checks/properties/min_free_gb_fail/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.checks.properties.min_free_gb_fail.type,parentSchema:schema11.properties.checks.properties.min_free_gb_fail,data:data45};
 if(vErrors === null){
 vErrors = [err105];
 }
@@ -1382,9 +1383,10 @@ vErrors.push(err105);
 }
 errors++;
 }
-}
-else {
-const err106 = {instancePath:instancePath+"/checks/fsync_mean_ms_warn",schemaPath:"#/properties/checks/properties/fsync_mean_ms_warn/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.checks.properties.fsync_mean_ms_warn.type,parentSchema:schema11.properties.checks.properties.fsync_mean_ms_warn,data:data46};
+let data46 = data40.fsync_p99_ms_warn;
+if((typeof data46 == "number") && (isFinite(data46))){
+if(data46 < 0 || isNaN(data46)){
+const err106 = {instancePath:instancePath+"/checks/fsync_p99_ms_warn",schemaPath:"#/properties/checks/properties/fsync_p99_ms_warn/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.checks.properties.fsync_p99_ms_warn,data:data46};
 if(vErrors === null){
 vErrors = [err106];
 }
@@ -1393,10 +1395,9 @@ vErrors.push(err106);
 }
 errors++;
 }
-let data47 = data39.clock_offset_ms_warn;
-if((typeof data47 == "number") && (isFinite(data47))){
-if(data47 < 0 || isNaN(data47)){
-const err107 = {instancePath:instancePath+"/checks/clock_offset_ms_warn",schemaPath:"#/properties/checks/properties/clock_offset_ms_warn/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.checks.properties.clock_offset_ms_warn,data:data47};
+}
+else {
+const err107 = {instancePath:instancePath+"/checks/fsync_p99_ms_warn",schemaPath:"#/properties/checks/properties/fsync_p99_ms_warn/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.checks.properties.fsync_p99_ms_warn.type,parentSchema:schema11.properties.checks.properties.fsync_p99_ms_warn,data:data46};
 if(vErrors === null){
 vErrors = [err107];
 }
@@ -1405,9 +1406,10 @@ vErrors.push(err107);
 }
 errors++;
 }
-}
-else {
-const err108 = {instancePath:instancePath+"/checks/clock_offset_ms_warn",schemaPath:"#/properties/checks/properties/clock_offset_ms_warn/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.checks.properties.clock_offset_ms_warn.type,parentSchema:schema11.properties.checks.properties.clock_offset_ms_warn,data:data47};
+let data47 = data40.fsync_mean_ms_warn;
+if((typeof data47 == "number") && (isFinite(data47))){
+if(data47 < 0 || isNaN(data47)){
+const err108 = {instancePath:instancePath+"/checks/fsync_mean_ms_warn",schemaPath:"#/properties/checks/properties/fsync_mean_ms_warn/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.checks.properties.fsync_mean_ms_warn,data:data47};
 if(vErrors === null){
 vErrors = [err108];
 }
@@ -1416,10 +1418,9 @@ vErrors.push(err108);
 }
 errors++;
 }
-let data48 = data39.clock_offset_ms_fail;
-if((typeof data48 == "number") && (isFinite(data48))){
-if(data48 < 0 || isNaN(data48)){
-const err109 = {instancePath:instancePath+"/checks/clock_offset_ms_fail",schemaPath:"#/properties/checks/properties/clock_offset_ms_fail/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.checks.properties.clock_offset_ms_fail,data:data48};
+}
+else {
+const err109 = {instancePath:instancePath+"/checks/fsync_mean_ms_warn",schemaPath:"#/properties/checks/properties/fsync_mean_ms_warn/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.checks.properties.fsync_mean_ms_warn.type,parentSchema:schema11.properties.checks.properties.fsync_mean_ms_warn,data:data47};
 if(vErrors === null){
 vErrors = [err109];
 }
@@ -1428,9 +1429,10 @@ vErrors.push(err109);
 }
 errors++;
 }
-}
-else {
-const err110 = {instancePath:instancePath+"/checks/clock_offset_ms_fail",schemaPath:"#/properties/checks/properties/clock_offset_ms_fail/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.checks.properties.clock_offset_ms_fail.type,parentSchema:schema11.properties.checks.properties.clock_offset_ms_fail,data:data48};
+let data48 = data40.clock_offset_ms_warn;
+if((typeof data48 == "number") && (isFinite(data48))){
+if(data48 < 0 || isNaN(data48)){
+const err110 = {instancePath:instancePath+"/checks/clock_offset_ms_warn",schemaPath:"#/properties/checks/properties/clock_offset_ms_warn/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.checks.properties.clock_offset_ms_warn,data:data48};
 if(vErrors === null){
 vErrors = [err110];
 }
@@ -1441,7 +1443,7 @@ errors++;
 }
 }
 else {
-const err111 = {instancePath:instancePath+"/checks",schemaPath:"#/properties/checks/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.checks.type,parentSchema:schema11.properties.checks,data:data39};
+const err111 = {instancePath:instancePath+"/checks/clock_offset_ms_warn",schemaPath:"#/properties/checks/properties/clock_offset_ms_warn/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.checks.properties.clock_offset_ms_warn.type,parentSchema:schema11.properties.checks.properties.clock_offset_ms_warn,data:data48};
 if(vErrors === null){
 vErrors = [err111];
 }
@@ -1450,15 +1452,49 @@ vErrors.push(err111);
 }
 errors++;
 }
-}
-}
-else {
-const err112 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.type,parentSchema:schema11,data};
+let data49 = data40.clock_offset_ms_fail;
+if((typeof data49 == "number") && (isFinite(data49))){
+if(data49 < 0 || isNaN(data49)){
+const err112 = {instancePath:instancePath+"/checks/clock_offset_ms_fail",schemaPath:"#/properties/checks/properties/clock_offset_ms_fail/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.checks.properties.clock_offset_ms_fail,data:data49};
 if(vErrors === null){
 vErrors = [err112];
 }
 else {
 vErrors.push(err112);
+}
+errors++;
+}
+}
+else {
+const err113 = {instancePath:instancePath+"/checks/clock_offset_ms_fail",schemaPath:"#/properties/checks/properties/clock_offset_ms_fail/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.checks.properties.clock_offset_ms_fail.type,parentSchema:schema11.properties.checks.properties.clock_offset_ms_fail,data:data49};
+if(vErrors === null){
+vErrors = [err113];
+}
+else {
+vErrors.push(err113);
+}
+errors++;
+}
+}
+else {
+const err114 = {instancePath:instancePath+"/checks",schemaPath:"#/properties/checks/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.checks.type,parentSchema:schema11.properties.checks,data:data40};
+if(vErrors === null){
+vErrors = [err114];
+}
+else {
+vErrors.push(err114);
+}
+errors++;
+}
+}
+}
+else {
+const err115 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.type,parentSchema:schema11,data};
+if(vErrors === null){
+vErrors = [err115];
+}
+else {
+vErrors.push(err115);
 }
 errors++;
 }

@@ -32,6 +32,11 @@ export function peerUrl(node: NodeSpec, cluster: ClusterSpec): string {
   return `${scheme(cluster)}://${urlHost(node.ip)}:${cluster.peerPort}`;
 }
 
+/** Plain http even with the cluster PKI: metrics are read on the host itself and must not need a client certificate. */
+export function metricsUrl(node: NodeSpec, cluster: ClusterSpec): string {
+  return `http://${urlHost(node.ip)}:${cluster.metricsPort}`;
+}
+
 /** Server and peer certificates, and certificate authentication of every client and peer, from the cluster CA. */
 export function tlsFlags(cluster: ClusterSpec): string[] {
   if (cluster.tls !== 'pki') return [];
@@ -64,6 +69,7 @@ export function memberFlags(inventory: Inventory, node: NodeSpec, state: Cluster
     `--advertise-client-urls=${clientUrl(node, cluster)}`,
     `--listen-peer-urls=${s}://${anyAddress(node)}:${cluster.peerPort}`,
     `--initial-advertise-peer-urls=${peerUrl(node, cluster)}`,
+    `--listen-metrics-urls=${metricsUrl(node, cluster)}`,
     `--initial-cluster=${initialCluster(inventory.nodes, cluster)}`,
     `--initial-cluster-token=${cluster.token}`,
     `--initial-cluster-state=${state}`,

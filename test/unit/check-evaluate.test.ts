@@ -101,6 +101,7 @@ test('a fresh lab host passes everything but the 2 cores, which warn', () => {
     container: 'pass',
     'client-port': 'pass',
     'peer-port': 'pass',
+    'metrics-port': 'pass',
     'data-path': 'pass',
     'free-space': 'pass',
     disk: 'pass',
@@ -313,8 +314,8 @@ test('the report: a table with every host and check, the notable ones explained,
   const results = [...judge(observation('fresh', 'etcd-1'), 'etcd-1'), ...judge(observation('peer-port-taken', 'etcd-2'), 'etcd-2')];
   const text = formatCheckReport({ results, elapsedMs: 1234 });
   const lines = text.split('\n');
-  assert.match(lines[0]!, /^HOST {4}CHECK {8}STATUS {2}MEASURED +THRESHOLD$/);
-  assert.match(text, /\netcd-2 {2}ssh {10}pass /);
+  assert.match(lines[0]!, /^HOST {4}CHECK {9}STATUS {2}MEASURED +THRESHOLD$/);
+  assert.match(text, /\netcd-2 {2}ssh {11}pass /);
   assert.match(text, /\nfail etcd-2 peer-port: peer port 2380 held by python3 \(pid \d+\) on 198\.18\.0\.12:2380\n {2}threshold: free, or held by this cluster's etcd container\n {2}what to do: /);
   assert.match(lines[lines.length - 1]!, /^checks failed on 1 of 2 hosts: \d+ passed, 2 warned, 1 failed in 1\.2 s$/);
   const json = checkReportJson({ results, elapsedMs: 1234 }) as { ok: boolean; counts: Record<string, number>; results: { host: string; check: string; status: string }[] };

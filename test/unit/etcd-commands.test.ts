@@ -23,6 +23,7 @@ const cluster: ClusterSpec = {
   clientPort: 2379,
   peerPort: 2380,
   legacyClientPort: null,
+  metricsPort: 2381,
   extraFlags: [],
   tls: 'none',
   pkiDir: '/ops/pki',

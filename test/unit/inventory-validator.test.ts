@@ -168,6 +168,7 @@ test('the cases cover both verdicts, defaults and a variety of errors', () => {
     extra_flags: [],
     tls: 'none',
     pki_dir: './pki',
+    metrics_port: 2381,
     quota_backend_bytes: 2147483648,
   });
   const keywords = new Set<string>();

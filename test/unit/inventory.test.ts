@@ -39,6 +39,7 @@ test('a minimal inventory gets the documented defaults', () => {
     clientPort: 2379,
     peerPort: 2380,
     legacyClientPort: null,
+    metricsPort: 2381,
     extraFlags: [],
     tls: 'none',
     pkiDir: '/ops/cluster/pki',

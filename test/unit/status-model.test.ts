@@ -94,6 +94,18 @@ test('a healthy cluster: every field of every member, one leader, ok', () => {
       alarms: [],
     },
     problems: [],
+    signals: {
+      quotaBytes: 2147483648,
+      dbPercentOfQuota: 0,
+      fragmentedPercent: 20,
+      bytesToGain: 4096,
+      leaderChanges: null,
+      walFsyncP99Ms: null,
+      backendCommitP99Ms: null,
+      metricsError: null,
+      defragNeeded: false,
+      defragWhy: '20% of 0 MiB free, below 45%',
+    },
   });
   assert.deepEqual(
     r.members.map((m) => [m.name, m.etcd.id, m.etcd.leader]),
