@@ -36,6 +36,9 @@ const commandModules: Record<string, () => Promise<CommandModule<any, any>>> = {
   env: async () => (await import('./commands/env.js')).envCommand,
   lock: async () => (await import('./commands/lock.js')).lockCommand,
   audit: async () => (await import('./commands/audit.js')).auditCommand,
+  defrag: async () => (await import('./commands/maintenance.js')).defragCommand,
+  compact: async () => (await import('./commands/maintenance.js')).compactCommand,
+  'recover-space': async () => (await import('./commands/maintenance.js')).recoverSpaceCommand,
 };
 
 /** Just the named command when the first argument names one (and no help is asked for); otherwise all of them. */
