@@ -46,8 +46,16 @@ export async function readStatuses(inventory: Inventory, via: RemoteHost): Promi
   }
 }
 
+/**
+ * etcdctl reports a member unhealthy while an alarm is raised (`Active Alarm(s): NOSPACE`) although it serves reads and
+ * takes part in consensus: during recovery from that alarm such a member counts as healthy.
+ */
+export function alarmOnly(error: string | null | undefined): boolean {
+  return error !== null && error !== undefined && /alarm/i.test(error);
+}
+
 /** Every member healthy (retried for up to a minute: a member just defragmented may answer slowly at first). */
-export async function healthGate(inventory: Inventory, via: RemoteHost, before: string): Promise<void> {
+export async function healthGate(inventory: Inventory, via: RemoteHost, before: string, tolerateAlarms = false): Promise<void> {
   const all = endpoints(inventory);
   const command = render(endpointHealth(inventory.cluster, all, QUICK));
   const end = Date.now() + GATE_DEADLINE_MS;
@@ -56,7 +64,7 @@ export async function healthGate(inventory: Inventory, via: RemoteHost, before: 
     const r = await via.exec(command, { timeoutMs: 30_000 });
     try {
       const report = parseEndpointHealth(r.stdout);
-      sick = all.filter((e) => !report.some((h) => h.endpoint === e && h.health));
+      sick = all.filter((e) => !report.some((h) => h.endpoint === e && (h.health || (tolerateAlarms && alarmOnly(h.error)))));
     } catch {
       sick = all;
     }
@@ -66,11 +74,11 @@ export async function healthGate(inventory: Inventory, via: RemoteHost, before: 
   throw new OperationError(`health gate before ${before}: ${sick.join(', ')} not healthy within ${GATE_DEADLINE_MS / 1000}s; nothing more was changed`);
 }
 
-export async function runDefrag(inventory: Inventory, via: RemoteHost, plan: DefragPlan, log: (line: string) => void): Promise<DefragResult[]> {
+export async function runDefrag(inventory: Inventory, via: RemoteHost, plan: DefragPlan, log: (line: string) => void, tolerateAlarms = false): Promise<DefragResult[]> {
   if (plan.blockers.length > 0) throw new OperationError(`defragmentation refused: ${plan.blockers.join('; ')}`);
   const results: DefragResult[] = [];
   for (const turn of plan.turns) {
-    await healthGate(inventory, via, `defragmenting ${turn.name}`);
+    await healthGate(inventory, via, `defragmenting ${turn.name}`, tolerateAlarms);
     let movedTo: string | null = null;
     if (turn.moveLeaderTo) {
       const now = await readStatuses(inventory, via);
@@ -91,7 +99,7 @@ export async function runDefrag(inventory: Inventory, via: RemoteHost, plan: Def
     const after = (await readStatuses(inventory, via)).find((s) => s.endpoint === turn.endpoint);
     results.push({ name: turn.name, sizeBefore: before?.dbSize ?? null, sizeAfter: after?.dbSize ?? null, inUseAfter: after?.dbSizeInUse ?? null, blockedMs, leaderMovedTo: movedTo });
   }
-  if (plan.turns.length > 0) await healthGate(inventory, via, 'finishing');
+  if (plan.turns.length > 0) await healthGate(inventory, via, 'finishing', tolerateAlarms);
   return results;
 }
 

@@ -6,7 +6,7 @@ import { OperationError, UsageError } from '../../errors.js';
 import { loadInventory } from '../../inventory/load.js';
 import type { Inventory } from '../../inventory/types.js';
 import { observeCluster, type ClusterView } from '../../phases/cluster-view.js';
-import { disarmAlarms, listAlarms, proveWrite, runCompact, runDefrag, type DefragResult } from '../../phases/maintenance.js';
+import { alarmOnly, disarmAlarms, listAlarms, proveWrite, runCompact, runDefrag, type DefragResult } from '../../phases/maintenance.js';
 import { formatDefragPlan, planDefrag, type DefragPlan } from '../../plan/defrag.js';
 import type { FileHost } from '../../ssh/connection.js';
 import { bytes } from '../../status/format.js';
@@ -28,7 +28,7 @@ function viaHost(view: ClusterView, hosts: ReadonlyMap<string, FileHost>): FileH
   return hosts.get(view.via)!;
 }
 
-function defragPlanFor(view: ClusterView, all: boolean, rule?: { minFragmentedPercent: number; minDbBytes: number }): DefragPlan {
+function defragPlanFor(view: ClusterView, all: boolean, rule?: { minFragmentedPercent: number; minDbBytes: number }, tolerateAlarms = false): DefragPlan {
   return planDefrag(
     view.members.map((m) => ({
       name: m.node.name,
@@ -36,7 +36,7 @@ function defragPlanFor(view: ClusterView, all: boolean, rule?: { minFragmentedPe
       memberId: m.memberId,
       leader: m.isLeader,
       learner: m.isLearner,
-      healthy: m.healthy,
+      healthy: m.healthy || (tolerateAlarms && m.memberId !== null && alarmOnly(m.healthError)),
       dbSize: m.status?.dbSize ?? null,
       dbSizeInUse: m.status?.dbSizeInUse ?? null,
     })),
@@ -147,9 +147,9 @@ async function recover(inventory: Inventory, hosts: ReadonlyMap<string, FileHost
   info(compacted.compactedTo === null ? `history already compacted at revision ${compacted.revision}` : `compacted history before revision ${compacted.compactedTo}`);
   // Sizes after compaction: the plan must see every member (--all), in the safe order.
   const fresh = await observeCluster(inventory, hosts);
-  const plan = defragPlanFor(fresh, true);
+  const plan = defragPlanFor(fresh, true, undefined, true);
   info(formatDefragPlan(plan));
-  const results = await runDefrag(inventory, viaHost(fresh, hosts), plan, (l) => info(l));
+  const results = await runDefrag(inventory, viaHost(fresh, hosts), plan, (l) => info(l), true);
   await disarmAlarms(inventory, via);
   const left = await listAlarms(inventory, via);
   if (left.some((a) => a.alarm === 'NOSPACE')) throw new OperationError('the NOSPACE alarm is raised again after disarming: the database is still at its quota; raise cluster.quota_backend_bytes (rolling) or delete data');
