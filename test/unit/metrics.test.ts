@@ -79,3 +79,9 @@ test('thresholds turn values into warnings that say what to do; values under the
   assert.equal(loud[4], 'metrics unreadable: exit 7');
   assert.match(signalWarnings({ ...quiet, fragmentedPercent: 60, bytesToGain: 300 * 1024 * 1024 }, true, 'i.yaml')[0]!, /^60% of the database file is free pages \(300 MiB to gain\): run `etcd-deploy defrag -i i.yaml`/);
 });
+
+test('a page recorded from a lab member (etcd-1, 3-member cluster, right after up): the figures status showed for it', () => {
+  // WAL fsync: 8 observations, 7 at <= 1 ms, the 8th at <= 2 ms; rank 7.92 is 92% into (1 ms, 2 ms].
+  // Backend commit: 7 observations, 5 at <= 1 ms, 2 more at <= 2 ms; rank 6.93 is 96.5% into (1 ms, 2 ms].
+  assert.deepEqual(memberMetrics(metricsFixture('3.4.23-lab-etcd-1.txt')), { leaderChanges: 1, walFsyncP99Ms: 1.92, backendCommitP99Ms: 1.96 });
+});
