@@ -111,4 +111,47 @@ describe('maintenance on the lab', { skip }, () => {
     assert.notEqual(after.report.leader, leaderBefore);
     process.stderr.write(`defrag --all: ${JSON.stringify(doc.results)}\n`);
   });
+
+  test('a fragmented cluster: compact, the rule selects every member, defrag with a writer running loses no write', async () => {
+    // Overwrites and a delete, then compaction: the file keeps its size, most of it free pages.
+    const churn = await etcdctl(
+      'head -c 900000 /dev/zero | tr "\\0" y > /tmp/edl-churn.$$; for i in 1 2 3 4 5 6; do etcdctl --endpoints=$E put churn < /tmp/edl-churn.$$ >/dev/null || exit 1; done; ' +
+        'etcdctl --endpoints=$E del churn >/dev/null; rm -f /tmp/edl-churn.$$',
+    );
+    assert.equal(churn.code, 0, churn.stderr);
+    const c = await cli(['compact', '-i', INVENTORY, '--keep-revisions', '0']);
+    assert.equal(c.code, 0, c.stderr);
+    assert.match(c.stdout, /^Compacted history before revision \d+ \(current \d+\)\.$/m);
+    await new Promise((r) => setTimeout(r, 500));
+    const fragmented = (await status()).report;
+    for (const m of fragmented.members) assert.ok(m.signals.fragmentedPercent! >= 45, `${m.name}: ${m.signals.fragmentedPercent}% free pages`);
+
+    const rule = ['--min-db-mib', '1'];
+    const dry = await cli(['defrag', '-i', INVENTORY, '--dry-run', ...rule]);
+    assert.equal(dry.code, 0, dry.stderr);
+    const leader = fragmented.leader!;
+    assert.match(dry.stdout, new RegExp(`^3\\. move leadership from ${leader} to etcd-\\d, then defragment ${leader} \\(the former leader\\): \\d+(\\.\\d)?% of [\\d.]+ MiB free \\(rule: at least 45% of at least 1 MiB\\)`, 'm'));
+
+    // A writer on etcd-1's host: one put at a time, each line "ok|fail <ns>", for the whole defragmentation.
+    const writer = etcdctl(
+      'end=$(( $(date +%s) + 6 )); i=0; while [ $(date +%s) -lt $end ]; do i=$((i+1)); ' +
+        'if etcdctl --endpoints=$E --command-timeout=5s put w/$i x >/dev/null 2>&1; then echo "ok $(date +%s%N)"; else echo "fail $(date +%s%N)"; fi; done',
+    );
+    await new Promise((r) => setTimeout(r, 500));
+    const d = await cli(['defrag', '-i', INVENTORY, '--json', ...rule]);
+    const w = await writer;
+    assert.equal(d.code, 0, d.stderr);
+    const results = (JSON.parse(d.stdout) as { results: DefragResult[] }).results;
+    assert.deepEqual(results.map((x) => x.name).at(-1), leader);
+    assert.ok(results.at(-1)!.leaderMovedTo);
+    for (const x of results) assert.ok(x.sizeAfter! < x.sizeBefore!, `${x.name}: ${x.sizeBefore} -> ${x.sizeAfter}`);
+    const lines = w.stdout.split('\n').filter(Boolean).map((l) => l.split(' ') as [string, string]);
+    const failed = lines.filter(([k]) => k === 'fail').length;
+    const oks = lines.filter(([k]) => k === 'ok').map(([, t]) => Number(BigInt(t) / 1_000_000n));
+    const gaps = oks.slice(1).map((t, i) => t - oks[i]!);
+    const longest = Math.max(...gaps);
+    process.stderr.write(`defrag with a writer: ${results.map((x) => `${x.name} ${x.sizeBefore}->${x.sizeAfter} in ${x.blockedMs} ms`).join(', ')}; writes ok ${oks.length}, failed ${failed}, longest gap between successful writes ${longest} ms\n`);
+    assert.ok(oks.length > 10, `the writer ran (${oks.length} writes)`);
+    assert.equal(failed, 0, 'no write failed during the defragmentation');
+  });
 });
