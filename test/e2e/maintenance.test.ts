@@ -112,11 +112,13 @@ describe('maintenance on the lab', { skip }, () => {
     process.stderr.write(`defrag --all: ${JSON.stringify(doc.results)}\n`);
   });
 
-  test('a fragmented cluster: compact, the rule selects every member, defrag with a writer running loses no write', async () => {
-    // Overwrites and a delete, then compaction: the file keeps its size, most of it free pages.
+  test('a fragmented cluster: compact, a rule selects every member, defrag with a writer running loses no write', async () => {
+    // Writes, overwrites and deletes, then compaction: the file keeps its size, most of it free pages. (Overwrites
+    // alone fragment less than one would think: bbolt reuses the pages each transaction frees; a run measured 38%.)
     const churn = await etcdctl(
-      'head -c 900000 /dev/zero | tr "\\0" y > /tmp/edl-churn.$$; for i in 1 2 3 4 5 6; do etcdctl --endpoints=$E put churn < /tmp/edl-churn.$$ >/dev/null || exit 1; done; ' +
-        'etcdctl --endpoints=$E del churn >/dev/null; rm -f /tmp/edl-churn.$$',
+      'head -c 900000 /dev/zero | tr "\\0" y > /tmp/edl-churn.$$; for i in 1 2 3 4; do etcdctl --endpoints=$E put churn/$i < /tmp/edl-churn.$$ >/dev/null || exit 1; done; ' +
+        'for i in 1 2; do etcdctl --endpoints=$E put churn/1 < /tmp/edl-churn.$$ >/dev/null || exit 1; done; ' +
+        'etcdctl --endpoints=$E del churn/ --prefix >/dev/null; rm -f /tmp/edl-churn.$$',
     );
     assert.equal(churn.code, 0, churn.stderr);
     const c = await cli(['compact', '-i', INVENTORY, '--keep-revisions', '0']);
@@ -124,13 +126,18 @@ describe('maintenance on the lab', { skip }, () => {
     assert.match(c.stdout, /^Compacted history before revision \d+ \(current \d+\)\.$/m);
     await new Promise((r) => setTimeout(r, 500));
     const fragmented = (await status()).report;
-    for (const m of fragmented.members) assert.ok(m.signals.fragmentedPercent! >= 45, `${m.name}: ${m.signals.fragmentedPercent}% free pages`);
+    process.stderr.write(`after churn and compact: ${fragmented.members.map((m) => `${m.name} ${m.etcd.dbSize} bytes, ${m.signals.fragmentedPercent}% free`).join('; ')}\n`);
+    // Runs measured 25-38% free pages here, under the default 45%, although defragmentation then shrank the files to a
+    // sixteenth (3.4's dbSizeInUse counts pages bbolt has not released yet): the rule is given explicitly, and the test
+    // checks that it selects by it. The churn stays well under the 16 MiB quota: 8 keys of 900 kB grew the file to
+    // 16.2 MB and the writer below then met NOSPACE, not the defragmentation.
+    for (const m of fragmented.members) assert.ok(m.signals.fragmentedPercent! >= 10, `${m.name}: ${m.signals.fragmentedPercent}% free pages`);
 
-    const rule = ['--min-db-mib', '1'];
+    const rule = ['--min-fragmented-percent', '10', '--min-db-mib', '1'];
     const dry = await cli(['defrag', '-i', INVENTORY, '--dry-run', ...rule]);
     assert.equal(dry.code, 0, dry.stderr);
     const leader = fragmented.leader!;
-    assert.match(dry.stdout, new RegExp(`^3\\. move leadership from ${leader} to etcd-\\d, then defragment ${leader} \\(the former leader\\): \\d+(\\.\\d)?% of [\\d.]+ MiB free \\(rule: at least 45% of at least 1 MiB\\)`, 'm'));
+    assert.match(dry.stdout, new RegExp(`^3\\. move leadership from ${leader} to etcd-\\d, then defragment ${leader} \\(the former leader\\): \\d+(\\.\\d)?% of [\\d.]+ MiB free \\(rule: at least 10% of at least 1 MiB\\)`, 'm'));
 
     // A writer on etcd-1's host: one put at a time, each line "ok|fail <ns>", for the whole defragmentation.
     const writer = etcdctl(
