@@ -232,6 +232,7 @@ export function evaluateHost(input: EvaluateInput): CheckResult[] {
     ['client-port', 'client', 'client_port', cluster.clientPort],
     ['peer-port', 'peer', 'peer_port', cluster.peerPort],
     ['legacy-port', 'legacy client', 'legacy_client_port', cluster.legacyClientPort],
+    ['metrics-port', 'metrics', 'metrics_port', cluster.metricsPort],
   ];
   for (const [check, what, key, port] of ports) {
     if (port === null) continue;

@@ -13,6 +13,7 @@ export const CHECK_IDS = [
   'client-port',
   'peer-port',
   'legacy-port',
+  'metrics-port',
   'data-path',
   'free-space',
   'disk',

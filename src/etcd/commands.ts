@@ -130,3 +130,23 @@ export function snapshotSave(cluster: ClusterSpec, endpoint: string, path: strin
 export function endpointHashKVAt(cluster: ClusterSpec, endpoints: readonly string[], revision: number, opts?: EtcdctlOptions): Argv {
   return etcdctl(cluster, endpoints, ['endpoint', 'hashkv', `--rev=${revision}`, '-w', 'json'], opts);
 }
+
+/** `defrag` of one member (never `--cluster`: the tool orders members itself); it blocks that member while it runs. */
+export function defrag(cluster: ClusterSpec, endpoint: string, opts?: EtcdctlOptions): Argv {
+  return etcdctl(cluster, [endpoint], ['defrag'], opts);
+}
+
+/** `compact REV --physical`: drop history before REV and wait until every member has applied it. */
+export function compact(cluster: ClusterSpec, endpoints: readonly string[], revision: number | string, opts?: EtcdctlOptions): Argv {
+  return etcdctl(cluster, endpoints, ['compact', String(revision), '--physical'], opts);
+}
+
+/** `alarm list`: one `memberID:<decimal> alarm:NOSPACE` line per active alarm, nothing when none. */
+export function alarmList(cluster: ClusterSpec, endpoints: readonly string[], opts?: EtcdctlOptions): Argv {
+  return etcdctl(cluster, endpoints, ['alarm', 'list'], opts);
+}
+
+/** `alarm disarm`: clears every alarm; writes are accepted again once the space is there. */
+export function alarmDisarm(cluster: ClusterSpec, endpoints: readonly string[], opts?: EtcdctlOptions): Argv {
+  return etcdctl(cluster, endpoints, ['alarm', 'disarm'], opts);
+}

@@ -192,14 +192,36 @@ function toInventory(raw: RawInventory, file: string, warnings: string[], writte
       containerName: c.container_name ?? 'etcd',
       clientPort: c.client_port ?? 2379,
       peerPort: c.peer_port ?? 2380,
+      metricsPort: c.metrics_port ?? 2381,
       legacyClientPort: c.legacy_client_port ?? null,
       extraFlags: c.extra_flags ?? [],
       tls: c.tls ?? 'none',
       pkiDir: resolveLocal(c.pki_dir ?? './pki', base)!,
+      ...maintenance(c),
     },
     nodes,
     checks: checkThresholds((raw as RawInventory & { checks?: RawChecks }).checks ?? {}),
     warnings,
+  };
+}
+
+/** etcd's maintenance guide: keep one hour of history. */
+const DEFAULT_PERIODIC_RETENTION = '1h';
+
+/** The maintenance keys with the schema's defaults (the schema is where each default is written). */
+function maintenance(c: RawInventory['cluster']): Pick<Inventory['cluster'], 'quotaBackendBytes' | 'autoCompaction' | 'corruptionCheck'> {
+  const p = inventorySchema.properties.cluster.properties;
+  return {
+    quotaBackendBytes: c.quota_backend_bytes ?? p.quota_backend_bytes.default,
+    autoCompaction: {
+      mode: c.auto_compaction?.mode ?? p.auto_compaction.properties.mode.default,
+      // Only periodic mode has a default (the schema cannot say so: revision mode requires a value, checked in semantics).
+      retention: String(c.auto_compaction?.retention ?? DEFAULT_PERIODIC_RETENTION),
+    },
+    corruptionCheck: {
+      initial: c.corruption_check?.initial ?? p.corruption_check.properties.initial.default,
+      interval: c.corruption_check?.interval ?? p.corruption_check.properties.interval.default,
+    },
   };
 }
 

@@ -4,7 +4,8 @@
 import { inventorySchema } from './schema.js';
 
 interface SchemaNode {
-  type?: string;
+  type?: string | readonly string[];
+  enum?: readonly unknown[];
   description?: string;
   default?: unknown;
   pattern?: string;
@@ -24,8 +25,10 @@ export function schemaJson(): string {
 
 function typeOf(s: SchemaNode): string {
   if (s.anyOf) return s.anyOf.map((a) => a.format).join(' or ');
-  if (s.type === 'array' && s.items?.type) return `list of ${s.items.type}`;
-  return s.type ?? 'any';
+  if (s.type === 'array' && s.items?.type) return `list of ${String(s.items.type)}`;
+  if (Array.isArray(s.type)) return s.type.join(' or ');
+  if (s.enum) return s.enum.map((v) => `\`${String(v)}\``).join(' or ');
+  return (s.type as string | undefined) ?? 'any';
 }
 
 function constraints(s: SchemaNode): string {
@@ -38,13 +41,19 @@ function constraints(s: SchemaNode): string {
 }
 
 function table(prefix: string, node: SchemaNode): string[] {
-  const rows = ['| key | type | required | default | constraint | meaning |', '|---|---|---|---|---|---|'];
+  return ['| key | type | required | default | constraint | meaning |', '|---|---|---|---|---|---|', ...rows(prefix, node)];
+}
+
+/** One row per key; an object's own keys follow it, named with its path (`cluster.auto_compaction.mode`). */
+function rows(prefix: string, node: SchemaNode): string[] {
+  const out: string[] = [];
   for (const [key, s] of Object.entries(node.properties ?? {})) {
     const required = node.required?.includes(key) ? 'yes' : '';
     const def = s.default === undefined ? '' : `\`${JSON.stringify(s.default)}\``;
-    rows.push(`| \`${prefix}${key}\` | ${typeOf(s)} | ${required} | ${def} | ${constraints(s)} | ${(s.description ?? '').replace(/\|/g, '\\|')} |`);
+    out.push(`| \`${prefix}${key}\` | ${typeOf(s)} | ${required} | ${def} | ${constraints(s)} | ${(s.description ?? '').replace(/\|/g, '\\|')} |`);
+    if (s.properties) out.push(...rows(`${prefix}${key}.`, s));
   }
-  return rows;
+  return out;
 }
 
 export function inventoryReference(example: string): string {

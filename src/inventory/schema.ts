@@ -48,6 +48,12 @@ export const inventorySchema = {
         },
         client_port: { ...port, description: 'Client port (--listen-client-urls, --advertise-client-urls).', default: 2379 },
         peer_port: { ...port, description: 'Peer port (--listen-peer-urls, --initial-advertise-peer-urls).', default: 2380 },
+        metrics_port: {
+          ...port,
+          description:
+            'Port of each member\'s metrics and health endpoints (--listen-metrics-urls, plain http on the member\'s ip, apart from the client port so that scraping never competes with clients and needs no client certificate). `status` reads it over ssh on each host.',
+          default: 2381,
+        },
         legacy_client_port: {
           ...port,
           description: 'Optional second client port that old clients use (the runbook\'s 4001). Served in addition to client_port.',
@@ -59,7 +65,7 @@ export const inventorySchema = {
         },
         extra_flags: {
           description:
-            'Extra etcd flags appended to the computed ones, each as `--flag=value`, each flag once. Refused: flags the tool computes (--name, --initial-cluster, the TLS flags, ...), --config-file (etcd would ignore every other flag), discovery and --force-new-cluster (they contradict the bootstrap the tool runs), and a --wal-dir outside /var/lib/etcd (the WAL would be lost with the container).',
+            'Extra etcd flags appended to the computed ones, each as `--flag=value`, each flag once. Refused: flags the tool computes (--name, --initial-cluster, the TLS flags, ...) or sets from its own keys (--quota-backend-bytes, --auto-compaction-*, the corruption checks), --config-file (etcd would ignore every other flag), discovery and --force-new-cluster (they contradict the bootstrap the tool runs), and a --wal-dir outside /var/lib/etcd (the WAL would be lost with the container).',
           type: 'array',
           items: {
             description: 'One flag as `--flag=value` (or `--flag`): a name of lowercase letters, digits and `-`; a value without control characters.',
@@ -73,6 +79,49 @@ export const inventorySchema = {
             'pki: mutual TLS for clients and peers from a cluster CA that etcd-deploy keeps (https URLs, client and peer certificate authentication). none: plaintext http, anyone who reaches the ports can read and write (kept for existing clusters). Switching a running cluster between them needs `rebootstrap --wipe --restore`.',
           enum: ['pki', 'none'],
           default: 'none',
+        },
+        quota_backend_bytes: {
+          description:
+            'Space quota of each member\'s database (--quota-backend-bytes), in bytes. When the database reaches it, etcd raises the NOSPACE alarm and refuses writes until space is recovered (docs/maintenance.md). etcd\'s default is 2 GiB; above 8 GiB (etcd\'s recommended maximum) the inventory is accepted with a warning.',
+          type: 'integer',
+          minimum: 1048576,
+          maximum: 107374182400,
+          default: 2147483648,
+        },
+        auto_compaction: {
+          description:
+            'Automatic compaction of the key-value history (--auto-compaction-mode, --auto-compaction-retention). Without compaction the history grows until the quota is reached. The default keeps one hour of history, as etcd\'s maintenance guide suggests.',
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            mode: {
+              description: 'periodic: keep history for a duration; revision: keep this many revisions.',
+              enum: ['periodic', 'revision'],
+              default: 'periodic',
+            },
+            retention: {
+              description:
+                'periodic: a duration (`30m`, `1h`, `1.5h`; a bare number is hours), default `1h`; revision: a whole number of revisions (`10000`), required. `0` turns automatic compaction off.',
+              type: ['string', 'integer'],
+              pattern: '^[0-9]+(\\.[0-9]+)?(s|m|h)?$',
+              minimum: 0,
+            },
+          },
+        },
+        corruption_check: {
+          description:
+            'etcd\'s data corruption checks: before a member serves, it compares its data with the others\' (initial), and the leader compares all members\' hashes every `interval`. The flag names depend on the etcd version, read from the image tag (docs/maintenance.md); a tag that is not a version is taken as 3.5.',
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            initial: { description: 'Run the initial check when a member starts.', type: 'boolean', default: true },
+            interval: {
+              description: 'How often the leader runs the periodic check, as a duration (`5m`, `1h`); `0` turns it off.',
+              type: 'string',
+              pattern: '^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$|^0$',
+              default: '5m',
+            },
+          },
         },
         pki_dir: {
           description: 'Local directory holding the cluster CA and certificates (relative to the inventory file). Keep it safe: ca.key signs certificates the cluster trusts.',

@@ -1,6 +1,7 @@
 // Checks JSON Schema cannot express: uniqueness across nodes, port clashes, flags the tool owns or cannot honour, data
 // paths in system directories, and member-count advice.
 
+import { CORRUPTION_FLAG_NAMES, imageVersion, usesFeatureGates } from '../plan/etcd-version.js';
 import { CONTAINER_DATA_DIR } from '../plan/flags.js';
 
 export interface RawNode {
@@ -20,10 +21,14 @@ export interface RawInventory {
     client_port?: number;
     peer_port?: number;
     legacy_client_port?: number;
+    metrics_port?: number;
     data_path?: string;
     extra_flags?: string[];
     tls?: 'pki' | 'none';
     pki_dir?: string;
+    quota_backend_bytes?: number;
+    auto_compaction?: { mode?: 'periodic' | 'revision'; retention?: string | number };
+    corruption_check?: { initial?: boolean; interval?: string };
   };
   ssh?: { user?: string; port?: number; key?: string; known_hosts?: string };
   nodes: RawNode[];
@@ -41,6 +46,7 @@ export const COMPUTED_FLAGS = [
   '--initial-advertise-peer-urls',
   '--listen-peer-urls',
   '--listen-client-urls',
+  '--listen-metrics-urls',
   '--advertise-client-urls',
   '--initial-cluster-token',
   '--initial-cluster',
@@ -54,6 +60,11 @@ export const COMPUTED_FLAGS = [
   '--peer-key-file',
   '--peer-client-cert-auth',
   '--peer-trusted-ca-file',
+  // Maintenance settings have their own keys (cluster.quota_backend_bytes, auto_compaction, corruption_check).
+  '--quota-backend-bytes',
+  '--auto-compaction-mode',
+  '--auto-compaction-retention',
+  ...CORRUPTION_FLAG_NAMES,
 ] as const;
 
 /**
@@ -121,6 +132,17 @@ function walDirProblem(value: string): string | null {
   if (dir === `${CONTAINER_DATA_DIR}/member` || dir.startsWith(`${CONTAINER_DATA_DIR}/member/`)) return `--wal-dir=${value} is inside etcd's own member directory; use e.g. --wal-dir=${CONTAINER_DATA_DIR}/wal`;
   return null;
 }
+/** The inventory key an operator sets instead of a computed maintenance flag. */
+const OWN_KEYS: Readonly<Record<string, string>> = {
+  '--quota-backend-bytes': 'cluster.quota_backend_bytes',
+  '--auto-compaction-mode': 'cluster.auto_compaction.mode',
+  '--auto-compaction-retention': 'cluster.auto_compaction.retention',
+  '--listen-metrics-urls': 'cluster.metrics_port',
+  ...Object.fromEntries(CORRUPTION_FLAG_NAMES.map((f) => [f, 'cluster.corruption_check'])),
+};
+
+/** etcd's recommended maximum quota (its guide: "8 GiB is a suggested maximum size for normal environments"). */
+export const MAX_RECOMMENDED_QUOTA = 8 * 1024 ** 3;
 
 export function checkSemantics(raw: RawInventory): { errors: SemanticError[]; warnings: string[] } {
   const errors: SemanticError[] = [];
@@ -150,6 +172,7 @@ export function checkSemantics(raw: RawInventory): { errors: SemanticError[]; wa
     ['client_port', c.client_port ?? 2379],
     ['peer_port', c.peer_port ?? 2380],
     ['legacy_client_port', c.legacy_client_port],
+    ['metrics_port', c.metrics_port ?? 2381],
   ];
   for (let i = 0; i < ports.length; i++) {
     for (let j = 0; j < i; j++) {
@@ -172,7 +195,14 @@ export function checkSemantics(raw: RawInventory): { errors: SemanticError[]; wa
       if (problem) errors.push({ path: ['cluster', 'extra_flags', i], message: problem });
     }
     if ((COMPUTED_FLAGS as readonly string[]).includes(name)) {
-      errors.push({ path: ['cluster', 'extra_flags', i], message: `${name} is computed from the inventory${name.includes('cert') || name.includes('key') || name.includes('trusted') ? ' (set cluster.tls: pki for TLS)' : ''}; remove it from extra_flags` });
+      const key = OWN_KEYS[name] ?? (name.includes('cert') || name.includes('key') || name.includes('trusted') ? 'cluster.tls: pki for TLS' : null);
+      errors.push({ path: ['cluster', 'extra_flags', i], message: `${name} is computed from the inventory${key ? ` (set ${key})` : ''}; remove it from extra_flags` });
+    }
+    if (name === '--feature-gates' && (c.corruption_check?.initial ?? true) && usesFeatureGates(imageVersion(c.image))) {
+      errors.push({
+        path: ['cluster', 'extra_flags', i],
+        message: `${name} is also set by the tool for this etcd version (InitialCorruptCheck, from cluster.corruption_check.initial); set corruption_check.initial: false to pass your own --feature-gates`,
+      });
     }
     if (name === '--auto-tls' || name === '--peer-auto-tls') {
       errors.push({
@@ -181,6 +211,19 @@ export function checkSemantics(raw: RawInventory): { errors: SemanticError[]; wa
       });
     }
   });
+
+  const retention = c.auto_compaction?.retention;
+  if (c.auto_compaction?.mode === 'revision' && retention !== undefined && !/^[0-9]+$/.test(String(retention))) {
+    errors.push({ path: ['cluster', 'auto_compaction', 'retention'], message: `mode revision keeps a number of revisions: "${retention}" is not a whole number` });
+  }
+  if (c.auto_compaction?.mode === 'revision' && retention === undefined) {
+    errors.push({ path: ['cluster', 'auto_compaction', 'mode'], message: 'mode revision needs retention: the number of revisions to keep (e.g. 10000)' });
+  }
+  if (c.quota_backend_bytes !== undefined && c.quota_backend_bytes > MAX_RECOMMENDED_QUOTA) {
+    warnings.push(
+      `cluster.quota_backend_bytes ${c.quota_backend_bytes} is above etcd's recommended maximum of 8 GiB (${MAX_RECOMMENDED_QUOTA}): larger databases make snapshots, defragmentation and member recovery slow`,
+    );
+  }
 
   const count = raw.nodes.length;
   if (count % 2 === 0) {

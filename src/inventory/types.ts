@@ -9,6 +9,8 @@ export interface ClusterSpec {
   containerName: string;
   clientPort: number;
   peerPort: number;
+  /** --listen-metrics-urls: /metrics and /health over plain http on the member's ip. */
+  metricsPort: number;
   /** The runbook's legacy client port (4001), served beside clientPort when set. */
   legacyClientPort: number | null;
   /** Extra etcd flags, appended after the computed ones, e.g. `--heartbeat-interval=100`. */
@@ -17,6 +19,12 @@ export interface ClusterSpec {
   tls: 'pki' | 'none';
   /** Local directory of the CA and certificates (absolute). */
   pkiDir: string;
+  /** --quota-backend-bytes: the database size at which etcd raises NOSPACE and refuses writes. */
+  quotaBackendBytes: number;
+  /** --auto-compaction-mode and --auto-compaction-retention (retention '0': off). */
+  autoCompaction: { mode: 'periodic' | 'revision'; retention: string };
+  /** etcd's corruption checks; rendered with the flag names of the image's etcd version (plan/etcd-version.ts). */
+  corruptionCheck: { initial: boolean; interval: string };
 }
 
 export interface SshSpec {

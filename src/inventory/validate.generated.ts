@@ -5,7 +5,7 @@
 import required0 from "ajv/dist/runtime/ucs2length.js";
 export const validate = validate10;
 export default validate10;
-const schema11 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://etcd-deploy.dev/schema/inventory.schema.json","title":"etcd-deploy inventory","description":"One etcd cluster: its spec, how to reach its hosts, and its members (1 to 7; 3, 5 or 7 in production).","type":"object","additionalProperties":false,"required":["cluster","nodes"],"properties":{"cluster":{"description":"What every member runs.","type":"object","additionalProperties":false,"required":["token","image"],"properties":{"token":{"description":"Initial cluster token (--initial-cluster-token): keeps this cluster's member IDs distinct from any other cluster's.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},"image":{"description":"Container image with etcd and etcdctl on its PATH. Pulled only when a host does not have it. Starts with a letter or digit (docker would read a leading `-` as an option); no spaces or control characters.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._/:@+-]*$"},"container_name":{"description":"Name of the etcd container on every host.","type":"string","pattern":"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$","default":"etcd"},"client_port":{"type":"integer","minimum":1,"maximum":65535,"description":"Client port (--listen-client-urls, --advertise-client-urls).","default":2379},"peer_port":{"type":"integer","minimum":1,"maximum":65535,"description":"Peer port (--listen-peer-urls, --initial-advertise-peer-urls).","default":2380},"legacy_client_port":{"type":"integer","minimum":1,"maximum":65535,"description":"Optional second client port that old clients use (the runbook's 4001). Served in addition to client_port."},"data_path":{"type":"string","pattern":"^(/(?!\\.\\.?/)(?!\\.\\.?$)[A-Za-z0-9._+@-]+){2,}$","description":"Default path on each host (ideally an SSD) for the member's data; mounted at /var/lib/etcd in the container. A node may override it. A plain absolute path below a top-level directory, e.g. /var/lib/etcd-cluster or /data/etcd: two or more parts of letters, digits, `.`, `_`, `-`, `+` and `@`; no `.` or `..` part, no `:`, spaces or control characters; not a shared system directory such as /var/lib or /usr/local.","default":"/var/lib/etcd-cluster"},"extra_flags":{"description":"Extra etcd flags appended to the computed ones, each as `--flag=value`, each flag once. Refused: flags the tool computes (--name, --initial-cluster, the TLS flags, ...), --config-file (etcd would ignore every other flag), discovery and --force-new-cluster (they contradict the bootstrap the tool runs), and a --wal-dir outside /var/lib/etcd (the WAL would be lost with the container).","type":"array","items":{"description":"One flag as `--flag=value` (or `--flag`): a name of lowercase letters, digits and `-`; a value without control characters.","type":"string","pattern":"^--[a-z0-9][a-z0-9-]*(=[^\\u0000-\\u001f\\u007f]*)?$"},"default":[]},"tls":{"description":"pki: mutual TLS for clients and peers from a cluster CA that etcd-deploy keeps (https URLs, client and peer certificate authentication). none: plaintext http, anyone who reaches the ports can read and write (kept for existing clusters). Switching a running cluster between them needs `rebootstrap --wipe --restore`.","enum":["pki","none"],"default":"none"},"pki_dir":{"description":"Local directory holding the cluster CA and certificates (relative to the inventory file). Keep it safe: ca.key signs certificates the cluster trusts.","type":"string","minLength":1,"default":"./pki"}}},"ssh":{"description":"How to reach every host; a node may override user, port and key.","type":"object","additionalProperties":false,"properties":{"user":{"description":"SSH user.","type":"string","pattern":"^[a-z_][a-z0-9_.-]*$","default":"root"},"port":{"type":"integer","minimum":1,"maximum":65535,"description":"SSH port.","default":22},"key":{"description":"Private key file; relative paths are relative to the inventory file, ~ is the home directory. Without it, ssh-agent is used.","type":"string","minLength":1},"known_hosts":{"description":"known_hosts file that host keys are verified against (relative to the inventory file).","type":"string","minLength":1,"default":"~/.ssh/known_hosts"},"config":{"description":"OpenSSH client config read for HostName, User, Port, IdentityFile and ProxyJump of each node (matched on its name and its ip); values set in this inventory win over it. `none` reads no config. See docs/ssh.md.","type":"string","minLength":1,"default":"~/.ssh/config"},"sudo":{"description":"Run every command on the hosts through non-interactive sudo (`sudo -n`), for a non-root ssh.user with passwordless sudo.","type":"boolean","default":false},"bastion":{"description":"Jump host every node is reached through (like ProxyJump): one connection to it per run, shared by all nodes; its host key is verified against the same known_hosts.","type":"object","additionalProperties":false,"required":["host"],"properties":{"host":{"description":"Address or name of the jump host (a name may be resolved by the ssh config).","type":"string","pattern":"^[^\\s@]+$"},"port":{"type":"integer","minimum":1,"maximum":65535,"description":"SSH port of the jump host (default: ssh config, else 22)."},"user":{"description":"User on the jump host (default: ssh config, else ssh.user).","type":"string","pattern":"^[a-z_][a-z0-9_.-]*$"},"key":{"description":"Private key for the jump host (default: ssh config, else ssh.key).","type":"string","minLength":1}}}}},"nodes":{"description":"The members, one per host. An odd count (3, 5, 7) tolerates the most failures for its size.","type":"array","minItems":1,"maxItems":7,"items":{"type":"object","additionalProperties":false,"required":["name","ip"],"properties":{"name":{"description":"Member name (--name): unique, letters, digits, `.`, `_` and `-`.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"},"ip":{"description":"Address the member advertises and SSH connects to (IPv4 or IPv6).","type":"string","anyOf":[{"format":"ipv4"},{"format":"ipv6"}]},"user":{"description":"SSH user for this node (overrides ssh.user).","type":"string","pattern":"^[a-z_][a-z0-9_.-]*$"},"ssh_port":{"type":"integer","minimum":1,"maximum":65535,"description":"SSH port for this node (overrides ssh.port)."},"ssh_key":{"description":"Private key file for this node (overrides ssh.key).","type":"string","minLength":1},"data_path":{"type":"string","pattern":"^(/(?!\\.\\.?/)(?!\\.\\.?$)[A-Za-z0-9._+@-]+){2,}$","description":"Member data path on this host (overrides cluster.data_path). A plain absolute path below a top-level directory, e.g. /var/lib/etcd-cluster or /data/etcd: two or more parts of letters, digits, `.`, `_`, `-`, `+` and `@`; no `.` or `..` part, no `:`, spaces or control characters; not a shared system directory such as /var/lib or /usr/local."}}}},"checks":{"description":"Preflight thresholds for `etcd-deploy check` and the checks `up` runs first (see docs/checks.md). GB are 10^9 bytes. The defaults follow etcd's hardware guide and the runbook: 4 cores, 8 GB, an SSD.","type":"object","additionalProperties":false,"properties":{"min_cpus_warn":{"type":"integer","minimum":1,"description":"Warn when a host has fewer cores than this (nproc).","default":4},"min_cpus_fail":{"type":"integer","minimum":1,"description":"Fail when a host has fewer cores than this.","default":2},"min_memory_gb_warn":{"type":"number","minimum":0,"description":"Warn when a host has less memory (MemTotal) than this many GB; a machine sold as 8 GB passes 8.","default":8},"min_free_gb_warn":{"type":"number","minimum":0,"description":"Warn when the data path's filesystem has less free space than this many GB.","default":8},"min_free_gb_fail":{"type":"number","minimum":0,"description":"Fail when the data path's filesystem has less free space than this many GB.","default":2},"fsync_p99_ms_warn":{"type":"number","minimum":0,"description":"Warn when the 99th percentile of synchronous 2300-byte writes in the data path takes longer (etcd's guideline: 10 ms).","default":10},"fsync_mean_ms_warn":{"type":"number","minimum":0,"description":"Where the host has no perl Time::HiRes, only a mean latency is measurable (dd); warn when it exceeds this, stricter because a mean hides the tail.","default":5},"clock_offset_ms_warn":{"type":"number","minimum":0,"description":"Warn when a host's clock is further than this from the hosts' median clock.","default":100},"clock_offset_ms_fail":{"type":"number","minimum":0,"description":"Fail when a host's clock is further than this from the hosts' median clock.","default":1000}}}}};
+const schema11 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://etcd-deploy.dev/schema/inventory.schema.json","title":"etcd-deploy inventory","description":"One etcd cluster: its spec, how to reach its hosts, and its members (1 to 7; 3, 5 or 7 in production).","type":"object","additionalProperties":false,"required":["cluster","nodes"],"properties":{"cluster":{"description":"What every member runs.","type":"object","additionalProperties":false,"required":["token","image"],"properties":{"token":{"description":"Initial cluster token (--initial-cluster-token): keeps this cluster's member IDs distinct from any other cluster's.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},"image":{"description":"Container image with etcd and etcdctl on its PATH. Pulled only when a host does not have it. Starts with a letter or digit (docker would read a leading `-` as an option); no spaces or control characters.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._/:@+-]*$"},"container_name":{"description":"Name of the etcd container on every host.","type":"string","pattern":"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$","default":"etcd"},"client_port":{"type":"integer","minimum":1,"maximum":65535,"description":"Client port (--listen-client-urls, --advertise-client-urls).","default":2379},"peer_port":{"type":"integer","minimum":1,"maximum":65535,"description":"Peer port (--listen-peer-urls, --initial-advertise-peer-urls).","default":2380},"metrics_port":{"type":"integer","minimum":1,"maximum":65535,"description":"Port of each member's metrics and health endpoints (--listen-metrics-urls, plain http on the member's ip, apart from the client port so that scraping never competes with clients and needs no client certificate). `status` reads it over ssh on each host.","default":2381},"legacy_client_port":{"type":"integer","minimum":1,"maximum":65535,"description":"Optional second client port that old clients use (the runbook's 4001). Served in addition to client_port."},"data_path":{"type":"string","pattern":"^(/(?!\\.\\.?/)(?!\\.\\.?$)[A-Za-z0-9._+@-]+){2,}$","description":"Default path on each host (ideally an SSD) for the member's data; mounted at /var/lib/etcd in the container. A node may override it. A plain absolute path below a top-level directory, e.g. /var/lib/etcd-cluster or /data/etcd: two or more parts of letters, digits, `.`, `_`, `-`, `+` and `@`; no `.` or `..` part, no `:`, spaces or control characters; not a shared system directory such as /var/lib or /usr/local.","default":"/var/lib/etcd-cluster"},"extra_flags":{"description":"Extra etcd flags appended to the computed ones, each as `--flag=value`, each flag once. Refused: flags the tool computes (--name, --initial-cluster, the TLS flags, ...) or sets from its own keys (--quota-backend-bytes, --auto-compaction-*, the corruption checks), --config-file (etcd would ignore every other flag), discovery and --force-new-cluster (they contradict the bootstrap the tool runs), and a --wal-dir outside /var/lib/etcd (the WAL would be lost with the container).","type":"array","items":{"description":"One flag as `--flag=value` (or `--flag`): a name of lowercase letters, digits and `-`; a value without control characters.","type":"string","pattern":"^--[a-z0-9][a-z0-9-]*(=[^\\u0000-\\u001f\\u007f]*)?$"},"default":[]},"tls":{"description":"pki: mutual TLS for clients and peers from a cluster CA that etcd-deploy keeps (https URLs, client and peer certificate authentication). none: plaintext http, anyone who reaches the ports can read and write (kept for existing clusters). Switching a running cluster between them needs `rebootstrap --wipe --restore`.","enum":["pki","none"],"default":"none"},"quota_backend_bytes":{"description":"Space quota of each member's database (--quota-backend-bytes), in bytes. When the database reaches it, etcd raises the NOSPACE alarm and refuses writes until space is recovered (docs/maintenance.md). etcd's default is 2 GiB; above 8 GiB (etcd's recommended maximum) the inventory is accepted with a warning.","type":"integer","minimum":1048576,"maximum":107374182400,"default":2147483648},"auto_compaction":{"description":"Automatic compaction of the key-value history (--auto-compaction-mode, --auto-compaction-retention). Without compaction the history grows until the quota is reached. The default keeps one hour of history, as etcd's maintenance guide suggests.","type":"object","additionalProperties":false,"properties":{"mode":{"description":"periodic: keep history for a duration; revision: keep this many revisions.","enum":["periodic","revision"],"default":"periodic"},"retention":{"description":"periodic: a duration (`30m`, `1h`, `1.5h`; a bare number is hours), default `1h`; revision: a whole number of revisions (`10000`), required. `0` turns automatic compaction off.","type":["string","integer"],"pattern":"^[0-9]+(\\.[0-9]+)?(s|m|h)?$","minimum":0}}},"corruption_check":{"description":"etcd's data corruption checks: before a member serves, it compares its data with the others' (initial), and the leader compares all members' hashes every `interval`. The flag names depend on the etcd version, read from the image tag (docs/maintenance.md); a tag that is not a version is taken as 3.5.","type":"object","additionalProperties":false,"properties":{"initial":{"description":"Run the initial check when a member starts.","type":"boolean","default":true},"interval":{"description":"How often the leader runs the periodic check, as a duration (`5m`, `1h`); `0` turns it off.","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$|^0$","default":"5m"}}},"pki_dir":{"description":"Local directory holding the cluster CA and certificates (relative to the inventory file). Keep it safe: ca.key signs certificates the cluster trusts.","type":"string","minLength":1,"default":"./pki"}}},"ssh":{"description":"How to reach every host; a node may override user, port and key.","type":"object","additionalProperties":false,"properties":{"user":{"description":"SSH user.","type":"string","pattern":"^[a-z_][a-z0-9_.-]*$","default":"root"},"port":{"type":"integer","minimum":1,"maximum":65535,"description":"SSH port.","default":22},"key":{"description":"Private key file; relative paths are relative to the inventory file, ~ is the home directory. Without it, ssh-agent is used.","type":"string","minLength":1},"known_hosts":{"description":"known_hosts file that host keys are verified against (relative to the inventory file).","type":"string","minLength":1,"default":"~/.ssh/known_hosts"},"config":{"description":"OpenSSH client config read for HostName, User, Port, IdentityFile and ProxyJump of each node (matched on its name and its ip); values set in this inventory win over it. `none` reads no config. See docs/ssh.md.","type":"string","minLength":1,"default":"~/.ssh/config"},"sudo":{"description":"Run every command on the hosts through non-interactive sudo (`sudo -n`), for a non-root ssh.user with passwordless sudo.","type":"boolean","default":false},"bastion":{"description":"Jump host every node is reached through (like ProxyJump): one connection to it per run, shared by all nodes; its host key is verified against the same known_hosts.","type":"object","additionalProperties":false,"required":["host"],"properties":{"host":{"description":"Address or name of the jump host (a name may be resolved by the ssh config).","type":"string","pattern":"^[^\\s@]+$"},"port":{"type":"integer","minimum":1,"maximum":65535,"description":"SSH port of the jump host (default: ssh config, else 22)."},"user":{"description":"User on the jump host (default: ssh config, else ssh.user).","type":"string","pattern":"^[a-z_][a-z0-9_.-]*$"},"key":{"description":"Private key for the jump host (default: ssh config, else ssh.key).","type":"string","minLength":1}}}}},"nodes":{"description":"The members, one per host. An odd count (3, 5, 7) tolerates the most failures for its size.","type":"array","minItems":1,"maxItems":7,"items":{"type":"object","additionalProperties":false,"required":["name","ip"],"properties":{"name":{"description":"Member name (--name): unique, letters, digits, `.`, `_` and `-`.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"},"ip":{"description":"Address the member advertises and SSH connects to (IPv4 or IPv6).","type":"string","anyOf":[{"format":"ipv4"},{"format":"ipv6"}]},"user":{"description":"SSH user for this node (overrides ssh.user).","type":"string","pattern":"^[a-z_][a-z0-9_.-]*$"},"ssh_port":{"type":"integer","minimum":1,"maximum":65535,"description":"SSH port for this node (overrides ssh.port)."},"ssh_key":{"description":"Private key file for this node (overrides ssh.key).","type":"string","minLength":1},"data_path":{"type":"string","pattern":"^(/(?!\\.\\.?/)(?!\\.\\.?$)[A-Za-z0-9._+@-]+){2,}$","description":"Member data path on this host (overrides cluster.data_path). A plain absolute path below a top-level directory, e.g. /var/lib/etcd-cluster or /data/etcd: two or more parts of letters, digits, `.`, `_`, `-`, `+` and `@`; no `.` or `..` part, no `:`, spaces or control characters; not a shared system directory such as /var/lib or /usr/local."}}}},"checks":{"description":"Preflight thresholds for `etcd-deploy check` and the checks `up` runs first (see docs/checks.md). GB are 10^9 bytes. The defaults follow etcd's hardware guide and the runbook: 4 cores, 8 GB, an SSD.","type":"object","additionalProperties":false,"properties":{"min_cpus_warn":{"type":"integer","minimum":1,"description":"Warn when a host has fewer cores than this (nproc).","default":4},"min_cpus_fail":{"type":"integer","minimum":1,"description":"Fail when a host has fewer cores than this.","default":2},"min_memory_gb_warn":{"type":"number","minimum":0,"description":"Warn when a host has less memory (MemTotal) than this many GB; a machine sold as 8 GB passes 8.","default":8},"min_free_gb_warn":{"type":"number","minimum":0,"description":"Warn when the data path's filesystem has less free space than this many GB.","default":8},"min_free_gb_fail":{"type":"number","minimum":0,"description":"Fail when the data path's filesystem has less free space than this many GB.","default":2},"fsync_p99_ms_warn":{"type":"number","minimum":0,"description":"Warn when the 99th percentile of synchronous 2300-byte writes in the data path takes longer (etcd's guideline: 10 ms).","default":10},"fsync_mean_ms_warn":{"type":"number","minimum":0,"description":"Where the host has no perl Time::HiRes, only a mean latency is measurable (dd); warn when it exceeds this, stricter because a mean hides the tail.","default":5},"clock_offset_ms_warn":{"type":"number","minimum":0,"description":"Warn when a host's clock is further than this from the hosts' median clock.","default":100},"clock_offset_ms_fail":{"type":"number","minimum":0,"description":"Fail when a host's clock is further than this from the hosts' median clock.","default":1000}}}}};
 const func2 = Object.prototype.hasOwnProperty;
 const func3 = required0.default;
 const pattern0 = new RegExp("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", "u");
@@ -13,9 +13,11 @@ const pattern1 = new RegExp("^[A-Za-z0-9][A-Za-z0-9._/:@+-]*$", "u");
 const pattern2 = new RegExp("^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$", "u");
 const pattern3 = new RegExp("^(/(?!\\.\\.?/)(?!\\.\\.?$)[A-Za-z0-9._+@-]+){2,}$", "u");
 const pattern4 = new RegExp("^--[a-z0-9][a-z0-9-]*(=[^\\u0000-\\u001f\\u007f]*)?$", "u");
-const pattern5 = new RegExp("^[a-z_][a-z0-9_.-]*$", "u");
-const pattern6 = new RegExp("^[^\\s@]+$", "u");
-const pattern8 = new RegExp("^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$", "u");
+const pattern5 = new RegExp("^[0-9]+(\\.[0-9]+)?(s|m|h)?$", "u");
+const pattern6 = new RegExp("^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$|^0$", "u");
+const pattern7 = new RegExp("^[a-z_][a-z0-9_.-]*$", "u");
+const pattern8 = new RegExp("^[^\\s@]+$", "u");
+const pattern10 = new RegExp("^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$", "u");
 const formats0 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
 const formats2 = /^((([0-9a-f]{1,4}:){7}([0-9a-f]{1,4}|:))|(([0-9a-f]{1,4}:){6}(:[0-9a-f]{1,4}|((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3})|:))|(([0-9a-f]{1,4}:){5}(((:[0-9a-f]{1,4}){1,2})|:((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3})|:))|(([0-9a-f]{1,4}:){4}(((:[0-9a-f]{1,4}){1,3})|((:[0-9a-f]{1,4})?:((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}))|:))|(([0-9a-f]{1,4}:){3}(((:[0-9a-f]{1,4}){1,4})|((:[0-9a-f]{1,4}){0,2}:((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}))|:))|(([0-9a-f]{1,4}:){2}(((:[0-9a-f]{1,4}){1,5})|((:[0-9a-f]{1,4}){0,3}:((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}))|:))|(([0-9a-f]{1,4}:){1}(((:[0-9a-f]{1,4}){1,6})|((:[0-9a-f]{1,4}){0,4}:((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}))|:))|(:(((:[0-9a-f]{1,4}){1,7})|((:[0-9a-f]{1,4}){0,5}:((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}))|:)))$/i;
 
@@ -68,6 +70,9 @@ data0.client_port = 2379;
 if(data0.peer_port === undefined){
 data0.peer_port = 2380;
 }
+if(data0.metrics_port === undefined){
+data0.metrics_port = 2381;
+}
 if(data0.data_path === undefined){
 data0.data_path = "/var/lib/etcd-cluster";
 }
@@ -76,6 +81,9 @@ data0.extra_flags = [];
 }
 if(data0.tls === undefined){
 data0.tls = "none";
+}
+if(data0.quota_backend_bytes === undefined){
+data0.quota_backend_bytes = 2147483648;
 }
 if(data0.pki_dir === undefined){
 data0.pki_dir = "./pki";
@@ -251,10 +259,9 @@ vErrors.push(err17);
 errors++;
 }
 }
-if(data0.legacy_client_port !== undefined){
-let data6 = data0.legacy_client_port;
+let data6 = data0.metrics_port;
 if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
-const err18 = {instancePath:instancePath+"/cluster/legacy_client_port",schemaPath:"#/properties/cluster/properties/legacy_client_port/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.cluster.properties.legacy_client_port.type,parentSchema:schema11.properties.cluster.properties.legacy_client_port,data:data6};
+const err18 = {instancePath:instancePath+"/cluster/metrics_port",schemaPath:"#/properties/cluster/properties/metrics_port/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.cluster.properties.metrics_port.type,parentSchema:schema11.properties.cluster.properties.metrics_port,data:data6};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -265,7 +272,7 @@ errors++;
 }
 if((typeof data6 == "number") && (isFinite(data6))){
 if(data6 > 65535 || isNaN(data6)){
-const err19 = {instancePath:instancePath+"/cluster/legacy_client_port",schemaPath:"#/properties/cluster/properties/legacy_client_port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema11.properties.cluster.properties.legacy_client_port,data:data6};
+const err19 = {instancePath:instancePath+"/cluster/metrics_port",schemaPath:"#/properties/cluster/properties/metrics_port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema11.properties.cluster.properties.metrics_port,data:data6};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -275,7 +282,7 @@ vErrors.push(err19);
 errors++;
 }
 if(data6 < 1 || isNaN(data6)){
-const err20 = {instancePath:instancePath+"/cluster/legacy_client_port",schemaPath:"#/properties/cluster/properties/legacy_client_port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.cluster.properties.legacy_client_port,data:data6};
+const err20 = {instancePath:instancePath+"/cluster/metrics_port",schemaPath:"#/properties/cluster/properties/metrics_port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.cluster.properties.metrics_port,data:data6};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -285,11 +292,10 @@ vErrors.push(err20);
 errors++;
 }
 }
-}
-let data7 = data0.data_path;
-if(typeof data7 === "string"){
-if(!pattern3.test(data7)){
-const err21 = {instancePath:instancePath+"/cluster/data_path",schemaPath:"#/properties/cluster/properties/data_path/pattern",keyword:"pattern",params:{pattern: "^(/(?!\\.\\.?/)(?!\\.\\.?$)[A-Za-z0-9._+@-]+){2,}$"},message:"must match pattern \""+"^(/(?!\\.\\.?/)(?!\\.\\.?$)[A-Za-z0-9._+@-]+){2,}$"+"\"",schema:"^(/(?!\\.\\.?/)(?!\\.\\.?$)[A-Za-z0-9._+@-]+){2,}$",parentSchema:schema11.properties.cluster.properties.data_path,data:data7};
+if(data0.legacy_client_port !== undefined){
+let data7 = data0.legacy_client_port;
+if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
+const err21 = {instancePath:instancePath+"/cluster/legacy_client_port",schemaPath:"#/properties/cluster/properties/legacy_client_port/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.cluster.properties.legacy_client_port.type,parentSchema:schema11.properties.cluster.properties.legacy_client_port,data:data7};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -298,9 +304,9 @@ vErrors.push(err21);
 }
 errors++;
 }
-}
-else {
-const err22 = {instancePath:instancePath+"/cluster/data_path",schemaPath:"#/properties/cluster/properties/data_path/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cluster.properties.data_path.type,parentSchema:schema11.properties.cluster.properties.data_path,data:data7};
+if((typeof data7 == "number") && (isFinite(data7))){
+if(data7 > 65535 || isNaN(data7)){
+const err22 = {instancePath:instancePath+"/cluster/legacy_client_port",schemaPath:"#/properties/cluster/properties/legacy_client_port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema11.properties.cluster.properties.legacy_client_port,data:data7};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -309,14 +315,8 @@ vErrors.push(err22);
 }
 errors++;
 }
-let data8 = data0.extra_flags;
-if(Array.isArray(data8)){
-const len0 = data8.length;
-for(let i0=0; i0<len0; i0++){
-let data9 = data8[i0];
-if(typeof data9 === "string"){
-if(!pattern4.test(data9)){
-const err23 = {instancePath:instancePath+"/cluster/extra_flags/" + i0,schemaPath:"#/properties/cluster/properties/extra_flags/items/pattern",keyword:"pattern",params:{pattern: "^--[a-z0-9][a-z0-9-]*(=[^\\u0000-\\u001f\\u007f]*)?$"},message:"must match pattern \""+"^--[a-z0-9][a-z0-9-]*(=[^\\u0000-\\u001f\\u007f]*)?$"+"\"",schema:"^--[a-z0-9][a-z0-9-]*(=[^\\u0000-\\u001f\\u007f]*)?$",parentSchema:schema11.properties.cluster.properties.extra_flags.items,data:data9};
+if(data7 < 1 || isNaN(data7)){
+const err23 = {instancePath:instancePath+"/cluster/legacy_client_port",schemaPath:"#/properties/cluster/properties/legacy_client_port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.cluster.properties.legacy_client_port,data:data7};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -326,8 +326,11 @@ vErrors.push(err23);
 errors++;
 }
 }
-else {
-const err24 = {instancePath:instancePath+"/cluster/extra_flags/" + i0,schemaPath:"#/properties/cluster/properties/extra_flags/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cluster.properties.extra_flags.items.type,parentSchema:schema11.properties.cluster.properties.extra_flags.items,data:data9};
+}
+let data8 = data0.data_path;
+if(typeof data8 === "string"){
+if(!pattern3.test(data8)){
+const err24 = {instancePath:instancePath+"/cluster/data_path",schemaPath:"#/properties/cluster/properties/data_path/pattern",keyword:"pattern",params:{pattern: "^(/(?!\\.\\.?/)(?!\\.\\.?$)[A-Za-z0-9._+@-]+){2,}$"},message:"must match pattern \""+"^(/(?!\\.\\.?/)(?!\\.\\.?$)[A-Za-z0-9._+@-]+){2,}$"+"\"",schema:"^(/(?!\\.\\.?/)(?!\\.\\.?$)[A-Za-z0-9._+@-]+){2,}$",parentSchema:schema11.properties.cluster.properties.data_path,data:data8};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -337,9 +340,8 @@ vErrors.push(err24);
 errors++;
 }
 }
-}
 else {
-const err25 = {instancePath:instancePath+"/cluster/extra_flags",schemaPath:"#/properties/cluster/properties/extra_flags/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.cluster.properties.extra_flags.type,parentSchema:schema11.properties.cluster.properties.extra_flags,data:data8};
+const err25 = {instancePath:instancePath+"/cluster/data_path",schemaPath:"#/properties/cluster/properties/data_path/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cluster.properties.data_path.type,parentSchema:schema11.properties.cluster.properties.data_path,data:data8};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -348,9 +350,14 @@ vErrors.push(err25);
 }
 errors++;
 }
-let data10 = data0.tls;
-if(!((data10 === "pki") || (data10 === "none"))){
-const err26 = {instancePath:instancePath+"/cluster/tls",schemaPath:"#/properties/cluster/properties/tls/enum",keyword:"enum",params:{allowedValues: schema11.properties.cluster.properties.tls.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.cluster.properties.tls.enum,parentSchema:schema11.properties.cluster.properties.tls,data:data10};
+let data9 = data0.extra_flags;
+if(Array.isArray(data9)){
+const len0 = data9.length;
+for(let i0=0; i0<len0; i0++){
+let data10 = data9[i0];
+if(typeof data10 === "string"){
+if(!pattern4.test(data10)){
+const err26 = {instancePath:instancePath+"/cluster/extra_flags/" + i0,schemaPath:"#/properties/cluster/properties/extra_flags/items/pattern",keyword:"pattern",params:{pattern: "^--[a-z0-9][a-z0-9-]*(=[^\\u0000-\\u001f\\u007f]*)?$"},message:"must match pattern \""+"^--[a-z0-9][a-z0-9-]*(=[^\\u0000-\\u001f\\u007f]*)?$"+"\"",schema:"^--[a-z0-9][a-z0-9-]*(=[^\\u0000-\\u001f\\u007f]*)?$",parentSchema:schema11.properties.cluster.properties.extra_flags.items,data:data10};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -359,10 +366,9 @@ vErrors.push(err26);
 }
 errors++;
 }
-let data11 = data0.pki_dir;
-if(typeof data11 === "string"){
-if(func3(data11) < 1){
-const err27 = {instancePath:instancePath+"/cluster/pki_dir",schemaPath:"#/properties/cluster/properties/pki_dir/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.cluster.properties.pki_dir,data:data11};
+}
+else {
+const err27 = {instancePath:instancePath+"/cluster/extra_flags/" + i0,schemaPath:"#/properties/cluster/properties/extra_flags/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cluster.properties.extra_flags.items.type,parentSchema:schema11.properties.cluster.properties.extra_flags.items,data:data10};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -372,8 +378,9 @@ vErrors.push(err27);
 errors++;
 }
 }
+}
 else {
-const err28 = {instancePath:instancePath+"/cluster/pki_dir",schemaPath:"#/properties/cluster/properties/pki_dir/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cluster.properties.pki_dir.type,parentSchema:schema11.properties.cluster.properties.pki_dir,data:data11};
+const err28 = {instancePath:instancePath+"/cluster/extra_flags",schemaPath:"#/properties/cluster/properties/extra_flags/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.cluster.properties.extra_flags.type,parentSchema:schema11.properties.cluster.properties.extra_flags,data:data9};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -382,9 +389,9 @@ vErrors.push(err28);
 }
 errors++;
 }
-}
-else {
-const err29 = {instancePath:instancePath+"/cluster",schemaPath:"#/properties/cluster/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.cluster.type,parentSchema:schema11.properties.cluster,data:data0};
+let data11 = data0.tls;
+if(!((data11 === "pki") || (data11 === "none"))){
+const err29 = {instancePath:instancePath+"/cluster/tls",schemaPath:"#/properties/cluster/properties/tls/enum",keyword:"enum",params:{allowedValues: schema11.properties.cluster.properties.tls.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.cluster.properties.tls.enum,parentSchema:schema11.properties.cluster.properties.tls,data:data11};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -393,28 +400,9 @@ vErrors.push(err29);
 }
 errors++;
 }
-}
-if(data.ssh !== undefined){
-let data12 = data.ssh;
-if(data12 && typeof data12 == "object" && !Array.isArray(data12)){
-if(data12.user === undefined){
-data12.user = "root";
-}
-if(data12.port === undefined){
-data12.port = 22;
-}
-if(data12.known_hosts === undefined){
-data12.known_hosts = "~/.ssh/known_hosts";
-}
-if(data12.config === undefined){
-data12.config = "~/.ssh/config";
-}
-if(data12.sudo === undefined){
-data12.sudo = false;
-}
-for(const key2 in data12){
-if(!(((((((key2 === "user") || (key2 === "port")) || (key2 === "key")) || (key2 === "known_hosts")) || (key2 === "config")) || (key2 === "sudo")) || (key2 === "bastion"))){
-const err30 = {instancePath:instancePath+"/ssh",schemaPath:"#/properties/ssh/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.ssh,data:data12};
+let data12 = data0.quota_backend_bytes;
+if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
+const err30 = {instancePath:instancePath+"/cluster/quota_backend_bytes",schemaPath:"#/properties/cluster/properties/quota_backend_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.cluster.properties.quota_backend_bytes.type,parentSchema:schema11.properties.cluster.properties.quota_backend_bytes,data:data12};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -423,11 +411,9 @@ vErrors.push(err30);
 }
 errors++;
 }
-}
-let data13 = data12.user;
-if(typeof data13 === "string"){
-if(!pattern5.test(data13)){
-const err31 = {instancePath:instancePath+"/ssh/user",schemaPath:"#/properties/ssh/properties/user/pattern",keyword:"pattern",params:{pattern: "^[a-z_][a-z0-9_.-]*$"},message:"must match pattern \""+"^[a-z_][a-z0-9_.-]*$"+"\"",schema:"^[a-z_][a-z0-9_.-]*$",parentSchema:schema11.properties.ssh.properties.user,data:data13};
+if((typeof data12 == "number") && (isFinite(data12))){
+if(data12 > 107374182400 || isNaN(data12)){
+const err31 = {instancePath:instancePath+"/cluster/quota_backend_bytes",schemaPath:"#/properties/cluster/properties/quota_backend_bytes/maximum",keyword:"maximum",params:{comparison: "<=", limit: 107374182400},message:"must be <= 107374182400",schema:107374182400,parentSchema:schema11.properties.cluster.properties.quota_backend_bytes,data:data12};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -436,9 +422,8 @@ vErrors.push(err31);
 }
 errors++;
 }
-}
-else {
-const err32 = {instancePath:instancePath+"/ssh/user",schemaPath:"#/properties/ssh/properties/user/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.ssh.properties.user.type,parentSchema:schema11.properties.ssh.properties.user,data:data13};
+if(data12 < 1048576 || isNaN(data12)){
+const err32 = {instancePath:instancePath+"/cluster/quota_backend_bytes",schemaPath:"#/properties/cluster/properties/quota_backend_bytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1048576},message:"must be >= 1048576",schema:1048576,parentSchema:schema11.properties.cluster.properties.quota_backend_bytes,data:data12};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -447,9 +432,16 @@ vErrors.push(err32);
 }
 errors++;
 }
-let data14 = data12.port;
-if(!(((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14))) && (isFinite(data14)))){
-const err33 = {instancePath:instancePath+"/ssh/port",schemaPath:"#/properties/ssh/properties/port/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.ssh.properties.port.type,parentSchema:schema11.properties.ssh.properties.port,data:data14};
+}
+if(data0.auto_compaction !== undefined){
+let data13 = data0.auto_compaction;
+if(data13 && typeof data13 == "object" && !Array.isArray(data13)){
+if(data13.mode === undefined){
+data13.mode = "periodic";
+}
+for(const key2 in data13){
+if(!((key2 === "mode") || (key2 === "retention"))){
+const err33 = {instancePath:instancePath+"/cluster/auto_compaction",schemaPath:"#/properties/cluster/properties/auto_compaction/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.cluster.properties.auto_compaction,data:data13};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -458,9 +450,10 @@ vErrors.push(err33);
 }
 errors++;
 }
-if((typeof data14 == "number") && (isFinite(data14))){
-if(data14 > 65535 || isNaN(data14)){
-const err34 = {instancePath:instancePath+"/ssh/port",schemaPath:"#/properties/ssh/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema11.properties.ssh.properties.port,data:data14};
+}
+let data14 = data13.mode;
+if(!((data14 === "periodic") || (data14 === "revision"))){
+const err34 = {instancePath:instancePath+"/cluster/auto_compaction/mode",schemaPath:"#/properties/cluster/properties/auto_compaction/properties/mode/enum",keyword:"enum",params:{allowedValues: schema11.properties.cluster.properties.auto_compaction.properties.mode.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.cluster.properties.auto_compaction.properties.mode.enum,parentSchema:schema11.properties.cluster.properties.auto_compaction.properties.mode,data:data14};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -469,8 +462,10 @@ vErrors.push(err34);
 }
 errors++;
 }
-if(data14 < 1 || isNaN(data14)){
-const err35 = {instancePath:instancePath+"/ssh/port",schemaPath:"#/properties/ssh/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.ssh.properties.port,data:data14};
+if(data13.retention !== undefined){
+let data15 = data13.retention;
+if((typeof data15 !== "string") && (!(((typeof data15 == "number") && (!(data15 % 1) && !isNaN(data15))) && (isFinite(data15))))){
+const err35 = {instancePath:instancePath+"/cluster/auto_compaction/retention",schemaPath:"#/properties/cluster/properties/auto_compaction/properties/retention/type",keyword:"type",params:{type: schema11.properties.cluster.properties.auto_compaction.properties.retention.type},message:"must be string,integer",schema:schema11.properties.cluster.properties.auto_compaction.properties.retention.type,parentSchema:schema11.properties.cluster.properties.auto_compaction.properties.retention,data:data15};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -479,12 +474,9 @@ vErrors.push(err35);
 }
 errors++;
 }
-}
-if(data12.key !== undefined){
-let data15 = data12.key;
-if(typeof data15 === "string"){
-if(func3(data15) < 1){
-const err36 = {instancePath:instancePath+"/ssh/key",schemaPath:"#/properties/ssh/properties/key/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.ssh.properties.key,data:data15};
+if((typeof data15 == "number") && (isFinite(data15))){
+if(data15 < 0 || isNaN(data15)){
+const err36 = {instancePath:instancePath+"/cluster/auto_compaction/retention",schemaPath:"#/properties/cluster/properties/auto_compaction/properties/retention/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.cluster.properties.auto_compaction.properties.retention,data:data15};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -494,8 +486,9 @@ vErrors.push(err36);
 errors++;
 }
 }
-else {
-const err37 = {instancePath:instancePath+"/ssh/key",schemaPath:"#/properties/ssh/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.ssh.properties.key.type,parentSchema:schema11.properties.ssh.properties.key,data:data15};
+if(typeof data15 === "string"){
+if(!pattern5.test(data15)){
+const err37 = {instancePath:instancePath+"/cluster/auto_compaction/retention",schemaPath:"#/properties/cluster/properties/auto_compaction/properties/retention/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(s|m|h)?$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(s|m|h)?$"+"\"",schema:"^[0-9]+(\\.[0-9]+)?(s|m|h)?$",parentSchema:schema11.properties.cluster.properties.auto_compaction.properties.retention,data:data15};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -505,10 +498,10 @@ vErrors.push(err37);
 errors++;
 }
 }
-let data16 = data12.known_hosts;
-if(typeof data16 === "string"){
-if(func3(data16) < 1){
-const err38 = {instancePath:instancePath+"/ssh/known_hosts",schemaPath:"#/properties/ssh/properties/known_hosts/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.ssh.properties.known_hosts,data:data16};
+}
+}
+else {
+const err38 = {instancePath:instancePath+"/cluster/auto_compaction",schemaPath:"#/properties/cluster/properties/auto_compaction/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.cluster.properties.auto_compaction.type,parentSchema:schema11.properties.cluster.properties.auto_compaction,data:data13};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -518,8 +511,18 @@ vErrors.push(err38);
 errors++;
 }
 }
-else {
-const err39 = {instancePath:instancePath+"/ssh/known_hosts",schemaPath:"#/properties/ssh/properties/known_hosts/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.ssh.properties.known_hosts.type,parentSchema:schema11.properties.ssh.properties.known_hosts,data:data16};
+if(data0.corruption_check !== undefined){
+let data16 = data0.corruption_check;
+if(data16 && typeof data16 == "object" && !Array.isArray(data16)){
+if(data16.initial === undefined){
+data16.initial = true;
+}
+if(data16.interval === undefined){
+data16.interval = "5m";
+}
+for(const key3 in data16){
+if(!((key3 === "initial") || (key3 === "interval"))){
+const err39 = {instancePath:instancePath+"/cluster/corruption_check",schemaPath:"#/properties/cluster/properties/corruption_check/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.cluster.properties.corruption_check,data:data16};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -528,10 +531,10 @@ vErrors.push(err39);
 }
 errors++;
 }
-let data17 = data12.config;
-if(typeof data17 === "string"){
-if(func3(data17) < 1){
-const err40 = {instancePath:instancePath+"/ssh/config",schemaPath:"#/properties/ssh/properties/config/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.ssh.properties.config,data:data17};
+}
+let data17 = data16.initial;
+if(typeof data17 !== "boolean"){
+const err40 = {instancePath:instancePath+"/cluster/corruption_check/initial",schemaPath:"#/properties/cluster/properties/corruption_check/properties/initial/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.cluster.properties.corruption_check.properties.initial.type,parentSchema:schema11.properties.cluster.properties.corruption_check.properties.initial,data:data17};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -540,9 +543,10 @@ vErrors.push(err40);
 }
 errors++;
 }
-}
-else {
-const err41 = {instancePath:instancePath+"/ssh/config",schemaPath:"#/properties/ssh/properties/config/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.ssh.properties.config.type,parentSchema:schema11.properties.ssh.properties.config,data:data17};
+let data18 = data16.interval;
+if(typeof data18 === "string"){
+if(!pattern6.test(data18)){
+const err41 = {instancePath:instancePath+"/cluster/corruption_check/interval",schemaPath:"#/properties/cluster/properties/corruption_check/properties/interval/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$|^0$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$|^0$"+"\"",schema:"^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$|^0$",parentSchema:schema11.properties.cluster.properties.corruption_check.properties.interval,data:data18};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -551,9 +555,9 @@ vErrors.push(err41);
 }
 errors++;
 }
-let data18 = data12.sudo;
-if(typeof data18 !== "boolean"){
-const err42 = {instancePath:instancePath+"/ssh/sudo",schemaPath:"#/properties/ssh/properties/sudo/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.ssh.properties.sudo.type,parentSchema:schema11.properties.ssh.properties.sudo,data:data18};
+}
+else {
+const err42 = {instancePath:instancePath+"/cluster/corruption_check/interval",schemaPath:"#/properties/cluster/properties/corruption_check/properties/interval/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cluster.properties.corruption_check.properties.interval.type,parentSchema:schema11.properties.cluster.properties.corruption_check.properties.interval,data:data18};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -562,11 +566,9 @@ vErrors.push(err42);
 }
 errors++;
 }
-if(data12.bastion !== undefined){
-let data19 = data12.bastion;
-if(data19 && typeof data19 == "object" && !Array.isArray(data19)){
-if(data19.host === undefined){
-const err43 = {instancePath:instancePath+"/ssh/bastion",schemaPath:"#/properties/ssh/properties/bastion/required",keyword:"required",params:{missingProperty: "host"},message:"must have required property '"+"host"+"'",schema:schema11.properties.ssh.properties.bastion.required,parentSchema:schema11.properties.ssh.properties.bastion,data:data19};
+}
+else {
+const err43 = {instancePath:instancePath+"/cluster/corruption_check",schemaPath:"#/properties/cluster/properties/corruption_check/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.cluster.properties.corruption_check.type,parentSchema:schema11.properties.cluster.properties.corruption_check,data:data16};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -575,9 +577,11 @@ vErrors.push(err43);
 }
 errors++;
 }
-for(const key3 in data19){
-if(!((((key3 === "host") || (key3 === "port")) || (key3 === "user")) || (key3 === "key"))){
-const err44 = {instancePath:instancePath+"/ssh/bastion",schemaPath:"#/properties/ssh/properties/bastion/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.ssh.properties.bastion,data:data19};
+}
+let data19 = data0.pki_dir;
+if(typeof data19 === "string"){
+if(func3(data19) < 1){
+const err44 = {instancePath:instancePath+"/cluster/pki_dir",schemaPath:"#/properties/cluster/properties/pki_dir/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.cluster.properties.pki_dir,data:data19};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -587,11 +591,8 @@ vErrors.push(err44);
 errors++;
 }
 }
-if(data19.host !== undefined){
-let data20 = data19.host;
-if(typeof data20 === "string"){
-if(!pattern6.test(data20)){
-const err45 = {instancePath:instancePath+"/ssh/bastion/host",schemaPath:"#/properties/ssh/properties/bastion/properties/host/pattern",keyword:"pattern",params:{pattern: "^[^\\s@]+$"},message:"must match pattern \""+"^[^\\s@]+$"+"\"",schema:"^[^\\s@]+$",parentSchema:schema11.properties.ssh.properties.bastion.properties.host,data:data20};
+else {
+const err45 = {instancePath:instancePath+"/cluster/pki_dir",schemaPath:"#/properties/cluster/properties/pki_dir/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cluster.properties.pki_dir.type,parentSchema:schema11.properties.cluster.properties.pki_dir,data:data19};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -602,7 +603,7 @@ errors++;
 }
 }
 else {
-const err46 = {instancePath:instancePath+"/ssh/bastion/host",schemaPath:"#/properties/ssh/properties/bastion/properties/host/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.ssh.properties.bastion.properties.host.type,parentSchema:schema11.properties.ssh.properties.bastion.properties.host,data:data20};
+const err46 = {instancePath:instancePath+"/cluster",schemaPath:"#/properties/cluster/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.cluster.type,parentSchema:schema11.properties.cluster,data:data0};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -612,10 +613,27 @@ vErrors.push(err46);
 errors++;
 }
 }
-if(data19.port !== undefined){
-let data21 = data19.port;
-if(!(((typeof data21 == "number") && (!(data21 % 1) && !isNaN(data21))) && (isFinite(data21)))){
-const err47 = {instancePath:instancePath+"/ssh/bastion/port",schemaPath:"#/properties/ssh/properties/bastion/properties/port/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.ssh.properties.bastion.properties.port.type,parentSchema:schema11.properties.ssh.properties.bastion.properties.port,data:data21};
+if(data.ssh !== undefined){
+let data20 = data.ssh;
+if(data20 && typeof data20 == "object" && !Array.isArray(data20)){
+if(data20.user === undefined){
+data20.user = "root";
+}
+if(data20.port === undefined){
+data20.port = 22;
+}
+if(data20.known_hosts === undefined){
+data20.known_hosts = "~/.ssh/known_hosts";
+}
+if(data20.config === undefined){
+data20.config = "~/.ssh/config";
+}
+if(data20.sudo === undefined){
+data20.sudo = false;
+}
+for(const key4 in data20){
+if(!(((((((key4 === "user") || (key4 === "port")) || (key4 === "key")) || (key4 === "known_hosts")) || (key4 === "config")) || (key4 === "sudo")) || (key4 === "bastion"))){
+const err47 = {instancePath:instancePath+"/ssh",schemaPath:"#/properties/ssh/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.ssh,data:data20};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -624,9 +642,11 @@ vErrors.push(err47);
 }
 errors++;
 }
-if((typeof data21 == "number") && (isFinite(data21))){
-if(data21 > 65535 || isNaN(data21)){
-const err48 = {instancePath:instancePath+"/ssh/bastion/port",schemaPath:"#/properties/ssh/properties/bastion/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema11.properties.ssh.properties.bastion.properties.port,data:data21};
+}
+let data21 = data20.user;
+if(typeof data21 === "string"){
+if(!pattern7.test(data21)){
+const err48 = {instancePath:instancePath+"/ssh/user",schemaPath:"#/properties/ssh/properties/user/pattern",keyword:"pattern",params:{pattern: "^[a-z_][a-z0-9_.-]*$"},message:"must match pattern \""+"^[a-z_][a-z0-9_.-]*$"+"\"",schema:"^[a-z_][a-z0-9_.-]*$",parentSchema:schema11.properties.ssh.properties.user,data:data21};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -635,8 +655,9 @@ vErrors.push(err48);
 }
 errors++;
 }
-if(data21 < 1 || isNaN(data21)){
-const err49 = {instancePath:instancePath+"/ssh/bastion/port",schemaPath:"#/properties/ssh/properties/bastion/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.ssh.properties.bastion.properties.port,data:data21};
+}
+else {
+const err49 = {instancePath:instancePath+"/ssh/user",schemaPath:"#/properties/ssh/properties/user/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.ssh.properties.user.type,parentSchema:schema11.properties.ssh.properties.user,data:data21};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -645,13 +666,9 @@ vErrors.push(err49);
 }
 errors++;
 }
-}
-}
-if(data19.user !== undefined){
-let data22 = data19.user;
-if(typeof data22 === "string"){
-if(!pattern5.test(data22)){
-const err50 = {instancePath:instancePath+"/ssh/bastion/user",schemaPath:"#/properties/ssh/properties/bastion/properties/user/pattern",keyword:"pattern",params:{pattern: "^[a-z_][a-z0-9_.-]*$"},message:"must match pattern \""+"^[a-z_][a-z0-9_.-]*$"+"\"",schema:"^[a-z_][a-z0-9_.-]*$",parentSchema:schema11.properties.ssh.properties.bastion.properties.user,data:data22};
+let data22 = data20.port;
+if(!(((typeof data22 == "number") && (!(data22 % 1) && !isNaN(data22))) && (isFinite(data22)))){
+const err50 = {instancePath:instancePath+"/ssh/port",schemaPath:"#/properties/ssh/properties/port/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.ssh.properties.port.type,parentSchema:schema11.properties.ssh.properties.port,data:data22};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -660,9 +677,9 @@ vErrors.push(err50);
 }
 errors++;
 }
-}
-else {
-const err51 = {instancePath:instancePath+"/ssh/bastion/user",schemaPath:"#/properties/ssh/properties/bastion/properties/user/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.ssh.properties.bastion.properties.user.type,parentSchema:schema11.properties.ssh.properties.bastion.properties.user,data:data22};
+if((typeof data22 == "number") && (isFinite(data22))){
+if(data22 > 65535 || isNaN(data22)){
+const err51 = {instancePath:instancePath+"/ssh/port",schemaPath:"#/properties/ssh/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema11.properties.ssh.properties.port,data:data22};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -671,12 +688,8 @@ vErrors.push(err51);
 }
 errors++;
 }
-}
-if(data19.key !== undefined){
-let data23 = data19.key;
-if(typeof data23 === "string"){
-if(func3(data23) < 1){
-const err52 = {instancePath:instancePath+"/ssh/bastion/key",schemaPath:"#/properties/ssh/properties/bastion/properties/key/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.ssh.properties.bastion.properties.key,data:data23};
+if(data22 < 1 || isNaN(data22)){
+const err52 = {instancePath:instancePath+"/ssh/port",schemaPath:"#/properties/ssh/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.ssh.properties.port,data:data22};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -686,8 +699,11 @@ vErrors.push(err52);
 errors++;
 }
 }
-else {
-const err53 = {instancePath:instancePath+"/ssh/bastion/key",schemaPath:"#/properties/ssh/properties/bastion/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.ssh.properties.bastion.properties.key.type,parentSchema:schema11.properties.ssh.properties.bastion.properties.key,data:data23};
+if(data20.key !== undefined){
+let data23 = data20.key;
+if(typeof data23 === "string"){
+if(func3(data23) < 1){
+const err53 = {instancePath:instancePath+"/ssh/key",schemaPath:"#/properties/ssh/properties/key/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.ssh.properties.key,data:data23};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -697,9 +713,8 @@ vErrors.push(err53);
 errors++;
 }
 }
-}
 else {
-const err54 = {instancePath:instancePath+"/ssh/bastion",schemaPath:"#/properties/ssh/properties/bastion/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.ssh.properties.bastion.type,parentSchema:schema11.properties.ssh.properties.bastion,data:data19};
+const err54 = {instancePath:instancePath+"/ssh/key",schemaPath:"#/properties/ssh/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.ssh.properties.key.type,parentSchema:schema11.properties.ssh.properties.key,data:data23};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -709,9 +724,10 @@ vErrors.push(err54);
 errors++;
 }
 }
-}
-else {
-const err55 = {instancePath:instancePath+"/ssh",schemaPath:"#/properties/ssh/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.ssh.type,parentSchema:schema11.properties.ssh,data:data12};
+let data24 = data20.known_hosts;
+if(typeof data24 === "string"){
+if(func3(data24) < 1){
+const err55 = {instancePath:instancePath+"/ssh/known_hosts",schemaPath:"#/properties/ssh/properties/known_hosts/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.ssh.properties.known_hosts,data:data24};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -721,11 +737,8 @@ vErrors.push(err55);
 errors++;
 }
 }
-if(data.nodes !== undefined){
-let data24 = data.nodes;
-if(Array.isArray(data24)){
-if(data24.length > 7){
-const err56 = {instancePath:instancePath+"/nodes",schemaPath:"#/properties/nodes/maxItems",keyword:"maxItems",params:{limit: 7},message:"must NOT have more than 7 items",schema:7,parentSchema:schema11.properties.nodes,data:data24};
+else {
+const err56 = {instancePath:instancePath+"/ssh/known_hosts",schemaPath:"#/properties/ssh/properties/known_hosts/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.ssh.properties.known_hosts.type,parentSchema:schema11.properties.ssh.properties.known_hosts,data:data24};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -734,8 +747,10 @@ vErrors.push(err56);
 }
 errors++;
 }
-if(data24.length < 1){
-const err57 = {instancePath:instancePath+"/nodes",schemaPath:"#/properties/nodes/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.nodes,data:data24};
+let data25 = data20.config;
+if(typeof data25 === "string"){
+if(func3(data25) < 1){
+const err57 = {instancePath:instancePath+"/ssh/config",schemaPath:"#/properties/ssh/properties/config/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.ssh.properties.config,data:data25};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -744,12 +759,9 @@ vErrors.push(err57);
 }
 errors++;
 }
-const len1 = data24.length;
-for(let i1=0; i1<len1; i1++){
-let data25 = data24[i1];
-if(data25 && typeof data25 == "object" && !Array.isArray(data25)){
-if(data25.name === undefined){
-const err58 = {instancePath:instancePath+"/nodes/" + i1,schemaPath:"#/properties/nodes/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'",schema:schema11.properties.nodes.items.required,parentSchema:schema11.properties.nodes.items,data:data25};
+}
+else {
+const err58 = {instancePath:instancePath+"/ssh/config",schemaPath:"#/properties/ssh/properties/config/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.ssh.properties.config.type,parentSchema:schema11.properties.ssh.properties.config,data:data25};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -758,8 +770,9 @@ vErrors.push(err58);
 }
 errors++;
 }
-if(data25.ip === undefined){
-const err59 = {instancePath:instancePath+"/nodes/" + i1,schemaPath:"#/properties/nodes/items/required",keyword:"required",params:{missingProperty: "ip"},message:"must have required property '"+"ip"+"'",schema:schema11.properties.nodes.items.required,parentSchema:schema11.properties.nodes.items,data:data25};
+let data26 = data20.sudo;
+if(typeof data26 !== "boolean"){
+const err59 = {instancePath:instancePath+"/ssh/sudo",schemaPath:"#/properties/ssh/properties/sudo/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.ssh.properties.sudo.type,parentSchema:schema11.properties.ssh.properties.sudo,data:data26};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -768,9 +781,11 @@ vErrors.push(err59);
 }
 errors++;
 }
-for(const key4 in data25){
-if(!((((((key4 === "name") || (key4 === "ip")) || (key4 === "user")) || (key4 === "ssh_port")) || (key4 === "ssh_key")) || (key4 === "data_path"))){
-const err60 = {instancePath:instancePath+"/nodes/" + i1,schemaPath:"#/properties/nodes/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.nodes.items,data:data25};
+if(data20.bastion !== undefined){
+let data27 = data20.bastion;
+if(data27 && typeof data27 == "object" && !Array.isArray(data27)){
+if(data27.host === undefined){
+const err60 = {instancePath:instancePath+"/ssh/bastion",schemaPath:"#/properties/ssh/properties/bastion/required",keyword:"required",params:{missingProperty: "host"},message:"must have required property '"+"host"+"'",schema:schema11.properties.ssh.properties.bastion.required,parentSchema:schema11.properties.ssh.properties.bastion,data:data27};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -779,12 +794,9 @@ vErrors.push(err60);
 }
 errors++;
 }
-}
-if(data25.name !== undefined){
-let data26 = data25.name;
-if(typeof data26 === "string"){
-if(!pattern8.test(data26)){
-const err61 = {instancePath:instancePath+"/nodes/" + i1+"/name",schemaPath:"#/properties/nodes/items/properties/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"+"\"",schema:"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$",parentSchema:schema11.properties.nodes.items.properties.name,data:data26};
+for(const key5 in data27){
+if(!((((key5 === "host") || (key5 === "port")) || (key5 === "user")) || (key5 === "key"))){
+const err61 = {instancePath:instancePath+"/ssh/bastion",schemaPath:"#/properties/ssh/properties/bastion/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.ssh.properties.bastion,data:data27};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -794,8 +806,11 @@ vErrors.push(err61);
 errors++;
 }
 }
-else {
-const err62 = {instancePath:instancePath+"/nodes/" + i1+"/name",schemaPath:"#/properties/nodes/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.nodes.items.properties.name.type,parentSchema:schema11.properties.nodes.items.properties.name,data:data26};
+if(data27.host !== undefined){
+let data28 = data27.host;
+if(typeof data28 === "string"){
+if(!pattern8.test(data28)){
+const err62 = {instancePath:instancePath+"/ssh/bastion/host",schemaPath:"#/properties/ssh/properties/bastion/properties/host/pattern",keyword:"pattern",params:{pattern: "^[^\\s@]+$"},message:"must match pattern \""+"^[^\\s@]+$"+"\"",schema:"^[^\\s@]+$",parentSchema:schema11.properties.ssh.properties.bastion.properties.host,data:data28};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -805,10 +820,8 @@ vErrors.push(err62);
 errors++;
 }
 }
-if(data25.ip !== undefined){
-let data27 = data25.ip;
-if(typeof data27 !== "string"){
-const err63 = {instancePath:instancePath+"/nodes/" + i1+"/ip",schemaPath:"#/properties/nodes/items/properties/ip/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.nodes.items.properties.ip.type,parentSchema:schema11.properties.nodes.items.properties.ip,data:data27};
+else {
+const err63 = {instancePath:instancePath+"/ssh/bastion/host",schemaPath:"#/properties/ssh/properties/bastion/properties/host/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.ssh.properties.bastion.properties.host.type,parentSchema:schema11.properties.ssh.properties.bastion.properties.host,data:data28};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -817,12 +830,11 @@ vErrors.push(err63);
 }
 errors++;
 }
-const _errs61 = errors;
-let valid9 = false;
-const _errs62 = errors;
-if(typeof data27 === "string"){
-if(!(formats0.test(data27))){
-const err64 = {instancePath:instancePath+"/nodes/" + i1+"/ip",schemaPath:"#/properties/nodes/items/properties/ip/anyOf/0/format",keyword:"format",params:{format: "ipv4"},message:"must match format \""+"ipv4"+"\"",schema:"ipv4",parentSchema:schema11.properties.nodes.items.properties.ip.anyOf[0],data:data27};
+}
+if(data27.port !== undefined){
+let data29 = data27.port;
+if(!(((typeof data29 == "number") && (!(data29 % 1) && !isNaN(data29))) && (isFinite(data29)))){
+const err64 = {instancePath:instancePath+"/ssh/bastion/port",schemaPath:"#/properties/ssh/properties/bastion/properties/port/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.ssh.properties.bastion.properties.port.type,parentSchema:schema11.properties.ssh.properties.bastion.properties.port,data:data29};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -831,14 +843,9 @@ vErrors.push(err64);
 }
 errors++;
 }
-}
-var _valid0 = _errs62 === errors;
-valid9 = valid9 || _valid0;
-if(!valid9){
-const _errs63 = errors;
-if(typeof data27 === "string"){
-if(!(formats2.test(data27))){
-const err65 = {instancePath:instancePath+"/nodes/" + i1+"/ip",schemaPath:"#/properties/nodes/items/properties/ip/anyOf/1/format",keyword:"format",params:{format: "ipv6"},message:"must match format \""+"ipv6"+"\"",schema:"ipv6",parentSchema:schema11.properties.nodes.items.properties.ip.anyOf[1],data:data27};
+if((typeof data29 == "number") && (isFinite(data29))){
+if(data29 > 65535 || isNaN(data29)){
+const err65 = {instancePath:instancePath+"/ssh/bastion/port",schemaPath:"#/properties/ssh/properties/bastion/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema11.properties.ssh.properties.bastion.properties.port,data:data29};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -847,12 +854,8 @@ vErrors.push(err65);
 }
 errors++;
 }
-}
-var _valid0 = _errs63 === errors;
-valid9 = valid9 || _valid0;
-}
-if(!valid9){
-const err66 = {instancePath:instancePath+"/nodes/" + i1+"/ip",schemaPath:"#/properties/nodes/items/properties/ip/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema11.properties.nodes.items.properties.ip.anyOf,parentSchema:schema11.properties.nodes.items.properties.ip,data:data27};
+if(data29 < 1 || isNaN(data29)){
+const err66 = {instancePath:instancePath+"/ssh/bastion/port",schemaPath:"#/properties/ssh/properties/bastion/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.ssh.properties.bastion.properties.port,data:data29};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -861,23 +864,13 @@ vErrors.push(err66);
 }
 errors++;
 }
-else {
-errors = _errs61;
-if(vErrors !== null){
-if(_errs61){
-vErrors.length = _errs61;
-}
-else {
-vErrors = null;
 }
 }
-}
-}
-if(data25.user !== undefined){
-let data28 = data25.user;
-if(typeof data28 === "string"){
-if(!pattern5.test(data28)){
-const err67 = {instancePath:instancePath+"/nodes/" + i1+"/user",schemaPath:"#/properties/nodes/items/properties/user/pattern",keyword:"pattern",params:{pattern: "^[a-z_][a-z0-9_.-]*$"},message:"must match pattern \""+"^[a-z_][a-z0-9_.-]*$"+"\"",schema:"^[a-z_][a-z0-9_.-]*$",parentSchema:schema11.properties.nodes.items.properties.user,data:data28};
+if(data27.user !== undefined){
+let data30 = data27.user;
+if(typeof data30 === "string"){
+if(!pattern7.test(data30)){
+const err67 = {instancePath:instancePath+"/ssh/bastion/user",schemaPath:"#/properties/ssh/properties/bastion/properties/user/pattern",keyword:"pattern",params:{pattern: "^[a-z_][a-z0-9_.-]*$"},message:"must match pattern \""+"^[a-z_][a-z0-9_.-]*$"+"\"",schema:"^[a-z_][a-z0-9_.-]*$",parentSchema:schema11.properties.ssh.properties.bastion.properties.user,data:data30};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -888,7 +881,7 @@ errors++;
 }
 }
 else {
-const err68 = {instancePath:instancePath+"/nodes/" + i1+"/user",schemaPath:"#/properties/nodes/items/properties/user/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.nodes.items.properties.user.type,parentSchema:schema11.properties.nodes.items.properties.user,data:data28};
+const err68 = {instancePath:instancePath+"/ssh/bastion/user",schemaPath:"#/properties/ssh/properties/bastion/properties/user/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.ssh.properties.bastion.properties.user.type,parentSchema:schema11.properties.ssh.properties.bastion.properties.user,data:data30};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -898,10 +891,11 @@ vErrors.push(err68);
 errors++;
 }
 }
-if(data25.ssh_port !== undefined){
-let data29 = data25.ssh_port;
-if(!(((typeof data29 == "number") && (!(data29 % 1) && !isNaN(data29))) && (isFinite(data29)))){
-const err69 = {instancePath:instancePath+"/nodes/" + i1+"/ssh_port",schemaPath:"#/properties/nodes/items/properties/ssh_port/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.nodes.items.properties.ssh_port.type,parentSchema:schema11.properties.nodes.items.properties.ssh_port,data:data29};
+if(data27.key !== undefined){
+let data31 = data27.key;
+if(typeof data31 === "string"){
+if(func3(data31) < 1){
+const err69 = {instancePath:instancePath+"/ssh/bastion/key",schemaPath:"#/properties/ssh/properties/bastion/properties/key/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.ssh.properties.bastion.properties.key,data:data31};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -910,9 +904,9 @@ vErrors.push(err69);
 }
 errors++;
 }
-if((typeof data29 == "number") && (isFinite(data29))){
-if(data29 > 65535 || isNaN(data29)){
-const err70 = {instancePath:instancePath+"/nodes/" + i1+"/ssh_port",schemaPath:"#/properties/nodes/items/properties/ssh_port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema11.properties.nodes.items.properties.ssh_port,data:data29};
+}
+else {
+const err70 = {instancePath:instancePath+"/ssh/bastion/key",schemaPath:"#/properties/ssh/properties/bastion/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.ssh.properties.bastion.properties.key.type,parentSchema:schema11.properties.ssh.properties.bastion.properties.key,data:data31};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -921,8 +915,10 @@ vErrors.push(err70);
 }
 errors++;
 }
-if(data29 < 1 || isNaN(data29)){
-const err71 = {instancePath:instancePath+"/nodes/" + i1+"/ssh_port",schemaPath:"#/properties/nodes/items/properties/ssh_port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.nodes.items.properties.ssh_port,data:data29};
+}
+}
+else {
+const err71 = {instancePath:instancePath+"/ssh/bastion",schemaPath:"#/properties/ssh/properties/bastion/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.ssh.properties.bastion.type,parentSchema:schema11.properties.ssh.properties.bastion,data:data27};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -933,11 +929,8 @@ errors++;
 }
 }
 }
-if(data25.ssh_key !== undefined){
-let data30 = data25.ssh_key;
-if(typeof data30 === "string"){
-if(func3(data30) < 1){
-const err72 = {instancePath:instancePath+"/nodes/" + i1+"/ssh_key",schemaPath:"#/properties/nodes/items/properties/ssh_key/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.nodes.items.properties.ssh_key,data:data30};
+else {
+const err72 = {instancePath:instancePath+"/ssh",schemaPath:"#/properties/ssh/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.ssh.type,parentSchema:schema11.properties.ssh,data:data20};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -947,8 +940,11 @@ vErrors.push(err72);
 errors++;
 }
 }
-else {
-const err73 = {instancePath:instancePath+"/nodes/" + i1+"/ssh_key",schemaPath:"#/properties/nodes/items/properties/ssh_key/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.nodes.items.properties.ssh_key.type,parentSchema:schema11.properties.nodes.items.properties.ssh_key,data:data30};
+if(data.nodes !== undefined){
+let data32 = data.nodes;
+if(Array.isArray(data32)){
+if(data32.length > 7){
+const err73 = {instancePath:instancePath+"/nodes",schemaPath:"#/properties/nodes/maxItems",keyword:"maxItems",params:{limit: 7},message:"must NOT have more than 7 items",schema:7,parentSchema:schema11.properties.nodes,data:data32};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -957,12 +953,8 @@ vErrors.push(err73);
 }
 errors++;
 }
-}
-if(data25.data_path !== undefined){
-let data31 = data25.data_path;
-if(typeof data31 === "string"){
-if(!pattern3.test(data31)){
-const err74 = {instancePath:instancePath+"/nodes/" + i1+"/data_path",schemaPath:"#/properties/nodes/items/properties/data_path/pattern",keyword:"pattern",params:{pattern: "^(/(?!\\.\\.?/)(?!\\.\\.?$)[A-Za-z0-9._+@-]+){2,}$"},message:"must match pattern \""+"^(/(?!\\.\\.?/)(?!\\.\\.?$)[A-Za-z0-9._+@-]+){2,}$"+"\"",schema:"^(/(?!\\.\\.?/)(?!\\.\\.?$)[A-Za-z0-9._+@-]+){2,}$",parentSchema:schema11.properties.nodes.items.properties.data_path,data:data31};
+if(data32.length < 1){
+const err74 = {instancePath:instancePath+"/nodes",schemaPath:"#/properties/nodes/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.nodes,data:data32};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -971,9 +963,12 @@ vErrors.push(err74);
 }
 errors++;
 }
-}
-else {
-const err75 = {instancePath:instancePath+"/nodes/" + i1+"/data_path",schemaPath:"#/properties/nodes/items/properties/data_path/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.nodes.items.properties.data_path.type,parentSchema:schema11.properties.nodes.items.properties.data_path,data:data31};
+const len1 = data32.length;
+for(let i1=0; i1<len1; i1++){
+let data33 = data32[i1];
+if(data33 && typeof data33 == "object" && !Array.isArray(data33)){
+if(data33.name === undefined){
+const err75 = {instancePath:instancePath+"/nodes/" + i1,schemaPath:"#/properties/nodes/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'",schema:schema11.properties.nodes.items.required,parentSchema:schema11.properties.nodes.items,data:data33};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -982,10 +977,8 @@ vErrors.push(err75);
 }
 errors++;
 }
-}
-}
-else {
-const err76 = {instancePath:instancePath+"/nodes/" + i1,schemaPath:"#/properties/nodes/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.nodes.items.type,parentSchema:schema11.properties.nodes.items,data:data25};
+if(data33.ip === undefined){
+const err76 = {instancePath:instancePath+"/nodes/" + i1,schemaPath:"#/properties/nodes/items/required",keyword:"required",params:{missingProperty: "ip"},message:"must have required property '"+"ip"+"'",schema:schema11.properties.nodes.items.required,parentSchema:schema11.properties.nodes.items,data:data33};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -994,10 +987,9 @@ vErrors.push(err76);
 }
 errors++;
 }
-}
-}
-else {
-const err77 = {instancePath:instancePath+"/nodes",schemaPath:"#/properties/nodes/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.nodes.type,parentSchema:schema11.properties.nodes,data:data24};
+for(const key6 in data33){
+if(!((((((key6 === "name") || (key6 === "ip")) || (key6 === "user")) || (key6 === "ssh_port")) || (key6 === "ssh_key")) || (key6 === "data_path"))){
+const err77 = {instancePath:instancePath+"/nodes/" + i1,schemaPath:"#/properties/nodes/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.nodes.items,data:data33};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -1007,39 +999,11 @@ vErrors.push(err77);
 errors++;
 }
 }
-if(data.checks !== undefined){
-let data32 = data.checks;
-if(data32 && typeof data32 == "object" && !Array.isArray(data32)){
-if(data32.min_cpus_warn === undefined){
-data32.min_cpus_warn = 4;
-}
-if(data32.min_cpus_fail === undefined){
-data32.min_cpus_fail = 2;
-}
-if(data32.min_memory_gb_warn === undefined){
-data32.min_memory_gb_warn = 8;
-}
-if(data32.min_free_gb_warn === undefined){
-data32.min_free_gb_warn = 8;
-}
-if(data32.min_free_gb_fail === undefined){
-data32.min_free_gb_fail = 2;
-}
-if(data32.fsync_p99_ms_warn === undefined){
-data32.fsync_p99_ms_warn = 10;
-}
-if(data32.fsync_mean_ms_warn === undefined){
-data32.fsync_mean_ms_warn = 5;
-}
-if(data32.clock_offset_ms_warn === undefined){
-data32.clock_offset_ms_warn = 100;
-}
-if(data32.clock_offset_ms_fail === undefined){
-data32.clock_offset_ms_fail = 1000;
-}
-for(const key5 in data32){
-if(!(func2.call(schema11.properties.checks.properties, key5))){
-const err78 = {instancePath:instancePath+"/checks",schemaPath:"#/properties/checks/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.checks,data:data32};
+if(data33.name !== undefined){
+let data34 = data33.name;
+if(typeof data34 === "string"){
+if(!pattern10.test(data34)){
+const err78 = {instancePath:instancePath+"/nodes/" + i1+"/name",schemaPath:"#/properties/nodes/items/properties/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"+"\"",schema:"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$",parentSchema:schema11.properties.nodes.items.properties.name,data:data34};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -1049,9 +1013,8 @@ vErrors.push(err78);
 errors++;
 }
 }
-let data33 = data32.min_cpus_warn;
-if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
-const err79 = {instancePath:instancePath+"/checks/min_cpus_warn",schemaPath:"#/properties/checks/properties/min_cpus_warn/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.checks.properties.min_cpus_warn.type,parentSchema:schema11.properties.checks.properties.min_cpus_warn,data:data33};
+else {
+const err79 = {instancePath:instancePath+"/nodes/" + i1+"/name",schemaPath:"#/properties/nodes/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.nodes.items.properties.name.type,parentSchema:schema11.properties.nodes.items.properties.name,data:data34};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -1060,9 +1023,11 @@ vErrors.push(err79);
 }
 errors++;
 }
-if((typeof data33 == "number") && (isFinite(data33))){
-if(data33 < 1 || isNaN(data33)){
-const err80 = {instancePath:instancePath+"/checks/min_cpus_warn",schemaPath:"#/properties/checks/properties/min_cpus_warn/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.checks.properties.min_cpus_warn,data:data33};
+}
+if(data33.ip !== undefined){
+let data35 = data33.ip;
+if(typeof data35 !== "string"){
+const err80 = {instancePath:instancePath+"/nodes/" + i1+"/ip",schemaPath:"#/properties/nodes/items/properties/ip/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.nodes.items.properties.ip.type,parentSchema:schema11.properties.nodes.items.properties.ip,data:data35};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -1071,10 +1036,12 @@ vErrors.push(err80);
 }
 errors++;
 }
-}
-let data34 = data32.min_cpus_fail;
-if(!(((typeof data34 == "number") && (!(data34 % 1) && !isNaN(data34))) && (isFinite(data34)))){
-const err81 = {instancePath:instancePath+"/checks/min_cpus_fail",schemaPath:"#/properties/checks/properties/min_cpus_fail/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.checks.properties.min_cpus_fail.type,parentSchema:schema11.properties.checks.properties.min_cpus_fail,data:data34};
+const _errs78 = errors;
+let valid11 = false;
+const _errs79 = errors;
+if(typeof data35 === "string"){
+if(!(formats0.test(data35))){
+const err81 = {instancePath:instancePath+"/nodes/" + i1+"/ip",schemaPath:"#/properties/nodes/items/properties/ip/anyOf/0/format",keyword:"format",params:{format: "ipv4"},message:"must match format \""+"ipv4"+"\"",schema:"ipv4",parentSchema:schema11.properties.nodes.items.properties.ip.anyOf[0],data:data35};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -1083,9 +1050,14 @@ vErrors.push(err81);
 }
 errors++;
 }
-if((typeof data34 == "number") && (isFinite(data34))){
-if(data34 < 1 || isNaN(data34)){
-const err82 = {instancePath:instancePath+"/checks/min_cpus_fail",schemaPath:"#/properties/checks/properties/min_cpus_fail/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.checks.properties.min_cpus_fail,data:data34};
+}
+var _valid0 = _errs79 === errors;
+valid11 = valid11 || _valid0;
+if(!valid11){
+const _errs80 = errors;
+if(typeof data35 === "string"){
+if(!(formats2.test(data35))){
+const err82 = {instancePath:instancePath+"/nodes/" + i1+"/ip",schemaPath:"#/properties/nodes/items/properties/ip/anyOf/1/format",keyword:"format",params:{format: "ipv6"},message:"must match format \""+"ipv6"+"\"",schema:"ipv6",parentSchema:schema11.properties.nodes.items.properties.ip.anyOf[1],data:data35};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -1095,10 +1067,11 @@ vErrors.push(err82);
 errors++;
 }
 }
-let data35 = data32.min_memory_gb_warn;
-if((typeof data35 == "number") && (isFinite(data35))){
-if(data35 < 0 || isNaN(data35)){
-const err83 = {instancePath:instancePath+"/checks/min_memory_gb_warn",schemaPath:"#/properties/checks/properties/min_memory_gb_warn/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.checks.properties.min_memory_gb_warn,data:data35};
+var _valid0 = _errs80 === errors;
+valid11 = valid11 || _valid0;
+}
+if(!valid11){
+const err83 = {instancePath:instancePath+"/nodes/" + i1+"/ip",schemaPath:"#/properties/nodes/items/properties/ip/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema11.properties.nodes.items.properties.ip.anyOf,parentSchema:schema11.properties.nodes.items.properties.ip,data:data35};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -1107,9 +1080,23 @@ vErrors.push(err83);
 }
 errors++;
 }
+else {
+errors = _errs78;
+if(vErrors !== null){
+if(_errs78){
+vErrors.length = _errs78;
 }
 else {
-const err84 = {instancePath:instancePath+"/checks/min_memory_gb_warn",schemaPath:"#/properties/checks/properties/min_memory_gb_warn/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.checks.properties.min_memory_gb_warn.type,parentSchema:schema11.properties.checks.properties.min_memory_gb_warn,data:data35};
+vErrors = null;
+}
+}
+}
+}
+if(data33.user !== undefined){
+let data36 = data33.user;
+if(typeof data36 === "string"){
+if(!pattern7.test(data36)){
+const err84 = {instancePath:instancePath+"/nodes/" + i1+"/user",schemaPath:"#/properties/nodes/items/properties/user/pattern",keyword:"pattern",params:{pattern: "^[a-z_][a-z0-9_.-]*$"},message:"must match pattern \""+"^[a-z_][a-z0-9_.-]*$"+"\"",schema:"^[a-z_][a-z0-9_.-]*$",parentSchema:schema11.properties.nodes.items.properties.user,data:data36};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -1118,10 +1105,9 @@ vErrors.push(err84);
 }
 errors++;
 }
-let data36 = data32.min_free_gb_warn;
-if((typeof data36 == "number") && (isFinite(data36))){
-if(data36 < 0 || isNaN(data36)){
-const err85 = {instancePath:instancePath+"/checks/min_free_gb_warn",schemaPath:"#/properties/checks/properties/min_free_gb_warn/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.checks.properties.min_free_gb_warn,data:data36};
+}
+else {
+const err85 = {instancePath:instancePath+"/nodes/" + i1+"/user",schemaPath:"#/properties/nodes/items/properties/user/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.nodes.items.properties.user.type,parentSchema:schema11.properties.nodes.items.properties.user,data:data36};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -1131,8 +1117,10 @@ vErrors.push(err85);
 errors++;
 }
 }
-else {
-const err86 = {instancePath:instancePath+"/checks/min_free_gb_warn",schemaPath:"#/properties/checks/properties/min_free_gb_warn/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.checks.properties.min_free_gb_warn.type,parentSchema:schema11.properties.checks.properties.min_free_gb_warn,data:data36};
+if(data33.ssh_port !== undefined){
+let data37 = data33.ssh_port;
+if(!(((typeof data37 == "number") && (!(data37 % 1) && !isNaN(data37))) && (isFinite(data37)))){
+const err86 = {instancePath:instancePath+"/nodes/" + i1+"/ssh_port",schemaPath:"#/properties/nodes/items/properties/ssh_port/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.nodes.items.properties.ssh_port.type,parentSchema:schema11.properties.nodes.items.properties.ssh_port,data:data37};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -1141,10 +1129,9 @@ vErrors.push(err86);
 }
 errors++;
 }
-let data37 = data32.min_free_gb_fail;
 if((typeof data37 == "number") && (isFinite(data37))){
-if(data37 < 0 || isNaN(data37)){
-const err87 = {instancePath:instancePath+"/checks/min_free_gb_fail",schemaPath:"#/properties/checks/properties/min_free_gb_fail/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.checks.properties.min_free_gb_fail,data:data37};
+if(data37 > 65535 || isNaN(data37)){
+const err87 = {instancePath:instancePath+"/nodes/" + i1+"/ssh_port",schemaPath:"#/properties/nodes/items/properties/ssh_port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema11.properties.nodes.items.properties.ssh_port,data:data37};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -1153,9 +1140,8 @@ vErrors.push(err87);
 }
 errors++;
 }
-}
-else {
-const err88 = {instancePath:instancePath+"/checks/min_free_gb_fail",schemaPath:"#/properties/checks/properties/min_free_gb_fail/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.checks.properties.min_free_gb_fail.type,parentSchema:schema11.properties.checks.properties.min_free_gb_fail,data:data37};
+if(data37 < 1 || isNaN(data37)){
+const err88 = {instancePath:instancePath+"/nodes/" + i1+"/ssh_port",schemaPath:"#/properties/nodes/items/properties/ssh_port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.nodes.items.properties.ssh_port,data:data37};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -1164,10 +1150,13 @@ vErrors.push(err88);
 }
 errors++;
 }
-let data38 = data32.fsync_p99_ms_warn;
-if((typeof data38 == "number") && (isFinite(data38))){
-if(data38 < 0 || isNaN(data38)){
-const err89 = {instancePath:instancePath+"/checks/fsync_p99_ms_warn",schemaPath:"#/properties/checks/properties/fsync_p99_ms_warn/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.checks.properties.fsync_p99_ms_warn,data:data38};
+}
+}
+if(data33.ssh_key !== undefined){
+let data38 = data33.ssh_key;
+if(typeof data38 === "string"){
+if(func3(data38) < 1){
+const err89 = {instancePath:instancePath+"/nodes/" + i1+"/ssh_key",schemaPath:"#/properties/nodes/items/properties/ssh_key/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.nodes.items.properties.ssh_key,data:data38};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -1178,7 +1167,7 @@ errors++;
 }
 }
 else {
-const err90 = {instancePath:instancePath+"/checks/fsync_p99_ms_warn",schemaPath:"#/properties/checks/properties/fsync_p99_ms_warn/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.checks.properties.fsync_p99_ms_warn.type,parentSchema:schema11.properties.checks.properties.fsync_p99_ms_warn,data:data38};
+const err90 = {instancePath:instancePath+"/nodes/" + i1+"/ssh_key",schemaPath:"#/properties/nodes/items/properties/ssh_key/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.nodes.items.properties.ssh_key.type,parentSchema:schema11.properties.nodes.items.properties.ssh_key,data:data38};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -1187,10 +1176,12 @@ vErrors.push(err90);
 }
 errors++;
 }
-let data39 = data32.fsync_mean_ms_warn;
-if((typeof data39 == "number") && (isFinite(data39))){
-if(data39 < 0 || isNaN(data39)){
-const err91 = {instancePath:instancePath+"/checks/fsync_mean_ms_warn",schemaPath:"#/properties/checks/properties/fsync_mean_ms_warn/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.checks.properties.fsync_mean_ms_warn,data:data39};
+}
+if(data33.data_path !== undefined){
+let data39 = data33.data_path;
+if(typeof data39 === "string"){
+if(!pattern3.test(data39)){
+const err91 = {instancePath:instancePath+"/nodes/" + i1+"/data_path",schemaPath:"#/properties/nodes/items/properties/data_path/pattern",keyword:"pattern",params:{pattern: "^(/(?!\\.\\.?/)(?!\\.\\.?$)[A-Za-z0-9._+@-]+){2,}$"},message:"must match pattern \""+"^(/(?!\\.\\.?/)(?!\\.\\.?$)[A-Za-z0-9._+@-]+){2,}$"+"\"",schema:"^(/(?!\\.\\.?/)(?!\\.\\.?$)[A-Za-z0-9._+@-]+){2,}$",parentSchema:schema11.properties.nodes.items.properties.data_path,data:data39};
 if(vErrors === null){
 vErrors = [err91];
 }
@@ -1201,7 +1192,7 @@ errors++;
 }
 }
 else {
-const err92 = {instancePath:instancePath+"/checks/fsync_mean_ms_warn",schemaPath:"#/properties/checks/properties/fsync_mean_ms_warn/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.checks.properties.fsync_mean_ms_warn.type,parentSchema:schema11.properties.checks.properties.fsync_mean_ms_warn,data:data39};
+const err92 = {instancePath:instancePath+"/nodes/" + i1+"/data_path",schemaPath:"#/properties/nodes/items/properties/data_path/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.nodes.items.properties.data_path.type,parentSchema:schema11.properties.nodes.items.properties.data_path,data:data39};
 if(vErrors === null){
 vErrors = [err92];
 }
@@ -1210,10 +1201,10 @@ vErrors.push(err92);
 }
 errors++;
 }
-let data40 = data32.clock_offset_ms_warn;
-if((typeof data40 == "number") && (isFinite(data40))){
-if(data40 < 0 || isNaN(data40)){
-const err93 = {instancePath:instancePath+"/checks/clock_offset_ms_warn",schemaPath:"#/properties/checks/properties/clock_offset_ms_warn/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.checks.properties.clock_offset_ms_warn,data:data40};
+}
+}
+else {
+const err93 = {instancePath:instancePath+"/nodes/" + i1,schemaPath:"#/properties/nodes/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.nodes.items.type,parentSchema:schema11.properties.nodes.items,data:data33};
 if(vErrors === null){
 vErrors = [err93];
 }
@@ -1223,8 +1214,9 @@ vErrors.push(err93);
 errors++;
 }
 }
+}
 else {
-const err94 = {instancePath:instancePath+"/checks/clock_offset_ms_warn",schemaPath:"#/properties/checks/properties/clock_offset_ms_warn/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.checks.properties.clock_offset_ms_warn.type,parentSchema:schema11.properties.checks.properties.clock_offset_ms_warn,data:data40};
+const err94 = {instancePath:instancePath+"/nodes",schemaPath:"#/properties/nodes/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.nodes.type,parentSchema:schema11.properties.nodes,data:data32};
 if(vErrors === null){
 vErrors = [err94];
 }
@@ -1233,10 +1225,40 @@ vErrors.push(err94);
 }
 errors++;
 }
-let data41 = data32.clock_offset_ms_fail;
-if((typeof data41 == "number") && (isFinite(data41))){
-if(data41 < 0 || isNaN(data41)){
-const err95 = {instancePath:instancePath+"/checks/clock_offset_ms_fail",schemaPath:"#/properties/checks/properties/clock_offset_ms_fail/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.checks.properties.clock_offset_ms_fail,data:data41};
+}
+if(data.checks !== undefined){
+let data40 = data.checks;
+if(data40 && typeof data40 == "object" && !Array.isArray(data40)){
+if(data40.min_cpus_warn === undefined){
+data40.min_cpus_warn = 4;
+}
+if(data40.min_cpus_fail === undefined){
+data40.min_cpus_fail = 2;
+}
+if(data40.min_memory_gb_warn === undefined){
+data40.min_memory_gb_warn = 8;
+}
+if(data40.min_free_gb_warn === undefined){
+data40.min_free_gb_warn = 8;
+}
+if(data40.min_free_gb_fail === undefined){
+data40.min_free_gb_fail = 2;
+}
+if(data40.fsync_p99_ms_warn === undefined){
+data40.fsync_p99_ms_warn = 10;
+}
+if(data40.fsync_mean_ms_warn === undefined){
+data40.fsync_mean_ms_warn = 5;
+}
+if(data40.clock_offset_ms_warn === undefined){
+data40.clock_offset_ms_warn = 100;
+}
+if(data40.clock_offset_ms_fail === undefined){
+data40.clock_offset_ms_fail = 1000;
+}
+for(const key7 in data40){
+if(!(func2.call(schema11.properties.checks.properties, key7))){
+const err95 = {instancePath:instancePath+"/checks",schemaPath:"#/properties/checks/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.checks,data:data40};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -1246,8 +1268,9 @@ vErrors.push(err95);
 errors++;
 }
 }
-else {
-const err96 = {instancePath:instancePath+"/checks/clock_offset_ms_fail",schemaPath:"#/properties/checks/properties/clock_offset_ms_fail/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.checks.properties.clock_offset_ms_fail.type,parentSchema:schema11.properties.checks.properties.clock_offset_ms_fail,data:data41};
+let data41 = data40.min_cpus_warn;
+if(!(((typeof data41 == "number") && (!(data41 % 1) && !isNaN(data41))) && (isFinite(data41)))){
+const err96 = {instancePath:instancePath+"/checks/min_cpus_warn",schemaPath:"#/properties/checks/properties/min_cpus_warn/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.checks.properties.min_cpus_warn.type,parentSchema:schema11.properties.checks.properties.min_cpus_warn,data:data41};
 if(vErrors === null){
 vErrors = [err96];
 }
@@ -1256,9 +1279,9 @@ vErrors.push(err96);
 }
 errors++;
 }
-}
-else {
-const err97 = {instancePath:instancePath+"/checks",schemaPath:"#/properties/checks/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.checks.type,parentSchema:schema11.properties.checks,data:data32};
+if((typeof data41 == "number") && (isFinite(data41))){
+if(data41 < 1 || isNaN(data41)){
+const err97 = {instancePath:instancePath+"/checks/min_cpus_warn",schemaPath:"#/properties/checks/properties/min_cpus_warn/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.checks.properties.min_cpus_warn,data:data41};
 if(vErrors === null){
 vErrors = [err97];
 }
@@ -1268,14 +1291,210 @@ vErrors.push(err97);
 errors++;
 }
 }
-}
-else {
-const err98 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.type,parentSchema:schema11,data};
+let data42 = data40.min_cpus_fail;
+if(!(((typeof data42 == "number") && (!(data42 % 1) && !isNaN(data42))) && (isFinite(data42)))){
+const err98 = {instancePath:instancePath+"/checks/min_cpus_fail",schemaPath:"#/properties/checks/properties/min_cpus_fail/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.checks.properties.min_cpus_fail.type,parentSchema:schema11.properties.checks.properties.min_cpus_fail,data:data42};
 if(vErrors === null){
 vErrors = [err98];
 }
 else {
 vErrors.push(err98);
+}
+errors++;
+}
+if((typeof data42 == "number") && (isFinite(data42))){
+if(data42 < 1 || isNaN(data42)){
+const err99 = {instancePath:instancePath+"/checks/min_cpus_fail",schemaPath:"#/properties/checks/properties/min_cpus_fail/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.checks.properties.min_cpus_fail,data:data42};
+if(vErrors === null){
+vErrors = [err99];
+}
+else {
+vErrors.push(err99);
+}
+errors++;
+}
+}
+let data43 = data40.min_memory_gb_warn;
+if((typeof data43 == "number") && (isFinite(data43))){
+if(data43 < 0 || isNaN(data43)){
+const err100 = {instancePath:instancePath+"/checks/min_memory_gb_warn",schemaPath:"#/properties/checks/properties/min_memory_gb_warn/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.checks.properties.min_memory_gb_warn,data:data43};
+if(vErrors === null){
+vErrors = [err100];
+}
+else {
+vErrors.push(err100);
+}
+errors++;
+}
+}
+else {
+const err101 = {instancePath:instancePath+"/checks/min_memory_gb_warn",schemaPath:"#/properties/checks/properties/min_memory_gb_warn/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.checks.properties.min_memory_gb_warn.type,parentSchema:schema11.properties.checks.properties.min_memory_gb_warn,data:data43};
+if(vErrors === null){
+vErrors = [err101];
+}
+else {
+vErrors.push(err101);
+}
+errors++;
+}
+let data44 = data40.min_free_gb_warn;
+if((typeof data44 == "number") && (isFinite(data44))){
+if(data44 < 0 || isNaN(data44)){
+const err102 = {instancePath:instancePath+"/checks/min_free_gb_warn",schemaPath:"#/properties/checks/properties/min_free_gb_warn/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.checks.properties.min_free_gb_warn,data:data44};
+if(vErrors === null){
+vErrors = [err102];
+}
+else {
+vErrors.push(err102);
+}
+errors++;
+}
+}
+else {
+const err103 = {instancePath:instancePath+"/checks/min_free_gb_warn",schemaPath:"#/properties/checks/properties/min_free_gb_warn/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.checks.properties.min_free_gb_warn.type,parentSchema:schema11.properties.checks.properties.min_free_gb_warn,data:data44};
+if(vErrors === null){
+vErrors = [err103];
+}
+else {
+vErrors.push(err103);
+}
+errors++;
+}
+let data45 = data40.min_free_gb_fail;
+if((typeof data45 == "number") && (isFinite(data45))){
+if(data45 < 0 || isNaN(data45)){
+const err104 = {instancePath:instancePath+"/checks/min_free_gb_fail",schemaPath:"#/properties/checks/properties/min_free_gb_fail/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.checks.properties.min_free_gb_fail,data:data45};
+if(vErrors === null){
+vErrors = [err104];
+}
+else {
+vErrors.push(err104);
+}
+errors++;
+}
+}
+else {
+const err105 = {instancePath:instancePath+"/checks/min_free_gb_fail",schemaPath:"#/properties/checks/properties/min_free_gb_fail/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.checks.properties.min_free_gb_fail.type,parentSchema:schema11.properties.checks.properties.min_free_gb_fail,data:data45};
+if(vErrors === null){
+vErrors = [err105];
+}
+else {
+vErrors.push(err105);
+}
+errors++;
+}
+let data46 = data40.fsync_p99_ms_warn;
+if((typeof data46 == "number") && (isFinite(data46))){
+if(data46 < 0 || isNaN(data46)){
+const err106 = {instancePath:instancePath+"/checks/fsync_p99_ms_warn",schemaPath:"#/properties/checks/properties/fsync_p99_ms_warn/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.checks.properties.fsync_p99_ms_warn,data:data46};
+if(vErrors === null){
+vErrors = [err106];
+}
+else {
+vErrors.push(err106);
+}
+errors++;
+}
+}
+else {
+const err107 = {instancePath:instancePath+"/checks/fsync_p99_ms_warn",schemaPath:"#/properties/checks/properties/fsync_p99_ms_warn/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.checks.properties.fsync_p99_ms_warn.type,parentSchema:schema11.properties.checks.properties.fsync_p99_ms_warn,data:data46};
+if(vErrors === null){
+vErrors = [err107];
+}
+else {
+vErrors.push(err107);
+}
+errors++;
+}
+let data47 = data40.fsync_mean_ms_warn;
+if((typeof data47 == "number") && (isFinite(data47))){
+if(data47 < 0 || isNaN(data47)){
+const err108 = {instancePath:instancePath+"/checks/fsync_mean_ms_warn",schemaPath:"#/properties/checks/properties/fsync_mean_ms_warn/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.checks.properties.fsync_mean_ms_warn,data:data47};
+if(vErrors === null){
+vErrors = [err108];
+}
+else {
+vErrors.push(err108);
+}
+errors++;
+}
+}
+else {
+const err109 = {instancePath:instancePath+"/checks/fsync_mean_ms_warn",schemaPath:"#/properties/checks/properties/fsync_mean_ms_warn/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.checks.properties.fsync_mean_ms_warn.type,parentSchema:schema11.properties.checks.properties.fsync_mean_ms_warn,data:data47};
+if(vErrors === null){
+vErrors = [err109];
+}
+else {
+vErrors.push(err109);
+}
+errors++;
+}
+let data48 = data40.clock_offset_ms_warn;
+if((typeof data48 == "number") && (isFinite(data48))){
+if(data48 < 0 || isNaN(data48)){
+const err110 = {instancePath:instancePath+"/checks/clock_offset_ms_warn",schemaPath:"#/properties/checks/properties/clock_offset_ms_warn/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.checks.properties.clock_offset_ms_warn,data:data48};
+if(vErrors === null){
+vErrors = [err110];
+}
+else {
+vErrors.push(err110);
+}
+errors++;
+}
+}
+else {
+const err111 = {instancePath:instancePath+"/checks/clock_offset_ms_warn",schemaPath:"#/properties/checks/properties/clock_offset_ms_warn/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.checks.properties.clock_offset_ms_warn.type,parentSchema:schema11.properties.checks.properties.clock_offset_ms_warn,data:data48};
+if(vErrors === null){
+vErrors = [err111];
+}
+else {
+vErrors.push(err111);
+}
+errors++;
+}
+let data49 = data40.clock_offset_ms_fail;
+if((typeof data49 == "number") && (isFinite(data49))){
+if(data49 < 0 || isNaN(data49)){
+const err112 = {instancePath:instancePath+"/checks/clock_offset_ms_fail",schemaPath:"#/properties/checks/properties/clock_offset_ms_fail/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.checks.properties.clock_offset_ms_fail,data:data49};
+if(vErrors === null){
+vErrors = [err112];
+}
+else {
+vErrors.push(err112);
+}
+errors++;
+}
+}
+else {
+const err113 = {instancePath:instancePath+"/checks/clock_offset_ms_fail",schemaPath:"#/properties/checks/properties/clock_offset_ms_fail/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.checks.properties.clock_offset_ms_fail.type,parentSchema:schema11.properties.checks.properties.clock_offset_ms_fail,data:data49};
+if(vErrors === null){
+vErrors = [err113];
+}
+else {
+vErrors.push(err113);
+}
+errors++;
+}
+}
+else {
+const err114 = {instancePath:instancePath+"/checks",schemaPath:"#/properties/checks/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.checks.type,parentSchema:schema11.properties.checks,data:data40};
+if(vErrors === null){
+vErrors = [err114];
+}
+else {
+vErrors.push(err114);
+}
+errors++;
+}
+}
+}
+else {
+const err115 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.type,parentSchema:schema11,data};
+if(vErrors === null){
+vErrors = [err115];
+}
+else {
+vErrors.push(err115);
 }
 errors++;
 }

@@ -3,6 +3,7 @@
 
 import type { ClusterSpec, Inventory, NodeSpec } from '../inventory/types.js';
 import { inContainer } from '../pki/layout.js';
+import { corruptionFlags, imageVersion } from './etcd-version.js';
 
 /** Where the member's data lives inside the container; the host's data path is mounted here. */
 export const CONTAINER_DATA_DIR = '/var/lib/etcd';
@@ -29,6 +30,11 @@ export function clientUrl(node: NodeSpec, cluster: ClusterSpec): string {
 
 export function peerUrl(node: NodeSpec, cluster: ClusterSpec): string {
   return `${scheme(cluster)}://${urlHost(node.ip)}:${cluster.peerPort}`;
+}
+
+/** Plain http even with the cluster PKI: metrics are read on the host itself and must not need a client certificate. */
+export function metricsUrl(node: NodeSpec, cluster: ClusterSpec): string {
+  return `http://${urlHost(node.ip)}:${cluster.metricsPort}`;
 }
 
 /** Server and peer certificates, and certificate authentication of every client and peer, from the cluster CA. */
@@ -63,10 +69,22 @@ export function memberFlags(inventory: Inventory, node: NodeSpec, state: Cluster
     `--advertise-client-urls=${clientUrl(node, cluster)}`,
     `--listen-peer-urls=${s}://${anyAddress(node)}:${cluster.peerPort}`,
     `--initial-advertise-peer-urls=${peerUrl(node, cluster)}`,
+    `--listen-metrics-urls=${metricsUrl(node, cluster)}`,
     `--initial-cluster=${initialCluster(inventory.nodes, cluster)}`,
     `--initial-cluster-token=${cluster.token}`,
     `--initial-cluster-state=${state}`,
     ...tlsFlags(cluster),
+    ...maintenanceFlags(cluster),
     ...cluster.extraFlags,
+  ];
+}
+
+/** Space quota, automatic compaction and corruption checks (the latter spelled for the image's etcd version). */
+export function maintenanceFlags(cluster: ClusterSpec): string[] {
+  return [
+    `--quota-backend-bytes=${cluster.quotaBackendBytes}`,
+    `--auto-compaction-mode=${cluster.autoCompaction.mode}`,
+    `--auto-compaction-retention=${cluster.autoCompaction.retention}`,
+    ...corruptionFlags(imageVersion(cluster.image), cluster.corruptionCheck),
   ];
 }

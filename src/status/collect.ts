@@ -3,12 +3,21 @@
 // in the report, never an exception, so the operator always sees everything that could be seen.
 
 import { inspectClusterLock } from '../audit/lock.js';
-import { endpointHealth, endpointStatus, memberList, type EtcdctlOptions } from '../etcd/commands.js';
-import { EtcdOutputError, parseEndpointHealth, parseEndpointStatus, parseMemberList, type EndpointStatus, type HealthReport } from '../etcd/parse.js';
+import { endpointHashKVAt, endpointHealth, endpointStatus, memberList, type EtcdctlOptions } from '../etcd/commands.js';
+import { fetchMetrics } from '../etcd/metrics-command.js';
+import {
+  EtcdOutputError,
+  parseEndpointHashKV,
+  parseEndpointHealth,
+  parseEndpointStatus,
+  parseMemberList,
+  type EndpointStatus,
+  type HealthReport,
+} from '../etcd/parse.js';
 import type { Inventory } from '../inventory/types.js';
 import { parseContainerInspect } from '../phases/container-state.js';
 import { docker } from '../plan/docker.js';
-import { clientUrl } from '../plan/flags.js';
+import { clientUrl, urlHost } from '../plan/flags.js';
 import { render, type Argv } from '../plan/shell.js';
 import type { ExecResult, RemoteHost } from '../ssh/types.js';
 import type { EtcdFacts, HostFacts, StatusFacts } from './model.js';
@@ -55,9 +64,11 @@ export async function collectStatus(input: CollectInput): Promise<StatusFacts> {
       try {
         const r = await host.exec(render(commands.inspect), { timeoutMs: EXEC_TIMEOUT_MS });
         const container = parseContainerInspect(r.code, r.stdout, r.stderr);
+        const running = container.kind === 'present' && container.running;
         hostFacts.set(node.name, {
           reachable: true,
           container: container.kind === 'error' ? { kind: 'error', message: [container.message, lastLine(r.stderr)].filter(Boolean).join(': ') } : container,
+          ...(running ? { metrics: await readMetrics(host, fetchMetrics(node.ip, inventory.cluster.metricsPort, urlHost(node.ip))) } : {}),
         });
       } catch (err) {
         // The connection dropped or the command hung: the host is as good as unreachable for this report.
@@ -72,7 +83,7 @@ export async function collectStatus(input: CollectInput): Promise<StatusFacts> {
   for (const node of inventory.nodes) {
     const facts = hostFacts.get(node.name);
     if (!facts?.reachable || facts.container.kind !== 'present' || !facts.container.running) continue;
-    const answer = await askEtcd(hosts.get(node.name)!, commands);
+    const answer = await askEtcd(hosts.get(node.name)!, commands, inventory);
     if ('reason' in answer) {
       reasons.push(`${node.name}: ${answer.reason}`);
       continue;
@@ -90,7 +101,18 @@ export async function collectStatus(input: CollectInput): Promise<StatusFacts> {
 
 type EtcdAnswer = Omit<EtcdFacts, 'via'> | { reason: string };
 
-async function askEtcd(host: RemoteHost, commands: ReturnType<typeof statusCommands>): Promise<EtcdAnswer> {
+/** A member's /metrics text, or why it could not be read; never throws. */
+async function readMetrics(host: RemoteHost, argv: Argv): Promise<{ text: string } | { error: string }> {
+  try {
+    const r = await host.exec(render(argv), { timeoutMs: EXEC_TIMEOUT_MS });
+    if (r.code !== 0) return { error: `${argv[4]} exited ${r.code}: ${lastLine(r.stderr) || 'no output'}` };
+    return { text: r.stdout };
+  } catch (err) {
+    return { error: (err as Error).message };
+  }
+}
+
+async function askEtcd(host: RemoteHost, commands: ReturnType<typeof statusCommands>, inventory: Inventory): Promise<EtcdAnswer> {
   const run = (argv: Argv): Promise<ExecResult | Error> =>
     host.exec(render(argv), { timeoutMs: EXEC_TIMEOUT_MS }).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
   const [list, health, status] = await Promise.all([run(commands.memberList), run(commands.health), run(commands.status)]);
@@ -108,7 +130,24 @@ async function askEtcd(host: RemoteHost, commands: ReturnType<typeof statusComma
   // Both exit 1 when some endpoint is down but still print JSON for the others: the output decides, not the code.
   const healthReport = readOutput<HealthReport>('endpoint health', health, parseEndpointHealth, [], unreadable);
   const statuses = readOutput<EndpointStatus[]>('endpoint status', status, parseEndpointStatus, [], unreadable);
-  return { members, health: healthReport, statuses, unreadable };
+  return { members, health: healthReport, statuses, unreadable, hashkv: await hashesAgree(run, statuses, inventory) };
+}
+
+/**
+ * Every answering member's hash of the key space at one revision all of them have (the lowest current one), so a
+ * write between two members' answers cannot look like a disagreement.
+ */
+async function hashesAgree(run: (argv: Argv) => Promise<ExecResult | Error>, statuses: readonly EndpointStatus[], inventory: Inventory): Promise<EtcdFacts['hashkv']> {
+  if (statuses.length === 0) return { error: 'no member answered endpoint status' };
+  const revision = Math.min(...statuses.map((s) => s.revision));
+  const r = await run(endpointHashKVAt(inventory.cluster, statuses.map((s) => s.endpoint), revision, QUICK));
+  if (r instanceof Error) return { error: r.message };
+  try {
+    return { revision, hashes: parseEndpointHashKV(r.stdout) };
+  } catch (err) {
+    if (!(err instanceof EtcdOutputError)) throw err;
+    return { error: `endpoint hashkv exited ${r.code}: ${lastLine(r.stderr) || err.reason}` };
+  }
 }
 
 function readOutput<T>(what: string, r: ExecResult | Error, parse: (s: string) => T, empty: T, unreadable: string[]): T {

@@ -37,7 +37,14 @@ export function formatStatus(r: StatusReport, paint: Paint = plain): string {
   for (const row of rows) out.push(line(row));
   for (const s of r.strangers) out.push(`${s.name || '(unstarted)'}  not in the inventory  id ${s.id}  ${s.peerURLs.join(',')}${s.learner ? '  learner' : ''}`);
   out.push('');
+  out.push(...signalsTable(r, paint));
+  out.push('');
   out.push(`Lock: ${lockText(r.lock)}`);
+  if (r.warnings.length > 0) {
+    out.push('');
+    out.push(paint.yellow(`Warnings (${r.warnings.length}):`));
+    for (const w of r.warnings) out.push(`  ${w}`);
+  }
   if (r.problems.length > 0) {
     out.push('');
     out.push(paint.red(`Problems (${r.problems.length}):`));
@@ -68,6 +75,32 @@ function memberRow(m: MemberReport, etcdRead: boolean): { text: string; color?: 
     { text: container, ...(container === 'running' ? {} : { color: 'yellow' as const }) },
     { text: c.image ?? '-' },
     { text: c.uptimeSeconds === null ? '-' : formatAge(c.uptimeSeconds) },
+  ];
+}
+
+const SIGNAL_COLUMNS = ['MEMBER', 'DB / QUOTA', 'FRAGMENTED', 'LEADER CHANGES', 'WAL FSYNC P99', 'COMMIT P99'] as const;
+
+/** etcd's own signals per member (docs/maintenance.md), then whether the members' key spaces agree. */
+function signalsTable(r: StatusReport, paint: Paint): string[] {
+  const dash = (v: number | null, unit = '') => (v === null ? '-' : `${v}${unit}`);
+  const rows = r.members.map((m) => {
+    const s = m.signals;
+    return [
+      m.name,
+      s.dbPercentOfQuota === null ? '-' : `${s.dbPercentOfQuota}% of ${bytes(s.quotaBytes)}`,
+      m.etcd.dbSize === null ? '-' : s.fragmentedPercent === null ? 'n/a' : `${s.fragmentedPercent}% (${bytes(s.bytesToGain ?? 0)})`,
+      dash(s.leaderChanges),
+      dash(s.walFsyncP99Ms, ' ms'),
+      dash(s.backendCommitP99Ms, ' ms'),
+    ];
+  });
+  const widths = SIGNAL_COLUMNS.map((c, i) => Math.max(c.length, ...rows.map((row) => row[i]!.length)));
+  const line = (cells: readonly string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  const hash = `Key spaces (hashkv): ${r.hashkv.detail}`;
+  return [
+    paint.bold(line(SIGNAL_COLUMNS)),
+    ...rows.map(line),
+    r.hashkv.state === 'disagree' ? paint.red(hash) : r.hashkv.state === 'agree' ? hash : paint.yellow(hash),
   ];
 }
 

@@ -17,5 +17,6 @@ export function limitStatusReport(report: StatusReport, names: readonly string[]
     // The lock lives on a host that was not contacted: say so rather than calling it unreachable.
     lock: keep(lockKeeper) ? report.lock : { state: 'unknown', error: `not read: ${lockKeeper}, whose host keeps the lock, is not in --limit` },
     problems,
+    warnings: report.warnings.filter((w) => !report.members.some((m) => !keep(m.name) && w.startsWith(`${m.name}: `))),
   };
 }

@@ -3,7 +3,9 @@
 
 import type { ClusterLockView } from '../audit/lock.js';
 import { normalizeId, type EtcdId } from '../etcd/ids.js';
-import type { EndpointStatus, HealthReport, MemberList } from '../etcd/parse.js';
+import { hasEtcdMetrics, memberMetrics } from '../etcd/metrics.js';
+import type { EndpointHashKV, EndpointStatus, HealthReport, MemberList } from '../etcd/parse.js';
+import { bytesToGain, defragVerdict, fragmentedPercent, signalWarnings, type MemberSignals } from './signals.js';
 import type { Inventory } from '../inventory/types.js';
 import type { ContainerState } from '../phases/container-state.js';
 import { clientUrl, peerUrl } from '../plan/flags.js';
@@ -11,7 +13,7 @@ import { clientUrl, peerUrl } from '../plan/flags.js';
 /** What one host told us, or why it told us nothing. */
 export type HostFacts =
   | { reachable: false; error: string }
-  | { reachable: true; container: ContainerState | { kind: 'error'; message: string } };
+  | { reachable: true; container: ContainerState | { kind: 'error'; message: string }; metrics?: { text: string } | { error: string } };
 
 /** etcd's own view, read through the etcdctl of one member's container. */
 export interface EtcdFacts {
@@ -24,6 +26,8 @@ export interface EtcdFacts {
   statuses: readonly EndpointStatus[];
   /** Commands whose output could not be read, with why. */
   unreadable: readonly string[];
+  /** `endpoint hashkv --rev` at the lowest revision every answering member has; absent in facts made before it existed. */
+  hashkv?: { revision: number; hashes: readonly EndpointHashKV[] } | { error: string };
 }
 
 export interface StatusFacts {
@@ -69,6 +73,8 @@ export interface MemberReport {
     /** Active alarms raised by this member, e.g. `NOSPACE`. */
     alarms: string[];
   };
+  /** etcd's own health signals (quota, fragmentation, elections, disk latency) and the verdict of the defrag rule. */
+  signals: MemberSignals & { defragNeeded: boolean; defragWhy: string };
   /** Why this member is not in order; empty when it is. */
   problems: string[];
 }
@@ -98,6 +104,10 @@ export interface StatusReport {
     | { state: 'unknown'; error: string };
   /** Cluster-wide problems and every member's, one line each: what made `ok` false. */
   problems: string[];
+  /** Whether the members' key spaces agree (`endpoint hashkv` at one revision). */
+  hashkv: { state: 'agree' | 'disagree' | 'unknown'; revision: number | null; detail: string };
+  /** Signals past their thresholds, each with what to do; they do not make `ok` false. */
+  warnings: string[];
 }
 
 const ALARM = /memberID:(\d+)\s+alarm:([A-Z_]+)/;
@@ -154,8 +164,9 @@ export function assembleStatus(inventory: Inventory, facts: StatusFacts, nowMs: 
         alarms: id === null ? [] : (alarms.get(id) ?? []),
       },
       problems: [],
+      signals: memberSignals(inventory, status, hostFacts),
     };
-    report.problems = memberProblems(report, etcd !== null && listed === null, listed !== null && !listed.started);
+    report.problems = memberProblems(report, etcd !== null && listed === null, listed !== null && !listed.started, inventory.file);
     return report;
   });
 
@@ -170,6 +181,10 @@ export function assembleStatus(inventory: Inventory, facts: StatusFacts, nowMs: 
   for (const u of etcd?.unreadable ?? []) problems.push(`etcd: ${u}`);
   for (const s of strangers) problems.push(`etcd lists member ${s.name || '(unstarted)'} ${s.id} (${s.peerURLs.join(',')}) that the inventory does not describe`);
   for (const m of members) for (const p of m.problems) problems.push(`${m.name}: ${p}`);
+  const hashkv = hashkvReport(etcd, members);
+  if (hashkv.state === 'disagree') problems.push(`etcd: ${hashkv.detail}`);
+  const warnings = members.flatMap((m) => signalWarnings(m.signals, m.signals.defragNeeded, inventory.file).map((w) => `${m.name}: ${w}`));
+  if (hashkv.state === 'unknown' && etcd !== null) warnings.push(`hashkv: ${hashkv.detail}`);
 
   return {
     ok: problems.length === 0,
@@ -183,10 +198,48 @@ export function assembleStatus(inventory: Inventory, facts: StatusFacts, nowMs: 
     strangers,
     lock: lockReport(facts.lock),
     problems,
+    hashkv,
+    warnings,
   };
 }
 
-function memberProblems(m: MemberReport, notListed: boolean, unstarted: boolean): string[] {
+function memberSignals(inventory: Inventory, status: EndpointStatus | null, h: HostFacts): MemberReport['signals'] {
+  const sizes = { dbSize: status?.dbSize ?? null, dbSizeInUse: status?.dbSizeInUse ?? null };
+  const quota = inventory.cluster.quotaBackendBytes;
+  const m = h.reachable ? h.metrics : undefined;
+  const text = m && 'text' in m ? m.text : null;
+  const readable = text !== null && hasEtcdMetrics(text);
+  const figures = readable ? memberMetrics(text) : { leaderChanges: null, walFsyncP99Ms: null, backendCommitP99Ms: null };
+  const metricsError = m === undefined ? null : 'error' in m ? m.error : readable ? null : `no etcd metrics at port ${inventory.cluster.metricsPort} (a member started without --listen-metrics-urls: apply with rolling)`;
+  const verdict = defragVerdict(sizes);
+  return {
+    quotaBytes: quota,
+    dbPercentOfQuota: sizes.dbSize === null ? null : Math.round((1000 * sizes.dbSize) / quota) / 10,
+    fragmentedPercent: fragmentedPercent(sizes),
+    bytesToGain: bytesToGain(sizes),
+    ...figures,
+    metricsError,
+    defragNeeded: verdict.needed,
+    defragWhy: verdict.why,
+  };
+}
+
+function hashkvReport(etcd: EtcdFacts | null, members: readonly MemberReport[]): StatusReport['hashkv'] {
+  const h = etcd?.hashkv;
+  if (!h) return { state: 'unknown', revision: null, detail: 'not read' };
+  if ('error' in h) return { state: 'unknown', revision: null, detail: `could not be read: ${h.error}` };
+  const name = (e: EndpointHashKV) => members.find((m) => sameEndpoint(m.endpoint, e.endpoint))?.name ?? e.endpoint;
+  const distinct = new Set(h.hashes.map((x) => x.hash));
+  if (h.hashes.length < 2) return { state: 'unknown', revision: h.revision, detail: `only ${h.hashes.length} member(s) answered at revision ${h.revision}` };
+  if (distinct.size === 1) return { state: 'agree', revision: h.revision, detail: `${h.hashes.length} members agree at revision ${h.revision}` };
+  return {
+    state: 'disagree',
+    revision: h.revision,
+    detail: `members' key spaces DIFFER at revision ${h.revision} (${h.hashes.map((x) => `${name(x)} ${x.hash}`).join(', ')}): possible data corruption; take a snapshot from a member in the majority and see docs/maintenance.md`,
+  };
+}
+
+function memberProblems(m: MemberReport, notListed: boolean, unstarted: boolean, inventoryFile: string): string[] {
   const p: string[] = [];
   if (!m.host.reachable) p.push(`host unreachable over ssh: ${m.host.error}`);
   else if (m.container.error) p.push(`cannot read the etcd container: ${m.container.error}`);
@@ -194,7 +247,11 @@ function memberProblems(m: MemberReport, notListed: boolean, unstarted: boolean)
   if (!m.etcd.healthy) p.push(`etcd unhealthy: ${m.etcd.error}`);
   if (notListed) p.push('not a member of the cluster (etcd does not list its peer URL)');
   if (unstarted) p.push('added to the cluster but never started');
-  for (const a of m.etcd.alarms) p.push(`alarm ${a}${a === 'NOSPACE' ? ' (the database reached its quota: writes are refused; compact, defragment, then `etcdctl alarm disarm`)' : ''}`);
+  for (const a of m.etcd.alarms) {
+    p.push(
+      `alarm ${a}${a === 'NOSPACE' ? ` (the database reached its quota: writes are refused; run \`etcd-deploy recover-space -i ${inventoryFile}\`: compact, defragment every member, disarm; docs/maintenance.md)` : ''}`,
+    );
+  }
   return p;
 }
 

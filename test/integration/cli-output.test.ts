@@ -100,13 +100,13 @@ test('status --json with every host unreachable: exit 1, one document, every mem
   const r = await cli(['status', '-i', inventory, '--json', '--connect-timeout', '5']);
   assert.equal(r.code, 1, r.stderr);
   const doc = onlyJson(r);
-  assert.deepEqual(Object.keys(doc).sort(), ['clusterId', 'healthy', 'inventory', 'leader', 'lock', 'members', 'ok', 'problems', 'strangers', 'total', 'via']);
+  assert.deepEqual(Object.keys(doc).sort(), ['clusterId', 'hashkv', 'healthy', 'inventory', 'leader', 'lock', 'members', 'ok', 'problems', 'strangers', 'total', 'via', 'warnings']);
   assert.equal(doc.ok, false);
   assert.equal(doc.total, 3);
   const members = doc.members as { name: string; host: { reachable: boolean; error: string }; container: object; etcd: object; problems: string[] }[];
   assert.deepEqual(members.map((m) => m.name), ['etcd-1', 'etcd-2', 'etcd-3']);
   for (const m of members) {
-    assert.deepEqual(Object.keys(m).sort(), ['container', 'endpoint', 'etcd', 'host', 'ip', 'name', 'problems']);
+    assert.deepEqual(Object.keys(m).sort(), ['container', 'endpoint', 'etcd', 'host', 'ip', 'name', 'problems', 'signals']);
     assert.deepEqual(Object.keys(m.etcd).sort(), ['alarms', 'dbSize', 'dbSizeInUse', 'error', 'healthy', 'id', 'leader', 'learner', 'raftIndex', 'raftTerm', 'version']);
     assert.deepEqual(Object.keys(m.container).sort(), ['error', 'image', 'startedAt', 'state', 'uptimeSeconds']);
     assert.equal(m.host.reachable, false);

@@ -67,6 +67,11 @@ for (const args of [
   ['audit', '--help'],
   ['--get-yargs-completions', 'etcd-deploy', 'logs', '--'],
   ['--get-yargs-completions', 'etcd-deploy', 'lock', ''],
+  ['defrag', '--help'],
+  ['compact', '--help'],
+  ['recover-space', '--help'],
+  ['--get-yargs-completions', 'etcd-deploy', 'defrag', '--'],
+  ['--get-yargs-completions', 'etcd-deploy', 'recover-space', '--f'],
 ]) {
   test(`${args.join(' ')} loads no handler, listr2, ssh2, yaml or ajv`, async () => {
     const r = await loaded(args);

@@ -15,6 +15,7 @@ import { checkFailure, checkReportJson, formatCheckReport } from '../../src/chec
 import type { CheckId, CheckResult } from '../../src/check/types.js';
 import { parseInventory } from '../../src/inventory/load.js';
 import type { Inventory } from '../../src/inventory/types.js';
+import { memberFlags } from '../../src/plan/flags.js';
 import { planUp } from '../../src/plan/up.js';
 import { recording } from '../fixtures/check/load.js';
 
@@ -37,6 +38,7 @@ function observation(scenario: string, host: string, patch: Partial<Record<Probe
     if (patch[name]) return patch[name]!;
     const r = mine[name] ?? fresh[name];
     if (!r) throw new Error(`no ${name} for ${host}`);
+    if (name === 'container' && scenario === 'after-up') return { code: r.code, stdout: withFlagsSinceRecording(r.stdout, host), stderr: r.stderr };
     return { code: r.code, stdout: r.stdout, stderr: r.stderr };
   };
   const clock = mine.clock ?? fresh.clock!;
@@ -48,6 +50,28 @@ function observation(scenario: string, host: string, patch: Partial<Record<Probe
     peers: get('peers'),
     manifest: null,
   };
+}
+
+/** Flags `up` has started members with since `after-up` was recorded (the maintenance keys' defaults). */
+const FLAGS_SINCE_RECORDING = [
+  '--quota-backend-bytes',
+  '--auto-compaction-mode',
+  '--auto-compaction-retention',
+  '--experimental-initial-corrupt-check',
+  '--experimental-corrupt-check-time',
+  '--listen-metrics-urls',
+];
+
+/** The recorded container with those flags added as `up` now plans them: the one visible edit of that recording. */
+function withFlagsSinceRecording(inspect: string, host: string): string {
+  const doc = JSON.parse(inspect) as { Args: string[]; Config: { Cmd: string[] } };
+  const node = lab.nodes.find((n) => n.name === host)!;
+  const added = memberFlags(lab, node).filter((f) => FLAGS_SINCE_RECORDING.includes(f.split('=')[0]!));
+  assert.ok(added.length >= 5, 'the plan has the flags this edit adds');
+  assert.ok(!doc.Args.some((a) => FLAGS_SINCE_RECORDING.includes(a.split('=')[0]!)), 'the recording predates them');
+  doc.Args.push(...added);
+  doc.Config.Cmd.push(...added);
+  return JSON.stringify(doc);
 }
 
 function judge(obs: HostObservation, host: string, inventory: Inventory = lab): CheckResult[] {
@@ -77,6 +101,7 @@ test('a fresh lab host passes everything but the 2 cores, which warn', () => {
     container: 'pass',
     'client-port': 'pass',
     'peer-port': 'pass',
+    'metrics-port': 'pass',
     'data-path': 'pass',
     'free-space': 'pass',
     disk: 'pass',
@@ -289,8 +314,8 @@ test('the report: a table with every host and check, the notable ones explained,
   const results = [...judge(observation('fresh', 'etcd-1'), 'etcd-1'), ...judge(observation('peer-port-taken', 'etcd-2'), 'etcd-2')];
   const text = formatCheckReport({ results, elapsedMs: 1234 });
   const lines = text.split('\n');
-  assert.match(lines[0]!, /^HOST {4}CHECK {8}STATUS {2}MEASURED +THRESHOLD$/);
-  assert.match(text, /\netcd-2 {2}ssh {10}pass /);
+  assert.match(lines[0]!, /^HOST {4}CHECK {9}STATUS {2}MEASURED +THRESHOLD$/);
+  assert.match(text, /\netcd-2 {2}ssh {11}pass /);
   assert.match(text, /\nfail etcd-2 peer-port: peer port 2380 held by python3 \(pid \d+\) on 198\.18\.0\.12:2380\n {2}threshold: free, or held by this cluster's etcd container\n {2}what to do: /);
   assert.match(lines[lines.length - 1]!, /^checks failed on 1 of 2 hosts: \d+ passed, 2 warned, 1 failed in 1\.2 s$/);
   const json = checkReportJson({ results, elapsedMs: 1234 }) as { ok: boolean; counts: Record<string, number>; results: { host: string; check: string; status: string }[] };

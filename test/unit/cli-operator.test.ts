@@ -181,6 +181,18 @@ function member(name: string, problems: string[], healthy = problems.length === 
     container: { state: 'running', image: 'i', startedAt: null, uptimeSeconds: null, error: null },
     etcd: { id: null, healthy, error: null, leader: name === 'etcd-1', learner: false, version: '3.4.23', raftTerm: 2, raftIndex: 9, dbSize: 1, dbSizeInUse: 1, alarms: [] },
     problems,
+    signals: {
+      quotaBytes: 2147483648,
+      dbPercentOfQuota: 0,
+      fragmentedPercent: 0,
+      bytesToGain: 0,
+      leaderChanges: 1,
+      walFsyncP99Ms: 2,
+      backendCommitP99Ms: 1,
+      metricsError: null,
+      defragNeeded: false,
+      defragWhy: '0% of 0 MiB free, below 45%',
+    },
   };
 }
 
@@ -198,12 +210,15 @@ describe('status --limit', () => {
     strangers: [],
     lock: { state: 'free' },
     problems: ['etcd: something cluster-wide', 'etcd-2: host unreachable over ssh: not in --limit', 'etcd-3: etcd unhealthy: dead'],
+    hashkv: { state: 'agree', revision: 9, detail: '3 members agree at revision 9' },
+    warnings: ['etcd-2: 9 leader changes since this member started', 'etcd-3: metrics unreadable: x'],
   };
   test('rows, counts and problems of the named members only; cluster problems stay', () => {
     const r = limitStatusReport(report, ['etcd-1', 'etcd-3'], 'etcd-1');
     assert.deepEqual(r.members.map((m) => m.name), ['etcd-1', 'etcd-3']);
     assert.deepEqual([r.healthy, r.total, r.ok], [1, 2, false]);
     assert.deepEqual(r.problems, ['etcd: something cluster-wide', 'etcd-3: etcd unhealthy: dead']);
+    assert.deepEqual(r.warnings, ['etcd-3: metrics unreadable: x']);
     assert.deepEqual(r.lock, { state: 'free' });
   });
   test('healthy named members make it ok; the lock is not read when its host is left out', () => {

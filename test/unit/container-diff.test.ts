@@ -75,23 +75,25 @@ test('a node readdressed in the inventory: --initial-cluster names only the pair
 test('a flag the container has that the plan does not, and one the plan adds', () => {
   const extra = containerFrom(spec2, { command: [...spec2.command, '--snapshot-count=5000'] });
   assert.deepEqual(described(extra, spec2), ['--snapshot-count: running 5000, planned not set']);
-  const planned = specOf(inventory([1, 2, 3], ', extra_flags: ["--quota-backend-bytes=8589934592"]'), 'etcd-2');
-  assert.deepEqual(described(containerFrom(spec2), planned), ['--quota-backend-bytes: running not set, planned 8589934592']);
+  const planned = specOf(inventory([1, 2, 3], ', extra_flags: ["--max-request-bytes=3145728"]'), 'etcd-2');
+  assert.deepEqual(described(containerFrom(spec2), planned), ['--max-request-bytes: running not set, planned 3145728']);
 });
 
 test('an ETCD_* variable in the container counts as the flag etcd reads it as; the command line wins over it', () => {
   const withEnv = (env: string[]) => containerFrom(spec2, { env: ['PATH=/usr/local/bin:/bin', ...env] });
-  assert.deepEqual(described(withEnv(['ETCD_QUOTA_BACKEND_BYTES=8589934592']), spec2), [
-    '--quota-backend-bytes: running 8589934592 (from env ETCD_QUOTA_BACKEND_BYTES), planned not set',
+  assert.deepEqual(described(withEnv(['ETCD_MAX_REQUEST_BYTES=3145728']), spec2), [
+    '--max-request-bytes: running 3145728 (from env ETCD_MAX_REQUEST_BYTES), planned not set',
   ]);
   // Set on the command line too: etcd ignores the variable.
   assert.deepEqual(compareContainer(withEnv(['ETCD_NAME=someone-else', 'ETCD_DATA_DIR=/elsewhere']), spec2), []);
   // Not flags: etcdctl's variables, and the one etcd 3.4 needs on arm64.
   assert.deepEqual(compareContainer(withEnv(['ETCDCTL_API=3', 'ETCD_UNSUPPORTED_ARCH=arm64']), spec2), []);
   // The same value through a variable as the plan gives as a flag is the same setting.
-  const planned = specOf(inventory([1, 2, 3], ', extra_flags: ["--quota-backend-bytes=8589934592"]'), 'etcd-2');
-  assert.deepEqual(compareContainer(withEnv(['ETCD_QUOTA_BACKEND_BYTES=8589934592']), planned), []);
-  assert.deepEqual(described(withEnv(['ETCD_QUOTA_BACKEND_BYTES=1']), planned), ['--quota-backend-bytes: running 1 (from env ETCD_QUOTA_BACKEND_BYTES), planned 8589934592']);
+  const planned = specOf(inventory([1, 2, 3], ', quota_backend_bytes: 8589934592'), 'etcd-2');
+  const viaEnv = (value: string) =>
+    containerFrom(spec2, { command: spec2.command.filter((a) => !a.startsWith('--quota-backend-bytes=')), env: ['PATH=/usr/local/bin:/bin', `ETCD_QUOTA_BACKEND_BYTES=${value}`] });
+  assert.deepEqual(compareContainer(viaEnv('8589934592'), planned), []);
+  assert.deepEqual(described(viaEnv('1'), planned), ['--quota-backend-bytes: running 1 (from env ETCD_QUOTA_BACKEND_BYTES), planned 8589934592']);
 });
 
 test('flags in any spelling etcd accepts: `--f v`, `-f=v`, a bare boolean or `=true`, any order, URL lists in any order', () => {

@@ -23,9 +23,13 @@ const cluster: ClusterSpec = {
   clientPort: 2379,
   peerPort: 2380,
   legacyClientPort: null,
+  metricsPort: 2381,
   extraFlags: [],
   tls: 'none',
   pkiDir: '/ops/pki',
+  quotaBackendBytes: 2147483648,
+  autoCompaction: { mode: 'periodic', retention: '1h' },
+  corruptionCheck: { initial: true, interval: '5m' },
 };
 const node = (name: string, ip: string): NodeSpec => ({
   name,

@@ -154,7 +154,11 @@ test('extra_flags the tool cannot honour are refused, each with the reason', () 
     [['--discovery-srv=example.org'], /--discovery-srv cannot be used/],
     [['--force-new-cluster'], /--force-new-cluster cannot be used: it would be applied again at every start/],
     [['--auto-tls'], /encrypts nothing/],
-    [['--quota-backend-bytes=1', '--quota-backend-bytes=2'], /--quota-backend-bytes is also cluster.extra_flags\[0\]; give each flag once/],
+    [['--log-level=info', '--log-level=debug'], /--log-level is also cluster.extra_flags\[0\]; give each flag once/],
+    // Merged with maintenance: its flags are set from their own inventory keys.
+    [['--quota-backend-bytes=8589934592'], /--quota-backend-bytes is computed from the inventory \(set cluster.quota_backend_bytes\)/],
+    [['--auto-compaction-retention=1h'], /\(set cluster.auto_compaction.retention\)/],
+    [['--experimental-initial-corrupt-check'], /\(set cluster.corruption_check\)/],
     [['--log-level=debug\u0007'], /cluster.extra_flags\[0\]|not valid/],
     [['--log-level=debug\nx'], /not valid/],
     [['-name=x'], /not valid/],
@@ -165,6 +169,6 @@ test('extra_flags the tool cannot honour are refused, each with the reason', () 
     assert.match(problems[0]!.field, /^cluster\.extra_flags\[\d\]$/);
     assert.match(problems[0]!.message, why, flags.join(' '));
   }
-  const ok = ['--wal-dir=/var/lib/etcd/wal', '--quota-backend-bytes=8589934592', '--auto-compaction-retention=1h', '--log-level=info', '--experimental-initial-corrupt-check'];
+  const ok = ['--wal-dir=/var/lib/etcd/wal', '--log-level=info', '--max-request-bytes=1572864', '--snapshot-count=10000'];
   assert.deepEqual(parseInventory(one(`, extra_flags: ${JSON.stringify(ok)}`), FILE).cluster.extraFlags, ok);
 });

@@ -66,6 +66,9 @@ const cases: Record<string, unknown> = {
       extra_flags: ['--heartbeat-interval=100', '--election-timeout=1000'],
       tls: 'pki',
       pki_dir: '/etc/etcd-deploy/pki',
+      quota_backend_bytes: 8589934592,
+      auto_compaction: { mode: 'revision', retention: 10000 },
+      corruption_check: { initial: false, interval: '0' },
     },
     ssh: {
       user: 'deploy',
@@ -127,6 +130,11 @@ const cases: Record<string, unknown> = {
     checks: { min_cpus_warn: 0, min_cpus_fail: 1.5, min_free_gb_warn: -1, fsync_mean_ms_warn: -0.1 },
   },
   'missing required keys': { cluster: { container_name: 'etcd' }, ssh: { bastion: {} }, nodes: [{}, { name: 'b' }, { ip: '10.0.0.3' }] },
+  'maintenance keys out of range': {
+    cluster: { ...minimal.cluster, quota_backend_bytes: 1024, auto_compaction: { mode: 'hourly', retention: '1 day' }, corruption_check: { initial: 'yes', interval: '5' } },
+    nodes: minimal.nodes,
+  },
+  'maintenance defaults inside written objects': { cluster: { ...minimal.cluster, auto_compaction: {}, corruption_check: {} }, nodes: minimal.nodes },
   'no nodes': { cluster: minimal.cluster, nodes: [] },
   'eight nodes': { cluster: minimal.cluster, nodes: Array.from({ length: 8 }, (_, i) => ({ name: `n${i}`, ip: `10.0.0.${i + 1}` })) },
   'nodes not a list': { cluster: minimal.cluster, nodes: { name: 'a', ip: '10.0.0.1' } },
@@ -160,6 +168,8 @@ test('the cases cover both verdicts, defaults and a variety of errors', () => {
     extra_flags: [],
     tls: 'none',
     pki_dir: './pki',
+    metrics_port: 2381,
+    quota_backend_bytes: 2147483648,
   });
   const keywords = new Set<string>();
   for (const input of Object.values(cases)) {

@@ -39,9 +39,13 @@ test('a minimal inventory gets the documented defaults', () => {
     clientPort: 2379,
     peerPort: 2380,
     legacyClientPort: null,
+    metricsPort: 2381,
     extraFlags: [],
     tls: 'none',
     pkiDir: '/ops/cluster/pki',
+    quotaBackendBytes: 2147483648,
+    autoCompaction: { mode: 'periodic', retention: '1h' },
+    corruptionCheck: { initial: true, interval: '5m' },
   });
   assert.deepEqual(inv.nodes[0], {
     name: 'a',

@@ -120,7 +120,7 @@ test('a member of the new cluster: data path, marker with the new token, docker 
     [
       'mkdir -p /var/lib/etcd-cluster',
       `sh -c 'printf '\\''%s\\n'\\'' "$1" > "$2"' write '{"tool":"etcd-deploy","inventoryToken":"t","clusterToken":"t-new","member":"e1"}' /var/lib/etcd-cluster/etcd-deploy.json`,
-      'docker run -d --name etcd --restart always --network host -v /var/lib/etcd-cluster:/var/lib/etcd etcd:b etcd --name=e1 --data-dir=/var/lib/etcd --listen-client-urls=http://0.0.0.0:2379 --advertise-client-urls=http://198.18.0.11:2379 --listen-peer-urls=http://0.0.0.0:2380 --initial-advertise-peer-urls=http://198.18.0.11:2380 --initial-cluster=e1=http://198.18.0.11:2380,e2=http://198.18.0.12:2380,e3=http://198.18.0.13:2380 --initial-cluster-token=t-new --initial-cluster-state=new',
+      'docker run -d --name etcd --restart always --network host -v /var/lib/etcd-cluster:/var/lib/etcd etcd:b etcd --name=e1 --data-dir=/var/lib/etcd --listen-client-urls=http://0.0.0.0:2379 --advertise-client-urls=http://198.18.0.11:2379 --listen-peer-urls=http://0.0.0.0:2380 --initial-advertise-peer-urls=http://198.18.0.11:2380 --listen-metrics-urls=http://198.18.0.11:2381 --initial-cluster=e1=http://198.18.0.11:2380,e2=http://198.18.0.12:2380,e3=http://198.18.0.13:2380 --initial-cluster-token=t-new --initial-cluster-state=new --quota-backend-bytes=2147483648 --auto-compaction-mode=periodic --auto-compaction-retention=1h --experimental-initial-corrupt-check=true --experimental-corrupt-check-time=5m',
     ],
   );
   assert.equal(withToken(inventory, 'other').cluster.token, 'other');

@@ -39,7 +39,7 @@ test('--wipe: the image checked on every host, a snapshot, then every host stops
   const marker = (n: string) =>
     `sh -c 'printf '\\''%s\\n'\\'' "$1" > "$2"' write '{"tool":"etcd-deploy","inventoryToken":"t","clusterToken":"t-20261124t120000z","member":"${n}"}' /var/lib/etcd-cluster/etcd-deploy.json`;
   const run = (n: string, ip: string) =>
-    `docker run -d --name etcd --restart always --network host -v /var/lib/etcd-cluster:/var/lib/etcd etcd:b etcd --name=${n} --data-dir=/var/lib/etcd --listen-client-urls=http://0.0.0.0:2379 --advertise-client-urls=http://${ip}:2379 --listen-peer-urls=http://0.0.0.0:2380 --initial-advertise-peer-urls=http://${ip}:2380 ${INITIAL} --initial-cluster-token=t-20261124t120000z --initial-cluster-state=new`;
+    `docker run -d --name etcd --restart always --network host -v /var/lib/etcd-cluster:/var/lib/etcd etcd:b etcd --name=${n} --data-dir=/var/lib/etcd --listen-client-urls=http://0.0.0.0:2379 --advertise-client-urls=http://${ip}:2379 --listen-peer-urls=http://0.0.0.0:2380 --initial-advertise-peer-urls=http://${ip}:2380 --listen-metrics-urls=http://${ip}:2381 ${INITIAL} --initial-cluster-token=t-20261124t120000z --initial-cluster-state=new --quota-backend-bytes=2147483648 --auto-compaction-mode=periodic --auto-compaction-retention=1h --experimental-initial-corrupt-check=true --experimental-corrupt-check-time=5m`;
   assert.deepEqual(
     rebootstrapSteps(plan).map((s) => `${s.host ?? 'local'} ${s.kind}${s.destructive ? ' D' : ''} ${s.command}`),
     [

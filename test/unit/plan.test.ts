@@ -29,9 +29,15 @@ test('flags of one member, computed from the cluster spec', () => {
     '--advertise-client-urls=http://198.18.0.12:2379',
     '--listen-peer-urls=http://0.0.0.0:2380',
     '--initial-advertise-peer-urls=http://198.18.0.12:2380',
+    '--listen-metrics-urls=http://198.18.0.12:2381',
     `--initial-cluster=${INITIAL}`,
     '--initial-cluster-token=k8s-etcd-cluster',
     '--initial-cluster-state=new',
+    '--quota-backend-bytes=2147483648',
+    '--auto-compaction-mode=periodic',
+    '--auto-compaction-retention=1h',
+    '--experimental-initial-corrupt-check=true',
+    '--experimental-corrupt-check-time=5m',
     '--heartbeat-interval=100',
   ]);
 });
@@ -54,8 +60,10 @@ test('every command of a 3-node plan, rendered exactly', () => {
   const run = (name: string, ip: string, data: string) =>
     `container-absent: docker run -d --name etcd --restart always --network host -v ${data}:/var/lib/etcd etcd-lab:3.4.23 etcd ` +
     `--name=${name} --data-dir=/var/lib/etcd --listen-client-urls=http://0.0.0.0:2379,http://0.0.0.0:4001 ` +
-    `--advertise-client-urls=http://${ip}:2379 --listen-peer-urls=http://0.0.0.0:2380 --initial-advertise-peer-urls=http://${ip}:2380 ` +
-    `--initial-cluster=${INITIAL} --initial-cluster-token=k8s-etcd-cluster --initial-cluster-state=new --heartbeat-interval=100`;
+    `--advertise-client-urls=http://${ip}:2379 --listen-peer-urls=http://0.0.0.0:2380 --initial-advertise-peer-urls=http://${ip}:2380 --listen-metrics-urls=http://${ip}:2381 ` +
+    `--initial-cluster=${INITIAL} --initial-cluster-token=k8s-etcd-cluster --initial-cluster-state=new ` +
+    `--quota-backend-bytes=2147483648 --auto-compaction-mode=periodic --auto-compaction-retention=1h ` +
+    `--experimental-initial-corrupt-check=true --experimental-corrupt-check-time=5m --heartbeat-interval=100`;
   const hostPlan = (name: string, ip: string, data: string) => ({
     host: name,
     probes: [

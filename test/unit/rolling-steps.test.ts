@@ -27,7 +27,7 @@ const ETCDCTL = 'docker exec -e ETCDCTL_API=3 etcd etcdctl';
 const ALL = '--endpoints=http://198.18.0.11:2379,http://198.18.0.12:2379,http://198.18.0.13:2379';
 const GATE = '--dial-timeout=1s --command-timeout=3s';
 const FLAGS = (n: string, ip: string, state: string) =>
-  `etcd --name=${n} --data-dir=/var/lib/etcd --listen-client-urls=http://0.0.0.0:2379 --advertise-client-urls=http://${ip}:2379 --listen-peer-urls=http://0.0.0.0:2380 --initial-advertise-peer-urls=http://${ip}:2380 --initial-cluster=e1=http://198.18.0.11:2380,e2=http://198.18.0.12:2380,e3=http://198.18.0.13:2380 --initial-cluster-token=t --initial-cluster-state=${state}`;
+  `etcd --name=${n} --data-dir=/var/lib/etcd --listen-client-urls=http://0.0.0.0:2379 --advertise-client-urls=http://${ip}:2379 --listen-peer-urls=http://0.0.0.0:2380 --initial-advertise-peer-urls=http://${ip}:2380 --listen-metrics-urls=http://${ip}:2381 --initial-cluster=e1=http://198.18.0.11:2380,e2=http://198.18.0.12:2380,e3=http://198.18.0.13:2380 --initial-cluster-token=t --initial-cluster-state=${state} --quota-backend-bytes=2147483648 --auto-compaction-mode=periodic --auto-compaction-retention=1h --experimental-initial-corrupt-check=true --experimental-corrupt-check-time=5m`;
 
 const line = (s: { host: string | null; kind: string; destructive: boolean; when?: string; command: string }) =>
   `${s.host} ${s.kind}${s.destructive ? ' D' : ''}${s.when ? ` (when ${s.when})` : ''} ${s.command}`;

@@ -8,7 +8,9 @@ import { collectStatus, statusCommands } from '../../src/status/collect.js';
 import { assembleStatus } from '../../src/status/model.js';
 import type { RemoteHost } from '../../src/ssh/types.js';
 import { FakeHost, type Responder } from '../support/fake-host.js';
-import { etcdctlFixture as fx } from '../fixtures/load.js';
+import { endpointHashKVAt } from '../../src/etcd/commands.js';
+import { clientUrl } from '../../src/plan/flags.js';
+import { etcdctlFixture as fx, metricsFixture } from '../fixtures/load.js';
 
 const inventory = parseInventory(
   `cluster: {token: rec, image: etcd-lab:3.4.23}
@@ -21,6 +23,8 @@ nodes:
 );
 const cmd = statusCommands(inventory);
 const INSPECT = render(cmd.inspect);
+// The recorded statuses are all at revision 1: the hashes are compared there.
+const HASHKV = render(endpointHashKVAt(inventory.cluster, inventory.nodes.map((n) => clientUrl(n, inventory.cluster)), 1, { dialTimeout: '1s', commandTimeout: '2s' }));
 
 const inspectJson = (running: boolean) =>
   JSON.stringify({
@@ -36,6 +40,8 @@ function member(opts: { running?: boolean; memberList?: { code: number; stdout?:
     if (command === render(cmd.memberList)) return opts.memberList ?? { stdout: fx('3.4.23', 'member-list.json') };
     if (command === render(cmd.health)) return { stdout: fx('3.4.23', 'endpoint-health.json') };
     if (command === render(cmd.status)) return { stdout: fx('3.4.23', 'endpoint-status.json') };
+    if (command === HASHKV) return { stdout: fx('3.4.23', 'endpoint-hashkv.json') };
+    if (command.includes(':2381/metrics')) return { stdout: metricsFixture('3.4.23-loopback-single.txt') };
     if (command.includes('etcd-deploy-lock-status')) return { stdout: '' };
     throw new Error(`unexpected command: ${command}`);
   };
@@ -53,12 +59,19 @@ test('etcdctl runs on the first member whose container runs; every host is inspe
   assert.equal(facts.etcd?.via, 'ceo2');
   assert.equal(etcdctlRan(hosts.get('ceo1')!), false);
   assert.equal(etcdctlRan(hosts.get('ceo3')!), false);
-  assert.deepEqual(hosts.get('ceo2')!.commands.filter((c) => c.includes(' etcdctl ')).sort(), [render(cmd.health), render(cmd.memberList), render(cmd.status)].sort());
+  assert.deepEqual(hosts.get('ceo2')!.commands.filter((c) => c.includes(' etcdctl ')).sort(), [render(cmd.health), render(cmd.memberList), render(cmd.status), HASHKV].sort());
+  // Metrics are read on each host whose member runs, by the host's own HTTP client, from the member's own address.
+  assert.equal(hosts.get('ceo1')!.commands.filter((c) => c.includes('/metrics')).length, 0, 'its container is not running');
+  assert.ok(hosts.get('ceo3')!.commands.some((c) => c.includes('http://198.19.0.13:2381/metrics') && c.endsWith(' 198.19.0.13 2381 5')));
+  assert.deepEqual(facts.etcd?.hashkv && 'revision' in facts.etcd.hashkv ? facts.etcd.hashkv.revision : null, 1);
   for (const h of hosts.values()) assert.ok(h.commands.includes(INSPECT), `${h.name} inspected`);
   for (const h of hosts.values()) assert.ok(h.commands.some((c) => c.includes('etcd-deploy-lock-status')), `${h.name}: lock read`);
   assert.equal(facts.lock.state, 'free');
   const report = assembleStatus(inventory, facts, Date.parse('2026-01-01T12:00:00Z'));
   assert.deepEqual(report.problems, ['ceo1: container exited']);
+  assert.deepEqual(report.hashkv, { state: 'agree', revision: 1, detail: '3 members agree at revision 1' });
+  assert.equal(report.members[2]!.signals.leaderChanges, 1);
+  assert.equal(report.members[2]!.signals.metricsError, null);
 });
 
 test('etcdctl uses short timeouts so a dead member costs seconds, not the defaults', () => {

@@ -3,12 +3,12 @@
 import { lockTarget, type ClusterLockView, type LockHolder } from '../../src/audit/lock.js';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseEndpointHealth, parseEndpointStatus, parseMemberList } from '../../src/etcd/parse.js';
+import { parseEndpointHashKV, parseEndpointHealth, parseEndpointStatus, parseMemberList } from '../../src/etcd/parse.js';
 import { parseInventory } from '../../src/inventory/load.js';
 import type { ContainerState } from '../../src/phases/container-state.js';
 import { formatStatus } from '../../src/status/format.js';
 import { assembleStatus, type EtcdFacts, type HostFacts, type StatusFacts } from '../../src/status/model.js';
-import { etcdctlFixture as fx } from '../fixtures/load.js';
+import { etcdctlFixture as fx, metricsFixture } from '../fixtures/load.js';
 
 // The recorded lab cluster: ceo1..3 on 198.19.0.11..13; in the 3.4.23 recording ceo2 leads.
 const inventory = parseInventory(
@@ -95,6 +95,18 @@ test('a healthy cluster: every field of every member, one leader, ok', () => {
       alarms: [],
     },
     problems: [],
+    signals: {
+      quotaBytes: 2147483648,
+      dbPercentOfQuota: 0,
+      fragmentedPercent: 20,
+      bytesToGain: 4096,
+      leaderChanges: null,
+      walFsyncP99Ms: null,
+      backendCommitP99Ms: null,
+      metricsError: null,
+      defragNeeded: false,
+      defragWhy: '20% of 0 MiB free, below 45%',
+    },
   });
   assert.deepEqual(
     r.members.map((m) => [m.name, m.etcd.id, m.etcd.leader]),
@@ -172,6 +184,39 @@ test('NOSPACE: the alarm is pinned on the member that raised it, once, and expla
   assert.deepEqual(r.members.map((m) => m.etcd.alarms), [['NOSPACE'], [], []]);
   assert.equal(r.problems.length, 1);
   assert.match(r.problems[0]!, /^ceo1: alarm NOSPACE \(the database reached its quota/);
+});
+
+test('NOSPACE names the command that recovers from it', () => {
+  const alarm = `memberID:${BigInt(`0x${CEO1}`).toString(10)} alarm:NOSPACE `;
+  const statuses = parseEndpointStatus(fx('3.4.23', 'endpoint-status.json')).map((s) => ({ ...s, errors: [alarm] }));
+  const r = assembleStatus(inventory, facts({ etcd: etcd34({ statuses }) }), NOW);
+  assert.match(r.problems[0]!, /run `etcd-deploy recover-space -i \S+inventory\.yaml`: compact, defragment every member, disarm/);
+});
+
+test('hashkv: equal hashes agree; a differing member is a problem naming every hash; unread is a warning', () => {
+  const hashes = parseEndpointHashKV(fx('3.4.23', 'endpoint-hashkv.json'));
+  const agree = assembleStatus(inventory, facts({ etcd: etcd34({ hashkv: { revision: 1, hashes } }) }), NOW);
+  assert.deepEqual(agree.hashkv, { state: 'agree', revision: 1, detail: '3 members agree at revision 1' });
+  assert.equal(agree.ok, true);
+  const differ = hashes.map((h, i) => (i === 2 ? { ...h, hash: 42 } : h));
+  const bad = assembleStatus(inventory, facts({ etcd: etcd34({ hashkv: { revision: 1, hashes: differ } }) }), NOW);
+  assert.equal(bad.ok, false);
+  assert.equal(bad.hashkv.state, 'disagree');
+  assert.match(bad.problems.join('\n'), /etcd: members' key spaces DIFFER at revision 1 \(ceo1 1084519789, ceo2 1084519789, ceo3 42\): possible data corruption/);
+  const unread = assembleStatus(inventory, facts({ etcd: etcd34({ hashkv: { error: 'timeout' } }) }), NOW);
+  assert.equal(unread.ok, true);
+  assert.deepEqual(unread.warnings, ['hashkv: could not be read: timeout']);
+});
+
+test('metrics from a recorded lab member become figures; a page without etcd metrics is said to be missing', () => {
+  const withMetrics = (text: string): HostFacts => ({ reachable: true, container: running(), metrics: { text } });
+  const page = metricsFixture('3.4.23-loopback-single.txt');
+  const r = assembleStatus(inventory, facts({ hosts: new Map([['ceo1', withMetrics(page)], ['ceo2', withMetrics('404 page not found')], ['ceo3', { reachable: true, container: running(), metrics: { error: 'curl exited 7' } }]]) }), NOW);
+  assert.equal(r.members[0]!.signals.leaderChanges, 1);
+  assert.equal(r.members[0]!.signals.walFsyncP99Ms, 7.8);
+  assert.match(r.members[1]!.signals.metricsError!, /^no etcd metrics at port 2381/);
+  assert.deepEqual(r.warnings.filter((w) => w.startsWith('ceo3')), ['ceo3: metrics unreadable: curl exited 7']);
+  assert.equal(r.ok, true, 'signals warn; they do not fail status');
 });
 
 test('no member answered: every member unhealthy with the reason, nothing invented', () => {

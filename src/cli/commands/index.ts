@@ -12,6 +12,8 @@ import type { CommandModule } from 'yargs';
 import { auditCommand } from './audit.js';
 import { certsCommand } from './certs.js';
 import { checkCommand } from './check.js';
+import { compactCommand } from './compact.js';
+import { defragCommand } from './defrag.js';
 import { downCommand } from './down.js';
 import { envCommand } from './env.js';
 import { etcdctlCommand } from './etcdctl.js';
@@ -20,6 +22,7 @@ import { lockCommand } from './lock.js';
 import { logsCommand } from './logs.js';
 import { planCommand } from './plan.js';
 import { rebootstrapCommand } from './rebootstrap.js';
+import { recoverSpaceCommand } from './recover-space.js';
 import { rollingCommand } from './rolling.js';
 import { snapshotCommand } from './snapshot.js';
 import { statusCommand } from './status.js';
@@ -55,6 +58,9 @@ export const registry: readonly (AnyCommand | DeferredCommand)[] = [
   envCommand,
   lockCommand,
   auditCommand,
+  defragCommand,
+  compactCommand,
+  recoverSpaceCommand,
 ];
 
 /**

@@ -1,0 +1,159 @@
+// Effects of defrag, compact and recover-space: each step is an etcdctl argv run in one answering member's container,
+// with a health gate before each member's turn. The order and the choice of members come from plan/defrag.ts.
+
+import { setTimeout as delay } from 'node:timers/promises';
+import { OperationError } from '../errors.js';
+import { endpointStatus } from '../etcd/commands.js';
+import { parseEndpointHealth, parseEndpointStatus, type EndpointStatus } from '../etcd/parse.js';
+import type { Inventory } from '../inventory/types.js';
+import { clusterEndpoints, compactCommand, healthCommand, PROBE_KEY, QUICK, recoveryCommands, turnCommands, type DefragPlan } from '../plan/defrag.js';
+import { render, type Argv } from '../plan/shell.js';
+import type { ExecResult, RemoteHost } from '../ssh/types.js';
+
+const GATE_DEADLINE_MS = 60_000;
+
+export interface DefragResult {
+  name: string;
+  sizeBefore: number | null;
+  sizeAfter: number | null;
+  inUseAfter: number | null;
+  /** How long the member was blocked: the wall time of its defrag call. */
+  blockedMs: number;
+  leaderMovedTo: string | null;
+}
+
+async function run(via: RemoteHost, argv: Argv, what: string, timeoutMs = 60_000): Promise<ExecResult> {
+  const command = render(argv);
+  const r = await via.exec(command, { timeoutMs });
+  if (r.code !== 0) throw new OperationError(`${what} failed on ${via.name}: \`${command}\` exited ${r.code}: ${lastLine(r.stderr) || lastLine(r.stdout) || 'no output'}`);
+  return r;
+}
+
+const endpoints = clusterEndpoints;
+
+export async function readStatuses(inventory: Inventory, via: RemoteHost): Promise<EndpointStatus[]> {
+  const r = await via.exec(render(endpointStatus(inventory.cluster, endpoints(inventory), QUICK)), { timeoutMs: 60_000 });
+  try {
+    return parseEndpointStatus(r.stdout);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * etcdctl reports a member unhealthy while an alarm is raised (`Active Alarm(s): NOSPACE`) although it serves reads and
+ * takes part in consensus: during recovery from that alarm such a member counts as healthy.
+ */
+export function alarmOnly(error: string | null | undefined): boolean {
+  return error !== null && error !== undefined && /alarm/i.test(error);
+}
+
+/** Every member healthy (retried for up to a minute: a member just defragmented may answer slowly at first). */
+export async function healthGate(inventory: Inventory, via: RemoteHost, before: string, tolerateAlarms = false): Promise<void> {
+  const all = endpoints(inventory);
+  const command = render(healthCommand(inventory));
+  const end = Date.now() + GATE_DEADLINE_MS;
+  let sick = all;
+  while (Date.now() < end) {
+    const r = await via.exec(command, { timeoutMs: 30_000 });
+    try {
+      const report = parseEndpointHealth(r.stdout);
+      sick = all.filter((e) => !report.some((h) => h.endpoint === e && (h.health || (tolerateAlarms && alarmOnly(h.error)))));
+    } catch {
+      sick = all;
+    }
+    if (sick.length === 0) return;
+    await delay(1000);
+  }
+  throw new OperationError(`health gate before ${before}: ${sick.join(', ')} not healthy within ${GATE_DEADLINE_MS / 1000}s; nothing more was changed`);
+}
+
+export async function runDefrag(inventory: Inventory, via: RemoteHost, plan: DefragPlan, log: (line: string) => void, tolerateAlarms = false): Promise<DefragResult[]> {
+  if (plan.blockers.length > 0) throw new OperationError(`defragmentation refused: ${plan.blockers.join('; ')}`);
+  const results: DefragResult[] = [];
+  for (const turn of plan.turns) {
+    const commands = turnCommands(inventory, turn);
+    await healthGate(inventory, via, `defragmenting ${turn.name}`, tolerateAlarms);
+    let movedTo: string | null = null;
+    if (turn.moveLeaderTo && commands.moveLeader) {
+      const now = await readStatuses(inventory, via);
+      const mine = now.find((s) => s.endpoint === turn.endpoint);
+      // Leadership may have moved on its own since the plan was made: only a current leader hands over.
+      if (mine && mine.leader === mine.memberId) {
+        log(`moving leadership from ${turn.name} to ${turn.moveLeaderTo.name}`);
+        await run(via, commands.moveLeader, 'move-leader');
+        await waitLeader(inventory, via, turn.moveLeaderTo.memberId, turn.name);
+        movedTo = turn.moveLeaderTo.name;
+      }
+    }
+    const before = (await readStatuses(inventory, via)).find((s) => s.endpoint === turn.endpoint);
+    log(`defragmenting ${turn.name}`);
+    const started = Date.now();
+    await run(via, commands.defrag, `defrag of ${turn.name}`, 11 * 60_000);
+    const blockedMs = Date.now() - started;
+    const after = (await readStatuses(inventory, via)).find((s) => s.endpoint === turn.endpoint);
+    results.push({ name: turn.name, sizeBefore: before?.dbSize ?? null, sizeAfter: after?.dbSize ?? null, inUseAfter: after?.dbSizeInUse ?? null, blockedMs, leaderMovedTo: movedTo });
+  }
+  if (plan.turns.length > 0) await healthGate(inventory, via, 'finishing', tolerateAlarms);
+  return results;
+}
+
+async function waitLeader(inventory: Inventory, via: RemoteHost, memberId: string, from: string): Promise<void> {
+  const end = Date.now() + GATE_DEADLINE_MS;
+  while (Date.now() < end) {
+    if ((await readStatuses(inventory, via)).some((s) => s.leader === memberId)) return;
+    await delay(200);
+  }
+  throw new OperationError(`leadership did not move away from ${from} within ${GATE_DEADLINE_MS / 1000}s; ${from} was not defragmented`);
+}
+
+export interface CompactResult {
+  revision: number;
+  /** null when there was nothing to compact (the history is already no longer than asked). */
+  compactedTo: number | null;
+}
+
+/** Compact the history to the current revision minus `keep`; a revision already compacted is not an error. */
+export async function runCompact(inventory: Inventory, via: RemoteHost, keep: number): Promise<CompactResult> {
+  const statuses = await readStatuses(inventory, via);
+  if (statuses.length === 0) throw new OperationError('no member answered endpoint status: cannot read the current revision');
+  const revision = Math.max(...statuses.map((s) => s.revision));
+  const target = revision - keep;
+  if (target < 1) return { revision, compactedTo: null };
+  const command = render(compactCommand(inventory, target));
+  const r = await via.exec(command, { timeoutMs: 6 * 60_000 });
+  if (r.code !== 0) {
+    if (/required revision has been compacted/.test(r.stderr)) return { revision, compactedTo: null };
+    throw new OperationError(`compact failed on ${via.name}: \`${command}\` exited ${r.code}: ${lastLine(r.stderr) || 'no output'}`);
+  }
+  return { revision, compactedTo: target };
+}
+
+/** Active alarms as `{memberId (decimal), alarm}`. */
+export async function listAlarms(inventory: Inventory, via: RemoteHost): Promise<{ memberId: string; alarm: string }[]> {
+  const r = await run(via, recoveryCommands(inventory, '').alarmList, 'alarm list');
+  return [...r.stdout.matchAll(/memberID:(\d+)\s+alarm:([A-Z_]+)/g)].map((m) => ({ memberId: m[1]!, alarm: m[2]! }));
+}
+
+export async function disarmAlarms(inventory: Inventory, via: RemoteHost): Promise<void> {
+  await run(via, recoveryCommands(inventory, '').alarmDisarm, 'alarm disarm');
+}
+
+/** The proof that writes work again: a key put and deleted under the tool's own prefix (PROBE_KEY). */
+export { PROBE_KEY };
+
+export async function proveWrite(inventory: Inventory, via: RemoteHost, stamp: string): Promise<void> {
+  const c = recoveryCommands(inventory, stamp);
+  await run(via, c.put, 'the write after recovery');
+  await run(via, c.del, 'removing the probe key');
+}
+
+function lastLine(text: string): string {
+  return (
+    text
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l !== '')
+      .pop() ?? ''
+  );
+}
