@@ -27,7 +27,20 @@ before(() => {
 }\n`,
   );
   register = join(dir, 'register.mjs');
-  writeFileSync(register, `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(join(dir, 'hooks.mjs')).href)});\n`);
+  // Node 22.15+ and 24 have in-thread hooks (registerHooks); on Node 24 the off-thread ones of register() report from a
+  // thread whose writes are lost when the CLI exits. Node 20 has only register(), which reports fine there.
+  writeFileSync(
+    register,
+    [
+      `import * as m from 'node:module';`,
+      `if (typeof m.registerHooks === 'function') {`,
+      `  m.registerHooks({ resolve(specifier, context, next) { const r = next(specifier, context); if (!r.url.startsWith('node:')) process.stderr.write('RESOLVED ' + r.url + '\\n'); return r; } });`,
+      `} else {`,
+      `  m.register(${JSON.stringify(pathToFileURL(join(dir, 'hooks.mjs')).href)});`,
+      `}`,
+      '',
+    ].join('\n'),
+  );
   // CommonJS packages (yargs, ssh2) are loaded by require: list the require cache when the process ends.
   reporter = join(dir, 'reporter.cjs');
   writeFileSync(reporter, `process.on('exit', () => { for (const f of Object.keys(require.cache)) process.stderr.write('REQUIRED ' + f + '\\n'); });\n`);
