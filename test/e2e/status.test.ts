@@ -155,7 +155,15 @@ describe('status and the cluster lock on the lab', { skip }, () => {
     first.stderr.on('data', (d: Buffer) => (firstErr += d.toString()));
     const firstDone = new Promise<number>((resolve) => first.on('close', (code) => resolve(code ?? -1)));
     for (let i = 0; i < 200 && !(await lockExists()); i++) await new Promise((r) => setTimeout(r, 25));
-    const second = await cli(['up', '-i', LAB_INVENTORY]);
+    // The first run holds the lock now (its acquire ran on every host at once); pause it there so that its work, which
+    // can take less time than the second run's start-up, cannot finish before the second run asks for the lock.
+    first.kill('SIGSTOP');
+    let second;
+    try {
+      second = await cli(['up', '-i', LAB_INVENTORY]);
+    } finally {
+      first.kill('SIGCONT');
+    }
     assert.equal(second.code, 1, second.stderr);
     assert.match(second.stderr, new RegExp(`the cluster is locked by \\S+@\\S+ \\(pid ${first.pid}\\), \\d+s ago, running \`etcd-deploy up -i \\S+\``));
     assert.match(second.stderr, /--force-unlock/);
