@@ -81,6 +81,17 @@ export class OperationError extends DeployError {
 }
 
 /** Keep the last lines of a command's stderr: enough to diagnose, short enough to read among several hosts. */
+/** The last non-empty line of a command's output, trimmed (what etcdctl or a shell says last is why it failed). */
+export function lastLine(text: string): string {
+  return (
+    text
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l !== '')
+      .pop() ?? ''
+  );
+}
+
 export function tail(text: string, lines = 8): string {
   const all = text.trimEnd().split('\n');
   return all.slice(-lines).join('\n');

@@ -3,7 +3,7 @@
 // when things go well (first poll at once, short interval) and specific when they don't (which member, why, what next).
 
 import { setTimeout as delay } from 'node:timers/promises';
-import { OperationError } from '../errors.js';
+import { lastLine, OperationError } from '../errors.js';
 import { render, type Argv } from '../plan/shell.js';
 import { runBatch } from '../ssh/batch.js';
 import type { ExecResult, RemoteHost } from '../ssh/types.js';
@@ -168,7 +168,3 @@ function key(endpoint: string): string {
   return endpoint.replace(/\/+$/, '');
 }
 
-function lastLine(text: string): string {
-  const lines = text.split('\n').map((l) => l.trim());
-  return lines.filter((l) => l !== '').pop() ?? '';
-}

@@ -2,7 +2,7 @@
 // with a health gate before each member's turn. The order and the choice of members come from plan/defrag.ts.
 
 import { setTimeout as delay } from 'node:timers/promises';
-import { OperationError } from '../errors.js';
+import { lastLine, OperationError } from '../errors.js';
 import { endpointStatus } from '../etcd/commands.js';
 import { parseEndpointHealth, parseEndpointStatus, type EndpointStatus } from '../etcd/parse.js';
 import type { Inventory } from '../inventory/types.js';
@@ -148,12 +148,3 @@ export async function proveWrite(inventory: Inventory, via: RemoteHost, stamp: s
   await run(via, c.del, 'removing the probe key');
 }
 
-function lastLine(text: string): string {
-  return (
-    text
-      .split('\n')
-      .map((l) => l.trim())
-      .filter((l) => l !== '')
-      .pop() ?? ''
-  );
-}

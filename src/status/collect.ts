@@ -5,6 +5,7 @@
 import { inspectClusterLock } from '../audit/lock.js';
 import { endpointHashKVAt, endpointHealth, endpointStatus, memberList, type EtcdctlOptions } from '../etcd/commands.js';
 import { fetchMetrics } from '../etcd/metrics-command.js';
+import { lastLine } from '../errors.js';
 import {
   EtcdOutputError,
   parseEndpointHashKV,
@@ -164,12 +165,3 @@ function readOutput<T>(what: string, r: ExecResult | Error, parse: (s: string) =
   }
 }
 
-function lastLine(text: string): string {
-  return (
-    text
-      .split('\n')
-      .map((l) => l.trim())
-      .filter((l) => l !== '')
-      .pop() ?? ''
-  );
-}
