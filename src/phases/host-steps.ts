@@ -4,7 +4,7 @@ import { Listr } from 'listr2';
 import { HostsError, type HostFailure } from '../errors.js';
 import type { Step } from '../plan/up.js';
 import type { RemoteHost } from '../ssh/types.js';
-import { runInOrder } from './exec.js';
+import { runInOrder } from '../engine/host-run.js';
 import { hostRowsThen, RowFailed, type ListrOptions } from './progress.js';
 
 export interface HostSteps {

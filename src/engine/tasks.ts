@@ -1,0 +1,57 @@
+// The task runners: what the executor does for each kind of task a plan names (plan/stages.ts TaskSpec). Each one
+// reports through the stage's row (its output line and final title) and fails with a typed error carrying the host,
+// command, exit code and stderr of what failed.
+
+import { waitHealthy } from '../etcd/health.js';
+import { info } from '../cli/output.js';
+import { regularFileSize } from '../local-file.js';
+import { runChecks } from '../phases/preconditions.js';
+import { takeSnapshot } from '../phases/snapshot.js';
+import type { TaskSpec } from '../plan/stages.js';
+import type { FileHost } from '../ssh/connection.js';
+import { ProgressLine } from '../ssh/transfer-progress.js';
+
+export interface TaskContext {
+  hosts: ReadonlyMap<string, FileHost>;
+  /** A line under the stage's row (the phase a snapshot is in, a transfer's progress). */
+  output: (line: string) => void;
+  /** How often to show a progress line, in ms; 0 when progress is not shown. */
+  progressIntervalMs: number;
+}
+
+/** Run one task; resolves with the row's final title. */
+export async function runTask(task: TaskSpec, ctx: TaskContext): Promise<string | void> {
+  switch (task.type) {
+    case 'snapshot': {
+      const r = await takeSnapshot(ctx.hosts.get(task.plan.host)!, task.plan, ctx.output, { progressIntervalMs: ctx.progressIntervalMs });
+      return `Snapshot saved: ${r.path} (${r.status.totalKey} keys, revision ${r.status.revision}, ${r.bytes} bytes)`;
+    }
+    case 'pki': {
+      // Loaded only for a TLS cluster: the X.509 library is a third of a command's start-up.
+      const { ensurePki, pkiSummary } = await import('../pki/store.js');
+      const summary = pkiSummary(await ensurePki(task.inventory, { now: new Date() }));
+      info(summary);
+      return `Cluster PKI ready: ${summary.split('\n')[0]}`;
+    }
+    case 'checks': {
+      const size = task.restore ? regularFileSize(task.restore, 'snapshot') : 0;
+      const line = task.restore && ctx.progressIntervalMs > 0 ? new ProgressLine(size, ctx.progressIntervalMs, ctx.output) : null;
+      const checked = await runChecks(task.checks, task.discard, ctx.hosts, task.restore, line ? { onBytes: line.update } : {});
+      line?.finish();
+      if (!checked) return;
+      info(`Snapshot to restore: ${checked.status.totalKey} keys, revision ${checked.status.revision}, SHA-256 ${checked.sha256}, on every host`);
+      return `Push ${task.restore} to every host: ${checked.bytes} bytes on ${checked.hosts} host(s) at once, SHA-256 ${checked.sha256} and snapshot status checked on each`;
+    }
+    case 'health': {
+      await waitHealthy({
+        host: ctx.hosts.get(task.host)!,
+        argv: task.argv,
+        expectedEndpoints: [...task.endpoints],
+        deadlineMs: task.deadlineMs,
+        containerName: task.containerName,
+        peerPort: task.peerPort,
+      });
+      return `Every member healthy (${task.endpoints.length} of ${task.endpoints.length})`;
+    }
+  }
+}
