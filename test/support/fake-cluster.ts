@@ -33,6 +33,8 @@ export interface FakeNode {
   imagePresent: boolean;
   /** Files removed on the host (rm -f, the restore's settle), as they were: evidence of what was sent or written. */
   removed: Map<string, StoredFile>;
+  /** Free space on the data filesystem, in KiB, as `df -Pk` reports it. */
+  freeKiB: number;
 }
 
 export const SNAPSHOT_BYTES = Buffer.from('fake etcd snapshot\n');
@@ -159,6 +161,7 @@ export class FakeCluster {
         data: false,
         imagePresent: false,
         removed: new Map(),
+        freeKiB: 50 * 1024 * 1024,
       };
       node.server.script = (command) => this.serve(node, command);
       await node.server.start();
@@ -324,6 +327,9 @@ ${this.nodes.map((n) => `  - {name: ${n.name}, ip: ${n.ip}}`).join('\n')}
       return f ? { stdout: f.data } : { code: 1, stderr: `cat: ${argv[2]}: No such file or directory\n` };
     }
     if (a0 === 'mkdir') return {};
+    if (a0 === 'df' && a1 === '-Pk') {
+      return { stdout: `Filesystem     1024-blocks    Used Available Capacity Mounted on\n/dev/fake ${node.freeKiB + 1000} 1000 ${node.freeKiB} 1% /var/lib\n` };
+    }
     if (a0 === 'sh' && a1 === '-c') {
       const name = argv[3];
       if (name === 'etcd-deploy-sha256') {
