@@ -5,8 +5,8 @@
  *   - `hosts`: each host's steps (plan/up.ts `Step`: a command or an upload) in order, hosts at once. A host's
  *     consecutive commands share one SSH session and its small uploads travel together (engine/host-run.ts), so a
  *     stage costs each host as few sessions as its steps allow. Every host's failure is gathered, not the first only.
- *   - `task`: one piece of work the plan describes as typed steps (a gate, a snapshot, a membership change, a local
- *     write, the checks before a change) and hands over as a function; its steps are what the dry-run prints for it.
+ *   - `task`: one piece of work the plan names as data (plan/stages.ts TaskSpec: a gate, a snapshot, a local write,
+ *     the checks before a change) with the typed steps the dry-run prints for it; engine/tasks.ts carries it out.
  * `planSteps(plan)` is the plan as `--dry-run --json` prints it (plan/json.ts `PlanStep`), in the order `execute` runs
  * it; test/integration/recording.test.ts holds the two together.
  *
@@ -51,7 +51,7 @@ export interface EnginePlan {
 }
 
 export interface Executed {
-  /** Per host, the titles of the changing steps that ran, in inventory order of first change. */
+  /** Per host that changed, the titles of its changing steps that ran; hosts in the order of the hosts map (the inventory's). */
   changed: { host: string; actions: string[] }[];
   /** What each task stage's run returned, by stage title. */
   titles: Map<string, string>;
@@ -95,7 +95,9 @@ export async function execute(plan: EnginePlan, hosts: ReadonlyMap<string, FileH
     list.push(action);
     changed.set(host, list);
   };
-  const report = (): Executed['changed'] => [...changed].map(([host, actions]) => ({ host, actions }));
+  const order = [...hosts.keys()];
+  const report = (): Executed['changed'] =>
+    [...changed].map(([host, actions]) => ({ host, actions })).sort((a, b) => order.indexOf(a.host) - order.indexOf(b.host));
 
   const runStage = async (stage: Stage, task: { title: string; output: string }, listrTask: Parameters<typeof hostRowsThen>[0]) => {
     if (stage.kind === 'hosts') {
