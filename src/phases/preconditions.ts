@@ -63,7 +63,8 @@ export async function runChecks(
   restore: string | null,
   transfer: Pick<TransferOptions, 'onBytes'> = {},
 ): Promise<CheckedRestore | null> {
-  const sha256 = restore ? await sha256OfFile(restore) : null;
+  // Read once the cheap checks passed somewhere: a file too large for every host is refused without reading it.
+  let sha256: string | null = null;
   const restoreSize = restore ? (await stat(restore)).size : null;
   const statuses: SnapshotStatus[] = [];
   const failures: HostFailure[] = [];
@@ -93,6 +94,7 @@ export async function runChecks(
     )
   ).filter((p) => p !== null);
   const uploading = ready.filter((p) => p.upload);
+  if (restore && uploading.length > 0) sha256 = await sha256OfFile(restore);
   let sentBytes = 0;
   let sent = ready;
   if (uploading.length > 0) {
