@@ -37,10 +37,10 @@ import { delayUnlessInterrupted, InterruptedError, runSignal } from '../ssh/inte
 import { progressIntervalMs, type ListrOptions, type ProgressMode } from '../phases/progress.js';
 import { hostRowsThen, RowFailed } from '../phases/progress.js';
 import { DEFAULT_COMMAND_TIMEOUT_MS, runInOrder } from './host-run.js';
-import { runTask, type TaskContext } from './tasks.js';
+import { runTask, type TaskContext, type TaskOutcome } from './tasks.js';
 
 export type { HostSteps, HostsStage, Stage, TaskStage } from '../plan/stages.js';
-export type { TaskContext } from './tasks.js';
+export type { TaskContext, TaskOutcome } from './tasks.js';
 
 export interface EnginePlan {
   /** The command, as the plan document names it (`down --purge`). */
@@ -55,13 +55,15 @@ export interface Executed {
   changed: { host: string; actions: string[] }[];
   /** What each task stage's run returned, by stage title. */
   titles: Map<string, string>;
+  /** The value each task stage handed back (engine/tasks.ts TaskOutcome), by stage title. */
+  values: Map<string, unknown>;
 }
 
 export interface ExecuteOptions {
   listr: ListrOptions;
   progress: ProgressMode;
   /** Runs a task stage (engine/tasks.ts runTask by default; tests script it). */
-  runTask?: (task: Stage & { kind: 'task' }, ctx: TaskContext) => Promise<string | void>;
+  runTask?: (task: Stage & { kind: 'task' }, ctx: TaskContext) => Promise<TaskOutcome>;
 }
 
 /** The plan as typed steps, in the order they run: what `--dry-run --json` prints. */
@@ -85,6 +87,7 @@ function destructive(stage: Stage): boolean {
 export async function execute(plan: EnginePlan, hosts: ReadonlyMap<string, FileHost>, options: ExecuteOptions): Promise<Executed> {
   const changed = new Map<string, string[]>();
   const titles = new Map<string, string>();
+  const values = new Map<string, unknown>();
   const stages = plan.stages.filter((s) => !empty(s));
   let undo: Step[] = [];
   let destroying = false;
@@ -134,12 +137,13 @@ export async function execute(plan: EnginePlan, hosts: ReadonlyMap<string, FileH
     for (let i = 1; ; i++) {
       try {
         const ctx: TaskContext = { hosts, output: (line) => (task.output = line), progressIntervalMs: progressIntervalMs(options.progress) };
-        const title = options.runTask ? await options.runTask(stage, ctx) : await runTask(stage.task, ctx);
+        const outcome = options.runTask ? await options.runTask(stage, ctx) : await runTask(stage.task, ctx);
         for (const s of stage.steps) if (s.changes && s.host !== null) record(s.host, s.title);
-        if (title) {
-          task.title = title;
-          titles.set(stage.title, title);
+        if (outcome.title) {
+          task.title = outcome.title;
+          titles.set(stage.title, outcome.title);
         }
+        if (outcome.value !== undefined) values.set(stage.title, outcome.value);
         return undefined;
       } catch (err) {
         if (i >= attempts || runSignal.aborted) throw err;
@@ -177,7 +181,7 @@ export async function execute(plan: EnginePlan, hosts: ReadonlyMap<string, FileH
     }
     throw withReport(err, failureReport(plan, stages, at, report(), destroying));
   }
-  return { changed: report(), titles };
+  return { changed: report(), titles, values };
 }
 
 /** What the run had done when it failed, and what it did not get to. */

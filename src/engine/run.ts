@@ -4,10 +4,9 @@
 // tracing every command. A handler gives: how to plan, how to show the plan as text, what to confirm, and what to print
 // after; the dry-run and the run cannot differ, because both come from the one plan.
 
-import type { ChangingOptions } from '../cli/changing.js';
 import { runChanging } from '../cli/changing.js';
 import { tolerantConnector } from '../cli/connect.js';
-import { progressFor } from '../cli/options.js';
+import { progressFor, type GlobalOptions, type SshOptions } from '../cli/options.js';
 import { printJson, printResult, verboseTracer } from '../cli/output.js';
 import { HostsError, type HostFailure } from '../errors.js';
 import type { Inventory } from '../inventory/types.js';
@@ -16,8 +15,10 @@ import { listrOptions } from '../phases/progress.js';
 import type { FileHost } from '../ssh/connection.js';
 import { execute, planSteps, type EnginePlan, type Executed } from './execute.js';
 
-export interface RunPlanOptions extends ChangingOptions {
+export interface RunPlanOptions extends GlobalOptions, SshOptions {
   'dry-run'?: boolean;
+  /** Present for commands that take the cluster lock. */
+  'force-unlock'?: boolean;
 }
 
 /** What a command's plan function sees: the hosts that connected, and each one that did not. */
@@ -40,6 +41,11 @@ export interface PlannedCommand<P extends CommandPlan> {
   confirm?: (plan: P) => Promise<void>;
   /** After a successful run: the result as text and as JSON, and the audit line's summary. */
   result: (plan: P, executed: Executed) => { text: string; json: unknown; summary: string };
+  /**
+   * false: a command that changes no host's state for good (`snapshot save`: a file of its own on one host, removed
+   * again): run without the cluster lock and the audit line, so it works while another run holds the lock.
+   */
+  lock?: boolean;
 }
 
 /** Refuse a plan that needs every host when some did not connect: names each host and its connection error. */
@@ -52,20 +58,28 @@ export function requireAllHosts(reach: Reach, what: string): void {
 export async function runPlan<P extends CommandPlan>(argv: RunPlanOptions, inventory: Inventory, command: PlannedCommand<P>): Promise<void> {
   const trace = verboseTracer(argv.verbose);
   const tracedAll = (hosts: ReadonlyMap<string, FileHost>) => new Map([...hosts].map(([name, host]) => [name, traced(host, trace)]));
-  if (argv['dry-run']) {
+  if (argv['dry-run'] || command.lock === false) {
     const { hosts: raw, failures } = await tolerantConnector(inventory, argv)();
     const hosts = tracedAll(raw);
     try {
       const plan = await command.plan({ hosts, unreachable: failures });
-      if (argv.json) printJson({ command: plan.command, ...plan.document, steps: planSteps(plan) });
-      else printResult(command.text(plan));
+      if (argv['dry-run']) {
+        if (argv.json) printJson({ command: plan.command, ...plan.document, steps: planSteps(plan) });
+        else printResult(command.text(plan));
+        return;
+      }
+      await command.confirm?.(plan);
+      const mode = progressFor(argv);
+      const done = command.result(plan, await execute(plan, hosts, { listr: listrOptions(mode), progress: mode }));
+      if (argv.json) printJson(done.json);
+      else printResult(done.text);
     } finally {
       for (const h of raw.values()) h.close();
     }
     return;
   }
   let printed: { text: string; json: unknown; summary: string } | null = null;
-  await runChanging<{ text: string; json: unknown; summary: string }>(argv, inventory, {
+  await runChanging<{ text: string; json: unknown; summary: string }>({ ...argv, 'force-unlock': argv['force-unlock'] === true }, inventory, {
     tolerateUnreachable: true,
     run: async (connect, _lockHeld, unreachable) => {
       const raw = await connect();

@@ -19,28 +19,34 @@ export interface TaskContext {
   progressIntervalMs: number;
 }
 
-/** Run one task; resolves with the row's final title. */
-export async function runTask(task: TaskSpec, ctx: TaskContext): Promise<string | void> {
+/** What a task hands back: its row's final title, and a value for the command's result (a snapshot's checksum). */
+export interface TaskOutcome {
+  title?: string;
+  value?: unknown;
+}
+
+/** Run one task. */
+export async function runTask(task: TaskSpec, ctx: TaskContext): Promise<TaskOutcome> {
   switch (task.type) {
     case 'snapshot': {
       const r = await takeSnapshot(ctx.hosts.get(task.plan.host)!, task.plan, ctx.output, { progressIntervalMs: ctx.progressIntervalMs });
-      return `Snapshot saved: ${r.path} (${r.status.totalKey} keys, revision ${r.status.revision}, ${r.bytes} bytes)`;
+      return { title: `Snapshot saved: ${r.path} (${r.status.totalKey} keys, revision ${r.status.revision}, ${r.bytes} bytes)`, value: r };
     }
     case 'pki': {
       // Loaded only for a TLS cluster: the X.509 library is a third of a command's start-up.
       const { ensurePki, pkiSummary } = await import('../pki/store.js');
       const summary = pkiSummary(await ensurePki(task.inventory, { now: new Date() }));
       info(summary);
-      return `Cluster PKI ready: ${summary.split('\n')[0]}`;
+      return { title: `Cluster PKI ready: ${summary.split('\n')[0]}` };
     }
     case 'checks': {
       const size = task.restore ? regularFileSize(task.restore, 'snapshot') : 0;
       const line = task.restore && ctx.progressIntervalMs > 0 ? new ProgressLine(size, ctx.progressIntervalMs, ctx.output) : null;
       const checked = await runChecks(task.checks, task.discard, ctx.hosts, task.restore, line ? { onBytes: line.update } : {});
       line?.finish();
-      if (!checked) return;
+      if (!checked) return {};
       info(`Snapshot to restore: ${checked.status.totalKey} keys, revision ${checked.status.revision}, SHA-256 ${checked.sha256}, on every host`);
-      return `Push ${task.restore} to every host: ${checked.bytes} bytes on ${checked.hosts} host(s) at once, SHA-256 ${checked.sha256} and snapshot status checked on each`;
+      return { title: `Push ${task.restore} to every host: ${checked.bytes} bytes on ${checked.hosts} host(s) at once, SHA-256 ${checked.sha256} and snapshot status checked on each`, value: checked };
     }
     case 'health': {
       await waitHealthy({
@@ -51,7 +57,7 @@ export async function runTask(task: TaskSpec, ctx: TaskContext): Promise<string 
         containerName: task.containerName,
         peerPort: task.peerPort,
       });
-      return `Every member healthy (${task.endpoints.length} of ${task.endpoints.length})`;
+      return { title: `Every member healthy (${task.endpoints.length} of ${task.endpoints.length})` };
     }
   }
 }

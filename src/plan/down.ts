@@ -8,7 +8,7 @@ import { ASIDE_DIR, moveAside } from './rolling.js';
 import { render, type Argv } from './shell.js';
 import type { Step } from './up.js';
 import type { PlanStep } from './json.js';
-import { planSnapshot, snapshotSteps, type SnapshotPlan } from './snapshot.js';
+import { planSnapshot, snapshotStage, type SnapshotPlan } from './snapshot.js';
 import { stageSteps, type HostSteps, type Stage } from './stages.js';
 import { containerSpec, pkiSteps } from './up.js';
 
@@ -61,7 +61,7 @@ export function planDown(
 /** As the executor runs it: the snapshot (with --purge) complete before anything stops, then every host at once. */
 export function downStages(plan: DownPlan): Stage[] {
   return [
-    ...(plan.snapshot ? [{ kind: 'task' as const, title: `Snapshot from ${plan.snapshot.host}`, task: { type: 'snapshot' as const, plan: plan.snapshot }, steps: snapshotSteps(plan.snapshot) }] : []),
+    ...(plan.snapshot ? [snapshotStage(plan.snapshot)] : []),
     { kind: 'hosts', title: plan.purge ? 'Stop members and move their data aside' : 'Stop members (data kept)', work: plan.work },
   ];
 }

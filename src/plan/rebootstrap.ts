@@ -12,7 +12,7 @@ import { clientUrl } from './flags.js';
 import { fromStep, planStep, type PlanStep } from './json.js';
 import { stageSteps, type Stage } from './stages.js';
 import { render } from './shell.js';
-import { planSnapshot, snapshotSteps, type SnapshotPlan } from './snapshot.js';
+import { planSnapshot, snapshotStage, type SnapshotPlan } from './snapshot.js';
 import { uploadText, type Step } from './up.js';
 
 export interface RebootstrapPlan {
@@ -111,7 +111,7 @@ export function rebootstrapStages(plan: RebootstrapPlan, inventory: Inventory, o
       steps: plan.checks.flatMap((w) => w.steps.map((s) => fromStep(s))),
       undo: plan.discard,
     },
-    ...(plan.snapshot ? [{ kind: 'task' as const, title: `Snapshot from ${plan.snapshot.host}`, task: { type: 'snapshot' as const, plan: plan.snapshot }, steps: snapshotSteps(plan.snapshot) }] : []),
+    ...(plan.snapshot ? [snapshotStage(plan.snapshot)] : []),
     { kind: 'hosts', title: 'Stop every member and move its data aside', work: plan.stop },
     { kind: 'hosts', title: options.restore ? 'Restore the snapshot and start the new cluster' : 'Start the new cluster', work: plan.start, timeoutMs: options.restore ? RESTORE_TIMEOUT_MS : 180_000 },
     {

@@ -107,11 +107,12 @@ test('a task with attempts is tried again after a failure; a task without them f
   const runTask = async () => {
     calls++;
     if (calls === 1) throw new Error('not yet');
-    return 'Gate passed';
+    return { title: 'Gate passed', value: 42 };
   };
   const done = await execute({ command: 't', stages: [gate] }, hosts, { ...options, runTask });
   assert.equal(calls, 2);
   assert.equal(done.titles.get('Gate'), 'Gate passed');
+  assert.equal(done.values.get('Gate'), 42);
   calls = 0;
   await assert.rejects(execute({ command: 't', stages: [{ ...gate, attempts: 1 }] }, hosts, { ...options, runTask }), /not yet/);
   assert.equal(calls, 1);
