@@ -5,6 +5,7 @@
 import { waitHealthy } from '../etcd/health.js';
 import { info } from '../cli/output.js';
 import { regularFileSize } from '../local-file.js';
+import { defragTurn, healthGate, runCompact } from '../phases/maintenance.js';
 import { runChecks } from '../phases/preconditions.js';
 import { takeSnapshot } from '../phases/snapshot.js';
 import type { TaskSpec } from '../plan/stages.js';
@@ -47,6 +48,18 @@ export async function runTask(task: TaskSpec, ctx: TaskContext): Promise<TaskOut
       if (!checked) return {};
       info(`Snapshot to restore: ${checked.status.totalKey} keys, revision ${checked.status.revision}, SHA-256 ${checked.sha256}, on every host`);
       return { title: `Push ${task.restore} to every host: ${checked.bytes} bytes on ${checked.hosts} host(s) at once, SHA-256 ${checked.sha256} and snapshot status checked on each`, value: checked };
+    }
+    case 'defrag-turn': {
+      const r = await defragTurn(task.inventory, ctx.hosts.get(task.via)!, task.turn, ctx.output, task.tolerateAlarms);
+      return { title: `Defragmented ${r.name}: blocked ${(r.blockedMs / 1000).toFixed(2)} s${r.leaderMovedTo ? ` (leadership moved to ${r.leaderMovedTo} first)` : ''}`, value: r };
+    }
+    case 'health-gate': {
+      await healthGate(task.inventory, ctx.hosts.get(task.via)!, task.before, task.tolerateAlarms);
+      return { title: 'Every member healthy' };
+    }
+    case 'compact': {
+      const r = await runCompact(task.inventory, ctx.hosts.get(task.via)!, task.keep);
+      return { title: r.compactedTo === null ? `Nothing to compact at revision ${r.revision}` : `Compacted history before revision ${r.compactedTo}`, value: r };
     }
     case 'health': {
       await waitHealthy({

@@ -6,7 +6,7 @@ import { lastLine, OperationError } from '../errors.js';
 import { endpointStatus } from '../etcd/commands.js';
 import { parseEndpointHealth, parseEndpointStatus, type EndpointStatus } from '../etcd/parse.js';
 import type { Inventory } from '../inventory/types.js';
-import { clusterEndpoints, compactCommand, healthCommand, PROBE_KEY, QUICK, recoveryCommands, turnCommands, type DefragPlan } from '../plan/defrag.js';
+import { clusterEndpoints, compactCommand, healthCommand, PROBE_KEY, QUICK, recoveryCommands, turnCommands, type DefragPlan, type DefragTurn } from '../plan/defrag.js';
 import { render, type Argv } from '../plan/shell.js';
 import type { ExecResult, RemoteHost } from '../ssh/types.js';
 
@@ -71,31 +71,34 @@ export async function healthGate(inventory: Inventory, via: RemoteHost, before: 
 export async function runDefrag(inventory: Inventory, via: RemoteHost, plan: DefragPlan, log: (line: string) => void, tolerateAlarms = false): Promise<DefragResult[]> {
   if (plan.blockers.length > 0) throw new OperationError(`defragmentation refused: ${plan.blockers.join('; ')}`);
   const results: DefragResult[] = [];
-  for (const turn of plan.turns) {
-    const commands = turnCommands(inventory, turn);
-    await healthGate(inventory, via, `defragmenting ${turn.name}`, tolerateAlarms);
-    let movedTo: string | null = null;
-    if (turn.moveLeaderTo && commands.moveLeader) {
-      const now = await readStatuses(inventory, via);
-      const mine = now.find((s) => s.endpoint === turn.endpoint);
-      // Leadership may have moved on its own since the plan was made: only a current leader hands over.
-      if (mine && mine.leader === mine.memberId) {
-        log(`moving leadership from ${turn.name} to ${turn.moveLeaderTo.name}`);
-        await run(via, commands.moveLeader, 'move-leader');
-        await waitLeader(inventory, via, turn.moveLeaderTo.memberId, turn.name);
-        movedTo = turn.moveLeaderTo.name;
-      }
-    }
-    const before = (await readStatuses(inventory, via)).find((s) => s.endpoint === turn.endpoint);
-    log(`defragmenting ${turn.name}`);
-    const started = Date.now();
-    await run(via, commands.defrag, `defrag of ${turn.name}`, 11 * 60_000);
-    const blockedMs = Date.now() - started;
-    const after = (await readStatuses(inventory, via)).find((s) => s.endpoint === turn.endpoint);
-    results.push({ name: turn.name, sizeBefore: before?.dbSize ?? null, sizeAfter: after?.dbSize ?? null, inUseAfter: after?.dbSizeInUse ?? null, blockedMs, leaderMovedTo: movedTo });
-  }
+  for (const turn of plan.turns) results.push(await defragTurn(inventory, via, turn, log, tolerateAlarms));
   if (plan.turns.length > 0) await healthGate(inventory, via, 'finishing', tolerateAlarms);
   return results;
+}
+
+/** One member's turn: the health gate, leadership moved away if it still leads, the timed defragmentation. */
+export async function defragTurn(inventory: Inventory, via: RemoteHost, turn: DefragTurn, log: (line: string) => void, tolerateAlarms = false): Promise<DefragResult> {
+  const commands = turnCommands(inventory, turn);
+  await healthGate(inventory, via, `defragmenting ${turn.name}`, tolerateAlarms);
+  let movedTo: string | null = null;
+  if (turn.moveLeaderTo && commands.moveLeader) {
+    const now = await readStatuses(inventory, via);
+    const mine = now.find((s) => s.endpoint === turn.endpoint);
+    // Leadership may have moved on its own since the plan was made: only a current leader hands over.
+    if (mine && mine.leader === mine.memberId) {
+      log(`moving leadership from ${turn.name} to ${turn.moveLeaderTo.name}`);
+      await run(via, commands.moveLeader, 'move-leader');
+      await waitLeader(inventory, via, turn.moveLeaderTo.memberId, turn.name);
+      movedTo = turn.moveLeaderTo.name;
+    }
+  }
+  const before = (await readStatuses(inventory, via)).find((s) => s.endpoint === turn.endpoint);
+  log(`defragmenting ${turn.name}`);
+  const started = Date.now();
+  await run(via, commands.defrag, `defrag of ${turn.name}`, 11 * 60_000);
+  const blockedMs = Date.now() - started;
+  const after = (await readStatuses(inventory, via)).find((s) => s.endpoint === turn.endpoint);
+  return { name: turn.name, sizeBefore: before?.dbSize ?? null, sizeAfter: after?.dbSize ?? null, inUseAfter: after?.dbSizeInUse ?? null, blockedMs, leaderMovedTo: movedTo };
 }
 
 async function waitLeader(inventory: Inventory, via: RemoteHost, memberId: string, from: string): Promise<void> {

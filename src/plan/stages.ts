@@ -4,6 +4,7 @@
 // (engine/tasks.ts). Plans stay free of effects: they name a task, they never hold the code that does it.
 
 import type { Inventory } from '../inventory/types.js';
+import type { DefragTurn } from './defrag.js';
 import type { SnapshotPlan } from './snapshot.js';
 import type { PlanStep } from './json.js';
 import type { Step } from './up.js';
@@ -43,6 +44,12 @@ export type TaskSpec =
    * every host at once, proved there, and each host's free space compared with what restoring it writes.
    */
   | { type: 'checks'; checks: readonly HostSteps[]; discard: readonly Step[]; restore: string | null }
+  /** One member's defragmentation (phases/maintenance.ts defragTurn), every etcdctl call through `via`'s container. */
+  | { type: 'defrag-turn'; inventory: Inventory; via: string; turn: DefragTurn; tolerateAlarms: boolean }
+  /** Every member healthy, through `via` (phases/maintenance.ts healthGate). */
+  | { type: 'health-gate'; inventory: Inventory; via: string; before: string; tolerateAlarms: boolean }
+  /** Compact the history to the current revision minus `keep`, read when it runs (phases/maintenance.ts runCompact). */
+  | { type: 'compact'; inventory: Inventory; via: string; keep: number }
   /** Poll `argv` on `host` until every endpoint is healthy or `deadlineMs` passes (etcd/health.ts). */
   | { type: 'health'; host: string; argv: readonly string[]; endpoints: readonly string[]; deadlineMs: number; containerName: string; peerPort: number };
 

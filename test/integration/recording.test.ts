@@ -262,6 +262,24 @@ describe('recording: each changing command runs what its --dry-run --json printe
     assert.ok(cluster.nodes.every((n) => n.container?.running));
   });
 
+  test('defrag --all: every member in turn, followers first, leadership moved away before the leader\'s turn', async () => {
+    cluster = await FakeCluster.start({ running: true });
+    const { plan, run } = await record(cluster, ['defrag', '--all']);
+    assert.equal(plan.command, 'defrag');
+    assert.deepEqual(kinds(plan), ['gate', 'membership', 'run']);
+    // Through the member that answered (etcd-1); the leader (etcd-1) hands over before its own turn.
+    assertRanAsPlanned(cluster, plan, (s) => s.when === 'still-leader');
+    assert.match(run.stdout, /etcd-2: .* blocked [\d.]+ s\netcd-3: .*\netcd-1: .*\(leadership moved to etcd-2 first\)/);
+  });
+
+  test('compact: the history before the current revision minus --keep-revisions', async () => {
+    cluster = await FakeCluster.start({ running: true });
+    const { plan, run } = await record(cluster, ['compact', '--keep-revisions', '2']);
+    assert.deepEqual([plan.command, plan.keepRevisions, plan.currentRevision], ['compact', 2, 7]);
+    assertRanAsPlanned(cluster, plan, (s) => s.when === 'current revision - keep >= 1');
+    assert.match(run.stdout, /Compacted history before revision 5 \(current 7\)/);
+  });
+
   test('rolling --mode restart: one member at a time, the leader last, leadership moved away before its turn', async () => {
     cluster = await FakeCluster.start({ running: true });
     const { plan } = await record(cluster, ['rolling', '--mode', 'restart', '--out', join(cluster.dir, 'r.db')]);

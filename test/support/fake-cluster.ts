@@ -472,6 +472,8 @@ ${this.nodes.map((n) => `  - {name: ${n.name}, ip: ${n.ip}}`).join('\n')}
       m.learner = false;
       return { stdout: `Member ${rest[2]} promoted\n` };
     }
+    if (cmd === 'defrag') return { stdout: `Finished defragmenting etcd member[${endpoints[0]}]\n` };
+    if (cmd === 'compact') return Number(sub) <= 7 ? { stdout: `compacted revision ${sub}\n` } : { code: 1, stderr: 'Error: etcdserver: mvcc: required revision is a future revision\n' };
     if (cmd === 'snapshot' && sub === 'save') {
       node.server.files.set(`${node.dataPath}/etcd-deploy-snapshot.db`, { data: SNAPSHOT_BYTES, mode: 0o600 });
       return { stdout: `Snapshot saved at ${rest[2]}\n` };
