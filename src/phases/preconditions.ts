@@ -4,7 +4,7 @@
 import { stat } from 'node:fs/promises';
 import { parseDf } from '../check/parse.js';
 import { HostsError, tail, type HostFailure } from '../errors.js';
-import { restoreSpaceNeeded } from '../plan/rebootstrap.js';
+import { restoreSpaceNeeded } from '../plan/space.js';
 import type { ExecResult } from '../ssh/types.js';
 import { parseSnapshotStatus, type SnapshotStatus } from '../etcd/parse.js';
 import type { HostSteps } from '../plan/down.js';
@@ -36,19 +36,19 @@ function meaning(step: Step, restore: string | null): string {
 export function tooLittleSpace(steps: readonly Step[], results: readonly ExecResult[], size: number): HostFailure | null {
   const at = steps.findIndex((s) => s.argv[0] === 'df');
   if (at < 0) return null;
-  const step = steps[at]!;
+  return spaceFailure(steps[at]!, results[at], restoreSpaceNeeded(size), 'the restore', `the ${size}-byte snapshot sent there, the database restored beside it, and a margin`);
+}
+
+/**
+ * A failure record when a `df -Pk PATH` step's output shows less than `needed` bytes free (or cannot be read: refusing
+ * is cheap, a disk filled half-way is not); null when there is room.
+ */
+export function spaceFailure(step: Step, result: ExecResult | undefined, needed: number, what: string, why: string): HostFailure | null {
   const path = step.argv.at(-1)!;
-  const df = parseDf((results[at]?.stdout ?? '').split('\n').filter((l) => l.trim() !== ''));
-  const needed = restoreSpaceNeeded(size);
-  if (!df) return { host: step.host, command: step.command, exitCode: 0, stderrTail: tail(results[at]?.stdout ?? ''), message: `cannot read the free space of ${path} from df; nothing was sent` };
+  const df = result && result.code === 0 ? parseDf(result.stdout.split('\n').filter((l) => l.trim() !== '')) : null;
+  if (!df) return { host: step.host, command: step.command, exitCode: result?.code ?? null, stderrTail: tail(result ? result.stderr || result.stdout : ''), message: `cannot read the free space of ${path} from df; nothing was changed` };
   if (df.availableBytes >= needed) return null;
-  return {
-    host: step.host,
-    command: step.command,
-    exitCode: 0,
-    stderrTail: '',
-    message: `not enough free space for the restore in ${path} (${df.mountedOn}): ${df.availableBytes} bytes free, ${needed} needed (the ${size}-byte snapshot sent there, the database restored beside it, and a margin)`,
-  };
+  return { host: step.host, command: step.command, exitCode: 0, stderrTail: '', message: `not enough free space for ${what} in ${path} (${df.mountedOn}): ${df.availableBytes} bytes free, ${needed} needed (${why})` };
 }
 
 /**

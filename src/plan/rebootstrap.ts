@@ -11,6 +11,9 @@ import { fs } from './docker.js';
 import { clientUrl } from './flags.js';
 import { fromStep, planStep, type PlanStep } from './json.js';
 import { stageSteps, type Stage } from './stages.js';
+import { freeSpaceStep } from './space.js';
+
+export { freeSpaceStep, restoreSpaceNeeded } from './space.js';
 import { render } from './shell.js';
 import { planSnapshot, snapshotStage, type SnapshotPlan } from './snapshot.js';
 import { uploadText, type Step } from './up.js';
@@ -141,18 +144,4 @@ export function pkiStep(inventory: Inventory): PlanStep {
 /** The plan as typed steps, in the order they run. */
 export function rebootstrapSteps(plan: RebootstrapPlan): PlanStep[] {
   return stageSteps(rebootstrapStages(plan, plan.inventory, { restore: plan.restore, healthDeadlineMs: 0 }));
-}
-
-/**
- * What restoring a snapshot of `size` bytes writes beside the data moved aside: the uploaded copy, the restored
- * database (about as large), and a margin for the WAL a restore writes and the filesystem's own needs (10% and 64 MiB).
- */
-export function restoreSpaceNeeded(size: number): number {
-  return 2 * size + Math.ceil(size / 10) + 64 * 1024 * 1024;
-}
-
-/** The data filesystem's free space, read before the snapshot is sent (`df -Pk`, parsed by check/parse.ts parseDf). */
-export function freeSpaceStep(node: NodeSpec): Step {
-  const argv = ['df', '-Pk', node.dataPath];
-  return { host: node.name, title: `free space on the filesystem of ${node.dataPath}`, argv, command: render(argv), changes: false };
 }

@@ -72,6 +72,26 @@ describe('the executor', { timeout: 120_000 }, () => {
     assert.equal(cluster.node('etcd-3').received.some((c) => c.includes('etcd-deploy-receive')), false, 'nothing sent to the host without room');
   });
 
+  test('rolling --mode replace with too little room for a fresh member on one host: refused before the snapshot, nothing changed; the dry-run shows the reads', async () => {
+    cluster = await FakeCluster.start({ running: true });
+    const dry = await cli(['rolling', '--mode', 'replace', '-i', cluster.inventoryFile, '--dry-run', '--json']);
+    assert.equal(dry.code, 0, dry.stderr);
+    const steps = (JSON.parse(dry.stdout) as { steps: { host: string; command: string; changes: boolean }[] }).steps;
+    assert.deepEqual(steps.slice(0, 3).map((s) => [s.host, s.command, s.changes]), ['etcd-2', 'etcd-3', 'etcd-1'].map((h) => [h, 'df -Pk /var/lib/etcd-cluster', false]));
+    cluster.node('etcd-3').freeKiB = 1000;
+    cluster.clearReceived();
+    const r = await cli(['rolling', '--mode', 'replace', '-i', cluster.inventoryFile, '--out', join(cluster.dir, 'r.db')]);
+    assert.equal(r.code, 1, r.stderr);
+    // The fake members report a 20480-byte database.
+    const needed = 20480 + 2048 + 64 * 1024 * 1024;
+    assert.match(r.stderr, /rolling --mode replace: not enough room for a fresh member on 1 host\(s\); nothing was changed/);
+    assert.match(r.stderr, new RegExp(`etcd-3: not enough free space for a fresh member in /var/lib/etcd-cluster \\(/var/lib\\): 1024000 bytes free, ${needed} needed`));
+    for (const n of cluster.nodes) {
+      assert.deepEqual(changesOn(cluster, n.name), [], `nothing changed on ${n.name}`);
+      assert.equal(n.received.some((c) => / snapshot save /.test(c) || / member remove /.test(c)), false, `no snapshot, no membership change on ${n.name}`);
+    }
+  });
+
   test('rebootstrap with a host that cannot be reached: refused before anything changes, naming the host and why', async () => {
     cluster = await FakeCluster.start({ running: true });
     await cluster.node('etcd-3').server.stop();

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseInventory } from '../../src/inventory/load.js';
 import { newTokenFor, planRebootstrap, rebootstrapStages, rebootstrapSteps, restoreSpaceNeeded } from '../../src/plan/rebootstrap.js';
-import { tooLittleSpace } from '../../src/phases/preconditions.js';
+import { spaceFailure, tooLittleSpace } from '../../src/phases/preconditions.js';
+import { freeSpaceStep, replaceSpaceNeeded } from '../../src/plan/space.js';
 
 const inventory = parseInventory(
   `cluster: {token: t, image: etcd:b}
@@ -149,4 +150,12 @@ nodes:
   const steps = rebootstrapSteps(plan);
   assert.deepEqual(steps[0], { host: null, title: 'create or check the cluster CA and member certificates', kind: 'local', argv: [], command: `create or check the CA and certificates in ${pki.cluster.pkiDir}`, changes: true, destructive: false });
   assert.equal(stages[4]!.kind === 'task' && stages[4]!.task.type === 'health' ? stages[4]!.task.deadlineMs : null, 5000);
+});
+
+test('rolling --mode replace needs room for the whole database on each fresh member, and a margin', () => {
+  assert.equal(replaceSpaceNeeded(0), 64 * 1024 * 1024);
+  assert.equal(replaceSpaceNeeded(2 ** 30), 2 ** 30 + Math.ceil(2 ** 30 / 10) + 64 * 2 ** 20);
+  const step = freeSpaceStep(inventory.nodes[0]!);
+  assert.deepEqual([step.host, step.command, step.changes], ['e1', 'df -Pk /var/lib/etcd-cluster', false]);
+  assert.match(spaceFailure(step, { code: 1, stdout: '', stderr: 'df: /var/lib/etcd-cluster: No such file or directory\n' }, 1, 'x', 'y')!.message, /cannot read the free space/);
 });
