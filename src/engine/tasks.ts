@@ -5,7 +5,10 @@
 import { waitHealthy } from '../etcd/health.js';
 import { info } from '../cli/output.js';
 import { regularFileSize } from '../local-file.js';
-import { defragTurn, healthGate, runCompact } from '../phases/maintenance.js';
+import { OperationError } from '../errors.js';
+import { observeCluster } from '../phases/cluster-view.js';
+import { defragPlanFor, defragTurn, finishRecovery, healthGate, nospaceAlarms, runCompact, runDefrag } from '../phases/maintenance.js';
+import { formatDefragPlan } from '../plan/defrag.js';
 import { runChecks } from '../phases/preconditions.js';
 import { takeSnapshot } from '../phases/snapshot.js';
 import type { TaskSpec } from '../plan/stages.js';
@@ -60,6 +63,23 @@ export async function runTask(task: TaskSpec, ctx: TaskContext): Promise<TaskOut
     case 'compact': {
       const r = await runCompact(task.inventory, ctx.hosts.get(task.via)!, task.keep);
       return { title: r.compactedTo === null ? `Nothing to compact at revision ${r.revision}` : `Compacted history before revision ${r.compactedTo}`, value: r };
+    }
+    case 'nospace-check': {
+      const alarms = await nospaceAlarms(task.inventory, ctx.hosts.get(task.via)!, task.force);
+      return { title: `Alarms: ${alarms.length ? alarms.map((a) => `${a.alarm} on member ${a.memberId}`).join(', ') : 'none (--force)'}`, value: alarms };
+    }
+    case 'recover-defrag': {
+      // Sizes after the compaction: every member (--all), in the safe order, through the member that answers now.
+      const fresh = await observeCluster(task.inventory, ctx.hosts);
+      if (fresh.via === null) throw new OperationError('no member answered etcdctl after the compaction; nothing more was changed');
+      const plan = defragPlanFor(fresh, true, undefined, true);
+      info(formatDefragPlan(plan));
+      const results = await runDefrag(task.inventory, ctx.hosts.get(fresh.via)!, plan, ctx.output, true);
+      return { title: `Defragmented ${results.length} member(s)`, value: results };
+    }
+    case 'recover-finish': {
+      await finishRecovery(task.inventory, ctx.hosts.get(task.via)!);
+      return { title: 'Alarms disarmed; a write succeeded' };
     }
     case 'health': {
       await waitHealthy({

@@ -145,6 +145,22 @@ export function compactStages(inventory: Inventory, via: string, keep: number): 
   return [{ kind: 'task', title: `Compact the history, keeping ${keep} revision(s)`, task: { type: 'compact', inventory, via, keep }, steps: compactDocument(inventory, via, keep, null).steps }];
 }
 
+/**
+ * `recover-space` as the executor runs it, printed as recoverDocument's steps: the alarms checked again, the whole
+ * history compacted, every member defragmented (planned again after the compaction), the alarms disarmed and a write
+ * proven.
+ */
+export function recoverStages(inventory: Inventory, plan: DefragPlan, via: string, force: boolean): Stage[] {
+  const steps = recoverDocument(inventory, plan, via, []).steps;
+  const defragging = defragSteps(inventory, plan, via).length;
+  return [
+    { kind: 'task', title: 'Check the alarms', task: { type: 'nospace-check', inventory, via, force }, steps: steps.slice(0, 1) },
+    { kind: 'task', title: 'Compact the whole history', task: { type: 'compact', inventory, via, keep: 0 }, steps: steps.slice(1, 2) },
+    { kind: 'task', title: 'Defragment every member', task: { type: 'recover-defrag', inventory }, steps: steps.slice(2, 2 + defragging) },
+    { kind: 'task', title: 'Disarm the alarms and prove a write', task: { type: 'recover-finish', inventory, via }, steps: steps.slice(2 + defragging) },
+  ];
+}
+
 /** The `defrag --dry-run --json` document: the plan's turns, skips and blockers beside the steps. */
 export function defragDocument(inventory: Inventory, plan: DefragPlan, via: string | null): PlanDocument {
   return { command: 'defrag', ok: plan.blockers.length === 0, turns: plan.turns, skipped: plan.skipped, blockers: plan.blockers, steps: via === null ? [] : defragSteps(inventory, plan, via) };

@@ -50,6 +50,12 @@ export type TaskSpec =
   | { type: 'health-gate'; inventory: Inventory; via: string; before: string; tolerateAlarms: boolean }
   /** Compact the history to the current revision minus `keep`, read when it runs (phases/maintenance.ts runCompact). */
   | { type: 'compact'; inventory: Inventory; via: string; keep: number }
+  /** recover-space: the alarms listed again right before acting; refused without NOSPACE unless `force`. */
+  | { type: 'nospace-check'; inventory: Inventory; via: string; force: boolean }
+  /** recover-space: observe again after compacting, plan every member's defragmentation, run it (alarms tolerated). */
+  | { type: 'recover-defrag'; inventory: Inventory }
+  /** recover-space: disarm the alarms, check NOSPACE is not raised again, prove a write. */
+  | { type: 'recover-finish'; inventory: Inventory; via: string }
   /** Poll `argv` on `host` until every endpoint is healthy or `deadlineMs` passes (etcd/health.ts). */
   | { type: 'health'; host: string; argv: readonly string[]; endpoints: readonly string[]; deadlineMs: number; containerName: string; peerPort: number };
 

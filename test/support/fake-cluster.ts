@@ -126,6 +126,8 @@ export class FakeCluster {
   readonly nodes: FakeNode[] = [];
   readonly dir: string;
   leader: string | null = null;
+  /** A NOSPACE alarm is raised (alarm list shows it on the first member, puts fail) until disarmed. */
+  nospace = false;
   inventoryFile = '';
   /** Every host's commands in the order they arrived, across hosts. */
   readonly log: { host: string; command: string }[] = [];
@@ -472,6 +474,12 @@ ${this.nodes.map((n) => `  - {name: ${n.name}, ip: ${n.ip}}`).join('\n')}
       m.learner = false;
       return { stdout: `Member ${rest[2]} promoted\n` };
     }
+    if (cmd === 'alarm' && sub === 'list') return { stdout: this.nospace ? `memberID:${this.nodes[0]!.memberId} alarm:NOSPACE\n` : '' };
+    if (cmd === 'alarm' && sub === 'disarm') {
+      this.nospace = false;
+      return {};
+    }
+    if (cmd === 'put' || cmd === 'del') return this.nospace && cmd === 'put' ? { code: 1, stderr: 'Error: etcdserver: mvcc: database space exceeded\n' } : { stdout: cmd === 'put' ? 'OK\n' : '1\n' };
     if (cmd === 'defrag') return { stdout: `Finished defragmenting etcd member[${endpoints[0]}]\n` };
     if (cmd === 'compact') return Number(sub) <= 7 ? { stdout: `compacted revision ${sub}\n` } : { code: 1, stderr: 'Error: etcdserver: mvcc: required revision is a future revision\n' };
     if (cmd === 'snapshot' && sub === 'save') {
