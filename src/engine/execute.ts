@@ -25,6 +25,10 @@
  *     moved aside), the plan's `resume` text says what to run, and the failure report prints it.
  * The cluster lock, the audit line, --verbose tracing, dry-run printing and tolerant connecting are engine/run.ts
  * `runPlan`, which calls this.
+ *
+ * A new command: a pure plan/NAME.ts whose plan ends in stages (plan/stages.ts), and a handler that calls runPlan with
+ * how to observe and plan, the dry-run text, the confirmation and the result. Work that is neither a host's commands
+ * nor an existing task gets a TaskSpec in plan/stages.ts and its runner in engine/tasks.ts, never a loop of its own.
  */
 
 import { Listr } from 'listr2';
