@@ -7,7 +7,7 @@
 import { runChanging } from '../cli/changing.js';
 import { tolerantConnector } from '../cli/connect.js';
 import { progressFor, type GlobalOptions, type SshOptions } from '../cli/options.js';
-import { printJson, printResult, verboseTracer } from '../cli/output.js';
+import { info, printJson, printResult, verboseTracer } from '../cli/output.js';
 import { HostsError, type HostFailure } from '../errors.js';
 import type { Inventory } from '../inventory/types.js';
 import { traced } from '../phases/exec.js';
@@ -54,6 +54,11 @@ export function requireAllHosts(reach: Reach, what: string): void {
   throw new HostsError(`${what} needs every host and cannot reach ${reach.unreachable.length}; nothing was changed`, reach.unreachable);
 }
 
+/** A host that did not connect, named with why, whether or not the plan needs it. */
+function warnUnreachable(failures: readonly HostFailure[]): void {
+  for (const f of failures) info(`warning: cannot connect to ${f.host}: ${f.message}`);
+}
+
 /** Run (or with --dry-run print) one changing command. */
 export async function runPlan<P extends CommandPlan>(argv: RunPlanOptions, inventory: Inventory, command: PlannedCommand<P>): Promise<void> {
   const trace = verboseTracer(argv.verbose);
@@ -62,6 +67,7 @@ export async function runPlan<P extends CommandPlan>(argv: RunPlanOptions, inven
     const { hosts: raw, failures } = await tolerantConnector(inventory, argv)();
     const hosts = tracedAll(raw);
     try {
+      warnUnreachable(failures);
       const plan = await command.plan({ hosts, unreachable: failures });
       if (argv['dry-run']) {
         if (argv.json) printJson({ command: plan.command, ...plan.document, steps: planSteps(plan) });
@@ -85,6 +91,7 @@ export async function runPlan<P extends CommandPlan>(argv: RunPlanOptions, inven
       const raw = await connect();
       const hosts = tracedAll(raw);
       try {
+        warnUnreachable(unreachable());
         const plan = await command.plan({ hosts, unreachable: unreachable() });
         await command.confirm?.(plan);
         const mode = progressFor(argv);
