@@ -6,7 +6,9 @@ import { lastLine, OperationError } from '../errors.js';
 import { endpointStatus } from '../etcd/commands.js';
 import { parseEndpointHealth, parseEndpointStatus, type EndpointStatus } from '../etcd/parse.js';
 import type { Inventory } from '../inventory/types.js';
-import { clusterEndpoints, compactCommand, healthCommand, PROBE_KEY, QUICK, recoveryCommands, turnCommands, type DefragPlan } from '../plan/defrag.js';
+import type { ClusterView } from './cluster-view.js';
+import type { DefragRule } from '../status/signals.js';
+import { clusterEndpoints, compactCommand, healthCommand, PROBE_KEY, QUICK, recoveryCommands, turnCommands, planDefrag, type DefragPlan, type DefragTurn } from '../plan/defrag.js';
 import { render, type Argv } from '../plan/shell.js';
 import type { ExecResult, RemoteHost } from '../ssh/types.js';
 
@@ -71,31 +73,34 @@ export async function healthGate(inventory: Inventory, via: RemoteHost, before: 
 export async function runDefrag(inventory: Inventory, via: RemoteHost, plan: DefragPlan, log: (line: string) => void, tolerateAlarms = false): Promise<DefragResult[]> {
   if (plan.blockers.length > 0) throw new OperationError(`defragmentation refused: ${plan.blockers.join('; ')}`);
   const results: DefragResult[] = [];
-  for (const turn of plan.turns) {
-    const commands = turnCommands(inventory, turn);
-    await healthGate(inventory, via, `defragmenting ${turn.name}`, tolerateAlarms);
-    let movedTo: string | null = null;
-    if (turn.moveLeaderTo && commands.moveLeader) {
-      const now = await readStatuses(inventory, via);
-      const mine = now.find((s) => s.endpoint === turn.endpoint);
-      // Leadership may have moved on its own since the plan was made: only a current leader hands over.
-      if (mine && mine.leader === mine.memberId) {
-        log(`moving leadership from ${turn.name} to ${turn.moveLeaderTo.name}`);
-        await run(via, commands.moveLeader, 'move-leader');
-        await waitLeader(inventory, via, turn.moveLeaderTo.memberId, turn.name);
-        movedTo = turn.moveLeaderTo.name;
-      }
-    }
-    const before = (await readStatuses(inventory, via)).find((s) => s.endpoint === turn.endpoint);
-    log(`defragmenting ${turn.name}`);
-    const started = Date.now();
-    await run(via, commands.defrag, `defrag of ${turn.name}`, 11 * 60_000);
-    const blockedMs = Date.now() - started;
-    const after = (await readStatuses(inventory, via)).find((s) => s.endpoint === turn.endpoint);
-    results.push({ name: turn.name, sizeBefore: before?.dbSize ?? null, sizeAfter: after?.dbSize ?? null, inUseAfter: after?.dbSizeInUse ?? null, blockedMs, leaderMovedTo: movedTo });
-  }
+  for (const turn of plan.turns) results.push(await defragTurn(inventory, via, turn, log, tolerateAlarms));
   if (plan.turns.length > 0) await healthGate(inventory, via, 'finishing', tolerateAlarms);
   return results;
+}
+
+/** One member's turn: the health gate, leadership moved away if it still leads, the timed defragmentation. */
+export async function defragTurn(inventory: Inventory, via: RemoteHost, turn: DefragTurn, log: (line: string) => void, tolerateAlarms = false): Promise<DefragResult> {
+  const commands = turnCommands(inventory, turn);
+  await healthGate(inventory, via, `defragmenting ${turn.name}`, tolerateAlarms);
+  let movedTo: string | null = null;
+  if (turn.moveLeaderTo && commands.moveLeader) {
+    const now = await readStatuses(inventory, via);
+    const mine = now.find((s) => s.endpoint === turn.endpoint);
+    // Leadership may have moved on its own since the plan was made: only a current leader hands over.
+    if (mine && mine.leader === mine.memberId) {
+      log(`moving leadership from ${turn.name} to ${turn.moveLeaderTo.name}`);
+      await run(via, commands.moveLeader, 'move-leader');
+      await waitLeader(inventory, via, turn.moveLeaderTo.memberId, turn.name);
+      movedTo = turn.moveLeaderTo.name;
+    }
+  }
+  const before = (await readStatuses(inventory, via)).find((s) => s.endpoint === turn.endpoint);
+  log(`defragmenting ${turn.name}`);
+  const started = Date.now();
+  await run(via, commands.defrag, `defrag of ${turn.name}`, 11 * 60_000);
+  const blockedMs = Date.now() - started;
+  const after = (await readStatuses(inventory, via)).find((s) => s.endpoint === turn.endpoint);
+  return { name: turn.name, sizeBefore: before?.dbSize ?? null, sizeAfter: after?.dbSize ?? null, inUseAfter: after?.dbSizeInUse ?? null, blockedMs, leaderMovedTo: movedTo };
 }
 
 async function waitLeader(inventory: Inventory, via: RemoteHost, memberId: string, from: string): Promise<void> {
@@ -148,3 +153,37 @@ export async function proveWrite(inventory: Inventory, via: RemoteHost, stamp: s
   await run(via, c.del, 'removing the probe key');
 }
 
+
+/** The defragmentation plan from an observed cluster (plan/defrag.ts planDefrag over what observing found). */
+export function defragPlanFor(view: ClusterView, all: boolean, rule?: DefragRule, tolerateAlarms = false): DefragPlan {
+  return planDefrag(
+    view.members.map((m) => ({
+      name: m.node.name,
+      endpoint: m.endpoint,
+      memberId: m.memberId,
+      leader: m.isLeader,
+      learner: m.isLearner,
+      healthy: m.healthy || (tolerateAlarms && m.memberId !== null && alarmOnly(m.healthError)),
+      dbSize: m.status?.dbSize ?? null,
+      dbSizeInUse: m.status?.dbSizeInUse ?? null,
+    })),
+    { all, ...(rule ? { rule } : {}) },
+  );
+}
+
+/** Active alarms, refused (nothing to recover) unless one is NOSPACE or `force`. */
+export async function nospaceAlarms(inventory: Inventory, via: RemoteHost, force: boolean): Promise<{ memberId: string; alarm: string }[]> {
+  const alarms = await listAlarms(inventory, via);
+  if (!alarms.some((a) => a.alarm === 'NOSPACE') && !force) {
+    throw new OperationError(`no NOSPACE alarm is raised${alarms.length ? ` (active: ${alarms.map((a) => a.alarm).join(', ')})` : ''}: nothing to recover. Use \`etcd-deploy defrag\` for routine maintenance, or --force`);
+  }
+  return alarms;
+}
+
+/** After the defragmentation: alarms disarmed, NOSPACE not raised again, and a write proven. */
+export async function finishRecovery(inventory: Inventory, via: RemoteHost): Promise<void> {
+  await disarmAlarms(inventory, via);
+  const left = await listAlarms(inventory, via);
+  if (left.some((a) => a.alarm === 'NOSPACE')) throw new OperationError('the NOSPACE alarm is raised again after disarming: the database is still at its quota; raise cluster.quota_backend_bytes (rolling) or delete data');
+  await proveWrite(inventory, via, new Date().toISOString());
+}

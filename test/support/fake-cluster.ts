@@ -33,6 +33,10 @@ export interface FakeNode {
   imagePresent: boolean;
   /** Files removed on the host (rm -f, the restore's settle), as they were: evidence of what was sent or written. */
   removed: Map<string, StoredFile>;
+  /** Free space on the data filesystem, in KiB, as `df -Pk` reports it. */
+  freeKiB: number;
+  /** Commands that fail on this host (received, answered with this exit code and stderr, nothing changed). */
+  failing?: { match: RegExp; code: number; stderr: string };
 }
 
 export const SNAPSHOT_BYTES = Buffer.from('fake etcd snapshot\n');
@@ -122,6 +126,8 @@ export class FakeCluster {
   readonly nodes: FakeNode[] = [];
   readonly dir: string;
   leader: string | null = null;
+  /** A NOSPACE alarm is raised (alarm list shows it on the first member, puts fail) until disarmed. */
+  nospace = false;
   inventoryFile = '';
   /** Every host's commands in the order they arrived, across hosts. */
   readonly log: { host: string; command: string }[] = [];
@@ -159,6 +165,7 @@ export class FakeCluster {
         data: false,
         imagePresent: false,
         removed: new Map(),
+        freeKiB: 50 * 1024 * 1024,
       };
       node.server.script = (command) => this.serve(node, command);
       await node.server.start();
@@ -253,6 +260,7 @@ ${this.nodes.map((n) => `  - {name: ${n.name}, ip: ${n.ip}}`).join('\n')}
   }
 
   private async answer(node: FakeNode, command: string): Promise<ScriptReply> {
+    if (node.failing?.match.test(command)) return { code: node.failing.code, stderr: node.failing.stderr };
     // Each host keeps its own part of the majority lock.
     if (isLockCommand(command)) return localSh(command.replaceAll('/run/lock', join(this.dir, 'run-lock', node.name)));
     const pre = preflightAnswer(command);
@@ -324,6 +332,9 @@ ${this.nodes.map((n) => `  - {name: ${n.name}, ip: ${n.ip}}`).join('\n')}
       return f ? { stdout: f.data } : { code: 1, stderr: `cat: ${argv[2]}: No such file or directory\n` };
     }
     if (a0 === 'mkdir') return {};
+    if (a0 === 'df' && a1 === '-Pk') {
+      return { stdout: `Filesystem     1024-blocks    Used Available Capacity Mounted on\n/dev/fake ${node.freeKiB + 1000} 1000 ${node.freeKiB} 1% /var/lib\n` };
+    }
     if (a0 === 'sh' && a1 === '-c') {
       const name = argv[3];
       if (name === 'etcd-deploy-sha256') {
@@ -463,6 +474,14 @@ ${this.nodes.map((n) => `  - {name: ${n.name}, ip: ${n.ip}}`).join('\n')}
       m.learner = false;
       return { stdout: `Member ${rest[2]} promoted\n` };
     }
+    if (cmd === 'alarm' && sub === 'list') return { stdout: this.nospace ? `memberID:${this.nodes[0]!.memberId} alarm:NOSPACE\n` : '' };
+    if (cmd === 'alarm' && sub === 'disarm') {
+      this.nospace = false;
+      return {};
+    }
+    if (cmd === 'put' || cmd === 'del') return this.nospace && cmd === 'put' ? { code: 1, stderr: 'Error: etcdserver: mvcc: database space exceeded\n' } : { stdout: cmd === 'put' ? 'OK\n' : '1\n' };
+    if (cmd === 'defrag') return { stdout: `Finished defragmenting etcd member[${endpoints[0]}]\n` };
+    if (cmd === 'compact') return Number(sub) <= 7 ? { stdout: `compacted revision ${sub}\n` } : { code: 1, stderr: 'Error: etcdserver: mvcc: required revision is a future revision\n' };
     if (cmd === 'snapshot' && sub === 'save') {
       node.server.files.set(`${node.dataPath}/etcd-deploy-snapshot.db`, { data: SNAPSHOT_BYTES, mode: 0o600 });
       return { stdout: `Snapshot saved at ${rest[2]}\n` };
