@@ -379,6 +379,11 @@ export function snapshotSource(obs: Pick<ClusterObservation, 'members'>): Member
   return obs.members.find((m) => m.isLeader && m.healthy) ?? obs.members.find((m) => m.healthy);
 }
 
+/** One inventory node's observation by name (what membership and upgrade plans look up: ID, learner, version, reachable). */
+export function memberNamed(obs: Pick<ClusterObservation, 'members'>, name: string): MemberObservation | undefined {
+  return obs.members.find((m) => m.node.name === name);
+}
+
 /** A quorum of the inventory's members: more than half. */
 export function quorumOf(members: number): number {
   return Math.floor(members / 2) + 1;

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseEndpointHealth, parseEndpointStatus, parseMemberList } from '../../src/etcd/parse.js';
 import { parseInventory } from '../../src/inventory/load.js';
-import { assemble, observeCluster, observeCommands, snapshotSource, type EtcdRead, type HostRead } from '../../src/observe/cluster.js';
+import { assemble, memberNamed, observeCluster, observeCommands, quorumOf, snapshotSource, unreachableHosts, type EtcdRead, type HostRead } from '../../src/observe/cluster.js';
 import type { ContainerState } from '../../src/phases/container-state.js';
 import { fs } from '../../src/plan/docker.js';
 import { memberMarker } from '../../src/plan/marker.js';
@@ -162,6 +162,12 @@ test('a host that cannot be connected, and one whose session fails, are recorded
       ['ceo3', true, null, 'present'],
     ],
   );
+  assert.deepEqual(unreachableHosts(obs), [
+    { name: 'ceo1', error: 'connect ECONNREFUSED 198.19.0.11:22' },
+    { name: 'ceo2', error: 'connection lost' },
+  ]);
+  assert.equal(memberNamed(obs, 'ceo2')?.memberId, CEO2);
+  assert.equal(quorumOf(obs.members.length), 2);
   // etcd on the hosts ssh could not reach still answers through ceo3.
   assert.equal(obs.via, 'ceo3');
   assert.deepEqual(obs.members.map((m) => m.healthy), [true, true, true]);
