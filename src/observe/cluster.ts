@@ -159,6 +159,21 @@ export async function observeCluster(inventory: Inventory, hosts: ReadonlyMap<st
   return assemble(inventory, reads, etcd, etcdError);
 }
 
+/**
+ * `endpoint status` of every inventory member through one member's etcdctl, for the gates and waits that re-read it
+ * (rolling's catch-up and leader moves, maintenance's sizes); empty when nothing readable came back. A host that
+ * cannot run the command at all rejects: the caller's step fails there.
+ */
+export async function readEndpointStatuses(inventory: Inventory, via: RemoteHost, etcdctl: EtcdctlOptions): Promise<EndpointStatus[]> {
+  const endpoints = inventory.nodes.map((n) => clientUrl(n, inventory.cluster));
+  const r = await via.exec(render(endpointStatus(inventory.cluster, endpoints, etcdctl)), { timeoutMs: ETCD_TIMEOUT_MS });
+  try {
+    return parseEndpointStatus(r.stdout);
+  } catch {
+    return [];
+  }
+}
+
 /** One host's reads in one session; an unreachable host, or a session that fails, is a fact. */
 export async function readHost(inventory: Inventory, node: NodeSpec, host: RemoteHost | undefined, options: ObserveOptions = {}): Promise<HostRead> {
   if (!host) return { reachable: false, error: options.unreachable?.get(node.name) ?? 'not connected' };

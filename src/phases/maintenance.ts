@@ -2,9 +2,9 @@
 // with a health gate before each member's turn. The order and the choice of members come from plan/defrag.ts.
 
 import { lastLine, OperationError } from '../errors.js';
-import { endpointStatus } from '../etcd/commands.js';
-import { parseEndpointHealth, parseEndpointStatus, type EndpointStatus } from '../etcd/parse.js';
+import { parseEndpointHealth, type EndpointStatus } from '../etcd/parse.js';
 import type { Inventory } from '../inventory/types.js';
+import { readEndpointStatuses } from '../observe/cluster.js';
 import { pollUntil } from '../observe/poll.js';
 import { clusterEndpoints, compactCommand, healthCommand, PROBE_KEY, QUICK, recoveryCommands, turnCommands, type DefragPlan } from '../plan/defrag.js';
 import { render, type Argv } from '../plan/shell.js';
@@ -31,13 +31,8 @@ async function run(via: RemoteHost, argv: Argv, what: string, timeoutMs = 60_000
 
 const endpoints = clusterEndpoints;
 
-export async function readStatuses(inventory: Inventory, via: RemoteHost): Promise<EndpointStatus[]> {
-  const r = await via.exec(render(endpointStatus(inventory.cluster, endpoints(inventory), QUICK)), { timeoutMs: 60_000 });
-  try {
-    return parseEndpointStatus(r.stdout);
-  } catch {
-    return [];
-  }
+export function readStatuses(inventory: Inventory, via: RemoteHost): Promise<EndpointStatus[]> {
+  return readEndpointStatuses(inventory, via, QUICK);
 }
 
 /**

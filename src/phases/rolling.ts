@@ -3,9 +3,9 @@
 
 import { Listr } from 'listr2';
 import { OperationError } from '../errors.js';
-import { endpointHashKVAt, endpointHealth, endpointStatus, moveLeader } from '../etcd/commands.js';
+import { endpointHashKVAt, endpointHealth, moveLeader } from '../etcd/commands.js';
 import { waitHealthy } from '../etcd/health.js';
-import { parseEndpointHashKV, parseEndpointHealth, parseEndpointStatus, parseMemberAdd, type EndpointStatus, type HealthReport } from '../etcd/parse.js';
+import { parseEndpointHashKV, parseEndpointHealth, parseMemberAdd, type EndpointStatus, type HealthReport } from '../etcd/parse.js';
 import type { Inventory } from '../inventory/types.js';
 import { clientUrl } from '../plan/flags.js';
 import { GATE_ETCDCTL, quorumGateEndpoints, type MemberRoll, type RollAction, type RollingPlan, type RollingState } from '../plan/rolling.js';
@@ -14,6 +14,7 @@ import type { SnapshotPlan } from '../plan/snapshot.js';
 import type { FileHost } from '../ssh/connection.js';
 import type { ExecResult, RemoteHost } from '../ssh/types.js';
 import { observeCluster, type ClusterView } from './cluster-view.js';
+import { readEndpointStatuses } from '../observe/cluster.js';
 import { pollUntil, pollUntilOrLast } from '../observe/poll.js';
 import { mustRun, StepFailed } from './exec.js';
 import type { ListrOptions } from './progress.js';
@@ -175,7 +176,7 @@ async function perform(inventory: Inventory, roll: MemberRoll, action: RollActio
       await quorumGate(inventory, roll, [via, ...inventory.nodes.filter((n) => n.name !== roll.node.name && n.name !== roll.via).map((n) => deps.hosts.get(n.name)!)]);
       return;
     case 'wait-caught-up':
-      await waitCaughtUp(inventory, via, self, endpoints, deps.gateDeadlineMs);
+      await waitCaughtUp(inventory, via, self, deps.gateDeadlineMs);
       return;
     case 'hashkv':
       await checkHashKV(inventory, via, endpoints, deps.gateDeadlineMs);
@@ -192,19 +193,14 @@ function retrying(run: () => Promise<ExecResult>, retryable: RegExp, deadlineMs:
   return pollUntilOrLast({ read: run, done: (r) => r.code === 0 || !retryable.test(r.stderr), deadlineMs, intervalMs: 1000 });
 }
 
-async function statuses(inventory: Inventory, host: RemoteHost, endpoints: string[]): Promise<EndpointStatus[]> {
-  const r = await host.exec(render(endpointStatus(inventory.cluster, endpoints, QUICK)), { timeoutMs: 60_000 });
-  try {
-    return parseEndpointStatus(r.stdout);
-  } catch {
-    return [];
-  }
+// Every member's endpoint status, through the observer's one reader (the plan's gate timeouts).
+function statuses(inventory: Inventory, host: RemoteHost): Promise<EndpointStatus[]> {
+  return readEndpointStatuses(inventory, host, QUICK);
 }
 
 async function handover(inventory: Inventory, roll: MemberRoll, ctx: RollCtx, via: RemoteHost, deps: RollingDeps): Promise<void> {
-  const endpoints = inventory.nodes.map((n) => clientUrl(n, inventory.cluster));
   const self = clientUrl(roll.node, inventory.cluster);
-  const now = await statuses(inventory, via, endpoints);
+  const now = await statuses(inventory, via);
   const mine = now.find((s) => s.endpoint === self);
   if (!mine || mine.leader === null || mine.leader !== mine.memberId) return;
   // Prefer a member that already runs the new spec, so leadership moves once.
@@ -217,7 +213,7 @@ async function handover(inventory: Inventory, roll: MemberRoll, ctx: RollCtx, vi
   const r = await via.exec(command, { timeoutMs: 60_000 });
   if (r.code !== 0) throw new StepFailed(failure(roll.via, command, r, 'move-leader failed'));
   await pollUntil({
-    read: () => statuses(inventory, via, endpoints),
+    read: () => statuses(inventory, via),
     done: (s) => s.some((x) => x.leader === target.memberId),
     deadlineMs: deps.gateDeadlineMs,
     intervalMs: 200,
@@ -259,12 +255,12 @@ async function quorumGate(inventory: Inventory, roll: MemberRoll, askers: readon
   });
 }
 
-async function waitCaughtUp(inventory: Inventory, via: RemoteHost, self: string, endpoints: string[], deadlineMs: number): Promise<void> {
+async function waitCaughtUp(inventory: Inventory, via: RemoteHost, self: string, deadlineMs: number): Promise<void> {
   // The leader's raft index when first seen: the member has caught up once it has applied that far.
   let target: number | null = null;
   await pollUntil({
     read: async () => {
-      const s = await statuses(inventory, via, endpoints);
+      const s = await statuses(inventory, via);
       const leaderId = s.find((x) => x.leader !== null)?.leader;
       const leader = s.find((x) => x.memberId === leaderId);
       if (leader && target === null) target = leader.raftIndex;
@@ -283,7 +279,7 @@ async function waitCaughtUp(inventory: Inventory, via: RemoteHost, self: string,
 async function checkHashKV(inventory: Inventory, via: RemoteHost, endpoints: string[], deadlineMs: number): Promise<void> {
   // One reading: null when every member's hash agrees, else what disagreed (for the message).
   const disagreement = async (): Promise<string | null> => {
-    const s = await statuses(inventory, via, endpoints);
+    const s = await statuses(inventory, via);
     if (s.length !== endpoints.length) return `${s.length} of ${endpoints.length} members answered endpoint status`;
     // Hash up to a revision every member has applied; writers may be moving the head.
     const rev = Math.min(...s.map((x) => x.revision));
