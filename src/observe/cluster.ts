@@ -153,8 +153,9 @@ export function observeCommands(inventory: Inventory): { inspect: Argv; memberLi
 
 /** Read hosts and cluster; never throws for what it reads. */
 export async function observeCluster(inventory: Inventory, hosts: ReadonlyMap<string, RemoteHost>, options: ObserveOptions = {}): Promise<ClusterObservation> {
-  const reads = new Map<string, HostRead>();
-  await Promise.all(inventory.nodes.map(async (node) => reads.set(node.name, await readHost(inventory, node, hosts.get(node.name), options))));
+  // Every host at once; the map in inventory order.
+  const each = await Promise.all(inventory.nodes.map((node) => readHost(inventory, node, hosts.get(node.name), options)));
+  const reads = new Map<string, HostRead>(inventory.nodes.map((node, i) => [node.name, each[i]!]));
   const { etcd, etcdError } = await readEtcd(inventory, hosts, reads, options);
   return assemble(inventory, reads, etcd, etcdError);
 }
