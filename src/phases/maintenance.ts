@@ -1,13 +1,13 @@
 // Effects of defrag, compact and recover-space: each step is an etcdctl argv run in one answering member's container,
 // with a health gate before each member's turn. The order and the choice of members come from plan/defrag.ts.
 
-import { setTimeout as delay } from 'node:timers/promises';
 import { lastLine, OperationError } from '../errors.js';
-import { endpointStatus } from '../etcd/commands.js';
-import { parseEndpointHealth, parseEndpointStatus, type EndpointStatus } from '../etcd/parse.js';
+import { parseEndpointHealth, type EndpointStatus } from '../etcd/parse.js';
 import type { Inventory } from '../inventory/types.js';
 import type { ClusterView } from './cluster-view.js';
 import type { DefragRule } from '../status/signals.js';
+import { readEndpointStatuses } from '../observe/cluster.js';
+import { pollUntil } from '../observe/poll.js';
 import { clusterEndpoints, compactCommand, healthCommand, PROBE_KEY, QUICK, recoveryCommands, turnCommands, planDefrag, type DefragPlan, type DefragTurn } from '../plan/defrag.js';
 import { render, type Argv } from '../plan/shell.js';
 import type { ExecResult, RemoteHost } from '../ssh/types.js';
@@ -33,13 +33,8 @@ async function run(via: RemoteHost, argv: Argv, what: string, timeoutMs = 60_000
 
 const endpoints = clusterEndpoints;
 
-export async function readStatuses(inventory: Inventory, via: RemoteHost): Promise<EndpointStatus[]> {
-  const r = await via.exec(render(endpointStatus(inventory.cluster, endpoints(inventory), QUICK)), { timeoutMs: 60_000 });
-  try {
-    return parseEndpointStatus(r.stdout);
-  } catch {
-    return [];
-  }
+export function readStatuses(inventory: Inventory, via: RemoteHost): Promise<EndpointStatus[]> {
+  return readEndpointStatuses(inventory, via, QUICK);
 }
 
 /**
@@ -54,20 +49,21 @@ export function alarmOnly(error: string | null | undefined): boolean {
 export async function healthGate(inventory: Inventory, via: RemoteHost, before: string, tolerateAlarms = false): Promise<void> {
   const all = endpoints(inventory);
   const command = render(healthCommand(inventory));
-  const end = Date.now() + GATE_DEADLINE_MS;
-  let sick = all;
-  while (Date.now() < end) {
-    const r = await via.exec(command, { timeoutMs: 30_000 });
-    try {
-      const report = parseEndpointHealth(r.stdout);
-      sick = all.filter((e) => !report.some((h) => h.endpoint === e && (h.health || (tolerateAlarms && alarmOnly(h.error)))));
-    } catch {
-      sick = all;
-    }
-    if (sick.length === 0) return;
-    await delay(1000);
-  }
-  throw new OperationError(`health gate before ${before}: ${sick.join(', ')} not healthy within ${GATE_DEADLINE_MS / 1000}s; nothing more was changed`);
+  await pollUntil({
+    read: async () => {
+      const r = await via.exec(command, { timeoutMs: 30_000 });
+      try {
+        const report = parseEndpointHealth(r.stdout);
+        return all.filter((e) => !report.some((h) => h.endpoint === e && (h.health || (tolerateAlarms && alarmOnly(h.error)))));
+      } catch {
+        return all;
+      }
+    },
+    done: (sick) => sick.length === 0,
+    deadlineMs: GATE_DEADLINE_MS,
+    intervalMs: 1000,
+    timeout: (sick) => new OperationError(`health gate before ${before}: ${sick.join(', ')} not healthy within ${GATE_DEADLINE_MS / 1000}s; nothing more was changed`),
+  });
 }
 
 export async function runDefrag(inventory: Inventory, via: RemoteHost, plan: DefragPlan, log: (line: string) => void, tolerateAlarms = false): Promise<DefragResult[]> {
@@ -104,12 +100,13 @@ export async function defragTurn(inventory: Inventory, via: RemoteHost, turn: De
 }
 
 async function waitLeader(inventory: Inventory, via: RemoteHost, memberId: string, from: string): Promise<void> {
-  const end = Date.now() + GATE_DEADLINE_MS;
-  while (Date.now() < end) {
-    if ((await readStatuses(inventory, via)).some((s) => s.leader === memberId)) return;
-    await delay(200);
-  }
-  throw new OperationError(`leadership did not move away from ${from} within ${GATE_DEADLINE_MS / 1000}s; ${from} was not defragmented`);
+  await pollUntil({
+    read: () => readStatuses(inventory, via),
+    done: (statuses) => statuses.some((s) => s.leader === memberId),
+    deadlineMs: GATE_DEADLINE_MS,
+    intervalMs: 200,
+    timeout: () => new OperationError(`leadership did not move away from ${from} within ${GATE_DEADLINE_MS / 1000}s; ${from} was not defragmented`),
+  });
 }
 
 export interface CompactResult {

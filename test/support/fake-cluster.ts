@@ -71,6 +71,32 @@ export function unpackBatch(command: string): { commands: string[]; mode: BatchM
   throw new Error(`fake cluster: cannot read this batch:\n${script}`);
 }
 
+/**
+ * A script that answers command by command, made to answer ssh/batch.ts's sessions too: a batch is unpacked into its
+ * commands, each answered by `script` (in order, or all at once for a parallel batch), and the frames sent back as the
+ * host's sh would. Every command the script saw is in `seen`, batches unpacked.
+ */
+export function batchAware(script: (command: string) => ScriptReply | Promise<ScriptReply>, seen: string[] = []): (command: string) => Promise<ScriptReply> {
+  return async (command) => {
+    const batch = unpackBatch(command);
+    if (!batch) {
+      seen.push(command);
+      return script(command);
+    }
+    seen.push(...batch.commands);
+    const answers = batch.mode === 'parallel' ? await Promise.all(batch.commands.map((c) => script(c))) : [];
+    const out: Buffer[] = [];
+    for (let i = 0; i < batch.commands.length; i++) {
+      const r = answers[i] ?? (await script(batch.commands[i]!));
+      const stdout = Buffer.from(r.stdout ?? '');
+      const stderr = Buffer.from(r.stderr ?? '');
+      out.push(Buffer.from(`@@${i} ${r.code ?? 0} ${stdout.length} ${stderr.length}\n`), stdout, stderr);
+      if (batch.mode === 'stop-on-failure' && (r.code ?? 0) !== 0) break;
+    }
+    return { code: 0, stdout: Buffer.concat(out) };
+  };
+}
+
 /** Split a rendered command (plan/shell.ts quoting: bare words and single quotes) back into argv. */
 export function shellWords(command: string): string[] {
   const words: string[] = [];
