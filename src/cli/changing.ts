@@ -35,6 +35,8 @@ export interface ChangingRun<T> {
    */
   run: (connect: LockedConnect, lockHeld: LockHeld) => Promise<T>;
   lockWhileReading?: boolean;
+  /** Nodes whose host may not answer (cli/connect.ts): left out of the connections instead of failing the run. */
+  tolerate?: readonly string[];
   /** One line for the audit trail about a successful result, e.g. `changed etcd-1, etcd-2`. */
   summarize: (result: T) => string;
 }
@@ -59,7 +61,7 @@ export async function runChanging<T>(argv: ChangingOptions, inventory: Inventory
   // The lock being taken (from connect() on); awaited before the command changes anything, and before the release.
   let locking: Promise<void> | null = null;
   const connect: LockedConnect = async () => {
-    const hosts = await connector(inventory, argv)();
+    const hosts = await connector(inventory, argv, work.tolerate)();
     opened = hosts;
     const trace = verboseTracer(argv.verbose);
     const lockHosts = new Map([...hosts].map(([name, h]) => [name, traced(h, trace)]));
