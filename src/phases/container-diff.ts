@@ -102,9 +102,9 @@ const basename = (path: string): string => path.slice(path.lastIndexOf('/') + 1)
 
 /** Every difference that matters between a container and the planned spec; empty when etcd would run the same. */
 /**
- * `bootstrapped`: the cluster runs and etcd's member list is the truth of its members (plan/membership.ts changes it):
- * `--initial-cluster` is then read by nobody (a member with data ignores it) and is left out, as state and token are.
- * A member that joined later runs with the member list of its day, not the inventory's.
+ * `bootstrapped`: the member runs on its data, or etcd's member list is the truth of the members (plan/membership.ts
+ * changes it): `--initial-cluster` is then read by nobody (a member with data ignores it) and is left out, as state and
+ * token are. A member that joined later runs with the member list of its day, not the inventory's.
  */
 export function compareContainer(
   state: Extract<ContainerState, { kind: 'present' }>,

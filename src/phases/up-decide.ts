@@ -77,7 +77,8 @@ export function decideHost(plan: HostUpPlan, probes: HostProbeResults, inventory
     return { ok: true, host, engineVersion, conditions, summary: imagePresent ? `will ${start}` : `will pull the image and ${start}`, holdsData: ownData };
   }
 
-  const differences = compareContainer(state, spec, { bootstrapped });
+  // A member on its data ignores --initial-cluster (it may have joined later, with the member list of its day).
+  const differences = compareContainer(state, spec, { bootstrapped: bootstrapped || data.kind === 'member-data' });
   if (differences.length > 0) {
     // The differences are the whole story: the inspect document they were read from would bury them.
     return {

@@ -336,7 +336,7 @@ export function planMembership(inventory: Inventory, observed: ObservedMembershi
     const { via, endpoints } = through([node.name]);
     const actions: MembershipAction[] = [gate(via, stayingVoterEndpoints(s.name), `check that every other voting member answers healthy before ${s.name} is removed`)];
     const notes: string[] = [`the old member's host (${s.peerUrl}) is never contacted: it may be dead`];
-    actions.push({ kind: 'handover', title: `if ${s.name} still leads, move leadership to a member that stays`, via, endpoints, id: hexId(old.id), endpoint: s.endpoint });
+    actions.push({ kind: 'handover', title: `if ${s.name} still leads, move leadership to a member that stays`, via, endpoints, id: hexId(old.id), endpoint: s.endpoint ?? peerToClient(s.peerUrl) });
     const sameHost = s.peerUrl === peerUrl(node, cluster);
     const container = observed.containers[node.name];
     if (sameHost && (container === 'running' || container === 'stopped')) {
@@ -352,7 +352,7 @@ export function planMembership(inventory: Inventory, observed: ObservedMembershi
     return {
       kind: 'replace',
       member: node.name,
-      why: options.replace.includes(node.name) ? `etcd-deploy replace ${node.name}` : `${node.name}'s address changed to ${node.ip}`,
+      why: s.peerUrl !== peerUrl(node, cluster) ? `${node.name}'s address changed to ${node.ip}` : `etcd-deploy replace ${node.name}`,
       votersBefore: before,
       votersAfter: after,
       toleranceDuring: faultTolerance(after.length),
