@@ -145,6 +145,8 @@ export function planMembership(inventory: Inventory, observed: ObservedMembershi
     };
   });
   const healthy = new Set(observed.healthy);
+  // Containers as the plan leaves them (a replacement on the same host stops the old one before the join).
+  const containers: Record<string, ContainerFact> = { ...observed.containers };
   const byNode = new Map<string, ListedMember>();
   for (const m of observed.members) {
     const node = nodeOf(inventory, m);
@@ -239,7 +241,7 @@ export function planMembership(inventory: Inventory, observed: ObservedMembershi
   // 3. Replacements: the old member removed first, so quorum counts no dead member while the new one joins.
   for (const r of replacing) {
     changes.push(replaceRemoval(r.node, r.old));
-    if (observed.containers[r.node.name] === 'unknown') {
+    if (containers[r.node.name] === 'unknown') {
       // The node's host at its inventory address does not answer (the dead host itself): only the removal now.
       changes[changes.length - 1]!.notes.push(
         `${r.node.name}'s host at ${r.node.ip} does not answer: it joins when it does. Point ${r.node.name}'s ip in the inventory at the new host and run \`etcd-deploy up\``,
@@ -268,7 +270,7 @@ export function planMembership(inventory: Inventory, observed: ObservedMembershi
     const { via, endpoints } = through([node.name]);
     const self = clientUrl(node, cluster);
     const peer = peerUrl(node, cluster);
-    const container = observed.containers[node.name] ?? 'unknown';
+    const container = containers[node.name] ?? 'unknown';
     const actions: MembershipAction[] = [];
     const notes: string[] = [];
     const gateEndpoints = stayingVoterEndpoints(node.name);
@@ -338,8 +340,9 @@ export function planMembership(inventory: Inventory, observed: ObservedMembershi
     const notes: string[] = [`the old member's host (${s.peerUrl}) is never contacted: it may be dead`];
     actions.push({ kind: 'handover', title: `if ${s.name} still leads, move leadership to a member that stays`, via, endpoints, id: hexId(old.id), endpoint: s.endpoint ?? peerToClient(s.peerUrl) });
     const sameHost = s.peerUrl === peerUrl(node, cluster);
-    const container = observed.containers[node.name];
+    const container = containers[node.name];
     if (sameHost && (container === 'running' || container === 'stopped')) {
+      containers[node.name] = 'absent';
       // The same address answers: the member's own host, rebuilt or with broken data; its container goes first.
       const name = cluster.containerName;
       actions.push(run(node.name, `stop ${name}`, docker.stop(name), true), run(node.name, `remove container ${name}`, docker.remove(name), true));

@@ -12,7 +12,6 @@ import { runChanging } from '../changing.js';
 import type { ReplaceOptions } from '../commands/replace.js';
 import { applyMembership, connectForDryRun, describeOutcome, membershipDryRun, observeAndPlan, refuseIfBlocked, type ObservedPlan } from '../membership.js';
 import { info, printJson, printResult, style } from '../output.js';
-import { ReportedFailure } from '../reported.js';
 
 export async function replace(argv: ReplaceOptions): Promise<void> {
   const inventory = loadInventory(argv.inventory);
@@ -27,9 +26,10 @@ export async function replace(argv: ReplaceOptions): Promise<void> {
       const observed = focus(await observeAndPlan(inventory, hosts, argv, [node]), node);
       closeRetired(observed);
       const dry = membershipDryRun(inventory, observed.plan);
+      if (argv.json) refuseIfBlocked(observed.plan);
       if (argv.json) printJson({ command: 'replace', node, ...(dry.json as object), steps: dry.steps });
       else printResult(dry.text);
-      if (observed.plan.refusals.length > 0) throw new ReportedFailure(`replace ${node}: refused`);
+      refuseIfBlocked(observed.plan);
     } finally {
       for (const h of hosts.values()) h.close();
     }

@@ -12,7 +12,7 @@ import { connectForDryRun, describeOutcome, membershipDryRun, observeAndPlan, re
 import { membershipTasks } from '../../phases/membership.js';
 import type { RemoteHost } from '../../ssh/types.js';
 import type { MembershipOutcome } from '../../phases/membership.js';
-import { ReportedFailure } from '../reported.js';
+import type { MembershipPlan } from '../../plan/membership.js';
 import type { UpOptions } from '../commands/up.js';
 import { progressFor } from '../options.js';
 import { info, printJson, printResult, style, verboseTracer } from '../output.js';
@@ -23,9 +23,11 @@ export async function up(argv: UpOptions): Promise<void> {
   if (argv['dry-run']) {
     // A running cluster is observed (read-only) and its membership changes come first; a new one plans as `plan` does.
     const membership = await observeForDryRun(inventory, argv);
+    // A run that would refuse, refuses in its dry-run too (the text shows the plan first, with what is refused).
+    if (membership?.refused && argv.json) refuseIfBlocked(membership.plan);
     if (argv.json) printJson(membership ? { ...(upPlanJson(plan) as object), membership: membership.json, steps: [...membership.steps, ...upSteps(plan)] } : upPlanJson(plan));
     else printResult(`${membership ? `${membership.text}\n\n` : ''}${formatUpPlan(plan, argv['health-timeout'])}\n\n${lockAndAuditText(inventory)}${await pkiText(inventory)}`);
-    if (membership && membership.refused) throw new ReportedFailure('up --dry-run: the membership plan is refused');
+    if (membership?.refused) refuseIfBlocked(membership.plan);
     return;
   }
   for (const w of inventory.warnings) info(`warning: ${w}`);
@@ -78,14 +80,14 @@ export async function up(argv: UpOptions): Promise<void> {
 }
 
 /** Dry-run: the membership plan of a running cluster (hosts read, nothing changed); null when no cluster answers. */
-async function observeForDryRun(inventory: Inventory, argv: UpOptions): Promise<(ReturnType<typeof membershipDryRun> & { refused: boolean }) | null> {
+async function observeForDryRun(inventory: Inventory, argv: UpOptions): Promise<(ReturnType<typeof membershipDryRun> & { plan: MembershipPlan; refused: boolean }) | null> {
   const hosts = await connectForDryRun(inventory, argv);
   if (!hosts) return null;
   try {
     const observed = await observeAndPlan(inventory, hosts, argv);
     for (const h of observed.retiredHosts.values()) h.close();
     if (!observed.running) return null;
-    return { ...membershipDryRun(inventory, observed.plan), refused: observed.plan.refusals.length > 0 };
+    return { ...membershipDryRun(inventory, observed.plan), plan: observed.plan, refused: observed.plan.refusals.length > 0 };
   } finally {
     for (const h of hosts.values()) h.close();
   }
