@@ -9,7 +9,7 @@ import { endpointHealth, endpointStatus, memberList, moveLeader } from '../etcd/
 import { parseEndpointHealth, parseEndpointStatus, parseMemberAdd, parseMemberList, type EndpointStatus } from '../etcd/parse.js';
 import type { Inventory, NodeSpec } from '../inventory/types.js';
 import { docker } from '../plan/docker.js';
-import { CONTAINER_DATA_DIR, clientUrl } from '../plan/flags.js';
+import { CONTAINER_DATA_DIR, clientUrl, peerUrl } from '../plan/flags.js';
 import { GATE_ETCDCTL } from '../plan/rolling.js';
 import type { ContainerFact, ListedMember, MembershipAction, MembershipChange, MembershipPlan, ObservedMembership, RetiredHost } from '../plan/membership.js';
 import { render } from '../plan/shell.js';
@@ -43,7 +43,7 @@ export async function observeMembership(
   const healthy: string[] = [];
   for (const v of view.members) {
     if (v.memberId === null) continue;
-    members.push({ id: v.memberId, name: v.node.name, peerURLs: [v.endpoint.replace(/:\d+$/, `:${inventory.cluster.peerPort}`)], isLearner: v.isLearner, started: !v.unstarted });
+    members.push({ id: v.memberId, name: v.node.name, peerURLs: [peerUrl(v.node, inventory.cluster)], isLearner: v.isLearner, started: !v.unstarted });
     if (v.healthy) healthy.push(v.memberId);
   }
   for (const s of view.strangers) members.push({ id: s.id, name: s.name, peerURLs: s.peerURLs, isLearner: s.isLearner === true, started: s.started });

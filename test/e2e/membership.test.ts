@@ -116,9 +116,18 @@ describe('membership: grow, replace a dead host, shrink, on the lab', { skip }, 
     assert.match(dry.stdout, /--initial-cluster-state=existing/);
     assert.deepEqual(Object.keys((await members()).byName).sort(), ['etcd-1', 'etcd-2', 'etcd-3'], 'the dry-run changed nothing');
 
+    // A run that stopped right after `member add`: etcd lists etcd-4 as an unstarted learner. The next run finishes it.
+    const added = await etcdctlOn('etcd-1', LAB_ENDPOINTS[0]!, ['member', 'add', 'etcd-4', `--peer-urls=http://${h4.ip}:2380`, '--learner']);
+    assert.equal(added.code, 0, added.stderr);
+    const resumed = await cli(['up', '-i', five, '--dry-run']);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.match(resumed.stdout, /1\. add etcd-4: finish joining \(a learner from an interrupted run\)/);
+    assert.doesNotMatch(resumed.stdout, /member add etcd-4 /, 'no second member add');
+
     const { r, w } = await withWriter(t, '3 -> 5', LAB_ENDPOINTS, ['up', '-i', five]);
     assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
     assert.match(r.stdout, /Membership changed: add etcd-4, add etcd-5/);
+    assert.match(r.stderr, /1\/2 add etcd-4: done/);
     const m = await members();
     assert.deepEqual(Object.keys(m.byName).sort(), ['etcd-1', 'etcd-2', 'etcd-3', 'etcd-4', 'etcd-5']);
     assert.equal(m.learners, 0, 'both promoted');
