@@ -188,12 +188,14 @@ export function planMembership(inventory: Inventory, observed: ObservedMembershi
   const healthyVoters = voters().filter((m) => m.id !== null && healthy.has(m.id)).length;
   const quorum = Math.floor(voters().length / 2) + 1;
   const replacedIds = new Set(replacing.map((r) => r.old.id));
-  if (healthyVoters < quorum) {
+  const changing = joining.length > 0 || replacing.length > 0 || leaving.length > 0;
+  // Without a change to make, quorum is up's business: a bootstrap stopped halfway has no quorum until up starts the rest.
+  if (changing && healthyVoters < quorum) {
     refusals.push(`only ${healthyVoters} of ${voters().length} voting members answer healthy: quorum (${quorum}) is lost, and membership cannot change. Restore quorum first (docs/membership.md)`);
   }
   // Every voter that stays must answer: a change with another member down could cost quorum.
   const sick = voters().filter((m) => m.id !== null && !healthy.has(m.id) && !replacedIds.has(m.id) && !leaving.some((l) => l.id === m.id));
-  if (sick.length > 0 && (joining.length > 0 || replacing.length > 0 || leaving.length > 0)) {
+  if (sick.length > 0 && changing) {
     refusals.push(
       `${sick.map((m) => m.name).join(', ')} ${sick.length === 1 ? 'does' : 'do'} not answer healthy and ${sick.length === 1 ? 'stays' : 'stay'} in the cluster: ` +
         `membership changes wait until ${sick.length === 1 ? 'it is' : 'they are'} healthy (or run \`etcd-deploy replace NODE\` for a member whose host is gone)`,

@@ -262,6 +262,12 @@ test('quorum lost: refused', () => {
   assert.match(plan.refusals.join('\n'), /only 1 of 3 voting members answer healthy: quorum \(2\) is lost/);
 });
 
+test('a bootstrap stopped halfway (one of three started, no quorum yet): no refusal, up starts the rest', () => {
+  const partial = [member('e1'), member('e2', { started: false, name: '' }), member('e3', { started: false, name: '' })];
+  const plan = planMembership(inv('e1', 'e2', 'e3'), observed(partial), opts);
+  assert.deepEqual([plan.changes, plan.refusals], [[], []]);
+});
+
 test('a voting member that stays is down: no change until it is back (or replaced)', () => {
   const plan = planMembership(inv('e1', 'e2', 'e3', 'e4'), observed(three, { healthy: [id('e1'), id('e2')] }), opts);
   assert.match(plan.refusals.join('\n'), /e3 does not answer healthy and stays in the cluster/);
