@@ -2,7 +2,7 @@
 // and NODE joins at its inventory address as a learner, promoted once caught up. NODE's host may not answer: then
 // only the removal runs, and NODE joins on a later `up` or `replace` once its address names a live host.
 
-import { UsageError } from '../../errors.js';
+import { HostsError, UsageError } from '../../errors.js';
 import { loadInventory } from '../../inventory/load.js';
 import type { Inventory } from '../../inventory/types.js';
 import type { MembershipOutcome } from '../../phases/membership.js';
@@ -38,10 +38,14 @@ export async function replace(argv: ReplaceOptions): Promise<void> {
   const outcome = await runChanging(argv, inventory, {
     lockWhileReading: true,
     // NODE's host may be the dead one: every other host must answer.
-    tolerate: [node],
-    run: async (connect, lockHeld) => {
+    tolerateUnreachable: true,
+    run: async (connect, lockHeld, unreachable) => {
       const hosts = await connect();
       try {
+        const others = unreachable().filter((f) => f.host !== node);
+        if (others.length > 0) {
+          throw new HostsError(`replace ${node}: cannot connect to ${others.map((f) => f.host).join(', ')}; nothing was changed (only ${node}'s own host may be unreachable)`, others);
+        }
         const observed = focus(await observeAndPlan(inventory, hosts, argv, [node]), node);
         if (!observed.running) throw new UsageError(`replace ${node}: no member of the cluster answers, so there is nothing to replace it in (a new cluster: etcd-deploy up)`);
         for (const w of observed.plan.warnings) info(`warning: ${w}`);
