@@ -241,9 +241,11 @@ export function planMembership(inventory: Inventory, observed: ObservedMembershi
     if (i >= 0) changes.push(removeChange(leaving.splice(i, 1)[0]!));
   }
   // 3. Replacements: the old member removed first, so quorum counts no dead member while the new one joins.
+  let deferred = 0;
   for (const r of replacing) {
     changes.push(replaceRemoval(r.node, r.old));
     if (containers[r.node.name] === 'unknown') {
+      deferred++;
       // The node's host at its inventory address does not answer (the dead host itself): only the removal now.
       changes[changes.length - 1]!.notes.push(
         `${r.node.name}'s host at ${r.node.ip} does not answer: it joins when it does. Point ${r.node.name}'s ip in the inventory at the new host and run \`etcd-deploy up\``,
@@ -256,7 +258,7 @@ export function planMembership(inventory: Inventory, observed: ObservedMembershi
   leaving.sort((a, b) => Number(a.id === observed.leaderId) - Number(b.id === observed.leaderId));
   for (const m of leaving) changes.push(removeChange(m));
 
-  if (voters().length < inventory.nodes.length && refusals.length === 0) {
+  if (voters().length + deferred < inventory.nodes.length && refusals.length === 0) {
     // Cannot happen by construction (removals only take members the inventory does not list); kept as a guard.
     refusals.push(`the plan would leave ${voters().length} voting members, fewer than the inventory's ${inventory.nodes.length}`);
   }

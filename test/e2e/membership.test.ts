@@ -142,6 +142,14 @@ describe('membership: grow, replace a dead host, shrink, on the lab', { skip }, 
 
   test("a member's host killed for good, replaced by a new host with a new address: the dead member removed by ID, the new one joined", async (t) => {
     await run('bash', [repoPath('lab/lab.sh'), 'kill-host', h5.name]);
+    const five = inventoryFile('5');
+    // Before the new machine is there: `replace` with the dead host still in the inventory tolerates it (no other),
+    // and plans the removal by ID only, saying how the node joins later. The dry-run changes nothing.
+    const early = await cli(['replace', 'etcd-5', '-i', five, '--dry-run', '--connect-timeout', '3']);
+    assert.equal(early.code, 0, early.stderr);
+    assert.match(early.stdout, /1\. replace etcd-5: etcd-deploy replace etcd-5\n {3}voting members: 5 .* -> 4 /);
+    assert.match(early.stdout, /does not answer: it joins when it does/);
+    assert.doesNotMatch(early.stdout, /\n2\. /, 'no join planned for a host that does not answer');
     h6 = await addHost();
     // The operator points etcd-5 at the new machine; the dead address appears nowhere in the inventory.
     const moved = writeInventory('5b', [...LAB3, { name: 'etcd-4', ip: h4.ip }, { name: 'etcd-5', ip: h6.ip }]);

@@ -498,3 +498,26 @@ describe('recording: membership changes run as planned', { timeout: 90_000 }, ()
     assert.ok(e3.memberId !== null && e3.memberId !== oldId && !e3.learner && e3.container?.running, 'a new member, promoted');
   });
 });
+
+describe('recording: replace NODE whose host does not answer', { timeout: 90_000 }, () => {
+  test('the others connected and locked, the dead member removed by ID, nothing sent to its host; the join waits for it', async () => {
+    cluster = await FakeCluster.start({ running: false });
+    assert.equal((await cli(['up', '-i', cluster.inventoryFile, '--health-timeout', '10'])).code, 0);
+    const dead = cluster.node('etcd-3');
+    dead.container!.running = false;
+    if (cluster.leader === 'etcd-3') cluster.leader = 'etcd-1';
+    await dead.server.stop();
+    cluster.clearReceived();
+    const r = await cli(['replace', 'etcd-3', '-i', cluster.inventoryFile, '--connect-timeout', '2']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /does not answer: it joins when it does/);
+    assert.match(r.stdout, /etcd-3 has not joined yet/);
+    assert.equal(dead.memberId, null, 'removed by ID');
+    assert.deepEqual(dead.received, [], 'nothing reached the dead host');
+    assert.ok(cluster.log.some((x) => x.host === 'etcd-1' && / member remove /.test(x.command)));
+    // Another host down too: refused before anything changes.
+    const r2 = await cli(['replace', 'etcd-2', '-i', cluster.inventoryFile, '--connect-timeout', '2']);
+    assert.equal(r2.code, 1);
+    assert.match(r2.stderr, /replace etcd-2: cannot connect to etcd-3; nothing was changed/);
+  });
+});

@@ -213,6 +213,7 @@ test('replace NODE whose host does not answer: only the removal, and the plan sa
     [['replace', 2]],
   );
   assert.match(plan.changes[0]!.notes.join('\n'), /does not answer: it joins when it does/);
+  assert.deepEqual(plan.refusals, [], 'one voting member fewer until the node joins: what replace was asked for');
 });
 
 test('replace names a node the inventory lacks: refused', () => {
