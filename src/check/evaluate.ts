@@ -213,7 +213,9 @@ export function evaluateHost(input: EvaluateInput): CheckResult[] {
     add('container', 'fail', `could not inspect ${cluster.containerName}: ${state?.kind === 'error' ? state.message : why(containerProbe)}`, containerThreshold, 'run the container command by hand on the host', plan.probes.container, containerProbe);
   else if (state.kind === 'absent') add('container', 'pass', `no ${cluster.containerName} container (up will create it)`, containerThreshold);
   else {
-    const differences = compareContainer(state, plan.container);
+    // A member on its data ignores --initial-cluster: it may have joined later with the member list of its day.
+    const onData = !probeFailed(obs.up.data) && obs.up.data.code === 0 && parseDataProbe(obs.up.data.stdout).kind === 'member-data';
+    const differences = compareContainer(state, plan.container, { bootstrapped: onData });
     if (differences.length > 0)
       add(
         'container',

@@ -4,10 +4,15 @@ import { loadInventory } from '../../inventory/load.js';
 import type { Inventory } from '../../inventory/types.js';
 import { listrOptions } from '../../phases/progress.js';
 import { runUp, type UpOutcome } from '../../phases/up.js';
-import { formatUpPlan, upPlanJson } from '../../plan/format.js';
+import { formatUpPlan, upPlanJson, upSteps } from '../../plan/format.js';
 import { render } from '../../plan/shell.js';
 import { planUp } from '../../plan/up.js';
 import { runChanging } from '../changing.js';
+import { connectForDryRun, describeOutcome, membershipDryRun, observeAndPlan, refuseIfBlocked } from '../membership.js';
+import { membershipTasks } from '../../phases/membership.js';
+import type { RemoteHost } from '../../ssh/types.js';
+import type { MembershipOutcome } from '../../phases/membership.js';
+import type { MembershipPlan } from '../../plan/membership.js';
 import type { UpOptions } from '../commands/up.js';
 import { progressFor } from '../options.js';
 import { info, printJson, printResult, style, verboseTracer } from '../output.js';
@@ -16,8 +21,13 @@ export async function up(argv: UpOptions): Promise<void> {
   const inventory = loadInventory(argv.inventory);
   const plan = planUp(inventory);
   if (argv['dry-run']) {
-    if (argv.json) printJson(upPlanJson(plan));
-    else printResult(`${formatUpPlan(plan, argv['health-timeout'])}\n\n${lockAndAuditText(inventory)}${await pkiText(inventory)}`);
+    // A running cluster is observed (read-only) and its membership changes come first; a new one plans as `plan` does.
+    const membership = await observeForDryRun(inventory, argv);
+    // A run that would refuse, refuses in its dry-run too (the text shows the plan first, with what is refused).
+    if (membership?.refused && argv.json) refuseIfBlocked(membership.plan);
+    if (argv.json) printJson(membership ? { ...(upPlanJson(plan) as object), membership: membership.json, steps: [...membership.steps, ...upSteps(plan)] } : upPlanJson(plan));
+    else printResult(`${membership ? `${membership.text}\n\n` : ''}${formatUpPlan(plan, argv['health-timeout'])}\n\n${lockAndAuditText(inventory)}${await pkiText(inventory)}`);
+    if (membership?.refused) refuseIfBlocked(membership.plan);
     return;
   }
   for (const w of inventory.warnings) info(`warning: ${w}`);
@@ -28,18 +38,59 @@ export async function up(argv: UpOptions): Promise<void> {
   }
   const outcome = await runChanging(argv, inventory, {
     lockWhileReading: true,
-    run: (connect, lockHeld) =>
-      runUp(plan, {
+    run: async (connect, lockHeld) => {
+      // Membership changes first (plan/membership.ts), then up's own convergence, over the same connections.
+      const done: MembershipOutcome['done'] = [];
+      const outcome = await runUp(plan, {
         connect,
         lockHeld,
         listr: listrOptionsFor(argv),
         trace: verboseTracer(argv.verbose),
         healthDeadlineMs: argv['health-timeout'] * 1000,
-      }),
-    summarize: (o) => (o.changed.length === 0 ? 'nothing changed' : `changed ${o.changed.map((c) => `${c.host} (${c.actions.join(', ')})`).join('; ')}`),
+        membership: async (hosts) => {
+          const observed = await observeAndPlan(inventory, hosts, argv);
+          for (const w of observed.plan.changes.length ? observed.plan.warnings : []) info(`warning: ${w}`);
+          const retired = [...observed.retiredHosts.values()];
+          if (observed.plan.changes.length === 0 && observed.plan.refusals.length === 0) {
+            for (const h of retired) h.close();
+            return { running: observed.running, tasks: [] };
+          }
+          try {
+            refuseIfBlocked(observed.plan);
+          } catch (err) {
+            for (const h of retired) h.close();
+            throw err;
+          }
+          const all = new Map<string, RemoteHost>([...observed.retiredHosts, ...hosts]);
+          // The retired hosts' connections close once the last change ran, or one failed.
+          const close = () => retired.forEach((h) => h.close());
+          const tasks = membershipTasks(inventory, observed.plan, { hosts: all, listr: listrOptionsFor(argv), gateDeadlineMs: argv['health-timeout'] * 1000 }, done, close);
+          return { running: true, tasks };
+        },
+      });
+      return { ...outcome, membership: { done } };
+    },
+    summarize: (o) =>
+      [o.membership.done.length ? `membership: ${describeOutcome(o.membership)}` : '', o.changed.length === 0 ? 'nothing changed' : `changed ${o.changed.map((c) => `${c.host} (${c.actions.join(', ')})`).join('; ')}`]
+        .filter(Boolean)
+        .join('; '),
   });
   if (argv.json) printJson(upJson(outcome));
   else printResult(formatUpOutcome(outcome));
+}
+
+/** Dry-run: the membership plan of a running cluster (hosts read, nothing changed); null when no cluster answers. */
+async function observeForDryRun(inventory: Inventory, argv: UpOptions): Promise<(ReturnType<typeof membershipDryRun> & { plan: MembershipPlan; refused: boolean }) | null> {
+  const hosts = await connectForDryRun(inventory, argv);
+  if (!hosts) return null;
+  try {
+    const observed = await observeAndPlan(inventory, hosts, argv);
+    for (const h of observed.retiredHosts.values()) h.close();
+    if (!observed.running) return null;
+    return { ...membershipDryRun(inventory, observed.plan), plan: observed.plan, refused: observed.plan.refusals.length > 0 };
+  } finally {
+    for (const h of hosts.values()) h.close();
+  }
 }
 
 /** Dry-run: the lock and the audit line are not steps of the plan, but the operator should know they happen. */
@@ -66,9 +117,10 @@ function listrOptionsFor(argv: UpOptions) {
   return listrOptions(progressFor(argv));
 }
 
-export function upJson(o: UpOutcome): unknown {
+export function upJson(o: UpOutcome & { membership?: MembershipOutcome }): unknown {
   return {
     ok: true,
+    ...(o.membership ? { membership: o.membership.done } : {}),
     changed: o.changed,
     unchanged: o.unchanged,
     members: o.members.map((m) => ({ id: m.id, name: m.name, peerURLs: m.peerURLs, clientURLs: m.clientURLs, isLearner: m.isLearner })),
@@ -76,8 +128,9 @@ export function upJson(o: UpOutcome): unknown {
   };
 }
 
-function formatUpOutcome(o: UpOutcome): string {
+function formatUpOutcome(o: UpOutcome & { membership: MembershipOutcome }): string {
   const out: string[] = [];
+  if (o.membership.done.length > 0) out.push(style.green(`Membership changed: ${describeOutcome(o.membership)}.`));
   if (o.changed.length === 0) out.push(style.green('Cluster already up as planned: nothing changed.'));
   else {
     out.push(style.green(`Cluster healthy. Changed ${o.changed.length} host(s):`));
