@@ -180,6 +180,16 @@ async function perform(inventory: Inventory, roll: MemberRoll, action: RollActio
     case 'hashkv':
       await checkHashKV(inventory, via, endpoints, deps.gateDeadlineMs);
       return;
+    case 'version':
+      await waitVersion(inventory, via, self, action.expect, deps.gateDeadlineMs);
+      return;
+    case 'downgrade-enable': {
+      await mustRun(via, step(action.validate.host, action.validate.title, action.validate.command), `${action.validate.title} failed`);
+      const r = await retrying(() => via.exec(action.command, { timeoutMs: 60_000 }), MEMBERSHIP_NOT_READY, deps.gateDeadlineMs);
+      // A resumed run enables it a second time: etcd then says a downgrade is already under way, which is the goal.
+      if (r.code !== 0 && !/ongoing downgrade|already/i.test(r.stderr)) throw new StepFailed(failure(action.host, action.command, r, 'downgrade enable failed'));
+      return;
+    }
   }
 }
 
@@ -273,6 +283,19 @@ async function waitCaughtUp(inventory: Inventory, via: RemoteHost, self: string,
     await delay(200);
   }
   throw new OperationError(`${self} did not catch up with the leader within ${deadlineMs / 1000}s (${last})`);
+}
+
+/** The member's endpoint status reports the expected etcd version (it serves the new binary, not a leftover). */
+async function waitVersion(inventory: Inventory, via: RemoteHost, self: string, expect: string, deadlineMs: number): Promise<void> {
+  const end = Date.now() + deadlineMs;
+  let last = 'no status yet';
+  while (Date.now() < end) {
+    const mine = (await statuses(inventory, via, [self])).find((x) => x.endpoint === self);
+    if (mine?.version === expect) return;
+    last = mine ? `it reports ${mine.version}` : 'no status from the member';
+    await delay(200);
+  }
+  throw new OperationError(`${self} does not report etcd ${expect} within ${deadlineMs / 1000}s (${last})`);
 }
 
 async function checkHashKV(inventory: Inventory, via: RemoteHost, endpoints: string[], deadlineMs: number): Promise<void> {

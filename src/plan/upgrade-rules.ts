@@ -209,6 +209,11 @@ export const UPGRADE_RULES: readonly Rule[] = [
   },
 ];
 
+/** Whether any row that depends on authentication could apply (3.4 to 3.5 up, 3.5 to 3.4 down): only then is it read. */
+export function authMatters(members: readonly Semver[], target: Semver): boolean {
+  return target.major === 3 && members.some((m) => m.major === 3 && ((m.minor <= 4 && target.minor === 5) || (m.minor === 5 && target.minor === 4)));
+}
+
 function routeUp(from: Semver, to: Semver): string {
   const steps: string[] = [];
   for (let minor = from.minor + 1; minor < to.minor; minor++) {

@@ -43,7 +43,7 @@ function cli(args: string[]): Promise<Run> {
   });
 }
 
-const READ = /^docker container inspect |^docker exec -e ETCDCTL_API=3 \S+ etcdctl .* (member list|endpoint (health|status|hashkv))( |$)|^docker run --rm --network none --entrypoint etcdutl \S+ version$/;
+const READ = /^docker container inspect |^docker exec -e ETCDCTL_API=3 \S+ etcdctl .* (member list|endpoint (health|status|hashkv)|user list)( |$)|^docker run --rm --network none --entrypoint (etcdutl \S+ version|etcd \S+ --version)$/;
 
 /** The host side of a file transfer (ssh/transfer-programs.ts): a fetch's `cat`, or a receiving program. */
 const isTransfer = (command: string): boolean => {
@@ -334,6 +334,19 @@ describe('recording: a run that would refuse, refuses in its dry-run too', { tim
     assert.match((JSON.parse(dryRun.stdout) as { error: { message: string } }).error.message, message);
     for (const n of c.nodes) assert.deepEqual(n.received.filter((x) => !isFiltered(x)), [], `nothing but reads on ${n.name}`);
   }
+
+  test('rolling onto an image whose etcd skips a minor version (3.4.23 to 3.6.0): refused by the rules before any change', async () => {
+    cluster = await FakeCluster.start({ running: true });
+    writeFileSync(cluster.inventoryFile, readFileSync(cluster.inventoryFile, 'utf8').replace('image: etcd-lab:3.4.23', 'image: etcd-lab:3.6.0'));
+    await refusedAlike(cluster, ['rolling'], [], /etcd's rules forbid this version change: 3\.4\.23 to 3\.6\.0 skips 1 minor version\(s\)[\s\S]*allowed route: upgrade to 3\.5\.x \(3\.5\.32 or later\) first, then to 3\.6\.0/);
+    assert.ok(cluster.nodes.every((n) => n.container?.running && n.container.image === 'etcd-lab:3.4.23'), 'every member still runs the old image');
+  });
+
+  test('rolling onto an older minor (3.4.23 to 3.3.27): refused with the reason', async () => {
+    cluster = await FakeCluster.start({ running: true });
+    writeFileSync(cluster.inventoryFile, readFileSync(cluster.inventoryFile, 'utf8').replace('image: etcd-lab:3.4.23', 'image: etcd-lab:3.3.27'));
+    await refusedAlike(cluster, ['rolling', '--mode', 'replace'], [], /3\.4\.23 to 3\.3\.27 is a downgrade etcd does not support/);
+  });
 
   test('down --purge with no healthy member to take the snapshot from', async () => {
     cluster = await FakeCluster.start({ running: true });

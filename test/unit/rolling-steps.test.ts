@@ -61,9 +61,9 @@ test('replace of a follower: every command exact, membership through another mem
   assert.deepEqual(e2.map(line), [
     `e1 gate ${ETCDCTL} --endpoints=http://198.18.0.11:2379,http://198.18.0.13:2379 ${GATE} endpoint health -w json`,
     `e1 membership (when e2 leads when its turn comes) ${ETCDCTL} --endpoints=http://198.18.0.12:2379 ${GATE} move-leader '<ID of another member>'`,
-    `e1 membership D ${ETCDCTL} ${others} member remove e20001`,
     'e2 run D docker stop etcd',
     'e2 run D docker rm etcd',
+    `e1 membership D ${ETCDCTL} ${others} member remove e20001`,
     `e2 run D sh -c 'test -d "$1/member" || exit 0; d="$1/$2/$3"; mkdir -p "$d" && mv "$1/member" "$d/" && if test -f "$1/$4"; then mv "$1/$4" "$d/"; fi' aside /var/lib/etcd-cluster etcd-deploy-aside 20261124T120000Z etcd-deploy.json`,
     `e1 membership ${ETCDCTL} ${others} member add e2 --peer-urls=http://198.18.0.12:2380 --learner -w json`,
     `e2 run sh -c 'printf '\\''%s\\n'\\'' "$1" > "$2"' write '{"tool":"etcd-deploy","inventoryToken":"t","clusterToken":"t","member":"e2"}' /var/lib/etcd-cluster/etcd-deploy.json`,

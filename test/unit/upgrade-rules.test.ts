@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
+  authMatters,
   checkVersionChange,
   describeVersionPlan,
   parseEtcdVersionOutput,
@@ -160,4 +161,12 @@ test('the table: every row names an etcd document and a rule text; ids are uniqu
     assert.ok(!seen.has(row.id), row.id);
     seen.add(row.id);
   }
+});
+
+test('authentication is read only where a row depends on it (3.4 <-> 3.5)', () => {
+  assert.equal(authMatters([v('3.4.23')], v('3.5.16')), true);
+  assert.equal(authMatters([v('3.5.16')], v('3.4.37')), true);
+  assert.equal(authMatters([v('3.5.16')], v('3.5.30')), false);
+  assert.equal(authMatters([v('3.5.32')], v('3.6.0')), false);
+  assert.equal(authMatters([v('3.4.23')], v('3.4.23')), false);
 });
