@@ -150,24 +150,32 @@ export const UPGRADE_RULES: readonly Rule[] = [
         : { refuse: `${versionsText(c)} with authentication enabled`, route: 'disable auth (`etcdctl auth disable`), upgrade, then enable it again; or take a snapshot and restore it into a new 3.5 cluster' },
   },
   {
+    id: 'rollback-while-mixed',
+    says:
+      'if any member is still on the old minor, the cluster still operates as that version, and it is possible from this mixed state to return to the old binary on all members, without the downgrade process',
+    source: `${SOURCES.up35} (Downgrade), ${SOURCES.up36} (Rollback)`,
+    applies: (c) => mixedRollback(c),
+    outcome: () => ({ allow: true }),
+  },
+  {
     id: 'no-rolling-downgrade-with-auth-3.5-3.4',
     says: "If your cluster enables auth, rolling downgrade from 3.5 isn't supported because 3.5 changes a format of WAL entries related to auth",
     source: SOURCES.down35,
-    applies: (c) => c.kind === 'minor-downgrade' && c.from.minor === 5 && c.to.minor === 4 && c.change.authEnabled !== false,
+    applies: (c) => c.kind === 'minor-downgrade' && !mixedRollback(c) && c.from.minor === 5 && c.to.minor === 4 && c.change.authEnabled !== false,
     outcome: (c) => ({ refuse: `${versionsText(c)} with authentication enabled (or not known to be disabled)`, route: 'stay on 3.5, or restore the snapshot taken before the upgrade into a 3.4 cluster (rebootstrap --restore)' }),
   },
   {
     id: 'downgrade-3.6-to-3.5',
     says: 'downgrading from v3.6 to v3.5 can be a rolling downgrade once `etcdctl downgrade enable 3.5` has been run; the leader last',
     source: SOURCES.down36,
-    applies: (c) => c.kind === 'minor-downgrade' && c.from.minor === 6 && c.to.minor === 5 && c.from.major === 3,
+    applies: (c) => c.kind === 'minor-downgrade' && !mixedRollback(c) && c.from.minor === 6 && c.to.minor === 5 && c.from.major === 3,
     outcome: () => ({ allow: true, downgradeEnable: '3.5' }),
   },
   {
     id: 'downgrade-3.5-to-3.4',
     says: 'a rolling downgrade from 3.5 to 3.4 needs 3.4.32 or later, each member restarted with --next-cluster-version-compatible',
     source: SOURCES.down35,
-    applies: (c) => c.kind === 'minor-downgrade' && c.from.minor === 5 && c.to.minor === 4,
+    applies: (c) => c.kind === 'minor-downgrade' && !mixedRollback(c) && c.from.minor === 5 && c.to.minor === 4,
     outcome: (c) => ({
       refuse:
         c.to.patch < 32
@@ -180,7 +188,7 @@ export const UPGRADE_RULES: readonly Rule[] = [
     id: 'downgrade-other',
     says: 'etcd documents downgrades only from 3.6 to 3.5 (etcdctl downgrade) and 3.5 to 3.4',
     source: SOURCES.down36,
-    applies: (c) => c.kind === 'minor-downgrade' && !(c.from.major === 3 && c.from.minor === 6 && c.to.minor === 5) && !(c.from.minor === 5 && c.to.minor === 4),
+    applies: (c) => c.kind === 'minor-downgrade' && !mixedRollback(c) && !(c.from.major === 3 && c.from.minor === 6 && c.to.minor === 5) && !(c.from.minor === 5 && c.to.minor === 4),
     outcome: (c) => ({
       refuse: `${versionsText(c)} is a downgrade ${c.from.minor - c.to.minor > 1 ? 'over more than one minor version' : 'etcd does not support'}`,
       route: c.from.minor - c.to.minor > 1 ? `downgrade one minor at a time where etcd supports it (only 3.6 to 3.5 here), or restore a snapshot into a cluster on the old image` : 'restore the snapshot taken before the upgrade into a cluster on the old image (rebootstrap --wipe --restore SNAPSHOT)',
@@ -209,9 +217,20 @@ export const UPGRADE_RULES: readonly Rule[] = [
   },
 ];
 
+/**
+ * An upgrade to the next minor left halfway (some members still on the old minor, the target): the cluster version
+ * is still the old one, so going back is replacing binaries, not a downgrade.
+ */
+function mixedRollback(c: Ctx): boolean {
+  return c.kind === 'minor-downgrade' && c.from.major === c.to.major && c.from.minor === c.to.minor + 1 && c.change.members.some((m) => m.major === c.to.major && m.minor === c.to.minor);
+}
+
 /** Whether any row that depends on authentication could apply (3.4 to 3.5 up, 3.5 to 3.4 down): only then is it read. */
 export function authMatters(members: readonly Semver[], target: Semver): boolean {
-  return target.major === 3 && members.some((m) => m.major === 3 && ((m.minor <= 4 && target.minor === 5) || (m.minor === 5 && target.minor === 4)));
+  if (target.major !== 3) return false;
+  // Going back from a half-done 3.4 -> 3.5 upgrade needs no downgrade (rollback-while-mixed): auth does not matter.
+  if (target.minor === 4 && members.some((m) => m.major === 3 && m.minor === 4)) return false;
+  return members.some((m) => m.major === 3 && ((m.minor <= 4 && target.minor === 5) || (m.minor === 5 && target.minor === 4)));
 }
 
 function routeUp(from: Semver, to: Semver): string {

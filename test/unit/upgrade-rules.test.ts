@@ -118,8 +118,8 @@ test('row downgrade-3.6-to-3.5: allowed with etcdctl downgrade enable 3.5 first'
   assert.equal(p.downgradeEnable, '3.5');
   assert.deepEqual(ids(p), ['downgrade-3.6-to-3.5', 'leader-last']);
   assert.equal(describeVersionPlan(p), 'etcd 3.6.4 -> 3.5.32 (minor downgrade), after `etcdctl downgrade enable 3.5`');
-  // Resumed halfway: some members already on 3.5.
-  assert.equal(allowed(check(['3.5.32', '3.6.4', '3.6.4'], '3.5.32')).downgradeEnable, '3.5');
+  // Resumed halfway (some members already on 3.5): the cluster speaks 3.5 already, no second `downgrade enable`.
+  assert.equal(allowed(check(['3.5.32', '3.6.4', '3.6.4'], '3.5.32')).downgradeEnable, null);
 });
 
 test('row downgrade-3.5-to-3.4: refused, onto 3.4.23 because etcd needs 3.4.32+', () => {
@@ -169,4 +169,17 @@ test('authentication is read only where a row depends on it (3.4 <-> 3.5)', () =
   assert.equal(authMatters([v('3.5.16')], v('3.5.30')), false);
   assert.equal(authMatters([v('3.5.32')], v('3.6.0')), false);
   assert.equal(authMatters([v('3.4.23')], v('3.4.23')), false);
+});
+
+test('row rollback-while-mixed: back to 3.4 from a half-done 3.4 -> 3.5 upgrade is allowed (the cluster is still 3.4)', () => {
+  const p = allowed(check(['3.4.23', '3.5.16', '3.5.16'], '3.4.23', { authEnabled: null }));
+  assert.equal(p.kind, 'minor-downgrade');
+  assert.deepEqual(ids(p), ['rollback-while-mixed', 'leader-last']);
+  assert.equal(p.downgradeEnable, null);
+  assert.equal(authMatters([v('3.4.23'), v('3.5.16')], v('3.4.23')), false);
+  // The same from a half-done 3.5 -> 3.6: back to 3.5 without etcdctl downgrade.
+  const back = allowed(check(['3.5.32', '3.6.1', '3.6.1'], '3.5.32'));
+  assert.deepEqual([back.downgradeEnable, ids(back)], [null, ['rollback-while-mixed', 'leader-last']]);
+  // Once every member runs 3.5 it is a downgrade again, and onto 3.4.23 refused.
+  assert.equal(refused(check(['3.5.16', '3.5.16', '3.5.16'], '3.4.23')).rule.id, 'downgrade-3.5-to-3.4');
 });
