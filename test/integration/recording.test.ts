@@ -274,13 +274,15 @@ describe('recording: each changing command runs what its --dry-run --json printe
     assert.deepEqual(cluster.nodes.map((n) => n.memberId), [4096, 4097, 4098], 'same members');
   });
 
-  test('rolling --mode replace: remove, move aside, re-add as a learner, start, promote, one member at a time', async () => {
+  test('rolling --mode replace: stop, remove, move aside, re-add as a voting member, start, one member at a time', async () => {
     cluster = await FakeCluster.start({ running: true });
     const { plan } = await record(cluster, ['rolling', '--mode', 'replace', '--out', join(cluster.dir, 'r.db')]);
     assert.ok(plan.steps.some((s) => s.kind === 'membership' && s.destructive && s.command.includes(' member remove ')));
-    assert.ok(plan.steps.some((s) => s.kind === 'membership' && s.argv.includes('<ID from member add>')));
+    // Added back as a voting member: no --learner, no promotion.
+    assert.ok(plan.steps.some((s) => s.kind === 'membership' && s.command.includes(' member add ') && !s.argv.includes('--learner')));
+    assert.ok(!plan.steps.some((s) => s.argv.includes('<ID from member add>')));
     assertRanAsPlanned(cluster, plan, (s) => s.when === 'etcd-1 leads when its turn comes', 'global');
-    assert.ok(cluster.nodes.every((n) => n.memberId !== null && n.memberId > 4098 && !n.learner && n.container?.running), 'every member replaced and promoted');
+    assert.ok(cluster.nodes.every((n) => n.memberId !== null && n.memberId > 4098 && !n.learner && n.container?.running), 'every member replaced, a voting member');
   });
 
   test('certs rotate: new certificates sent to every host, then a rolling restart', async () => {
