@@ -5,6 +5,7 @@ import { parseInventory } from '../../src/inventory/load.js';
 import { formatRollingPlan } from '../../src/plan/format-rolling.js';
 import { isStaleState, moveAside, planRolling, rollingSteps, turnTolerance, type ObservedMember, type RollingState } from '../../src/plan/rolling.js';
 import { render } from '../../src/plan/shell.js';
+import { limitRolling } from '../../src/plan/rolling-limit.js';
 import { planSnapshot } from '../../src/plan/snapshot.js';
 import { checkVersionChange, parseSemver, type VersionPlan } from '../../src/plan/upgrade-rules.js';
 
@@ -189,4 +190,13 @@ test('fault tolerance per turn: restart keeps the member a voter, replace remove
   assert.match(text, /^Version: etcd 3\.5\.16 -> 3\.5\.30 \(patch upgrade\)\.$/m);
   assert.match(text, /^ {2}rule patch-change: .* \(https:\/\/etcd\.io\/docs\/v3\.6\/upgrades\/upgrading-etcd\/\)$/m);
   assert.equal((text.match(/voting members: 3; while e\d is down: 2 of 2 voting serve, fault tolerance 0; afterwards: 3 voting, fault tolerance 1/g) ?? []).length, 3);
+});
+
+test('--limit keeps `downgrade enable` before the first member it rolls', () => {
+  const plan = planRolling(inventory, healthy, { ...opts, mode: 'restart', versionPlan: allowedPlan(['3.6.4', '3.6.4', '3.6.4'], '3.5.32') });
+  const limited = limitRolling(plan, ['e3'], healthy);
+  assert.deepEqual(limited.order.map((r) => r.node.name), ['e3']);
+  assert.deepEqual(limited.order[0]!.actions.slice(0, 3).map((a) => a.kind), ['quorum-gate', 'downgrade-enable', 'handover']);
+  // The whole plan is left as it was.
+  assert.equal(plan.order[1]!.actions.filter((a) => a.kind === 'downgrade-enable').length, 0);
 });
