@@ -181,7 +181,7 @@ async function perform(inventory: Inventory, roll: MemberRoll, action: RollActio
       await checkHashKV(inventory, via, endpoints, deps.gateDeadlineMs);
       return;
     case 'version':
-      await waitVersion(inventory, via, self, action.expect, deps.gateDeadlineMs);
+      await waitVersion(inventory, via, self, endpoints, action.expect, deps.gateDeadlineMs);
       return;
     case 'downgrade-enable': {
       await mustRun(via, step(action.validate.host, action.validate.title, action.validate.command), `${action.validate.title} failed`);
@@ -286,11 +286,11 @@ async function waitCaughtUp(inventory: Inventory, via: RemoteHost, self: string,
 }
 
 /** The member's endpoint status reports the expected etcd version (it serves the new binary, not a leftover). */
-async function waitVersion(inventory: Inventory, via: RemoteHost, self: string, expect: string, deadlineMs: number): Promise<void> {
+async function waitVersion(inventory: Inventory, via: RemoteHost, self: string, endpoints: string[], expect: string, deadlineMs: number): Promise<void> {
   const end = Date.now() + deadlineMs;
   let last = 'no status yet';
   while (Date.now() < end) {
-    const mine = (await statuses(inventory, via, [self])).find((x) => x.endpoint === self);
+    const mine = (await statuses(inventory, via, endpoints)).find((x) => x.endpoint === self);
     if (mine?.version === expect) return;
     last = mine ? `it reports ${mine.version}` : 'no status from the member';
     await delay(200);

@@ -334,7 +334,7 @@ export function rollingSteps(inventory: Inventory, plan: RollingPlan, snapshot: 
           steps.push(planStep(roll.via, a.title, 'gate', etcdctl(cluster, endpoints, ['endpoint', 'hashkv', `--rev=${placeholder('lowest revision')}`, '-w', 'json'], GATE_ETCDCTL), { changes: false }));
           break;
         case 'version':
-          steps.push(planStep(roll.via, a.title, 'gate', endpointStatus(cluster, [self], GATE_ETCDCTL), { changes: false }));
+          steps.push(planStep(roll.via, a.title, 'gate', endpointStatus(cluster, endpoints, GATE_ETCDCTL), { changes: false }));
           break;
         case 'downgrade-enable':
           steps.push(planStep(a.validate.host, a.validate.title, 'gate', a.validate.argv, { changes: false }));
