@@ -296,6 +296,12 @@ describe('recording: each changing command runs what its --dry-run --json printe
     const { plan } = await record(cluster, ['rolling', '--mode', 'restart', '--out', join(cluster.dir, 'r.db')]);
     assert.equal(plan.command, 'rolling --mode restart');
     assert.deepEqual((plan.order as { member: string }[]).map((o) => o.member), ['etcd-2', 'etcd-3', 'etcd-1']);
+    // The image's version was read on a host and is the members' own: no version change, no version step.
+    assert.deepEqual((plan.version as { kind: string; from: string; to: string }), { kind: 'none', from: '3.4.23', to: '3.4.23', downgradeEnable: null, rules: [] });
+    assert.deepEqual(
+      (plan.order as Record<string, unknown>[]).map((o) => [o.votingWhileDown, o.servingWhileDown, o.faultToleranceWhileDown, o.faultToleranceAfter]),
+      [[3, 2, 0, 1], [3, 2, 0, 1], [3, 2, 0, 1]],
+    );
     // Only etcd-1 leads when its turn comes: its handover is the one conditional step that runs.
     assertRanAsPlanned(cluster, plan, (s) => s.when === 'etcd-1 leads when its turn comes', 'global');
     assertSnapshotFetched(plan);
