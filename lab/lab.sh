@@ -574,10 +574,13 @@ record_pids() { # record_pids K... - the pids each of these hosts' init wrote, i
 # --- the etcd image ----------------------------------------------------------------
 
 # Fill ROOT with the given etcd binaries (in /usr/local/bin), the shared
-# libraries they link (per ldd) plus the loader, and busybox as /bin/sh & co.
-make_image_root() { # make_image_root ROOT BINARY...
-  local root=$1 bin lib; shift
-  mkdir -p "${root}"/{bin,usr/local/bin,var/lib/etcd,tmp,etc/ssl/certs}
+# libraries they link (per ldd) plus the loader; with SHELL=shell also busybox as
+# /bin/sh & co. SHELL=none gives what etcd's official 3.5 images hold: etcd,
+# etcdctl, etcdutl and their libraries, no shell, so a tool that needed one inside
+# the container fails on the lab as it would on a real cluster.
+make_image_root() { # make_image_root ROOT shell|none BINARY...
+  local root=$1 shell=$2 bin lib; shift 2
+  mkdir -p "${root}"/{usr/local/bin,var/lib/etcd,tmp,etc/ssl/certs}
   chmod 1777 "${root}/tmp"
   for bin in "$@"; do
     cp -L "${bin}" "${root}/usr/local/bin/"
@@ -587,6 +590,12 @@ make_image_root() { # make_image_root ROOT BINARY...
       [[ -e ${root}${lib} ]] || { mkdir -p "${root}$(dirname "${lib}")"; cp -L "${lib}" "${root}${lib}"; }
     done
   done
+  printf 'root:x:0:\n' > "${root}/etc/group"
+  if [[ ${shell} == none ]]; then
+    printf 'root:x:0:0:root:/root:/nonexistent\n' > "${root}/etc/passwd"
+    return 0
+  fi
+  mkdir -p "${root}/bin"
   cp -L "$(command -v busybox)" "${root}/bin/busybox"
   # busybox must be the static one: the image has only the etcd binaries' libraries
   # (ldd exits 1 for a static binary, hence the || true)
@@ -597,13 +606,13 @@ make_image_root() { # make_image_root ROOT BINARY...
     ln -sf busybox "${root}/bin/${applet}"
   done
   printf 'root:x:0:0:root:/root:/bin/sh\n' > "${root}/etc/passwd"
-  printf 'root:x:0:\n' > "${root}/etc/group"
 }
 
 # Build (or take from the cache) the image tar for one etcd; prints its path.
-image_tar() { # image_tar VERSION BINARY...
-  local version=$1 tar tmp; shift
+image_tar() { # image_tar VERSION shell|none BINARY...
+  local version=$1 shell=$2 tar tmp; shift 2
   tar="${CACHE}/etcd-lab-${version}-r${IMAGE_RECIPE}.tar"
+  if [[ ${shell} == none ]]; then tar="${CACHE}/etcd-lab-${version}-noshell-r${IMAGE_RECIPE}.tar"; fi
   if [[ ! -s ${tar} ]]; then
     mkdir -p "${CACHE}"
     tmp=$(mktemp -d "${CACHE}/build.XXXXXX")
@@ -611,7 +620,7 @@ image_tar() { # image_tar VERSION BINARY...
     # the path is expanded now because the local variable is gone when the trap runs.
     # shellcheck disable=SC2064 # expanded now, on purpose
     trap "rm -rf '${tmp}'" EXIT
-    make_image_root "${tmp}/root" "$@"
+    make_image_root "${tmp}/root" "${shell}" "$@"
     # reproducible: sorted, root-owned, fixed mtime
     tar -C "${tmp}/root" --sort=name --numeric-owner --owner=0 --group=0 --mtime=@0 -cf "${tmp}/etcd.tar" .
     mv "${tmp}/etcd.tar" "${tar}"
@@ -631,10 +640,11 @@ import_image() { # import_image HOST TAR TAG [EXTRA_TAG...]
   for extra in "$@"; do host_docker "$h" tag "${tag}" "${extra}"; done
 }
 
-# Debian trixie's etcd 3.5.x, fetched with a private apt configuration (the
-# system's sources, lists and cache are left alone). Prints "VERSION ROOTDIR".
-fetch_etcd35() {
-  local base="${CACHE}/trixie" uri sources
+# Debian's etcd from another suite (trixie: 3.5.16, forky: 3.5.30), fetched with a
+# private apt configuration: the system's sources, lists and cache are left alone,
+# everything lands under CACHE/SUITE. Prints "VERSION ROOTDIR".
+fetch_debian_etcd() { # fetch_debian_etcd SUITE VERSION_GLOB
+  local suite=$1 want=$2 base="${CACHE}/$1" uri sources
   mkdir -p "${base}"/{lists/partial,cache/archives/partial,debs}
   if ! compgen -G "${base}/debs/etcd-server_*.deb" > /dev/null || ! compgen -G "${base}/debs/etcd-client_*.deb" > /dev/null; then
     # The mirror the system itself uses (deb822 .sources first, then sources.list).
@@ -645,15 +655,15 @@ fetch_etcd35() {
     fi
     [[ -n ${uri} ]] || die "--with-35: no Debian mirror found in /etc/apt/sources.list.d/*.sources or /etc/apt/sources.list"
     sources="${base}/sources.list"
-    echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] ${uri} trixie main" > "${sources}"
+    echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] ${uri} ${suite} main" > "${sources}"
     local apt_opts=(-o "Dir::Etc::SourceList=${sources}" -o Dir::Etc::SourceParts=/dev/null
       -o "Dir::State::Lists=${base}/lists" -o "Dir::Cache=${base}/cache"
       -o Dir::State::status=/dev/null -o Debug::NoLocking=1 -o APT::Sandbox::User=root
       -o Acquire::Languages=none)
-    log "fetching Debian trixie's etcd-server/etcd-client (private apt config, mirror ${uri})"
-    apt-get -q "${apt_opts[@]}" update > "${base}/apt.log" 2>&1 || die "--with-35: apt-get update failed, see ${base}/apt.log"
+    log "fetching Debian ${suite}'s etcd-server/etcd-client (private apt config, mirror ${uri})"
+    apt-get -q "${apt_opts[@]}" update > "${base}/apt.log" 2>&1 || die "--with-35: apt-get update (${suite}) failed, see ${base}/apt.log"
     (cd "${base}/debs" && apt-get -q "${apt_opts[@]}" download etcd-server etcd-client >> "${base}/apt.log" 2>&1) \
-      || die "--with-35: apt-get download failed, see ${base}/apt.log"
+      || die "--with-35: apt-get download (${suite}) failed, see ${base}/apt.log"
   fi
   rm -rf "${base}/x"; mkdir -p "${base}/x"
   for deb in "${base}"/debs/etcd-server_*.deb "${base}"/debs/etcd-client_*.deb; do
@@ -661,8 +671,24 @@ fetch_etcd35() {
   done
   local v
   v=$(etcd_version "${base}/x/usr/bin/etcd")
-  [[ ${v} == 3.5.* ]] || die "--with-35: extracted etcd reports version '${v}', expected 3.5.x"
+  # shellcheck disable=SC2053 # a glob on purpose
+  [[ ${v} == ${want} ]] || die "--with-35: ${suite}'s etcd reports version '${v}', expected ${want}"
   echo "${v} ${base}/x"
+}
+
+# The etcd 3.5 images: shell-less, as etcd's official 3.5 images are (see make_image_root).
+# Debian ships 3.5.16 in trixie and 3.5.30 in forky: a minor upgrade from 3.4.23, then a patch one.
+with35_images() { # with35_images N
+  local n=$1 suite v root tar k jobs
+  for suite in trixie forky; do
+    read -r v root <<< "$(fetch_debian_etcd "${suite}" '3.5.*')"
+    [[ -n ${v} && -n ${root} ]] || die "--with-35: could not prepare etcd 3.5 from ${suite}"
+    tar=$(image_tar "${v}" none "${root}/usr/bin/etcd" "${root}/usr/bin/etcdctl" "${root}/usr/bin/etcdutl")
+    log "importing etcd-lab:${v} (no shell inside) into every host's dockerd"
+    jobs=()
+    for ((k = 1; k <= n; k++)); do import_image "$(host_name "$k")" "${tar}" "etcd-lab:${v}" & jobs+=($!); done
+    wait_pids "importing etcd-lab:${v}" "${jobs[@]}"
+  done
 }
 
 # --- writing the operator's files ------------------------------------------------------
@@ -765,7 +791,7 @@ cmd_up() {
   version=$(etcd_version /usr/bin/etcd)
   [[ -n ${version} ]] || die "cannot read the version of /usr/bin/etcd"
   local image="etcd-lab:${version}"
-  image_tar "${version}" /usr/bin/etcd /usr/bin/etcdctl > "${LAB_DIR}/.image-tar" 2> "${LAB_DIR}/image-build.log" &
+  image_tar "${version}" shell /usr/bin/etcd /usr/bin/etcdctl > "${LAB_DIR}/.image-tar" 2> "${LAB_DIR}/image-build.log" &
   local image_job=$!
 
   if [[ ${BASTION_MODE} -eq 1 ]]; then
@@ -806,16 +832,7 @@ cmd_up() {
   for ((k = 1; k <= n; k++)); do import_image "$(host_name "$k")" "${tar}" "${image}" "${image}-b" & jobs+=($!); done
   wait_pids "importing ${image}" "${jobs[@]}"
 
-  if [[ ${with35} -eq 1 ]]; then
-    local v35 root35 tar35
-    read -r v35 root35 <<< "$(fetch_etcd35)"
-    [[ -n ${v35} && -n ${root35} ]] || die "--with-35: could not prepare etcd 3.5"
-    tar35=$(image_tar "${v35}" "${root35}/usr/bin/etcd" "${root35}/usr/bin/etcdctl" "${root35}/usr/bin/etcdutl")
-    log "importing etcd-lab:${v35} into every host's dockerd"
-    jobs=()
-    for ((k = 1; k <= n; k++)); do import_image "$(host_name "$k")" "${tar35}" "etcd-lab:${v35}" & jobs+=($!); done
-    wait_pids "importing etcd-lab:${v35}" "${jobs[@]}"
-  fi
+  if [[ ${with35} -eq 1 ]]; then with35_images "${n}"; fi
 
   write_inventory "${n}" "${image}"
   if [[ ${BASTION_MODE} -eq 1 ]]; then

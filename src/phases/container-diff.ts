@@ -176,5 +176,10 @@ export function driftAdvice(inventoryFile: string): string {
 
 /** The report for a container that differs, short enough to act on: the differences, then what to do. */
 export function describeDrift(containerName: string, inventoryFile: string, differences: readonly ContainerDifference[]): string {
-  return `container ${containerName} differs from ${inventoryFile}: ${differences.map(describeDifference).join('; ')}. ${driftAdvice(inventoryFile)}`;
+  // A new image is how an etcd upgrade is asked for: say that rolling is the upgrade, and that it checks etcd's rules.
+  const upgrade = differences.some((d) => d.kind === 'image')
+    ? `. A new image is an etcd version change: rolling reads the etcd version of ${inventoryFile}'s image on a host and follows etcd's upgrade rules ` +
+      '(one minor at a time, the leader last; a forbidden path is refused before any change); `rolling --dry-run` shows the versions and every step'
+    : '';
+  return `container ${containerName} differs from ${inventoryFile}: ${differences.map(describeDifference).join('; ')}. ${driftAdvice(inventoryFile)}${upgrade}`;
 }

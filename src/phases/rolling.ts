@@ -181,6 +181,16 @@ async function perform(inventory: Inventory, roll: MemberRoll, action: RollActio
     case 'hashkv':
       await checkHashKV(inventory, via, endpoints, deps.gateDeadlineMs);
       return;
+    case 'version':
+      await waitVersion(inventory, via, self, action.expect, deps.gateDeadlineMs);
+      return;
+    case 'downgrade-enable': {
+      await mustRun(via, step(action.validate.host, action.validate.title, action.validate.command), `${action.validate.title} failed`);
+      const r = await retrying(() => via.exec(action.command, { timeoutMs: 60_000 }), MEMBERSHIP_NOT_READY, deps.gateDeadlineMs);
+      // A resumed run enables it a second time: etcd then says a downgrade is already under way, which is the goal.
+      if (r.code !== 0 && !/ongoing downgrade|already/i.test(r.stderr)) throw new StepFailed(failure(action.host, action.command, r, 'downgrade enable failed'));
+      return;
+    }
   }
 }
 
@@ -273,6 +283,17 @@ async function waitCaughtUp(inventory: Inventory, via: RemoteHost, self: string,
       new OperationError(
         `${self} did not catch up with the leader within ${deadlineMs / 1000}s (${mine ? `raft index ${mine.raftIndex}, leader's ${target ?? '?'}` : 'no status from the member'})`,
       ),
+  });
+}
+
+/** The member's endpoint status reports the expected etcd version (it serves the new binary, not a leftover). */
+async function waitVersion(inventory: Inventory, via: RemoteHost, self: string, expect: string, deadlineMs: number): Promise<void> {
+  await pollUntil({
+    read: async () => (await statuses(inventory, via)).find((x) => x.endpoint === self),
+    done: (mine) => mine?.version === expect,
+    deadlineMs,
+    intervalMs: 200,
+    timeout: (mine) => new OperationError(`${self} does not report etcd ${expect} within ${deadlineMs / 1000}s (${mine ? `it reports ${mine.version}` : 'no status from the member'})`),
   });
 }
 

@@ -14,5 +14,13 @@ export function limitRolling(plan: RollingPlan, names: readonly string[], observ
         `add ${down.length === 1 ? 'it' : 'them'} to --limit, or run without --limit`,
     );
   }
-  return { ...plan, order: plan.order.filter((r) => names.includes(r.node.name)) };
+  const order = plan.order.filter((r) => names.includes(r.node.name));
+  // `etcdctl downgrade enable` (3.6 to 3.5) belongs before the first member that is stopped, whichever that is now.
+  const enable = plan.order[0]?.actions.find((a) => a.kind === 'downgrade-enable');
+  if (enable && order[0] && order[0] !== plan.order[0]) {
+    const first = { ...order[0], actions: [...order[0].actions] };
+    first.actions.splice(1, 0, enable);
+    order[0] = first;
+  }
+  return { ...plan, order };
 }

@@ -12,6 +12,7 @@ import { placeholder, planStep, type PlanStep } from './json.js';
 import { render, type Argv } from './shell.js';
 import { snapshotSteps, type SnapshotPlan } from './snapshot.js';
 import { containerSpec } from './up.js';
+import { fmt, type VersionPlan } from './upgrade-rules.js';
 
 export type RollingMode = 'restart' | 'replace';
 
@@ -56,7 +57,11 @@ export type RollAction =
   /** Right before the member's first disruptive action: every other member healthy, or stop and change nothing more. */
   | { kind: 'quorum-gate'; title: string }
   | { kind: 'wait-caught-up'; title: string }
-  | { kind: 'hashkv'; title: string };
+  | { kind: 'hashkv'; title: string }
+  /** 3.6 to 3.5 only (plan/upgrade-rules.ts): `downgrade validate`, then `downgrade enable`, before the first member. */
+  | ({ kind: 'downgrade-enable'; validate: Command } & Command)
+  /** The member reports the target etcd version (endpoint status) before the next one's turn. */
+  | { kind: 'version'; title: string; expect: string };
 
 export interface MemberRoll {
   node: NodeSpec;
@@ -73,6 +78,10 @@ export interface RollingPlan {
   alreadyDone: string[];
   /** Member to take the snapshot from before anything changes. */
   snapshotFrom: string;
+  /** The etcd version change, judged by plan/upgrade-rules.ts; null when the versions were not read. */
+  version: VersionPlan | null;
+  /** Voting members the inventory describes (the plan prints fault tolerance from it). */
+  voting: number;
 }
 
 function command(host: string, title: string, argv: Argv): Command {
@@ -93,6 +102,8 @@ export interface RollingOptions {
   /** etcd version of the cluster (lowest), for learner support. */
   version: string | null;
   state: RollingState | null;
+  /** The etcd version change this run makes (phases/versions.ts read it; plan/upgrade-rules.ts allowed it). */
+  versionPlan?: VersionPlan | null;
 }
 
 /** A record from another incarnation of the cluster (torn down and rebuilt since): none of its members is known now. */
@@ -138,7 +149,13 @@ export function planRolling(inventory: Inventory, observed: readonly ObservedMem
   // The interrupted member first (it is already down), then followers, the leader last.
   const ordered = [...pending].sort((a, b) => rank(byName.get(a.name)!) - rank(byName.get(b.name)!));
   const healthyOthers = (n: NodeSpec) => inventory.nodes.filter((o) => o.name !== n.name && byName.get(o.name)!.healthy);
-  const learner = supportsLearners(options.version);
+  // A replaced member comes back as a voting member, not a learner. etcd's clients (3.4 and 3.5) do not skip learners:
+  // a client with the member's endpoint configured had its writes answered "rpc not supported for learner" while the
+  // member was one (measured on the lab: 2 to 6 failed etcdctl puts per replace run of 3 members, none since). Nothing
+  // is lost by it: the member was removed first, so the voting count only returns to what the inventory describes, and
+  // quorum while it syncs is what it was while it was down; etcd serves its clients only once it has caught up.
+  // (supportsLearners still says whether a learner left by an older run can be promoted.)
+  const learner = false;
 
   const order = ordered.map((node): MemberRoll => {
     const others = healthyOthers(node);
@@ -147,8 +164,21 @@ export function planRolling(inventory: Inventory, observed: readonly ObservedMem
     const endpoints = others.map((o) => clientUrl(o, inventory.cluster));
     const o = byName.get(node.name)!;
     const actions = mode === 'restart' ? restartActions(inventory, node, o) : replaceActions(inventory, node, o, { via, endpoints, learner, timestamp: options.timestamp });
+    const vp = options.versionPlan;
+    if (vp && vp.kind !== 'none') actions.push({ kind: 'version', title: `check that ${node.name} reports etcd ${fmt(vp.to)}`, expect: fmt(vp.to) });
     return { node, via, actions };
   });
+  const first = order[0];
+  if (first && options.versionPlan?.downgradeEnable) {
+    // Before the first member is stopped, as etcd's 3.6 to 3.5 guide has it; the gate still comes first.
+    const target = options.versionPlan.downgradeEnable;
+    const endpoints = inventory.nodes.map((n) => clientUrl(n, inventory.cluster));
+    first.actions.splice(1, 0, {
+      kind: 'downgrade-enable',
+      validate: command(first.via, `check that the cluster can be downgraded to ${target}`, etcdctl(inventory.cluster, endpoints, ['downgrade', 'validate', target])),
+      ...command(first.via, `enable the downgrade to ${target} (the cluster speaks ${target} from here)`, etcdctl(inventory.cluster, endpoints, ['downgrade', 'enable', target])),
+    });
+  }
   const leader = observed.find((o) => o.isLeader)?.name;
   return {
     mode,
@@ -156,6 +186,8 @@ export function planRolling(inventory: Inventory, observed: readonly ObservedMem
     order,
     alreadyDone: inventory.nodes.filter((n) => !pending.includes(n)).map((n) => n.name),
     snapshotFrom: leader && byName.get(leader)!.healthy ? leader : inventory.nodes.find((n) => byName.get(n.name)!.healthy)!.name,
+    version: options.versionPlan ?? null,
+    voting: inventory.nodes.length,
   };
 }
 
@@ -206,10 +238,12 @@ function replaceActions(
   const spec = containerSpec(inventory, node, memberFlags(inventory, node, 'existing'));
   const actions: RollAction[] = [quorumGate(node), { kind: 'handover', title: 'if it leads, move leadership to a rolled member' }];
   const alreadyReadded = o.memberId !== null && o.unstarted;
+  // Stopped first, removed second: a member removed while it still serves answers its clients with errors until it
+  // notices, where a stopped one refuses connections and the clients fail over to the other endpoints at once.
+  actions.push(...stopActions(inventory, node, o));
   if (o.memberId !== null && !alreadyReadded) {
     actions.push({ kind: 'member-remove', ...command(ctx.via, `remove member ${node.name} (${o.memberId})`, memberRemove(cluster, ctx.endpoints, o.memberId)), destructive: true });
   }
-  actions.push(...stopActions(inventory, node, o));
   actions.push({
     kind: 'run',
     ...command(node.name, `move ${node.name}'s data aside to ${node.dataPath}/${ASIDE_DIR}/${ctx.timestamp}`, moveAside(node.dataPath, ctx.timestamp)),
@@ -299,8 +333,32 @@ export function rollingSteps(inventory: Inventory, plan: RollingPlan, snapshot: 
         case 'hashkv':
           steps.push(planStep(roll.via, a.title, 'gate', etcdctl(cluster, endpoints, ['endpoint', 'hashkv', `--rev=${placeholder('lowest revision')}`, '-w', 'json'], GATE_ETCDCTL), { changes: false }));
           break;
+        case 'version':
+          steps.push(planStep(roll.via, a.title, 'gate', endpointStatus(cluster, endpoints, GATE_ETCDCTL), { changes: false }));
+          break;
+        case 'downgrade-enable':
+          steps.push(planStep(a.validate.host, a.validate.title, 'gate', a.validate.argv, { changes: false }));
+          steps.push(planStep(a.host, a.title, 'membership', a.argv));
+          break;
       }
     }
   }
   return steps;
+}
+
+/**
+ * Voting members and fault tolerance (how many more members may fail with quorum kept) while `roll`'s member is down,
+ * and once its turn is over; `voting` counts the cluster as the inventory describes it.
+ */
+export function turnTolerance(voting: number, mode: RollingMode): { votingWhileDown: number; servingWhileDown: number; faultToleranceWhileDown: number; faultToleranceAfter: number } {
+  const quorum = (n: number) => Math.floor(n / 2) + 1;
+  // restart: the member stays a voter while it is down; replace: it is removed once stopped, so quorum shrinks with it.
+  const votingWhileDown = mode === 'restart' ? voting : voting - 1;
+  const servingWhileDown = voting - 1;
+  return {
+    votingWhileDown,
+    servingWhileDown,
+    faultToleranceWhileDown: Math.max(0, servingWhileDown - quorum(votingWhileDown)),
+    faultToleranceAfter: voting - quorum(voting),
+  };
 }

@@ -43,7 +43,7 @@ function cli(args: string[]): Promise<Run> {
   });
 }
 
-const READ = /^docker container inspect |^docker exec -e ETCDCTL_API=3 \S+ etcdctl .* (member list|endpoint (health|status|hashkv)|alarm list)( |$)|^docker run --rm --network none --entrypoint etcdutl \S+ version$/;
+const READ = /^docker container inspect |^docker exec -e ETCDCTL_API=3 \S+ etcdctl .* (member list|endpoint (health|status|hashkv)|alarm list|user list)( |$)|^docker run --rm --network none --entrypoint (etcdutl \S+ version|etcd \S+ --version)$/;
 
 /** The host side of a file transfer (ssh/transfer-programs.ts): a fetch's `cat`, or a receiving program. */
 const isTransfer = (command: string): boolean => {
@@ -296,6 +296,12 @@ describe('recording: each changing command runs what its --dry-run --json printe
     const { plan } = await record(cluster, ['rolling', '--mode', 'restart', '--out', join(cluster.dir, 'r.db')]);
     assert.equal(plan.command, 'rolling --mode restart');
     assert.deepEqual((plan.order as { member: string }[]).map((o) => o.member), ['etcd-2', 'etcd-3', 'etcd-1']);
+    // The image's version was read on a host and is the members' own: no version change, no version step.
+    assert.deepEqual((plan.version as { kind: string; from: string; to: string }), { kind: 'none', from: '3.4.23', to: '3.4.23', downgradeEnable: null, rules: [] });
+    assert.deepEqual(
+      (plan.order as Record<string, unknown>[]).map((o) => [o.votingWhileDown, o.servingWhileDown, o.faultToleranceWhileDown, o.faultToleranceAfter]),
+      [[3, 2, 0, 1], [3, 2, 0, 1], [3, 2, 0, 1]],
+    );
     // Only etcd-1 leads when its turn comes: its handover is the one conditional step that runs.
     assertRanAsPlanned(cluster, plan, (s) => s.when === 'etcd-1 leads when its turn comes', 'global');
     assertSnapshotFetched(plan);
@@ -303,13 +309,15 @@ describe('recording: each changing command runs what its --dry-run --json printe
     assert.deepEqual(cluster.nodes.map((n) => n.memberId), [4096, 4097, 4098], 'same members');
   });
 
-  test('rolling --mode replace: remove, move aside, re-add as a learner, start, promote, one member at a time', async () => {
+  test('rolling --mode replace: stop, remove, move aside, re-add as a voting member, start, one member at a time', async () => {
     cluster = await FakeCluster.start({ running: true });
     const { plan } = await record(cluster, ['rolling', '--mode', 'replace', '--out', join(cluster.dir, 'r.db')]);
     assert.ok(plan.steps.some((s) => s.kind === 'membership' && s.destructive && s.command.includes(' member remove ')));
-    assert.ok(plan.steps.some((s) => s.kind === 'membership' && s.argv.includes('<ID from member add>')));
+    // Added back as a voting member: no --learner, no promotion.
+    assert.ok(plan.steps.some((s) => s.kind === 'membership' && s.command.includes(' member add ') && !s.argv.includes('--learner')));
+    assert.ok(!plan.steps.some((s) => s.argv.includes('<ID from member add>')));
     assertRanAsPlanned(cluster, plan, (s) => s.when === 'etcd-1 leads when its turn comes', 'global');
-    assert.ok(cluster.nodes.every((n) => n.memberId !== null && n.memberId > 4098 && !n.learner && n.container?.running), 'every member replaced and promoted');
+    assert.ok(cluster.nodes.every((n) => n.memberId !== null && n.memberId > 4098 && !n.learner && n.container?.running), 'every member replaced, a voting member');
   });
 
   test('certs rotate: new certificates sent to every host, then a rolling restart', async () => {
@@ -363,6 +371,19 @@ describe('recording: a run that would refuse, refuses in its dry-run too', { tim
     assert.match((JSON.parse(dryRun.stdout) as { error: { message: string } }).error.message, message);
     for (const n of c.nodes) assert.deepEqual(n.received.filter((x) => !isFiltered(x)), [], `nothing but reads on ${n.name}`);
   }
+
+  test('rolling onto an image whose etcd skips a minor version (3.4.23 to 3.6.0): refused by the rules before any change', async () => {
+    cluster = await FakeCluster.start({ running: true });
+    writeFileSync(cluster.inventoryFile, readFileSync(cluster.inventoryFile, 'utf8').replace('image: etcd-lab:3.4.23', 'image: etcd-lab:3.6.0'));
+    await refusedAlike(cluster, ['rolling'], [], /etcd's rules forbid this version change: 3\.4\.23 to 3\.6\.0 skips 1 minor version\(s\)[\s\S]*allowed route: upgrade to 3\.5\.x \(3\.5\.32 or later\) first, then to 3\.6\.0/);
+    assert.ok(cluster.nodes.every((n) => n.container?.running && n.container.image === 'etcd-lab:3.4.23'), 'every member still runs the old image');
+  });
+
+  test('rolling onto an older minor (3.4.23 to 3.3.27): refused with the reason', async () => {
+    cluster = await FakeCluster.start({ running: true });
+    writeFileSync(cluster.inventoryFile, readFileSync(cluster.inventoryFile, 'utf8').replace('image: etcd-lab:3.4.23', 'image: etcd-lab:3.3.27'));
+    await refusedAlike(cluster, ['rolling', '--mode', 'replace'], [], /3\.4\.23 to 3\.3\.27 is a downgrade etcd does not support/);
+  });
 
   test('down --purge with no healthy member to take the snapshot from', async () => {
     cluster = await FakeCluster.start({ running: true });

@@ -328,6 +328,12 @@ ${this.nodes.map((n) => `  - {name: ${n.name}, ip: ${n.ip}}`).join('\n')}
     }
     if (a0 === 'docker' && a1 === 'run' && a2 === '-d') return this.run(node, argv);
     if (a0 === 'docker' && a1 === 'run' && argv.includes('--rm')) {
+      // The image's etcd version (phases/versions.ts), read before a rolling run: the version the members report.
+      if (argv.includes('--entrypoint') && argv[argv.indexOf('--entrypoint') + 1] === 'etcd' && argv.at(-1) === '--version') {
+        // An image tagged with a version (etcd-lab:3.6.0) holds that one; the cluster's own image holds what it reports.
+        const tag = /:(\d+\.\d+\.\d+)$/.exec(argv.at(-2)!)?.[1] ?? '3.4.23';
+        return { stdout: `etcd Version: ${tag}\nGit SHA: GitNotFound\nGo Version: go1.19.8\nGo OS/Arch: linux/amd64\n` };
+      }
       // The etcdutl probe and the restore run in throwaway containers.
       if (argv.includes('version')) return { code: 1, stderr: 'exec: "etcdutl": executable file not found in $PATH\n' };
       if (argv.includes('restore')) return { stdout: 'restored\n' };
@@ -473,6 +479,8 @@ ${this.nodes.map((n) => `  - {name: ${n.name}, ip: ${n.ip}}`).join('\n')}
       const report = endpoints.map((e) => ({ Endpoint: e, HashKV: { header: header(this.byClientUrl(e)), hash: 1084519789, compact_revision: -1 } }));
       return { stdout: `${JSON.stringify(report)}\n` };
     }
+    // phases/versions.ts asks whether authentication is on (3.4 <-> 3.5 only): off here, as on the lab.
+    if (cmd === 'user' && sub === 'list') return { stdout: 'root\n' };
     if (cmd === 'move-leader') {
       const target = this.byHex(rest[1]!);
       if (!target) return { code: 1, stderr: 'Error: bad leader transferee\n' };

@@ -143,6 +143,10 @@ test('the drift report: every difference on one line each, then what to do, and 
     describeDrift('etcd', '/ops/inventory.yaml', compareContainer(running, spec2)),
     'container etcd differs from /ops/inventory.yaml: image: running etcd-lab:old, planned etcd-lab:3.4.23; --snapshot-count: running 5000, planned not set. ' +
       'up does not replace a running member: to apply the inventory, run `etcd-deploy rolling -i /ops/inventory.yaml` (one member at a time, on its data); ' +
-      'to keep what runs, change the inventory to match',
+      'to keep what runs, change the inventory to match. A new image is an etcd version change: rolling reads the etcd version of ' +
+      "/ops/inventory.yaml's image on a host and follows etcd's upgrade rules (one minor at a time, the leader last; a forbidden path is refused before any change); " +
+      '`rolling --dry-run` shows the versions and every step',
   );
+  // Without an image change, no word of versions.
+  assert.doesNotMatch(describeDrift('etcd', '/ops/inventory.yaml', compareContainer(containerFrom(spec2, { command: [...spec2.command, '--snapshot-count=5000'] }), spec2)), /version/);
 });

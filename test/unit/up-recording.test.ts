@@ -200,7 +200,9 @@ test('a container whose spec drifted is reported flag by flag, without the inspe
         '--advertise-client-urls: running has http://10.9.9.9:2379, planned has http://198.18.0.11:2379; ' +
         '--snapshot-count: running 5000 (from env ETCD_SNAPSHOT_COUNT), planned not set. ' +
         'up does not replace a running member: to apply the inventory, run `etcd-deploy rolling -i /ops/inventory.yaml` (one member at a time, on its data); ' +
-        'to keep what runs, change the inventory to match',
+        'to keep what runs, change the inventory to match. A new image is an etcd version change: rolling reads the etcd version of ' +
+        "/ops/inventory.yaml's image on a host and follows etcd's upgrade rules (one minor at a time, the leader last; a forbidden path is refused before any change); " +
+        '`rolling --dry-run` shows the versions and every step',
     );
     assert.equal(err.failures[0]!.stderrTail, '');
     assert.doesNotMatch(err.message, /"State"|"HostConfig"|Running/, 'the inspect document is not printed');

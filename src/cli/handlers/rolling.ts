@@ -4,10 +4,12 @@ import type { FileHost } from '../../ssh/connection.js';
 import { observeCluster, type ClusterView } from '../../phases/cluster-view.js';
 import { listrOptions, progressIntervalMs } from '../../phases/progress.js';
 import { runRolling } from '../../phases/rolling.js';
+import { checkVersions } from '../../phases/versions.js';
 import { readRollingState, rollingStatePath } from '../../phases/rolling-state.js';
 import { formatRollingPlan } from '../../plan/format-rolling.js';
 import type { PlanDocument, PlanStep } from '../../plan/json.js';
-import { planRolling, rollingSteps, type ObservedMember, type RollingPlan, type RollingState } from '../../plan/rolling.js';
+import { planRolling, rollingSteps, turnTolerance, type ObservedMember, type RollingPlan, type RollingState } from '../../plan/rolling.js';
+import { fmt } from '../../plan/upgrade-rules.js';
 import { limitRolling } from '../../plan/rolling-limit.js';
 import { compactTimestamp, defaultSnapshotPath, planSnapshot, type SnapshotPlan } from '../../plan/snapshot.js';
 import { HostsError, OperationError, type HostFailure } from '../../errors.js';
@@ -44,7 +46,10 @@ export async function planRollingRun(inventory: Inventory, hosts: ReadonlyMap<st
   const now = new Date();
   const timestamp = compactTimestamp(now);
   const members = observed(view);
-  const whole = planRolling(inventory, members, { mode: argv.mode, timestamp, version: view.version, state: recorded });
+  // The image's etcd version, read on a host, against the members' own: etcd's upgrade rules decide before any change.
+  const reader = hosts.get(view.via ?? '') ?? hosts.get(inventory.nodes.find((n) => hosts.has(n.name))?.name ?? '');
+  const versions = reader ? await checkVersions(inventory, view, reader) : null;
+  const whole = planRolling(inventory, members, { mode: argv.mode, timestamp, version: view.version, state: recorded, versionPlan: versions?.plan ?? null });
   const names = parseLimit(argv.limit, inventory.nodes);
   const plan = names === null ? whole : limitRolling(whole, names, members);
   const source = inventory.nodes.find((n) => n.name === plan.snapshotFrom)!;
@@ -58,8 +63,9 @@ export function rollingPlanJson(inventory: Inventory, plan: RollingPlan, snapsho
     command,
     mode: plan.mode,
     alreadyDone: plan.alreadyDone,
+    ...(plan.version ? { version: { kind: plan.version.kind, from: fmt(plan.version.from), to: fmt(plan.version.to), downgradeEnable: plan.version.downgradeEnable, rules: plan.version.because } } : {}),
     snapshot: { host: snapshot.host, path: snapshot.localPath },
-    order: plan.order.map((r) => ({ member: r.node.name, via: r.via, actions: r.actions.map((a) => ({ kind: a.kind, title: a.title, ...('command' in a ? { host: a.host, command: a.command } : {}) })) })),
+    order: plan.order.map((r) => ({ member: r.node.name, via: r.via, ...turnTolerance(inventory.nodes.length, plan.mode), actions: r.actions.map((a) => ({ kind: a.kind, title: a.title, ...('command' in a ? { host: a.host, command: a.command } : {}) })) })),
     steps: [...before, ...rollingSteps(inventory, plan, snapshot)],
   };
 }
