@@ -10,6 +10,7 @@
 
 import type { CommandModule } from 'yargs';
 import { auditCommand } from './audit.js';
+import { backupCommand } from './backup.js';
 import { certsCommand } from './certs.js';
 import { checkCommand } from './check.js';
 import { compactCommand } from './compact.js';
@@ -49,6 +50,7 @@ export const registry: readonly (AnyCommand | DeferredCommand)[] = [
   statusCommand,
   rollingCommand,
   snapshotCommand,
+  backupCommand,
   rebootstrapCommand,
   downCommand,
   certsCommand,
