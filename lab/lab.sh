@@ -977,7 +977,16 @@ cmd_reboot_host() { # reboot-host HOST
     fi
   done
   cmd_stop_sshd "$h" > /dev/null
-  log "reboot-host $h: cron, dockerd and sshd stopped; starting them again"
+  # Whatever else ran on the host ends too (jobs cron started, ssh sessions), as in a reboot: all but the host's init
+  # and the launcher it runs under.
+  local launcher rest=()
+  launcher=$(awk '/^PPid:/ {print $2}' "/proc/${init}/status")
+  for pid in $(ip netns pids "$(host_ns "$h")" 2>/dev/null); do
+    [[ ${pid} == "${init}" || ${pid} == "${launcher}" || $(awk '/^PPid:/ {print $2}' "/proc/${pid}/status" 2>/dev/null) == "${init}" ]] && continue
+    rest+=("${pid}")
+  done
+  term_then_kill 5 "${rest[@]}"
+  log "reboot-host $h: cron, dockerd, sshd and ${#rest[@]} other process(es) stopped; starting them again"
   setsid nsenter -t "${init}" -n -m -u -- env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
     /usr/sbin/dockerd --host unix:///run/docker.sock --pidfile /run/docker.pid --data-root /var/lib/docker \
     --exec-root /run/docker --storage-driver vfs --iptables=false --ip6tables=false --ip-masq=false --bridge=none \

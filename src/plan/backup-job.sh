@@ -14,7 +14,8 @@
 #
 # Every attempt appends one JSON line to DIR/attempts.jsonl; a verified snapshot is DIR/snapshots/ID.db beside
 # DIR/snapshots/ID.json (its metadata, one JSON line); DIR/offsite/ID.json marks a copy made offsite by this host;
-# DIR/last-check says what this host's member was at the last slot (leader, follower, down and why).
+# DIR/last-check says what this host's member was at the last slot (leader, follower, down and why), DIR/last-run
+# when cron last started the job.
 set -u
 umask 077
 export LC_ALL=C
@@ -191,6 +192,7 @@ case ${1:-} in
     # Slots of INTERVAL seconds since the epoch: one backup per slot for the cluster (the leader's host takes it).
     # Within this minute, every slot that starts; for INTERVAL >= 60 at most one, when a new slot began.
     start=$(now); mkdir -p "$SNAP"
+    iso "$start" > "$DIR/last-run"   # when cron last started the job: a stopped cron shows here
     last=$(cat "$DIR/last-slot" 2>/dev/null || echo 0)
     while :; do
       t=$(now); slot=$((t / INTERVAL))
@@ -208,7 +210,8 @@ case ${1:-} in
   retain) retain ;;
   offsite-list)
     [ "$OFFSITE" = 1 ] || { echo "no offsite storage is configured" >&2; exit 2; }
-    s3 GET "?list-type=2&prefix=$S3_PREFIX" "$EMPTY_SHA256" | sed 's/<Contents>/\n/g' | sed -n \
+    xml=$(s3 GET "?list-type=2&prefix=$S3_PREFIX" "$EMPTY_SHA256") || exit 1
+    printf '%s\n' "$xml" | sed 's/<Contents>/\n/g' | sed -n \
       's/.*<Key>\([^<]*\)<\/Key>.*<LastModified>\([^<]*\)<\/LastModified>.*<Size>\([0-9]*\)<\/Size>.*/\1 \3 \2/p'
     ;;
   offsite-meta) # offsite-meta ID: the metadata object

@@ -32,16 +32,19 @@ export interface HostBackupState {
   check: { time: string; role: string; why: string } | null;
   scheduled: boolean;
   interval: number | null;
+  /** When cron last started the job on this host (ISO), null if never. */
+  lastRun: string | null;
 }
 
 export function parseHostState(host: string, stdout: string): HostBackupState {
-  const state: HostBackupState = { host, error: null, snapshots: [], offsite: [], attempts: [], check: null, scheduled: false, interval: null };
+  const state: HostBackupState = { host, error: null, snapshots: [], offsite: [], attempts: [], check: null, scheduled: false, interval: null, lastRun: null };
   for (const line of stdout.split('\n')) {
     const space = line.indexOf(' ');
     if (space < 0) continue;
     const kind = line.slice(0, space);
     const rest = line.slice(space + 1).trim();
     if (kind === 'scheduled') state.scheduled = rest === 'yes';
+    else if (kind === 'run') state.lastRun = rest;
     else if (kind === 'interval') {
       const n = Number(rest.replace(/'/g, ''));
       if (Number.isInteger(n) && n > 0) state.interval = n;
@@ -131,6 +134,11 @@ export function backupReport(hosts: readonly HostBackupState[], nowMs: number, o
       else if (offsiteAgeS > limit) problems.push(`the newest offsite copy is ${offsiteAgeS}s old, more than two intervals (${limit}s)`);
     }
     stale = problems.length > 0;
+    // cron starts the job every minute: a scheduled host where it has not run for three minutes has no working cron
+    for (const h of hosts) {
+      const ran = h.lastRun === null ? null : Date.parse(h.lastRun);
+      if (h.scheduled && ran !== null && Number.isFinite(ran) && nowMs - ran > 180_000) problems.push(`${h.host}: cron has not started the backup job since ${h.lastRun} (is its cron daemon running?)`);
+    }
     const unscheduled = hosts.filter((h) => h.error === null && !h.scheduled).map((h) => h.host);
     if (unscheduled.length > 0) problems.push(`not scheduled on ${unscheduled.join(', ')}`);
   } else {

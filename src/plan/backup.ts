@@ -101,8 +101,8 @@ export function desiredFiles(inventory: Inventory, node: NodeSpec, interval: num
 export const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
 
 /**
- * What a host must have for scheduled backups, read-only: a running cron daemon (its pid file, else a process named
- * cron or crond), the programs the job uses, and the SHA-256 of each managed file already there. One `sh -c`, values
+ * What a host must have for scheduled backups, read-only: a running cron daemon (its pid file, else systemd's word for
+ * the cron or crond unit; not a process name, which a container or namespace sharing /proc would see), the programs the job uses, and the SHA-256 of each managed file already there. One `sh -c`, values
  * as positional parameters. Output lines: `missing NAME`, `cron no`, `file SHA256 PATH`.
  */
 export function probeArgv(needCurl: boolean): Argv {
@@ -110,7 +110,7 @@ export function probeArgv(needCurl: boolean): Argv {
     'for p in bash flock docker sha256sum awk sed date stat "$@"; do command -v "$p" >/dev/null 2>&1 || echo "missing $p"; done',
     'running=no',
     'for f in /run/crond.pid /var/run/crond.pid /run/cron.pid; do if [ -s "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null; then running=yes; fi; done',
-    'if [ $running = no ] && command -v pgrep >/dev/null 2>&1 && { pgrep -x cron || pgrep -x crond; } >/dev/null 2>&1; then running=yes; fi',
+    'if [ $running = no ] && [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1 && { systemctl is-active --quiet cron || systemctl is-active --quiet crond; }; then running=yes; fi',
     'echo "cron $running"',
     `for f in ${MANAGED_FILES.join(' ')}; do if [ -f "$f" ]; then echo "file $(sha256sum "$f" | cut -d' ' -f1) $f"; fi; done`,
   ].join('\n');
@@ -199,6 +199,7 @@ export function stateArgv(dir: string): Argv {
     'for f in "$d"/offsite/*.json; do [ -f "$f" ] && printf "offsite %s\\n" "$(cat "$f")"; done',
     '[ -f "$d/attempts.jsonl" ] && tail -n 200 "$d/attempts.jsonl" | sed "s/^/attempt /"',
     '[ -f "$d/last-check" ] && printf "check %s\\n" "$(cat "$d/last-check")"',
+    '[ -f "$d/last-run" ] && printf "run %s\\n" "$(cat "$d/last-run")"',
     `[ -f ${CRON_PATH} ] && echo "scheduled yes" || echo "scheduled no"`,
     `[ -f ${CONF_PATH} ] && sed -n "s/^INTERVAL=//p" ${CONF_PATH} | sed "s/^/interval /"`,
     'true',

@@ -208,10 +208,10 @@ export async function prune(argv: BackupOptions): Promise<void> {
   printResult(lines.join('\n'));
 }
 
-/** For `status`: the backup lines, read from the hosts it already reached. */
-export async function backupStatusLines(inventory: Inventory, hosts: Hosts): Promise<{ lines: string[]; report: BackupReport } | null> {
+/** For `status`: the backup lines, from what the hosts it reached recorded (no offsite listing); null when no backup was ever scheduled. */
+export async function backupFacts(inventory: Inventory, hosts: Hosts): Promise<{ lines: string[]; report: BackupReport } | null> {
   const states = await readStates(inventory, hosts);
   if (!states.some((s) => s.scheduled || s.snapshots.length > 0)) return null;
-  const { report: r, offsiteError } = await report(inventory, hosts, states);
-  return { lines: formatBackupStatus(r, inventory, offsiteError, []), report: r };
+  const r = backupReport(states, Date.now(), inventory.backup.offsite !== null);
+  return { lines: formatBackupStatus(r, inventory, null, []), report: { ...r, backups: [] } };
 }

@@ -1,3 +1,6 @@
+import { existsSync } from 'node:fs';
+import { BACKUP_ID } from '../../plan/backup-state.js';
+import type { BackupOptions } from '../commands/backup.js';
 import { OperationError, UsageError } from '../../errors.js';
 import { waitHealthy } from '../../etcd/health.js';
 import { loadInventory } from '../../inventory/load.js';
@@ -25,6 +28,13 @@ const RESTORE_TIMEOUT_MS = 20 * 60_000;
 
 export async function rebootstrap(argv: RebootstrapOptions): Promise<void> {
   if (!argv.wipe) throw new UsageError('rebootstrap replaces the whole cluster: pass --wipe to say so (old data is moved aside, never deleted)');
+  if (argv.restore && !existsSync(argv.restore) && BACKUP_ID.test(argv.restore)) {
+    // A backup ID (`backup list`): brought here from a host that holds it, or from offsite, its SHA-256 checked.
+    const { fetchById } = await import('./backup.js');
+    const fetched = await fetchById(loadInventory(argv.inventory), argv as unknown as BackupOptions, argv.restore);
+    info(`Backup ${argv.restore} fetched from ${fetched.from} to ${fetched.path} (revision ${fetched.meta.revision}, SHA-256 checked)`);
+    argv.restore = fetched.path;
+  }
   if (argv.restore) regularFileSize(argv.restore, 'snapshot');
   const inventory = loadInventory(argv.inventory);
   const timestamp = compactTimestamp(new Date());
