@@ -31,21 +31,21 @@ const schedule: CommandModule<object, ScheduleOptions> = {
 const unschedule: CommandModule<object, BackupOptions> = {
   command: 'unschedule',
   describe: 'Remove the schedule from every host (cron entry, job, settings, credentials); the backups stay',
-  builder: (y) => common(y).option('dry-run', dryRun) as never,
+  builder: (y) => common(y).option('dry-run', dryRun).example('$0 backup unschedule -i inventory.yaml', 'stop scheduled backups; keep the backups') as never,
   handler: lazyHandler(load, (m) => m.unschedule),
 };
 
 const status: CommandModule<object, BackupOptions> = {
   command: 'status',
   describe: 'Age of the newest verified backup (on the hosts and offsite) and the last error; exit 1 when older than two intervals',
-  builder: (y) => withSsh(withInventory(y)) as never,
+  builder: (y) => withSsh(withInventory(y)).example('$0 backup status -i inventory.yaml || alert', 'from cron or monitoring: exit 1 when backups are overdue') as never,
   handler: lazyHandler(load, (m) => m.status),
 };
 
 const list: CommandModule<object, BackupOptions> = {
   command: 'list',
   describe: 'Every backup on the hosts and offsite: time, revision, size, SHA-256, where',
-  builder: (y) => withSsh(withInventory(y)) as never,
+  builder: (y) => withSsh(withInventory(y)).example('$0 backup list -i inventory.yaml', 'every backup and where it is') as never,
   handler: lazyHandler(load, (m) => m.list),
 };
 
@@ -55,14 +55,18 @@ const fetch: CommandModule<object, FetchOptions> = {
   builder: (y) =>
     withSsh(withInventory(y))
       .positional('id', { type: 'string', demandOption: true, describe: 'Backup ID, as `backup list` shows it' })
-      .option('out', { type: 'string', coerce: fileValue('out'), describe: 'Local file (default: snapshots/ID.db beside the inventory)' }) as never,
+      .option('out', { type: 'string', coerce: fileValue('out'), describe: 'Local file (default: snapshots/ID.db beside the inventory)' })
+      .example('$0 backup fetch 20261129T091502Z-etcd-1 -i inventory.yaml --out b.db', 'one backup to this machine') as never,
   handler: lazyHandler(load, (m) => m.fetch),
 };
 
 const prune: CommandModule<object, BackupOptions> = {
   command: 'prune',
   describe: 'Apply backup.retention now, on every host and offsite',
-  builder: (y) => common(y).option('dry-run', { ...dryRun, describe: 'List what would be deleted and kept; delete nothing' }) as never,
+  builder: (y) =>
+    common(y)
+      .option('dry-run', { ...dryRun, describe: 'List what would be deleted and kept; delete nothing' })
+      .example('$0 backup prune -i inventory.yaml --dry-run', 'what the retention policy would delete now') as never,
   handler: lazyHandler(load, (m) => m.prune),
 };
 

@@ -9,6 +9,7 @@
 // on every completion of its options).
 
 import type { CommandModule } from 'yargs';
+import { asideCommand } from './aside.js';
 import { auditCommand } from './audit.js';
 import { backupCommand } from './backup.js';
 import { certsCommand } from './certs.js';
@@ -51,6 +52,7 @@ export const registry: readonly (AnyCommand | DeferredCommand)[] = [
   rollingCommand,
   snapshotCommand,
   backupCommand,
+  asideCommand,
   rebootstrapCommand,
   downCommand,
   certsCommand,
