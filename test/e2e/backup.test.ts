@@ -236,6 +236,32 @@ describe('scheduled backups on the lab', { skip, timeout: 900_000 }, () => {
     assert.match(count.stdout, /"count":1000/, count.stdout);
   });
 
+  test('aside: rebootstrap left the old data aside on every host; check warns over checks.aside_share_warn; prune by name reclaims it', async () => {
+    const listed = await cli(['aside', 'list', '-i', INVENTORY, '--json']);
+    assert.equal(listed.code, 0, listed.stderr);
+    const hosts = (JSON.parse(listed.stdout) as { hosts: { host: string; entries: { name: string; kib: number }[] }[] }).hosts;
+    for (const h of hosts) assert.ok(h.entries.length >= 1 && h.entries.every((e) => /^\d{8}T\d{6}Z$/.test(e.name) && e.kib > 0), JSON.stringify(h));
+    // the lab's disk is large: a 0% threshold makes any data aside a warning
+    const strict = repoPath('.lab/inventory-backup-aside.yaml');
+    writeFileSync(strict, `${readFileSync(INVENTORY, 'utf8')}checks:\n  aside_share_warn: 0\n`);
+    const check = await cli(['check', '-i', strict]);
+    assert.match(check.stderr, /warning: etcd-1: [\d.]+ MiB of member data moved aside in \/var\/lib\/etcd-cluster\/etcd-deploy-aside takes [\d.]+% of its filesystem \(warn above 0%\)/, check.stderr);
+    const quiet = await cli(['check', '-i', INVENTORY]);
+    assert.doesNotMatch(quiet.stderr, /moved aside/, 'under the default 20%: no warning');
+    const dry = await cli(['aside', 'prune', '-i', INVENTORY, '--keep', '0', '--dry-run']);
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.match(dry.stdout, /Would delete \d+ entr/);
+    assert.equal((JSON.parse((await cli(['aside', 'list', '-i', INVENTORY, '--json'])).stdout) as { hosts: { entries: unknown[] }[] }).hosts.every((h) => h.entries.length >= 1), true, 'dry-run deleted nothing');
+    const none = await cli(['aside', 'prune', '-i', INVENTORY]);
+    assert.equal(none.code, 2, 'no rule: refused');
+    const pruned = await cli(['aside', 'prune', '-i', INVENTORY, '--keep', '0']);
+    assert.equal(pruned.code, 0, pruned.stderr);
+    const after = JSON.parse((await cli(['aside', 'list', '-i', INVENTORY, '--json'])).stdout) as { hosts: { entries: unknown[] }[] };
+    assert.ok(after.hosts.every((h) => h.entries.length === 0));
+    const count = await hostExec('etcd-1', ['sh', '-c', `ETCDCTL_API=3 etcdctl --endpoints=${ENDPOINTS} get --prefix k/ --limit=1 -w json`]);
+    assert.match(count.stdout, /"count":1000/, 'the live data untouched');
+  });
+
   test('reboot-host: the host\'s cron, dockerd and sshd restart and the schedule continues there', async () => {
     const host = await leader();
     const before = nowIso();
