@@ -178,8 +178,9 @@ describe('scheduled backups on the lab', { skip, timeout: 900_000 }, () => {
     assert.equal((await hostExec(lead, ['docker', 'stop', 'etcd'])).code, 0);
     try {
       const since = nowIso();
+      const stopped = Date.now();
       const next = await waitFor('a snapshot from another host', 120_000, async () => (await okSnapshotsAfter(since)).find((a) => a.node !== lead));
-      process.stderr.write(`${lead} stopped; ${next.node} took ${next.id}\n`);
+      process.stderr.write(`${lead} stopped; ${next.node} took ${next.id} ${((Date.now() - stopped) / 1000).toFixed(1)} s later (seen)\n`);
       const check = await hostExec(lead, ['cat', '/var/backups/etcd-deploy/last-check']);
       assert.match(check.stdout, /"role":"down"/, check.stdout);
     } finally {
@@ -205,11 +206,13 @@ describe('scheduled backups on the lab', { skip, timeout: 900_000 }, () => {
     assert.ok(takenWhileDown.length > 0);
 
     startS3();
+    const restarted = Date.now();
     const caught = await waitFor('backup status exit 0', 120_000, async () => {
       const r = await cli(['backup', 'status', '-i', INVENTORY], ENV);
       return r.code === 0 ? r : null;
     });
     assert.match(caught.stdout, /Last error: none/, caught.stdout);
+    process.stderr.write(`offsite server back: backup status exit 0 after ${((Date.now() - restarted) / 1000).toFixed(1)} s\n`);
     const after = await allAttempts();
     const copied = after.filter((a) => a.kind === 'offsite' && a.ok).map((a) => a.id);
     const stillKept = new Set((await list()).map((b) => b.id));
