@@ -35,9 +35,9 @@ export interface DesiredFile {
   secret: boolean;
 }
 
-/** Every interval from 1 s to a day; whole seconds (the job counts slots of seconds since the epoch). */
-export function intervalSeconds(ms: number): number {
-  return Math.max(1, Math.round(ms / 1000));
+/** Every interval from 1 s to a day, in whole seconds (the job counts slots of seconds since the epoch); null otherwise. */
+export function intervalSeconds(ms: number): number | null {
+  return ms >= 1000 && ms % 1000 === 0 ? ms / 1000 : null;
 }
 
 const shellValue = (value: string): string => render([value]);

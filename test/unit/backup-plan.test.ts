@@ -17,6 +17,7 @@ import {
   CURL_CONF_PATH,
   curlConfig,
   desiredFiles,
+  intervalSeconds,
   parseProbe,
   planSchedule,
   probeProblem,
@@ -85,6 +86,13 @@ test('the job\'s settings: every value quoted, the member\'s own endpoint, the r
   assert.match(conf, /^ETCDCTL_TLS='--cacert=\/etc\/etcd\/pki\/ca\.crt --cert=\/etc\/etcd\/pki\/client\.crt --key=\/etc\/etcd\/pki\/client\.key'$/m);
   assert.match(conf, /^PKI_MOUNT='-v \/etc\/etcd-deploy\/pki:\/etc\/etcd\/pki:ro'$/m);
   assert.match(conf, /^OFFSITE=0$/m);
+});
+
+test('--every: whole seconds from 1 s to a day', () => {
+  assert.equal(intervalSeconds(5000), 5);
+  assert.equal(intervalSeconds(3_600_000), 3600);
+  assert.equal(intervalSeconds(500), null);
+  assert.equal(intervalSeconds(1500), null);
 });
 
 test('cron: every minute, as root, under flock -n so runs never overlap', () => {

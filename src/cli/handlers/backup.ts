@@ -23,6 +23,7 @@ const stepLines = (steps: ReturnType<typeof scheduleSteps>): string[] => steps.m
 export async function schedule(argv: ScheduleOptions): Promise<void> {
   const inventory = loadInventory(argv.inventory);
   const interval = intervalSeconds(parseDuration(argv.every, 'every'));
+  if (interval === null) throw new UsageError(`--every ${argv.every}: a whole number of seconds, 1s or more (e.g. 30s, 15m, 1h)`);
   // Read before any host is touched: missing credentials change nothing anywhere.
   const credentials = inventory.backup.offsite ? readCredentials(inventory.backup.offsite) : null;
   const work = async (hosts: Hosts) => {
