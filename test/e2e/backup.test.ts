@@ -90,9 +90,12 @@ describe('scheduled backups on the lab', { skip, timeout: 900_000 }, () => {
     await resetLab();
     await Promise.all(LAB_HOSTS.map((h) => hostExec(h, ['sh', '-c', 'rm -rf /var/backups/etcd-deploy/* /etc/cron.d/etcd-deploy-backup /usr/local/lib/etcd-deploy/*'])));
     rmSync(S3_DIR, { recursive: true, force: true });
+    // BACKUP_E2E_IMAGE=etcd-lab:3.5.16 (with `lab up --with-35`): the same on etcd 3.5, whose status tool is etcdutl
+    const lab = readFileSync(LAB_INVENTORY, 'utf8');
+    const base = process.env.BACKUP_E2E_IMAGE ? lab.replace(/^( {2}image: ).*$/m, `$1${process.env.BACKUP_E2E_IMAGE}`) : lab;
     writeFileSync(
       INVENTORY,
-      readFileSync(LAB_INVENTORY, 'utf8').replace(
+      base.replace(
         /^nodes:/m,
         ['backup:', '  retention: { last: 3, hourly: 0, daily: 0, weekly: 0 }', '  offsite:', `    endpoint: http://${S3_ADDRESS}:4568`, '    bucket: etcd-backups', '    prefix: lab/', 'nodes:'].join('\n'),
       ),
