@@ -23,6 +23,7 @@ PACKAGES=(
   iproute2         # ip netns / ip link for the lab network
   util-linux       # nsenter, unshare, flock, findmnt
   sudo             # the non-root deploy user of `lab up --bastion`
+  cron             # one cron daemon per lab host: `backup schedule` installs its job in /etc/cron.d
   perl             # the preflight fsync probe times each write with it (also on real hosts, when present)
 )
 

@@ -49,6 +49,18 @@ bind "${dir}/tmp"        /tmp
 mkdir -p "${dir}/etc-etcd-deploy"
 bind "${dir}/etc-etcd-deploy" /etc/etcd-deploy
 
+# Scheduled backups (etcd-deploy backup schedule): the cron entry, the job and its settings, and the backups are a
+# host's own. /etc/crontab is an empty per-host file: the machine's own (cron.hourly, cron.daily...) must not run
+# once per lab host.
+mkdir -p "${dir}"/{cron.d,spool-cron/crontabs,etcd-deploy-lib,backups}
+chmod 1730 "${dir}/spool-cron/crontabs"; chgrp crontab "${dir}/spool-cron/crontabs" 2>/dev/null || true
+bind "${dir}/cron.d"            /etc/cron.d
+bind "${dir}/spool-cron"        /var/spool/cron
+bind "${dir}/etcd-deploy-lib"   /usr/local/lib/etcd-deploy
+bind "${dir}/backups"           /var/backups/etcd-deploy
+: > "${dir}/crontab"
+if [[ -e /etc/crontab ]]; then mount --bind "${dir}/crontab" /etc/crontab; fi
+
 # root's ~/.bashrc as a fresh Debian host has it. bash reads ~/.bashrc for every
 # command sshd runs; this machine's own one starts pyenv (~75 ms a command), which
 # a production etcd host does not, and the lab should measure the tool, not that.
@@ -88,7 +100,11 @@ echo "$!" > "${dir}/dockerd.pid"
 /usr/sbin/sshd -D -e -f "${dir}/ssh/sshd_config" &
 echo "$!" > "${dir}/sshd.pid"
 
-echo "[host-init ${host}] dockerd $(cat "${dir}/dockerd.pid"), sshd $(cat "${dir}/sshd.pid")"
+# cron in the foreground (-f); its pid file is in this host's /run.
+/usr/sbin/cron -f &
+echo "$!" > "${dir}/cron.pid"
+
+echo "[host-init ${host}] dockerd $(cat "${dir}/dockerd.pid"), sshd $(cat "${dir}/sshd.pid"), cron $(cat "${dir}/cron.pid")"
 
 # Stay alive as the host's anchor process. On TERM, pass it on to the daemons.
 on_term() {

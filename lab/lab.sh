@@ -18,6 +18,8 @@
 #   lab/lab.sh rekey-host HOST              new host key for HOST (sshd restarted, .lab/known_hosts updated)
 #   lab/lab.sh sftp off|on HOST             restart HOST's sshd without (or with again) its sftp subsystem,
 #                                           as on a hardened host
+#   lab/lab.sh reboot-host HOST             stop HOST's cron, sshd and dockerd (its containers with it), then start
+#                                           them again: containers come back by their restart policy
 #   lab/lab.sh add-host                     one more host, fresh (empty dockerd, the lab's images, a new
 #                                           address); prints "NAME IP [INNER_IP]" on stdout
 #   lab/lab.sh kill-host HOST               HOST gone for good, as a machine that died: every process in it
@@ -568,6 +570,7 @@ record_pids() { # record_pids K... - the pids each of these hosts' init wrote, i
     for role in init dockerd sshd; do
       echo "$h ${role} $(cat "${dir}/${role}.pid")" >> "${LAB_DIR}/pids"
     done
+    if [[ -s ${dir}/cron.pid ]]; then echo "$h cron $(cat "${dir}/cron.pid")" >> "${LAB_DIR}/pids"; fi
   done
 }
 
@@ -987,6 +990,50 @@ cmd_sftp() { # sftp off|on HOST
   echo "sshd on $h restarted with sftp ${state}"
 }
 
+# A host reboot, as far as the lab can have one: cron, sshd and dockerd stop (dockerd stops its containers), then
+# start again from the host's init namespace; containers come back by their restart policy, as after a real reboot.
+# The host's /run is kept (a real reboot empties it; nothing the tool relies on lives there across runs).
+cmd_reboot_host() { # reboot-host HOST
+  [[ $# -eq 1 ]] || usage
+  local h=$1 k dir init pid i
+  k=$(host_index "$h"); dir=$(host_dir "$h")
+  init=$(host_init_pid "$h") || die "host $h is not up"
+  for role in cron dockerd; do
+    pid=$(cat "${dir}/${role}.pid" 2>/dev/null || true)
+    # only a process inside this host's network namespace (a recorded pid may have been reused)
+    if [[ -n ${pid} ]] && [[ $(stat -L -c %i "/proc/${pid}/ns/net" 2>/dev/null) == "$(netns_inode "$(host_ns "$h")")" ]]; then
+      term_then_kill 30 "${pid}"
+    fi
+  done
+  cmd_stop_sshd "$h" > /dev/null
+  # Whatever else ran on the host ends too (jobs cron started, ssh sessions), as in a reboot: all but the host's init
+  # and the launcher it runs under.
+  local launcher rest=()
+  launcher=$(awk '/^PPid:/ {print $2}' "/proc/${init}/status")
+  for pid in $(ip netns pids "$(host_ns "$h")" 2>/dev/null); do
+    [[ ${pid} == "${init}" || ${pid} == "${launcher}" || $(awk '/^PPid:/ {print $2}' "/proc/${pid}/status" 2>/dev/null) == "${init}" ]] && continue
+    rest+=("${pid}")
+  done
+  term_then_kill 5 "${rest[@]}"
+  log "reboot-host $h: cron, dockerd, sshd and ${#rest[@]} other process(es) stopped; starting them again"
+  setsid nsenter -t "${init}" -n -m -u -- env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
+    /usr/sbin/dockerd --host unix:///run/docker.sock --pidfile /run/docker.pid --data-root /var/lib/docker \
+    --exec-root /run/docker --storage-driver vfs --iptables=false --ip6tables=false --ip-masq=false --bridge=none \
+    --cgroup-parent "/edl-${h}" --log-level warn < /dev/null >> "${LAB_DIR}/${h}.log" 2>&1 9>&- &
+  echo "$!" > "${dir}/dockerd.pid"; echo "$h dockerd $!" >> "${LAB_DIR}/pids"
+  for ((i = 0; i < WAIT_DOCKERD * 5; i++)); do
+    host_docker "$h" version --format '{{.Server.Version}}' > /dev/null 2>&1 && break
+    sleep 0.2
+  done
+  host_docker "$h" version > /dev/null 2>&1 || die "dockerd on $h did not answer after the reboot; see ${LAB_DIR}/${h}.log"
+  in_host "$h" rm -f /run/crond.pid
+  setsid nsenter -t "${init}" -n -m -u -- env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
+    /usr/sbin/cron -f < /dev/null >> "${LAB_DIR}/${h}.log" 2>&1 9>&- &
+  echo "$!" > "${dir}/cron.pid"; echo "$h cron $!" >> "${LAB_DIR}/pids"
+  cmd_start_sshd "$h" > /dev/null
+  echo "$h rebooted: dockerd $(cat "${dir}/dockerd.pid"), cron $(cat "${dir}/cron.pid"), sshd $(sshd_pid "$h")"
+}
+
 cmd_ssh() { # ssh HOST [CMD...]
   [[ $# -ge 1 ]] || usage
   local k
@@ -1079,6 +1126,7 @@ main() {
     ssh) cmd_ssh "$@" ;;
     rekey-host) cmd_rekey_host "$@" ;;
     sftp) cmd_sftp "$@" ;;
+    reboot-host) cmd_reboot_host "$@" ;;
     add-host) cmd_add_host "$@" ;;
     kill-host) cmd_kill_host "$@" ;;
     *) echo "lab: unknown command '${cmd}'" >&2; usage ;;

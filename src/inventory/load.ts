@@ -11,7 +11,7 @@ import { InventoryError, UsageError, type InventoryProblem } from '../errors.js'
 import { readSmallFile } from '../local-file.js';
 import { readSshConfig, resolveNodeSsh, type SshConfigFile, type WrittenSsh } from '../ssh/ssh-config.js';
 import { inventorySchema, PLAIN_PATH_PATTERN } from './schema.js';
-import type { CheckThresholds, Inventory, NodeSpec } from './types.js';
+import type { BackupSpec, CheckThresholds, Inventory, NodeSpec } from './types.js';
 import { checkSemantics, plainPathProblem, type RawInventory } from './semantics.js';
 // Precompiled from the schema by `npm run docs`: importing ajv and compiling the schema here cost ~45 ms per start-up.
 import { validateInventory as validate } from './validate.js';
@@ -201,6 +201,7 @@ function toInventory(raw: RawInventory, file: string, warnings: string[], writte
     },
     nodes,
     checks: checkThresholds((raw as RawInventory & { checks?: RawChecks }).checks ?? {}),
+    backup: backupSpec((raw as RawInventory & { backup?: RawBackup }).backup ?? {}, base),
     warnings,
   };
 }
@@ -225,6 +226,37 @@ function maintenance(c: RawInventory['cluster']): Pick<Inventory['cluster'], 'qu
   };
 }
 
+interface RawBackup {
+  dir?: string;
+  retention?: { last?: number; hourly?: number; daily?: number; weekly?: number };
+  offsite?: { endpoint: string; bucket: string; prefix?: string; region?: string; credentials_file?: string };
+}
+
+/** `backup:` with the schema's defaults. */
+function backupSpec(raw: RawBackup, base: string): BackupSpec {
+  const p = inventorySchema.properties.backup.properties;
+  const r = p.retention.properties;
+  const o = raw.offsite;
+  return {
+    dir: raw.dir ?? p.dir.default,
+    retention: {
+      last: raw.retention?.last ?? r.last.default,
+      hourly: raw.retention?.hourly ?? r.hourly.default,
+      daily: raw.retention?.daily ?? r.daily.default,
+      weekly: raw.retention?.weekly ?? r.weekly.default,
+    },
+    offsite: o
+      ? {
+          endpoint: o.endpoint,
+          bucket: o.bucket,
+          prefix: o.prefix ?? p.offsite.properties.prefix.default,
+          region: o.region ?? p.offsite.properties.region.default,
+          credentialsFile: o.credentials_file !== undefined ? resolveLocal(o.credentials_file, base) : null,
+        }
+      : null,
+  };
+}
+
 type RawChecks = Partial<Record<keyof typeof inventorySchema.properties.checks.properties, number>>;
 
 /** `checks:` with the schema's defaults: the schema is the one place a default threshold is written. */
@@ -241,6 +273,7 @@ function checkThresholds(raw: RawChecks): CheckThresholds {
     fsyncMeanMsWarn: pick('fsync_mean_ms_warn'),
     clockOffsetMsWarn: pick('clock_offset_ms_warn'),
     clockOffsetMsFail: pick('clock_offset_ms_fail'),
+    asideShareWarn: pick('aside_share_warn'),
   };
 }
 

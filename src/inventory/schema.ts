@@ -202,6 +202,49 @@ export const inventorySchema = {
         },
       },
     },
+    backup: {
+      description:
+        'Scheduled backups (`etcd-deploy backup schedule`, docs/backup.md): where each host keeps its verified snapshots, how many it keeps, and an optional offsite copy.',
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        dir: {
+          ...plainPath,
+          description: `Directory on each host holding its verified snapshots (snapshots/), the record of every attempt (attempts.jsonl) and the marks of offsite copies. Put it on another disk than the data path if you can. ${PLAIN_PATH_RULE}`,
+          default: '/var/backups/etcd-deploy',
+        },
+        retention: {
+          description:
+            'Which snapshots are kept, by restic\'s rules, applied on each host after every backup and by `backup prune`, and to the offsite copies: the newest `last`, plus the newest of each of the newest `hourly` hours, `daily` days and `weekly` ISO weeks (UTC) that hold one. Everything else is deleted.',
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            last: { type: 'integer', minimum: 1, maximum: 10000, description: 'The newest snapshots always kept (at least 1).', default: 3 },
+            hourly: { type: 'integer', minimum: 0, maximum: 10000, description: 'Hours (UTC) whose newest snapshot is kept.', default: 24 },
+            daily: { type: 'integer', minimum: 0, maximum: 10000, description: 'Days (UTC) whose newest snapshot is kept.', default: 7 },
+            weekly: { type: 'integer', minimum: 0, maximum: 10000, description: 'ISO weeks whose newest snapshot is kept.', default: 4 },
+          },
+        },
+        offsite: {
+          description:
+            'A copy of every verified snapshot in S3-compatible object storage (path-style URLs, AWS Signature V4, signed by curl on the hosts). The credentials are never written here: `backup schedule` reads them on this machine from `credentials_file` or from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, and pushes them to the hosts in a 0600 file.',
+          type: 'object',
+          additionalProperties: false,
+          required: ['endpoint', 'bucket'],
+          properties: {
+            endpoint: { type: 'string', pattern: '^https?://[A-Za-z0-9.:\\[\\]-]+(:[0-9]+)?$', description: 'Service URL without a path, e.g. `https://s3.eu-west-1.amazonaws.com` or `http://198.18.0.2:4568`.' },
+            bucket: { type: 'string', pattern: '^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$', description: 'Bucket name (it must exist).' },
+            prefix: { type: 'string', pattern: '^([A-Za-z0-9._-]+/)*$', description: 'Key prefix: empty, or path parts each ending in `/`, e.g. `etcd/prod/`.', default: '' },
+            region: { type: 'string', pattern: '^[a-z0-9-]{1,40}$', description: 'Region the signature names.', default: 'us-east-1' },
+            credentials_file: {
+              type: 'string',
+              minLength: 1,
+              description: 'File on this machine (relative to the inventory) with the access key: `aws_access_key_id = ...` and `aws_secret_access_key = ...` lines (an AWS credentials file\'s [default] section, or AWS_ACCESS_KEY_ID=... lines). Without it, the environment\'s AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.',
+            },
+          },
+        },
+      },
+    },
     checks: {
       description:
         'Preflight thresholds for `etcd-deploy check` and the checks `up` runs first (see docs/checks.md). GB are 10^9 bytes. The defaults follow etcd\'s hardware guide and the runbook: 4 cores, 8 GB, an SSD.',
@@ -222,6 +265,13 @@ export const inventorySchema = {
         },
         clock_offset_ms_warn: { type: 'number', minimum: 0, description: 'Warn when a host\'s clock is further than this from the hosts\' median clock.', default: 100 },
         clock_offset_ms_fail: { type: 'number', minimum: 0, description: 'Fail when a host\'s clock is further than this from the hosts\' median clock.', default: 1000 },
+        aside_share_warn: {
+          type: 'number',
+          minimum: 0,
+          maximum: 100,
+          description: 'Warn when the member data moved aside (DATA/etcd-deploy-aside/, by rolling --mode replace and rebootstrap) takes more than this percentage of the data path\'s filesystem; `etcd-deploy aside prune` reclaims it.',
+          default: 20,
+        },
       },
     },
   },

@@ -32,6 +32,7 @@ export interface RawInventory {
   };
   ssh?: { user?: string; port?: number; key?: string; known_hosts?: string };
   nodes: RawNode[];
+  backup?: { dir?: string };
 }
 
 export interface SemanticError {
@@ -155,6 +156,16 @@ export function checkSemantics(raw: RawInventory): { errors: SemanticError[]; wa
   for (const [path, value] of dataPaths) {
     const problem = value === undefined ? null : dataPathProblem(value);
     if (problem) errors.push({ path, message: problem });
+  }
+
+  // The backups must outlive the member data: not inside a data path (moved aside with it), and not the other way round.
+  const backupDir = raw.backup?.dir;
+  if (backupDir !== undefined) {
+    const problem = dataPathProblem(backupDir);
+    if (problem) errors.push({ path: ['backup', 'dir'], message: problem });
+    const data = [raw.cluster.data_path ?? '/var/lib/etcd-cluster', ...raw.nodes.map((n) => n.data_path).filter((d): d is string => d !== undefined)];
+    const clash = data.find((d) => backupDir === d || backupDir.startsWith(`${d}/`) || d.startsWith(`${backupDir}/`));
+    if (clash) errors.push({ path: ['backup', 'dir'], message: `${backupDir} overlaps the data path ${clash}: backups kept with the member data are moved aside or lost with it; use a directory of its own, e.g. /var/backups/etcd-deploy` });
   }
 
   for (const field of ['name', 'ip'] as const) {

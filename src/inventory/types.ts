@@ -77,6 +77,28 @@ export interface CheckThresholds {
   /** Warn / fail when a host's clock is further than this from the hosts' median clock. */
   clockOffsetMsWarn: number;
   clockOffsetMsFail: number;
+  /** Warn when the data moved aside takes more than this percentage of the data path's filesystem. */
+  asideShareWarn: number;
+}
+
+/** Scheduled backups (`backup:`; docs/backup.md). */
+export interface BackupSpec {
+  /** Directory on each host: snapshots/, attempts.jsonl, offsite/. */
+  dir: string;
+  /** restic-style retention: the newest `last`, plus the newest of each of the newest hours, days, ISO weeks. */
+  retention: { last: number; hourly: number; daily: number; weekly: number };
+  offsite: OffsiteSpec | null;
+}
+
+/** S3-compatible object storage, path-style. The credentials are not part of the inventory. */
+export interface OffsiteSpec {
+  endpoint: string;
+  bucket: string;
+  /** '' or parts ending in '/'. */
+  prefix: string;
+  region: string;
+  /** Absolute path of the local credentials file, or null to read the environment. */
+  credentialsFile: string | null;
 }
 
 export interface Inventory {
@@ -85,6 +107,7 @@ export interface Inventory {
   cluster: ClusterSpec;
   nodes: readonly NodeSpec[];
   checks: CheckThresholds;
+  backup: BackupSpec;
   /** Non-fatal remarks, e.g. an even member count. */
   warnings: readonly string[];
 }

@@ -5,7 +5,7 @@
 import required0 from "ajv/dist/runtime/ucs2length.js";
 export const validate = validate10;
 export default validate10;
-const schema11 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://etcd-deploy.dev/schema/inventory.schema.json","title":"etcd-deploy inventory","description":"One etcd cluster: its spec, how to reach its hosts, and its members (1 to 7; 3, 5 or 7 in production).","type":"object","additionalProperties":false,"required":["cluster","nodes"],"properties":{"cluster":{"description":"What every member runs.","type":"object","additionalProperties":false,"required":["token","image"],"properties":{"token":{"description":"Initial cluster token (--initial-cluster-token): keeps this cluster's member IDs distinct from any other cluster's.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},"image":{"description":"Container image with etcd and etcdctl on its PATH. Pulled only when a host does not have it. Starts with a letter or digit (docker would read a leading `-` as an option); no spaces or control characters.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._/:@+-]*$"},"container_name":{"description":"Name of the etcd container on every host.","type":"string","pattern":"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$","default":"etcd"},"client_port":{"type":"integer","minimum":1,"maximum":65535,"description":"Client port (--listen-client-urls, --advertise-client-urls).","default":2379},"peer_port":{"type":"integer","minimum":1,"maximum":65535,"description":"Peer port (--listen-peer-urls, --initial-advertise-peer-urls).","default":2380},"metrics_port":{"type":"integer","minimum":1,"maximum":65535,"description":"Port of each member's metrics and health endpoints (--listen-metrics-urls, plain http on the member's ip, apart from the client port so that scraping never competes with clients and needs no client certificate). `status` reads it over ssh on each host.","default":2381},"legacy_client_port":{"type":"integer","minimum":1,"maximum":65535,"description":"Optional second client port that old clients use (the runbook's 4001). Served in addition to client_port."},"data_path":{"type":"string","pattern":"^(/(?!\\.\\.?/)(?!\\.\\.?$)[A-Za-z0-9._+@-]+){2,}$","description":"Default path on each host (ideally an SSD) for the member's data; mounted at /var/lib/etcd in the container. A node may override it. A plain absolute path below a top-level directory, e.g. /var/lib/etcd-cluster or /data/etcd: two or more parts of letters, digits, `.`, `_`, `-`, `+` and `@`; no `.` or `..` part, no `:`, spaces or control characters; not a shared system directory such as /var/lib or /usr/local.","default":"/var/lib/etcd-cluster"},"extra_flags":{"description":"Extra etcd flags appended to the computed ones, each as `--flag=value`, each flag once. Refused: flags the tool computes (--name, --initial-cluster, the TLS flags, ...) or sets from its own keys (--quota-backend-bytes, --auto-compaction-*, the corruption checks), --config-file (etcd would ignore every other flag), discovery and --force-new-cluster (they contradict the bootstrap the tool runs), and a --wal-dir outside /var/lib/etcd (the WAL would be lost with the container).","type":"array","items":{"description":"One flag as `--flag=value` (or `--flag`): a name of lowercase letters, digits and `-`; a value without control characters.","type":"string","pattern":"^--[a-z0-9][a-z0-9-]*(=[^\\u0000-\\u001f\\u007f]*)?$"},"default":[]},"tls":{"description":"pki: mutual TLS for clients and peers from a cluster CA that etcd-deploy keeps (https URLs, client and peer certificate authentication). none: plaintext http, anyone who reaches the ports can read and write (kept for existing clusters). Switching a running cluster between them needs `rebootstrap --wipe --restore`.","enum":["pki","none"],"default":"none"},"quota_backend_bytes":{"description":"Space quota of each member's database (--quota-backend-bytes), in bytes. When the database reaches it, etcd raises the NOSPACE alarm and refuses writes until space is recovered (docs/maintenance.md). etcd's default is 2 GiB; above 8 GiB (etcd's recommended maximum) the inventory is accepted with a warning.","type":"integer","minimum":1048576,"maximum":107374182400,"default":2147483648},"auto_compaction":{"description":"Automatic compaction of the key-value history (--auto-compaction-mode, --auto-compaction-retention). Without compaction the history grows until the quota is reached. The default keeps one hour of history, as etcd's maintenance guide suggests.","type":"object","additionalProperties":false,"properties":{"mode":{"description":"periodic: keep history for a duration; revision: keep this many revisions.","enum":["periodic","revision"],"default":"periodic"},"retention":{"description":"periodic: a duration (`30m`, `1h`, `1.5h`; a bare number is hours), default `1h`; revision: a whole number of revisions (`10000`), required. `0` turns automatic compaction off.","type":["string","integer"],"pattern":"^[0-9]+(\\.[0-9]+)?(s|m|h)?$","minimum":0}}},"corruption_check":{"description":"etcd's data corruption checks: before a member serves, it compares its data with the others' (initial), and the leader compares all members' hashes every `interval`. The flag names depend on the etcd version, read from the image tag (docs/maintenance.md); a tag that is not a version is taken as 3.5.","type":"object","additionalProperties":false,"properties":{"initial":{"description":"Run the initial check when a member starts.","type":"boolean","default":true},"interval":{"description":"How often the leader runs the periodic check, as a duration (`5m`, `1h`); `0` turns it off.","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$|^0$","default":"5m"}}},"pki_dir":{"description":"Local directory holding the cluster CA and certificates (relative to the inventory file). Keep it safe: ca.key signs certificates the cluster trusts.","type":"string","minLength":1,"default":"./pki"}}},"ssh":{"description":"How to reach every host; a node may override user, port and key.","type":"object","additionalProperties":false,"properties":{"user":{"description":"SSH user.","type":"string","pattern":"^[a-z_][a-z0-9_.-]*$","default":"root"},"port":{"type":"integer","minimum":1,"maximum":65535,"description":"SSH port.","default":22},"key":{"description":"Private key file; relative paths are relative to the inventory file, ~ is the home directory. Without it, ssh-agent is used.","type":"string","minLength":1},"known_hosts":{"description":"known_hosts file that host keys are verified against (relative to the inventory file).","type":"string","minLength":1,"default":"~/.ssh/known_hosts"},"config":{"description":"OpenSSH client config read for HostName, User, Port, IdentityFile and ProxyJump of each node (matched on its name and its ip); values set in this inventory win over it. `none` reads no config. See docs/ssh.md.","type":"string","minLength":1,"default":"~/.ssh/config"},"sudo":{"description":"Run every command on the hosts through non-interactive sudo (`sudo -n`), for a non-root ssh.user with passwordless sudo.","type":"boolean","default":false},"bastion":{"description":"Jump host every node is reached through (like ProxyJump): one connection to it per run, shared by all nodes; its host key is verified against the same known_hosts.","type":"object","additionalProperties":false,"required":["host"],"properties":{"host":{"description":"Address or name of the jump host (a name may be resolved by the ssh config).","type":"string","pattern":"^[^\\s@]+$"},"port":{"type":"integer","minimum":1,"maximum":65535,"description":"SSH port of the jump host (default: ssh config, else 22)."},"user":{"description":"User on the jump host (default: ssh config, else ssh.user).","type":"string","pattern":"^[a-z_][a-z0-9_.-]*$"},"key":{"description":"Private key for the jump host (default: ssh config, else ssh.key).","type":"string","minLength":1}}}}},"nodes":{"description":"The members, one per host. An odd count (3, 5, 7) tolerates the most failures for its size.","type":"array","minItems":1,"maxItems":7,"items":{"type":"object","additionalProperties":false,"required":["name","ip"],"properties":{"name":{"description":"Member name (--name): unique, letters, digits, `.`, `_` and `-`.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"},"ip":{"description":"Address the member advertises and SSH connects to (IPv4 or IPv6).","type":"string","anyOf":[{"format":"ipv4"},{"format":"ipv6"}]},"user":{"description":"SSH user for this node (overrides ssh.user).","type":"string","pattern":"^[a-z_][a-z0-9_.-]*$"},"ssh_port":{"type":"integer","minimum":1,"maximum":65535,"description":"SSH port for this node (overrides ssh.port)."},"ssh_key":{"description":"Private key file for this node (overrides ssh.key).","type":"string","minLength":1},"data_path":{"type":"string","pattern":"^(/(?!\\.\\.?/)(?!\\.\\.?$)[A-Za-z0-9._+@-]+){2,}$","description":"Member data path on this host (overrides cluster.data_path). A plain absolute path below a top-level directory, e.g. /var/lib/etcd-cluster or /data/etcd: two or more parts of letters, digits, `.`, `_`, `-`, `+` and `@`; no `.` or `..` part, no `:`, spaces or control characters; not a shared system directory such as /var/lib or /usr/local."}}}},"checks":{"description":"Preflight thresholds for `etcd-deploy check` and the checks `up` runs first (see docs/checks.md). GB are 10^9 bytes. The defaults follow etcd's hardware guide and the runbook: 4 cores, 8 GB, an SSD.","type":"object","additionalProperties":false,"properties":{"min_cpus_warn":{"type":"integer","minimum":1,"description":"Warn when a host has fewer cores than this (nproc).","default":4},"min_cpus_fail":{"type":"integer","minimum":1,"description":"Fail when a host has fewer cores than this.","default":2},"min_memory_gb_warn":{"type":"number","minimum":0,"description":"Warn when a host has less memory (MemTotal) than this many GB; a machine sold as 8 GB passes 8.","default":8},"min_free_gb_warn":{"type":"number","minimum":0,"description":"Warn when the data path's filesystem has less free space than this many GB.","default":8},"min_free_gb_fail":{"type":"number","minimum":0,"description":"Fail when the data path's filesystem has less free space than this many GB.","default":2},"fsync_p99_ms_warn":{"type":"number","minimum":0,"description":"Warn when the 99th percentile of synchronous 2300-byte writes in the data path takes longer (etcd's guideline: 10 ms).","default":10},"fsync_mean_ms_warn":{"type":"number","minimum":0,"description":"Where the host has no perl Time::HiRes, only a mean latency is measurable (dd); warn when it exceeds this, stricter because a mean hides the tail.","default":5},"clock_offset_ms_warn":{"type":"number","minimum":0,"description":"Warn when a host's clock is further than this from the hosts' median clock.","default":100},"clock_offset_ms_fail":{"type":"number","minimum":0,"description":"Fail when a host's clock is further than this from the hosts' median clock.","default":1000}}}}};
+const schema11 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://etcd-deploy.dev/schema/inventory.schema.json","title":"etcd-deploy inventory","description":"One etcd cluster: its spec, how to reach its hosts, and its members (1 to 7; 3, 5 or 7 in production).","type":"object","additionalProperties":false,"required":["cluster","nodes"],"properties":{"cluster":{"description":"What every member runs.","type":"object","additionalProperties":false,"required":["token","image"],"properties":{"token":{"description":"Initial cluster token (--initial-cluster-token): keeps this cluster's member IDs distinct from any other cluster's.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},"image":{"description":"Container image with etcd and etcdctl on its PATH. Pulled only when a host does not have it. Starts with a letter or digit (docker would read a leading `-` as an option); no spaces or control characters.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._/:@+-]*$"},"container_name":{"description":"Name of the etcd container on every host.","type":"string","pattern":"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$","default":"etcd"},"client_port":{"type":"integer","minimum":1,"maximum":65535,"description":"Client port (--listen-client-urls, --advertise-client-urls).","default":2379},"peer_port":{"type":"integer","minimum":1,"maximum":65535,"description":"Peer port (--listen-peer-urls, --initial-advertise-peer-urls).","default":2380},"metrics_port":{"type":"integer","minimum":1,"maximum":65535,"description":"Port of each member's metrics and health endpoints (--listen-metrics-urls, plain http on the member's ip, apart from the client port so that scraping never competes with clients and needs no client certificate). `status` reads it over ssh on each host.","default":2381},"legacy_client_port":{"type":"integer","minimum":1,"maximum":65535,"description":"Optional second client port that old clients use (the runbook's 4001). Served in addition to client_port."},"data_path":{"type":"string","pattern":"^(/(?!\\.\\.?/)(?!\\.\\.?$)[A-Za-z0-9._+@-]+){2,}$","description":"Default path on each host (ideally an SSD) for the member's data; mounted at /var/lib/etcd in the container. A node may override it. A plain absolute path below a top-level directory, e.g. /var/lib/etcd-cluster or /data/etcd: two or more parts of letters, digits, `.`, `_`, `-`, `+` and `@`; no `.` or `..` part, no `:`, spaces or control characters; not a shared system directory such as /var/lib or /usr/local.","default":"/var/lib/etcd-cluster"},"extra_flags":{"description":"Extra etcd flags appended to the computed ones, each as `--flag=value`, each flag once. Refused: flags the tool computes (--name, --initial-cluster, the TLS flags, ...) or sets from its own keys (--quota-backend-bytes, --auto-compaction-*, the corruption checks), --config-file (etcd would ignore every other flag), discovery and --force-new-cluster (they contradict the bootstrap the tool runs), and a --wal-dir outside /var/lib/etcd (the WAL would be lost with the container).","type":"array","items":{"description":"One flag as `--flag=value` (or `--flag`): a name of lowercase letters, digits and `-`; a value without control characters.","type":"string","pattern":"^--[a-z0-9][a-z0-9-]*(=[^\\u0000-\\u001f\\u007f]*)?$"},"default":[]},"tls":{"description":"pki: mutual TLS for clients and peers from a cluster CA that etcd-deploy keeps (https URLs, client and peer certificate authentication). none: plaintext http, anyone who reaches the ports can read and write (kept for existing clusters). Switching a running cluster between them needs `rebootstrap --wipe --restore`.","enum":["pki","none"],"default":"none"},"quota_backend_bytes":{"description":"Space quota of each member's database (--quota-backend-bytes), in bytes. When the database reaches it, etcd raises the NOSPACE alarm and refuses writes until space is recovered (docs/maintenance.md). etcd's default is 2 GiB; above 8 GiB (etcd's recommended maximum) the inventory is accepted with a warning.","type":"integer","minimum":1048576,"maximum":107374182400,"default":2147483648},"auto_compaction":{"description":"Automatic compaction of the key-value history (--auto-compaction-mode, --auto-compaction-retention). Without compaction the history grows until the quota is reached. The default keeps one hour of history, as etcd's maintenance guide suggests.","type":"object","additionalProperties":false,"properties":{"mode":{"description":"periodic: keep history for a duration; revision: keep this many revisions.","enum":["periodic","revision"],"default":"periodic"},"retention":{"description":"periodic: a duration (`30m`, `1h`, `1.5h`; a bare number is hours), default `1h`; revision: a whole number of revisions (`10000`), required. `0` turns automatic compaction off.","type":["string","integer"],"pattern":"^[0-9]+(\\.[0-9]+)?(s|m|h)?$","minimum":0}}},"corruption_check":{"description":"etcd's data corruption checks: before a member serves, it compares its data with the others' (initial), and the leader compares all members' hashes every `interval`. The flag names depend on the etcd version, read from the image tag (docs/maintenance.md); a tag that is not a version is taken as 3.5.","type":"object","additionalProperties":false,"properties":{"initial":{"description":"Run the initial check when a member starts.","type":"boolean","default":true},"interval":{"description":"How often the leader runs the periodic check, as a duration (`5m`, `1h`); `0` turns it off.","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$|^0$","default":"5m"}}},"pki_dir":{"description":"Local directory holding the cluster CA and certificates (relative to the inventory file). Keep it safe: ca.key signs certificates the cluster trusts.","type":"string","minLength":1,"default":"./pki"}}},"ssh":{"description":"How to reach every host; a node may override user, port and key.","type":"object","additionalProperties":false,"properties":{"user":{"description":"SSH user.","type":"string","pattern":"^[a-z_][a-z0-9_.-]*$","default":"root"},"port":{"type":"integer","minimum":1,"maximum":65535,"description":"SSH port.","default":22},"key":{"description":"Private key file; relative paths are relative to the inventory file, ~ is the home directory. Without it, ssh-agent is used.","type":"string","minLength":1},"known_hosts":{"description":"known_hosts file that host keys are verified against (relative to the inventory file).","type":"string","minLength":1,"default":"~/.ssh/known_hosts"},"config":{"description":"OpenSSH client config read for HostName, User, Port, IdentityFile and ProxyJump of each node (matched on its name and its ip); values set in this inventory win over it. `none` reads no config. See docs/ssh.md.","type":"string","minLength":1,"default":"~/.ssh/config"},"sudo":{"description":"Run every command on the hosts through non-interactive sudo (`sudo -n`), for a non-root ssh.user with passwordless sudo.","type":"boolean","default":false},"bastion":{"description":"Jump host every node is reached through (like ProxyJump): one connection to it per run, shared by all nodes; its host key is verified against the same known_hosts.","type":"object","additionalProperties":false,"required":["host"],"properties":{"host":{"description":"Address or name of the jump host (a name may be resolved by the ssh config).","type":"string","pattern":"^[^\\s@]+$"},"port":{"type":"integer","minimum":1,"maximum":65535,"description":"SSH port of the jump host (default: ssh config, else 22)."},"user":{"description":"User on the jump host (default: ssh config, else ssh.user).","type":"string","pattern":"^[a-z_][a-z0-9_.-]*$"},"key":{"description":"Private key for the jump host (default: ssh config, else ssh.key).","type":"string","minLength":1}}}}},"nodes":{"description":"The members, one per host. An odd count (3, 5, 7) tolerates the most failures for its size.","type":"array","minItems":1,"maxItems":7,"items":{"type":"object","additionalProperties":false,"required":["name","ip"],"properties":{"name":{"description":"Member name (--name): unique, letters, digits, `.`, `_` and `-`.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"},"ip":{"description":"Address the member advertises and SSH connects to (IPv4 or IPv6).","type":"string","anyOf":[{"format":"ipv4"},{"format":"ipv6"}]},"user":{"description":"SSH user for this node (overrides ssh.user).","type":"string","pattern":"^[a-z_][a-z0-9_.-]*$"},"ssh_port":{"type":"integer","minimum":1,"maximum":65535,"description":"SSH port for this node (overrides ssh.port)."},"ssh_key":{"description":"Private key file for this node (overrides ssh.key).","type":"string","minLength":1},"data_path":{"type":"string","pattern":"^(/(?!\\.\\.?/)(?!\\.\\.?$)[A-Za-z0-9._+@-]+){2,}$","description":"Member data path on this host (overrides cluster.data_path). A plain absolute path below a top-level directory, e.g. /var/lib/etcd-cluster or /data/etcd: two or more parts of letters, digits, `.`, `_`, `-`, `+` and `@`; no `.` or `..` part, no `:`, spaces or control characters; not a shared system directory such as /var/lib or /usr/local."}}}},"backup":{"description":"Scheduled backups (`etcd-deploy backup schedule`, docs/backup.md): where each host keeps its verified snapshots, how many it keeps, and an optional offsite copy.","type":"object","additionalProperties":false,"properties":{"dir":{"type":"string","pattern":"^(/(?!\\.\\.?/)(?!\\.\\.?$)[A-Za-z0-9._+@-]+){2,}$","description":"Directory on each host holding its verified snapshots (snapshots/), the record of every attempt (attempts.jsonl) and the marks of offsite copies. Put it on another disk than the data path if you can. A plain absolute path below a top-level directory, e.g. /var/lib/etcd-cluster or /data/etcd: two or more parts of letters, digits, `.`, `_`, `-`, `+` and `@`; no `.` or `..` part, no `:`, spaces or control characters; not a shared system directory such as /var/lib or /usr/local.","default":"/var/backups/etcd-deploy"},"retention":{"description":"Which snapshots are kept, by restic's rules, applied on each host after every backup and by `backup prune`, and to the offsite copies: the newest `last`, plus the newest of each of the newest `hourly` hours, `daily` days and `weekly` ISO weeks (UTC) that hold one. Everything else is deleted.","type":"object","additionalProperties":false,"properties":{"last":{"type":"integer","minimum":1,"maximum":10000,"description":"The newest snapshots always kept (at least 1).","default":3},"hourly":{"type":"integer","minimum":0,"maximum":10000,"description":"Hours (UTC) whose newest snapshot is kept.","default":24},"daily":{"type":"integer","minimum":0,"maximum":10000,"description":"Days (UTC) whose newest snapshot is kept.","default":7},"weekly":{"type":"integer","minimum":0,"maximum":10000,"description":"ISO weeks whose newest snapshot is kept.","default":4}}},"offsite":{"description":"A copy of every verified snapshot in S3-compatible object storage (path-style URLs, AWS Signature V4, signed by curl on the hosts). The credentials are never written here: `backup schedule` reads them on this machine from `credentials_file` or from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, and pushes them to the hosts in a 0600 file.","type":"object","additionalProperties":false,"required":["endpoint","bucket"],"properties":{"endpoint":{"type":"string","pattern":"^https?://[A-Za-z0-9.:\\[\\]-]+(:[0-9]+)?$","description":"Service URL without a path, e.g. `https://s3.eu-west-1.amazonaws.com` or `http://198.18.0.2:4568`."},"bucket":{"type":"string","pattern":"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$","description":"Bucket name (it must exist)."},"prefix":{"type":"string","pattern":"^([A-Za-z0-9._-]+/)*$","description":"Key prefix: empty, or path parts each ending in `/`, e.g. `etcd/prod/`.","default":""},"region":{"type":"string","pattern":"^[a-z0-9-]{1,40}$","description":"Region the signature names.","default":"us-east-1"},"credentials_file":{"type":"string","minLength":1,"description":"File on this machine (relative to the inventory) with the access key: `aws_access_key_id = ...` and `aws_secret_access_key = ...` lines (an AWS credentials file's [default] section, or AWS_ACCESS_KEY_ID=... lines). Without it, the environment's AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY."}}}}},"checks":{"description":"Preflight thresholds for `etcd-deploy check` and the checks `up` runs first (see docs/checks.md). GB are 10^9 bytes. The defaults follow etcd's hardware guide and the runbook: 4 cores, 8 GB, an SSD.","type":"object","additionalProperties":false,"properties":{"min_cpus_warn":{"type":"integer","minimum":1,"description":"Warn when a host has fewer cores than this (nproc).","default":4},"min_cpus_fail":{"type":"integer","minimum":1,"description":"Fail when a host has fewer cores than this.","default":2},"min_memory_gb_warn":{"type":"number","minimum":0,"description":"Warn when a host has less memory (MemTotal) than this many GB; a machine sold as 8 GB passes 8.","default":8},"min_free_gb_warn":{"type":"number","minimum":0,"description":"Warn when the data path's filesystem has less free space than this many GB.","default":8},"min_free_gb_fail":{"type":"number","minimum":0,"description":"Fail when the data path's filesystem has less free space than this many GB.","default":2},"fsync_p99_ms_warn":{"type":"number","minimum":0,"description":"Warn when the 99th percentile of synchronous 2300-byte writes in the data path takes longer (etcd's guideline: 10 ms).","default":10},"fsync_mean_ms_warn":{"type":"number","minimum":0,"description":"Where the host has no perl Time::HiRes, only a mean latency is measurable (dd); warn when it exceeds this, stricter because a mean hides the tail.","default":5},"clock_offset_ms_warn":{"type":"number","minimum":0,"description":"Warn when a host's clock is further than this from the hosts' median clock.","default":100},"clock_offset_ms_fail":{"type":"number","minimum":0,"description":"Fail when a host's clock is further than this from the hosts' median clock.","default":1000},"aside_share_warn":{"type":"number","minimum":0,"maximum":100,"description":"Warn when the member data moved aside (DATA/etcd-deploy-aside/, by rolling --mode replace and rebootstrap) takes more than this percentage of the data path's filesystem; `etcd-deploy aside prune` reclaims it.","default":20}}}}};
 const func2 = Object.prototype.hasOwnProperty;
 const func3 = required0.default;
 const pattern0 = new RegExp("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", "u");
@@ -18,6 +18,10 @@ const pattern6 = new RegExp("^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$|^0$", "u");
 const pattern7 = new RegExp("^[a-z_][a-z0-9_.-]*$", "u");
 const pattern8 = new RegExp("^[^\\s@]+$", "u");
 const pattern10 = new RegExp("^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$", "u");
+const pattern14 = new RegExp("^https?://[A-Za-z0-9.:\\[\\]-]+(:[0-9]+)?$", "u");
+const pattern15 = new RegExp("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", "u");
+const pattern16 = new RegExp("^([A-Za-z0-9._-]+/)*$", "u");
+const pattern17 = new RegExp("^[a-z0-9-]{1,40}$", "u");
 const formats0 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
 const formats2 = /^((([0-9a-f]{1,4}:){7}([0-9a-f]{1,4}|:))|(([0-9a-f]{1,4}:){6}(:[0-9a-f]{1,4}|((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3})|:))|(([0-9a-f]{1,4}:){5}(((:[0-9a-f]{1,4}){1,2})|:((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3})|:))|(([0-9a-f]{1,4}:){4}(((:[0-9a-f]{1,4}){1,3})|((:[0-9a-f]{1,4})?:((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}))|:))|(([0-9a-f]{1,4}:){3}(((:[0-9a-f]{1,4}){1,4})|((:[0-9a-f]{1,4}){0,2}:((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}))|:))|(([0-9a-f]{1,4}:){2}(((:[0-9a-f]{1,4}){1,5})|((:[0-9a-f]{1,4}){0,3}:((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}))|:))|(([0-9a-f]{1,4}:){1}(((:[0-9a-f]{1,4}){1,6})|((:[0-9a-f]{1,4}){0,4}:((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}))|:))|(:(((:[0-9a-f]{1,4}){1,7})|((:[0-9a-f]{1,4}){0,5}:((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}))|:)))$/i;
 
@@ -47,7 +51,7 @@ vErrors.push(err1);
 errors++;
 }
 for(const key0 in data){
-if(!((((key0 === "cluster") || (key0 === "ssh")) || (key0 === "nodes")) || (key0 === "checks"))){
+if(!(((((key0 === "cluster") || (key0 === "ssh")) || (key0 === "nodes")) || (key0 === "backup")) || (key0 === "checks"))){
 const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema11,data};
 if(vErrors === null){
 vErrors = [err2];
@@ -1226,39 +1230,15 @@ vErrors.push(err94);
 errors++;
 }
 }
-if(data.checks !== undefined){
-let data40 = data.checks;
+if(data.backup !== undefined){
+let data40 = data.backup;
 if(data40 && typeof data40 == "object" && !Array.isArray(data40)){
-if(data40.min_cpus_warn === undefined){
-data40.min_cpus_warn = 4;
-}
-if(data40.min_cpus_fail === undefined){
-data40.min_cpus_fail = 2;
-}
-if(data40.min_memory_gb_warn === undefined){
-data40.min_memory_gb_warn = 8;
-}
-if(data40.min_free_gb_warn === undefined){
-data40.min_free_gb_warn = 8;
-}
-if(data40.min_free_gb_fail === undefined){
-data40.min_free_gb_fail = 2;
-}
-if(data40.fsync_p99_ms_warn === undefined){
-data40.fsync_p99_ms_warn = 10;
-}
-if(data40.fsync_mean_ms_warn === undefined){
-data40.fsync_mean_ms_warn = 5;
-}
-if(data40.clock_offset_ms_warn === undefined){
-data40.clock_offset_ms_warn = 100;
-}
-if(data40.clock_offset_ms_fail === undefined){
-data40.clock_offset_ms_fail = 1000;
+if(data40.dir === undefined){
+data40.dir = "/var/backups/etcd-deploy";
 }
 for(const key7 in data40){
-if(!(func2.call(schema11.properties.checks.properties, key7))){
-const err95 = {instancePath:instancePath+"/checks",schemaPath:"#/properties/checks/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.checks,data:data40};
+if(!(((key7 === "dir") || (key7 === "retention")) || (key7 === "offsite"))){
+const err95 = {instancePath:instancePath+"/backup",schemaPath:"#/properties/backup/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.backup,data:data40};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -1268,9 +1248,10 @@ vErrors.push(err95);
 errors++;
 }
 }
-let data41 = data40.min_cpus_warn;
-if(!(((typeof data41 == "number") && (!(data41 % 1) && !isNaN(data41))) && (isFinite(data41)))){
-const err96 = {instancePath:instancePath+"/checks/min_cpus_warn",schemaPath:"#/properties/checks/properties/min_cpus_warn/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.checks.properties.min_cpus_warn.type,parentSchema:schema11.properties.checks.properties.min_cpus_warn,data:data41};
+let data41 = data40.dir;
+if(typeof data41 === "string"){
+if(!pattern3.test(data41)){
+const err96 = {instancePath:instancePath+"/backup/dir",schemaPath:"#/properties/backup/properties/dir/pattern",keyword:"pattern",params:{pattern: "^(/(?!\\.\\.?/)(?!\\.\\.?$)[A-Za-z0-9._+@-]+){2,}$"},message:"must match pattern \""+"^(/(?!\\.\\.?/)(?!\\.\\.?$)[A-Za-z0-9._+@-]+){2,}$"+"\"",schema:"^(/(?!\\.\\.?/)(?!\\.\\.?$)[A-Za-z0-9._+@-]+){2,}$",parentSchema:schema11.properties.backup.properties.dir,data:data41};
 if(vErrors === null){
 vErrors = [err96];
 }
@@ -1279,9 +1260,9 @@ vErrors.push(err96);
 }
 errors++;
 }
-if((typeof data41 == "number") && (isFinite(data41))){
-if(data41 < 1 || isNaN(data41)){
-const err97 = {instancePath:instancePath+"/checks/min_cpus_warn",schemaPath:"#/properties/checks/properties/min_cpus_warn/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.checks.properties.min_cpus_warn,data:data41};
+}
+else {
+const err97 = {instancePath:instancePath+"/backup/dir",schemaPath:"#/properties/backup/properties/dir/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.backup.properties.dir.type,parentSchema:schema11.properties.backup.properties.dir,data:data41};
 if(vErrors === null){
 vErrors = [err97];
 }
@@ -1290,10 +1271,24 @@ vErrors.push(err97);
 }
 errors++;
 }
+if(data40.retention !== undefined){
+let data42 = data40.retention;
+if(data42 && typeof data42 == "object" && !Array.isArray(data42)){
+if(data42.last === undefined){
+data42.last = 3;
 }
-let data42 = data40.min_cpus_fail;
-if(!(((typeof data42 == "number") && (!(data42 % 1) && !isNaN(data42))) && (isFinite(data42)))){
-const err98 = {instancePath:instancePath+"/checks/min_cpus_fail",schemaPath:"#/properties/checks/properties/min_cpus_fail/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.checks.properties.min_cpus_fail.type,parentSchema:schema11.properties.checks.properties.min_cpus_fail,data:data42};
+if(data42.hourly === undefined){
+data42.hourly = 24;
+}
+if(data42.daily === undefined){
+data42.daily = 7;
+}
+if(data42.weekly === undefined){
+data42.weekly = 4;
+}
+for(const key8 in data42){
+if(!((((key8 === "last") || (key8 === "hourly")) || (key8 === "daily")) || (key8 === "weekly"))){
+const err98 = {instancePath:instancePath+"/backup/retention",schemaPath:"#/properties/backup/properties/retention/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.backup.properties.retention,data:data42};
 if(vErrors === null){
 vErrors = [err98];
 }
@@ -1302,9 +1297,10 @@ vErrors.push(err98);
 }
 errors++;
 }
-if((typeof data42 == "number") && (isFinite(data42))){
-if(data42 < 1 || isNaN(data42)){
-const err99 = {instancePath:instancePath+"/checks/min_cpus_fail",schemaPath:"#/properties/checks/properties/min_cpus_fail/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.checks.properties.min_cpus_fail,data:data42};
+}
+let data43 = data42.last;
+if(!(((typeof data43 == "number") && (!(data43 % 1) && !isNaN(data43))) && (isFinite(data43)))){
+const err99 = {instancePath:instancePath+"/backup/retention/last",schemaPath:"#/properties/backup/properties/retention/properties/last/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.backup.properties.retention.properties.last.type,parentSchema:schema11.properties.backup.properties.retention.properties.last,data:data43};
 if(vErrors === null){
 vErrors = [err99];
 }
@@ -1313,11 +1309,9 @@ vErrors.push(err99);
 }
 errors++;
 }
-}
-let data43 = data40.min_memory_gb_warn;
 if((typeof data43 == "number") && (isFinite(data43))){
-if(data43 < 0 || isNaN(data43)){
-const err100 = {instancePath:instancePath+"/checks/min_memory_gb_warn",schemaPath:"#/properties/checks/properties/min_memory_gb_warn/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.checks.properties.min_memory_gb_warn,data:data43};
+if(data43 > 10000 || isNaN(data43)){
+const err100 = {instancePath:instancePath+"/backup/retention/last",schemaPath:"#/properties/backup/properties/retention/properties/last/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000",schema:10000,parentSchema:schema11.properties.backup.properties.retention.properties.last,data:data43};
 if(vErrors === null){
 vErrors = [err100];
 }
@@ -1326,9 +1320,8 @@ vErrors.push(err100);
 }
 errors++;
 }
-}
-else {
-const err101 = {instancePath:instancePath+"/checks/min_memory_gb_warn",schemaPath:"#/properties/checks/properties/min_memory_gb_warn/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.checks.properties.min_memory_gb_warn.type,parentSchema:schema11.properties.checks.properties.min_memory_gb_warn,data:data43};
+if(data43 < 1 || isNaN(data43)){
+const err101 = {instancePath:instancePath+"/backup/retention/last",schemaPath:"#/properties/backup/properties/retention/properties/last/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.backup.properties.retention.properties.last,data:data43};
 if(vErrors === null){
 vErrors = [err101];
 }
@@ -1337,10 +1330,10 @@ vErrors.push(err101);
 }
 errors++;
 }
-let data44 = data40.min_free_gb_warn;
-if((typeof data44 == "number") && (isFinite(data44))){
-if(data44 < 0 || isNaN(data44)){
-const err102 = {instancePath:instancePath+"/checks/min_free_gb_warn",schemaPath:"#/properties/checks/properties/min_free_gb_warn/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.checks.properties.min_free_gb_warn,data:data44};
+}
+let data44 = data42.hourly;
+if(!(((typeof data44 == "number") && (!(data44 % 1) && !isNaN(data44))) && (isFinite(data44)))){
+const err102 = {instancePath:instancePath+"/backup/retention/hourly",schemaPath:"#/properties/backup/properties/retention/properties/hourly/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.backup.properties.retention.properties.hourly.type,parentSchema:schema11.properties.backup.properties.retention.properties.hourly,data:data44};
 if(vErrors === null){
 vErrors = [err102];
 }
@@ -1349,9 +1342,9 @@ vErrors.push(err102);
 }
 errors++;
 }
-}
-else {
-const err103 = {instancePath:instancePath+"/checks/min_free_gb_warn",schemaPath:"#/properties/checks/properties/min_free_gb_warn/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.checks.properties.min_free_gb_warn.type,parentSchema:schema11.properties.checks.properties.min_free_gb_warn,data:data44};
+if((typeof data44 == "number") && (isFinite(data44))){
+if(data44 > 10000 || isNaN(data44)){
+const err103 = {instancePath:instancePath+"/backup/retention/hourly",schemaPath:"#/properties/backup/properties/retention/properties/hourly/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000",schema:10000,parentSchema:schema11.properties.backup.properties.retention.properties.hourly,data:data44};
 if(vErrors === null){
 vErrors = [err103];
 }
@@ -1360,10 +1353,8 @@ vErrors.push(err103);
 }
 errors++;
 }
-let data45 = data40.min_free_gb_fail;
-if((typeof data45 == "number") && (isFinite(data45))){
-if(data45 < 0 || isNaN(data45)){
-const err104 = {instancePath:instancePath+"/checks/min_free_gb_fail",schemaPath:"#/properties/checks/properties/min_free_gb_fail/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.checks.properties.min_free_gb_fail,data:data45};
+if(data44 < 0 || isNaN(data44)){
+const err104 = {instancePath:instancePath+"/backup/retention/hourly",schemaPath:"#/properties/backup/properties/retention/properties/hourly/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.backup.properties.retention.properties.hourly,data:data44};
 if(vErrors === null){
 vErrors = [err104];
 }
@@ -1373,8 +1364,9 @@ vErrors.push(err104);
 errors++;
 }
 }
-else {
-const err105 = {instancePath:instancePath+"/checks/min_free_gb_fail",schemaPath:"#/properties/checks/properties/min_free_gb_fail/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.checks.properties.min_free_gb_fail.type,parentSchema:schema11.properties.checks.properties.min_free_gb_fail,data:data45};
+let data45 = data42.daily;
+if(!(((typeof data45 == "number") && (!(data45 % 1) && !isNaN(data45))) && (isFinite(data45)))){
+const err105 = {instancePath:instancePath+"/backup/retention/daily",schemaPath:"#/properties/backup/properties/retention/properties/daily/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.backup.properties.retention.properties.daily.type,parentSchema:schema11.properties.backup.properties.retention.properties.daily,data:data45};
 if(vErrors === null){
 vErrors = [err105];
 }
@@ -1383,10 +1375,9 @@ vErrors.push(err105);
 }
 errors++;
 }
-let data46 = data40.fsync_p99_ms_warn;
-if((typeof data46 == "number") && (isFinite(data46))){
-if(data46 < 0 || isNaN(data46)){
-const err106 = {instancePath:instancePath+"/checks/fsync_p99_ms_warn",schemaPath:"#/properties/checks/properties/fsync_p99_ms_warn/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.checks.properties.fsync_p99_ms_warn,data:data46};
+if((typeof data45 == "number") && (isFinite(data45))){
+if(data45 > 10000 || isNaN(data45)){
+const err106 = {instancePath:instancePath+"/backup/retention/daily",schemaPath:"#/properties/backup/properties/retention/properties/daily/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000",schema:10000,parentSchema:schema11.properties.backup.properties.retention.properties.daily,data:data45};
 if(vErrors === null){
 vErrors = [err106];
 }
@@ -1395,9 +1386,8 @@ vErrors.push(err106);
 }
 errors++;
 }
-}
-else {
-const err107 = {instancePath:instancePath+"/checks/fsync_p99_ms_warn",schemaPath:"#/properties/checks/properties/fsync_p99_ms_warn/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.checks.properties.fsync_p99_ms_warn.type,parentSchema:schema11.properties.checks.properties.fsync_p99_ms_warn,data:data46};
+if(data45 < 0 || isNaN(data45)){
+const err107 = {instancePath:instancePath+"/backup/retention/daily",schemaPath:"#/properties/backup/properties/retention/properties/daily/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.backup.properties.retention.properties.daily,data:data45};
 if(vErrors === null){
 vErrors = [err107];
 }
@@ -1406,10 +1396,10 @@ vErrors.push(err107);
 }
 errors++;
 }
-let data47 = data40.fsync_mean_ms_warn;
-if((typeof data47 == "number") && (isFinite(data47))){
-if(data47 < 0 || isNaN(data47)){
-const err108 = {instancePath:instancePath+"/checks/fsync_mean_ms_warn",schemaPath:"#/properties/checks/properties/fsync_mean_ms_warn/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.checks.properties.fsync_mean_ms_warn,data:data47};
+}
+let data46 = data42.weekly;
+if(!(((typeof data46 == "number") && (!(data46 % 1) && !isNaN(data46))) && (isFinite(data46)))){
+const err108 = {instancePath:instancePath+"/backup/retention/weekly",schemaPath:"#/properties/backup/properties/retention/properties/weekly/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.backup.properties.retention.properties.weekly.type,parentSchema:schema11.properties.backup.properties.retention.properties.weekly,data:data46};
 if(vErrors === null){
 vErrors = [err108];
 }
@@ -1418,9 +1408,9 @@ vErrors.push(err108);
 }
 errors++;
 }
-}
-else {
-const err109 = {instancePath:instancePath+"/checks/fsync_mean_ms_warn",schemaPath:"#/properties/checks/properties/fsync_mean_ms_warn/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.checks.properties.fsync_mean_ms_warn.type,parentSchema:schema11.properties.checks.properties.fsync_mean_ms_warn,data:data47};
+if((typeof data46 == "number") && (isFinite(data46))){
+if(data46 > 10000 || isNaN(data46)){
+const err109 = {instancePath:instancePath+"/backup/retention/weekly",schemaPath:"#/properties/backup/properties/retention/properties/weekly/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000",schema:10000,parentSchema:schema11.properties.backup.properties.retention.properties.weekly,data:data46};
 if(vErrors === null){
 vErrors = [err109];
 }
@@ -1429,10 +1419,8 @@ vErrors.push(err109);
 }
 errors++;
 }
-let data48 = data40.clock_offset_ms_warn;
-if((typeof data48 == "number") && (isFinite(data48))){
-if(data48 < 0 || isNaN(data48)){
-const err110 = {instancePath:instancePath+"/checks/clock_offset_ms_warn",schemaPath:"#/properties/checks/properties/clock_offset_ms_warn/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.checks.properties.clock_offset_ms_warn,data:data48};
+if(data46 < 0 || isNaN(data46)){
+const err110 = {instancePath:instancePath+"/backup/retention/weekly",schemaPath:"#/properties/backup/properties/retention/properties/weekly/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.backup.properties.retention.properties.weekly,data:data46};
 if(vErrors === null){
 vErrors = [err110];
 }
@@ -1442,8 +1430,9 @@ vErrors.push(err110);
 errors++;
 }
 }
+}
 else {
-const err111 = {instancePath:instancePath+"/checks/clock_offset_ms_warn",schemaPath:"#/properties/checks/properties/clock_offset_ms_warn/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.checks.properties.clock_offset_ms_warn.type,parentSchema:schema11.properties.checks.properties.clock_offset_ms_warn,data:data48};
+const err111 = {instancePath:instancePath+"/backup/retention",schemaPath:"#/properties/backup/properties/retention/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.backup.properties.retention.type,parentSchema:schema11.properties.backup.properties.retention,data:data42};
 if(vErrors === null){
 vErrors = [err111];
 }
@@ -1452,10 +1441,18 @@ vErrors.push(err111);
 }
 errors++;
 }
-let data49 = data40.clock_offset_ms_fail;
-if((typeof data49 == "number") && (isFinite(data49))){
-if(data49 < 0 || isNaN(data49)){
-const err112 = {instancePath:instancePath+"/checks/clock_offset_ms_fail",schemaPath:"#/properties/checks/properties/clock_offset_ms_fail/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.checks.properties.clock_offset_ms_fail,data:data49};
+}
+if(data40.offsite !== undefined){
+let data47 = data40.offsite;
+if(data47 && typeof data47 == "object" && !Array.isArray(data47)){
+if(data47.prefix === undefined){
+data47.prefix = "";
+}
+if(data47.region === undefined){
+data47.region = "us-east-1";
+}
+if(data47.endpoint === undefined){
+const err112 = {instancePath:instancePath+"/backup/offsite",schemaPath:"#/properties/backup/properties/offsite/required",keyword:"required",params:{missingProperty: "endpoint"},message:"must have required property '"+"endpoint"+"'",schema:schema11.properties.backup.properties.offsite.required,parentSchema:schema11.properties.backup.properties.offsite,data:data47};
 if(vErrors === null){
 vErrors = [err112];
 }
@@ -1464,9 +1461,8 @@ vErrors.push(err112);
 }
 errors++;
 }
-}
-else {
-const err113 = {instancePath:instancePath+"/checks/clock_offset_ms_fail",schemaPath:"#/properties/checks/properties/clock_offset_ms_fail/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.checks.properties.clock_offset_ms_fail.type,parentSchema:schema11.properties.checks.properties.clock_offset_ms_fail,data:data49};
+if(data47.bucket === undefined){
+const err113 = {instancePath:instancePath+"/backup/offsite",schemaPath:"#/properties/backup/properties/offsite/required",keyword:"required",params:{missingProperty: "bucket"},message:"must have required property '"+"bucket"+"'",schema:schema11.properties.backup.properties.offsite.required,parentSchema:schema11.properties.backup.properties.offsite,data:data47};
 if(vErrors === null){
 vErrors = [err113];
 }
@@ -1475,9 +1471,9 @@ vErrors.push(err113);
 }
 errors++;
 }
-}
-else {
-const err114 = {instancePath:instancePath+"/checks",schemaPath:"#/properties/checks/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.checks.type,parentSchema:schema11.properties.checks,data:data40};
+for(const key9 in data47){
+if(!(((((key9 === "endpoint") || (key9 === "bucket")) || (key9 === "prefix")) || (key9 === "region")) || (key9 === "credentials_file"))){
+const err114 = {instancePath:instancePath+"/backup/offsite",schemaPath:"#/properties/backup/properties/offsite/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.backup.properties.offsite,data:data47};
 if(vErrors === null){
 vErrors = [err114];
 }
@@ -1487,14 +1483,456 @@ vErrors.push(err114);
 errors++;
 }
 }
-}
-else {
-const err115 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.type,parentSchema:schema11,data};
+if(data47.endpoint !== undefined){
+let data48 = data47.endpoint;
+if(typeof data48 === "string"){
+if(!pattern14.test(data48)){
+const err115 = {instancePath:instancePath+"/backup/offsite/endpoint",schemaPath:"#/properties/backup/properties/offsite/properties/endpoint/pattern",keyword:"pattern",params:{pattern: "^https?://[A-Za-z0-9.:\\[\\]-]+(:[0-9]+)?$"},message:"must match pattern \""+"^https?://[A-Za-z0-9.:\\[\\]-]+(:[0-9]+)?$"+"\"",schema:"^https?://[A-Za-z0-9.:\\[\\]-]+(:[0-9]+)?$",parentSchema:schema11.properties.backup.properties.offsite.properties.endpoint,data:data48};
 if(vErrors === null){
 vErrors = [err115];
 }
 else {
 vErrors.push(err115);
+}
+errors++;
+}
+}
+else {
+const err116 = {instancePath:instancePath+"/backup/offsite/endpoint",schemaPath:"#/properties/backup/properties/offsite/properties/endpoint/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.backup.properties.offsite.properties.endpoint.type,parentSchema:schema11.properties.backup.properties.offsite.properties.endpoint,data:data48};
+if(vErrors === null){
+vErrors = [err116];
+}
+else {
+vErrors.push(err116);
+}
+errors++;
+}
+}
+if(data47.bucket !== undefined){
+let data49 = data47.bucket;
+if(typeof data49 === "string"){
+if(!pattern15.test(data49)){
+const err117 = {instancePath:instancePath+"/backup/offsite/bucket",schemaPath:"#/properties/backup/properties/offsite/properties/bucket/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"},message:"must match pattern \""+"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"+"\"",schema:"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",parentSchema:schema11.properties.backup.properties.offsite.properties.bucket,data:data49};
+if(vErrors === null){
+vErrors = [err117];
+}
+else {
+vErrors.push(err117);
+}
+errors++;
+}
+}
+else {
+const err118 = {instancePath:instancePath+"/backup/offsite/bucket",schemaPath:"#/properties/backup/properties/offsite/properties/bucket/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.backup.properties.offsite.properties.bucket.type,parentSchema:schema11.properties.backup.properties.offsite.properties.bucket,data:data49};
+if(vErrors === null){
+vErrors = [err118];
+}
+else {
+vErrors.push(err118);
+}
+errors++;
+}
+}
+let data50 = data47.prefix;
+if(typeof data50 === "string"){
+if(!pattern16.test(data50)){
+const err119 = {instancePath:instancePath+"/backup/offsite/prefix",schemaPath:"#/properties/backup/properties/offsite/properties/prefix/pattern",keyword:"pattern",params:{pattern: "^([A-Za-z0-9._-]+/)*$"},message:"must match pattern \""+"^([A-Za-z0-9._-]+/)*$"+"\"",schema:"^([A-Za-z0-9._-]+/)*$",parentSchema:schema11.properties.backup.properties.offsite.properties.prefix,data:data50};
+if(vErrors === null){
+vErrors = [err119];
+}
+else {
+vErrors.push(err119);
+}
+errors++;
+}
+}
+else {
+const err120 = {instancePath:instancePath+"/backup/offsite/prefix",schemaPath:"#/properties/backup/properties/offsite/properties/prefix/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.backup.properties.offsite.properties.prefix.type,parentSchema:schema11.properties.backup.properties.offsite.properties.prefix,data:data50};
+if(vErrors === null){
+vErrors = [err120];
+}
+else {
+vErrors.push(err120);
+}
+errors++;
+}
+let data51 = data47.region;
+if(typeof data51 === "string"){
+if(!pattern17.test(data51)){
+const err121 = {instancePath:instancePath+"/backup/offsite/region",schemaPath:"#/properties/backup/properties/offsite/properties/region/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9-]{1,40}$"},message:"must match pattern \""+"^[a-z0-9-]{1,40}$"+"\"",schema:"^[a-z0-9-]{1,40}$",parentSchema:schema11.properties.backup.properties.offsite.properties.region,data:data51};
+if(vErrors === null){
+vErrors = [err121];
+}
+else {
+vErrors.push(err121);
+}
+errors++;
+}
+}
+else {
+const err122 = {instancePath:instancePath+"/backup/offsite/region",schemaPath:"#/properties/backup/properties/offsite/properties/region/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.backup.properties.offsite.properties.region.type,parentSchema:schema11.properties.backup.properties.offsite.properties.region,data:data51};
+if(vErrors === null){
+vErrors = [err122];
+}
+else {
+vErrors.push(err122);
+}
+errors++;
+}
+if(data47.credentials_file !== undefined){
+let data52 = data47.credentials_file;
+if(typeof data52 === "string"){
+if(func3(data52) < 1){
+const err123 = {instancePath:instancePath+"/backup/offsite/credentials_file",schemaPath:"#/properties/backup/properties/offsite/properties/credentials_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.backup.properties.offsite.properties.credentials_file,data:data52};
+if(vErrors === null){
+vErrors = [err123];
+}
+else {
+vErrors.push(err123);
+}
+errors++;
+}
+}
+else {
+const err124 = {instancePath:instancePath+"/backup/offsite/credentials_file",schemaPath:"#/properties/backup/properties/offsite/properties/credentials_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.backup.properties.offsite.properties.credentials_file.type,parentSchema:schema11.properties.backup.properties.offsite.properties.credentials_file,data:data52};
+if(vErrors === null){
+vErrors = [err124];
+}
+else {
+vErrors.push(err124);
+}
+errors++;
+}
+}
+}
+else {
+const err125 = {instancePath:instancePath+"/backup/offsite",schemaPath:"#/properties/backup/properties/offsite/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.backup.properties.offsite.type,parentSchema:schema11.properties.backup.properties.offsite,data:data47};
+if(vErrors === null){
+vErrors = [err125];
+}
+else {
+vErrors.push(err125);
+}
+errors++;
+}
+}
+}
+else {
+const err126 = {instancePath:instancePath+"/backup",schemaPath:"#/properties/backup/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.backup.type,parentSchema:schema11.properties.backup,data:data40};
+if(vErrors === null){
+vErrors = [err126];
+}
+else {
+vErrors.push(err126);
+}
+errors++;
+}
+}
+if(data.checks !== undefined){
+let data53 = data.checks;
+if(data53 && typeof data53 == "object" && !Array.isArray(data53)){
+if(data53.min_cpus_warn === undefined){
+data53.min_cpus_warn = 4;
+}
+if(data53.min_cpus_fail === undefined){
+data53.min_cpus_fail = 2;
+}
+if(data53.min_memory_gb_warn === undefined){
+data53.min_memory_gb_warn = 8;
+}
+if(data53.min_free_gb_warn === undefined){
+data53.min_free_gb_warn = 8;
+}
+if(data53.min_free_gb_fail === undefined){
+data53.min_free_gb_fail = 2;
+}
+if(data53.fsync_p99_ms_warn === undefined){
+data53.fsync_p99_ms_warn = 10;
+}
+if(data53.fsync_mean_ms_warn === undefined){
+data53.fsync_mean_ms_warn = 5;
+}
+if(data53.clock_offset_ms_warn === undefined){
+data53.clock_offset_ms_warn = 100;
+}
+if(data53.clock_offset_ms_fail === undefined){
+data53.clock_offset_ms_fail = 1000;
+}
+if(data53.aside_share_warn === undefined){
+data53.aside_share_warn = 20;
+}
+for(const key10 in data53){
+if(!(func2.call(schema11.properties.checks.properties, key10))){
+const err127 = {instancePath:instancePath+"/checks",schemaPath:"#/properties/checks/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.checks,data:data53};
+if(vErrors === null){
+vErrors = [err127];
+}
+else {
+vErrors.push(err127);
+}
+errors++;
+}
+}
+let data54 = data53.min_cpus_warn;
+if(!(((typeof data54 == "number") && (!(data54 % 1) && !isNaN(data54))) && (isFinite(data54)))){
+const err128 = {instancePath:instancePath+"/checks/min_cpus_warn",schemaPath:"#/properties/checks/properties/min_cpus_warn/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.checks.properties.min_cpus_warn.type,parentSchema:schema11.properties.checks.properties.min_cpus_warn,data:data54};
+if(vErrors === null){
+vErrors = [err128];
+}
+else {
+vErrors.push(err128);
+}
+errors++;
+}
+if((typeof data54 == "number") && (isFinite(data54))){
+if(data54 < 1 || isNaN(data54)){
+const err129 = {instancePath:instancePath+"/checks/min_cpus_warn",schemaPath:"#/properties/checks/properties/min_cpus_warn/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.checks.properties.min_cpus_warn,data:data54};
+if(vErrors === null){
+vErrors = [err129];
+}
+else {
+vErrors.push(err129);
+}
+errors++;
+}
+}
+let data55 = data53.min_cpus_fail;
+if(!(((typeof data55 == "number") && (!(data55 % 1) && !isNaN(data55))) && (isFinite(data55)))){
+const err130 = {instancePath:instancePath+"/checks/min_cpus_fail",schemaPath:"#/properties/checks/properties/min_cpus_fail/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.checks.properties.min_cpus_fail.type,parentSchema:schema11.properties.checks.properties.min_cpus_fail,data:data55};
+if(vErrors === null){
+vErrors = [err130];
+}
+else {
+vErrors.push(err130);
+}
+errors++;
+}
+if((typeof data55 == "number") && (isFinite(data55))){
+if(data55 < 1 || isNaN(data55)){
+const err131 = {instancePath:instancePath+"/checks/min_cpus_fail",schemaPath:"#/properties/checks/properties/min_cpus_fail/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.checks.properties.min_cpus_fail,data:data55};
+if(vErrors === null){
+vErrors = [err131];
+}
+else {
+vErrors.push(err131);
+}
+errors++;
+}
+}
+let data56 = data53.min_memory_gb_warn;
+if((typeof data56 == "number") && (isFinite(data56))){
+if(data56 < 0 || isNaN(data56)){
+const err132 = {instancePath:instancePath+"/checks/min_memory_gb_warn",schemaPath:"#/properties/checks/properties/min_memory_gb_warn/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.checks.properties.min_memory_gb_warn,data:data56};
+if(vErrors === null){
+vErrors = [err132];
+}
+else {
+vErrors.push(err132);
+}
+errors++;
+}
+}
+else {
+const err133 = {instancePath:instancePath+"/checks/min_memory_gb_warn",schemaPath:"#/properties/checks/properties/min_memory_gb_warn/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.checks.properties.min_memory_gb_warn.type,parentSchema:schema11.properties.checks.properties.min_memory_gb_warn,data:data56};
+if(vErrors === null){
+vErrors = [err133];
+}
+else {
+vErrors.push(err133);
+}
+errors++;
+}
+let data57 = data53.min_free_gb_warn;
+if((typeof data57 == "number") && (isFinite(data57))){
+if(data57 < 0 || isNaN(data57)){
+const err134 = {instancePath:instancePath+"/checks/min_free_gb_warn",schemaPath:"#/properties/checks/properties/min_free_gb_warn/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.checks.properties.min_free_gb_warn,data:data57};
+if(vErrors === null){
+vErrors = [err134];
+}
+else {
+vErrors.push(err134);
+}
+errors++;
+}
+}
+else {
+const err135 = {instancePath:instancePath+"/checks/min_free_gb_warn",schemaPath:"#/properties/checks/properties/min_free_gb_warn/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.checks.properties.min_free_gb_warn.type,parentSchema:schema11.properties.checks.properties.min_free_gb_warn,data:data57};
+if(vErrors === null){
+vErrors = [err135];
+}
+else {
+vErrors.push(err135);
+}
+errors++;
+}
+let data58 = data53.min_free_gb_fail;
+if((typeof data58 == "number") && (isFinite(data58))){
+if(data58 < 0 || isNaN(data58)){
+const err136 = {instancePath:instancePath+"/checks/min_free_gb_fail",schemaPath:"#/properties/checks/properties/min_free_gb_fail/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.checks.properties.min_free_gb_fail,data:data58};
+if(vErrors === null){
+vErrors = [err136];
+}
+else {
+vErrors.push(err136);
+}
+errors++;
+}
+}
+else {
+const err137 = {instancePath:instancePath+"/checks/min_free_gb_fail",schemaPath:"#/properties/checks/properties/min_free_gb_fail/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.checks.properties.min_free_gb_fail.type,parentSchema:schema11.properties.checks.properties.min_free_gb_fail,data:data58};
+if(vErrors === null){
+vErrors = [err137];
+}
+else {
+vErrors.push(err137);
+}
+errors++;
+}
+let data59 = data53.fsync_p99_ms_warn;
+if((typeof data59 == "number") && (isFinite(data59))){
+if(data59 < 0 || isNaN(data59)){
+const err138 = {instancePath:instancePath+"/checks/fsync_p99_ms_warn",schemaPath:"#/properties/checks/properties/fsync_p99_ms_warn/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.checks.properties.fsync_p99_ms_warn,data:data59};
+if(vErrors === null){
+vErrors = [err138];
+}
+else {
+vErrors.push(err138);
+}
+errors++;
+}
+}
+else {
+const err139 = {instancePath:instancePath+"/checks/fsync_p99_ms_warn",schemaPath:"#/properties/checks/properties/fsync_p99_ms_warn/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.checks.properties.fsync_p99_ms_warn.type,parentSchema:schema11.properties.checks.properties.fsync_p99_ms_warn,data:data59};
+if(vErrors === null){
+vErrors = [err139];
+}
+else {
+vErrors.push(err139);
+}
+errors++;
+}
+let data60 = data53.fsync_mean_ms_warn;
+if((typeof data60 == "number") && (isFinite(data60))){
+if(data60 < 0 || isNaN(data60)){
+const err140 = {instancePath:instancePath+"/checks/fsync_mean_ms_warn",schemaPath:"#/properties/checks/properties/fsync_mean_ms_warn/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.checks.properties.fsync_mean_ms_warn,data:data60};
+if(vErrors === null){
+vErrors = [err140];
+}
+else {
+vErrors.push(err140);
+}
+errors++;
+}
+}
+else {
+const err141 = {instancePath:instancePath+"/checks/fsync_mean_ms_warn",schemaPath:"#/properties/checks/properties/fsync_mean_ms_warn/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.checks.properties.fsync_mean_ms_warn.type,parentSchema:schema11.properties.checks.properties.fsync_mean_ms_warn,data:data60};
+if(vErrors === null){
+vErrors = [err141];
+}
+else {
+vErrors.push(err141);
+}
+errors++;
+}
+let data61 = data53.clock_offset_ms_warn;
+if((typeof data61 == "number") && (isFinite(data61))){
+if(data61 < 0 || isNaN(data61)){
+const err142 = {instancePath:instancePath+"/checks/clock_offset_ms_warn",schemaPath:"#/properties/checks/properties/clock_offset_ms_warn/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.checks.properties.clock_offset_ms_warn,data:data61};
+if(vErrors === null){
+vErrors = [err142];
+}
+else {
+vErrors.push(err142);
+}
+errors++;
+}
+}
+else {
+const err143 = {instancePath:instancePath+"/checks/clock_offset_ms_warn",schemaPath:"#/properties/checks/properties/clock_offset_ms_warn/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.checks.properties.clock_offset_ms_warn.type,parentSchema:schema11.properties.checks.properties.clock_offset_ms_warn,data:data61};
+if(vErrors === null){
+vErrors = [err143];
+}
+else {
+vErrors.push(err143);
+}
+errors++;
+}
+let data62 = data53.clock_offset_ms_fail;
+if((typeof data62 == "number") && (isFinite(data62))){
+if(data62 < 0 || isNaN(data62)){
+const err144 = {instancePath:instancePath+"/checks/clock_offset_ms_fail",schemaPath:"#/properties/checks/properties/clock_offset_ms_fail/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.checks.properties.clock_offset_ms_fail,data:data62};
+if(vErrors === null){
+vErrors = [err144];
+}
+else {
+vErrors.push(err144);
+}
+errors++;
+}
+}
+else {
+const err145 = {instancePath:instancePath+"/checks/clock_offset_ms_fail",schemaPath:"#/properties/checks/properties/clock_offset_ms_fail/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.checks.properties.clock_offset_ms_fail.type,parentSchema:schema11.properties.checks.properties.clock_offset_ms_fail,data:data62};
+if(vErrors === null){
+vErrors = [err145];
+}
+else {
+vErrors.push(err145);
+}
+errors++;
+}
+let data63 = data53.aside_share_warn;
+if((typeof data63 == "number") && (isFinite(data63))){
+if(data63 > 100 || isNaN(data63)){
+const err146 = {instancePath:instancePath+"/checks/aside_share_warn",schemaPath:"#/properties/checks/properties/aside_share_warn/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100",schema:100,parentSchema:schema11.properties.checks.properties.aside_share_warn,data:data63};
+if(vErrors === null){
+vErrors = [err146];
+}
+else {
+vErrors.push(err146);
+}
+errors++;
+}
+if(data63 < 0 || isNaN(data63)){
+const err147 = {instancePath:instancePath+"/checks/aside_share_warn",schemaPath:"#/properties/checks/properties/aside_share_warn/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.checks.properties.aside_share_warn,data:data63};
+if(vErrors === null){
+vErrors = [err147];
+}
+else {
+vErrors.push(err147);
+}
+errors++;
+}
+}
+else {
+const err148 = {instancePath:instancePath+"/checks/aside_share_warn",schemaPath:"#/properties/checks/properties/aside_share_warn/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.checks.properties.aside_share_warn.type,parentSchema:schema11.properties.checks.properties.aside_share_warn,data:data63};
+if(vErrors === null){
+vErrors = [err148];
+}
+else {
+vErrors.push(err148);
+}
+errors++;
+}
+}
+else {
+const err149 = {instancePath:instancePath+"/checks",schemaPath:"#/properties/checks/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.checks.type,parentSchema:schema11.properties.checks,data:data53};
+if(vErrors === null){
+vErrors = [err149];
+}
+else {
+vErrors.push(err149);
+}
+errors++;
+}
+}
+}
+else {
+const err150 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.type,parentSchema:schema11,data};
+if(vErrors === null){
+vErrors = [err150];
+}
+else {
+vErrors.push(err150);
 }
 errors++;
 }

@@ -9,7 +9,9 @@
 // on every completion of its options).
 
 import type { CommandModule } from 'yargs';
+import { asideCommand } from './aside.js';
 import { auditCommand } from './audit.js';
+import { backupCommand } from './backup.js';
 import { certsCommand } from './certs.js';
 import { checkCommand } from './check.js';
 import { compactCommand } from './compact.js';
@@ -51,6 +53,8 @@ export const registry: readonly (AnyCommand | DeferredCommand)[] = [
   rollingCommand,
   replaceCommand,
   snapshotCommand,
+  backupCommand,
+  asideCommand,
   rebootstrapCommand,
   downCommand,
   certsCommand,

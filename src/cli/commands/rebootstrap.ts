@@ -17,7 +17,7 @@ export const rebootstrapCommand: CommandModule<object, RebootstrapOptions> = {
   builder: (y) =>
     withLock(withSsh(withInventory(y)))
       .option('wipe', { type: 'boolean', default: false, describe: 'Required: say that the current cluster\'s data is to be moved aside (kept, never deleted)' })
-      .option('restore', { type: 'string', coerce: fileValue('restore'), describe: 'Snapshot file to restore into every member before the new cluster starts' })
+      .option('restore', { type: 'string', coerce: fileValue('restore'), describe: 'Snapshot file, or a backup ID from `backup list`, to restore into every member before the new cluster starts' })
       .option('yes', { type: 'boolean', default: false, describe: 'Confirm without asking' })
       .option('out', { type: 'string', coerce: fileValue('out'), describe: 'Where to save the snapshot taken first' })
       .option('dry-run', { type: 'boolean', default: false, describe: 'Print what would run; change nothing' })

@@ -7,6 +7,7 @@ import { planUp } from '../../plan/up.js';
 import { connectAll } from '../../ssh/pool.js';
 import type { CheckOptions } from '../commands/check.js';
 import { parseLimit } from '../limit.js';
+import { asideWarnings } from './aside.js';
 import { progressFor } from '../options.js';
 import { info, printJson, printResult, style, verboseTracer } from '../output.js';
 
@@ -26,8 +27,11 @@ export async function check(argv: CheckOptions): Promise<void> {
     agentSocket: process.env.SSH_AUTH_SOCK,
   });
   const failed = report.results.filter((r) => r.status === 'fail');
+  // What rolling --mode replace and rebootstrap moved aside, against checks.aside_share_warn (docs/checks.md).
+  const aside = await asideWarnings(inventory, names, argv);
   // With --json and a failure, the one JSON document is the error's (main.ts), whose failures carry each check.
-  if (argv.json && failed.length === 0) printJson(checkReportJson(report));
+  if (argv.json && failed.length === 0) printJson(aside.length > 0 ? { ...(checkReportJson(report) as object), aside } : checkReportJson(report));
   if (!argv.json) printResult(formatCheckReport(report, style));
+  if (!argv.json) for (const w of aside) info(`warning: ${w.message}`);
   if (failed.length > 0) throw new HostsError(summaryLine(report), failed.map(checkFailure));
 }

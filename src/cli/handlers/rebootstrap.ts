@@ -1,6 +1,9 @@
 // `rebootstrap --wipe [--restore FILE]`: observe, plan (plan/rebootstrap.ts), then print the plan or run it with the
 // executor (engine/run.ts). Every host must be reachable: a member left out would keep the old cluster's data.
 
+import { existsSync } from 'node:fs';
+import { BACKUP_ID } from '../../plan/backup-state.js';
+import type { BackupOptions } from '../commands/backup.js';
 import { OperationError, UsageError } from '../../errors.js';
 import { requireAllHosts, runPlan, type CommandPlan } from '../../engine/run.js';
 import { loadInventory } from '../../inventory/load.js';
@@ -12,9 +15,17 @@ import { render } from '../../plan/shell.js';
 import { compactTimestamp, defaultSnapshotPath } from '../../plan/snapshot.js';
 import type { RebootstrapOptions } from '../commands/rebootstrap.js';
 import { confirmByToken } from '../confirm.js';
+import { info } from '../output.js';
 
 export async function rebootstrap(argv: RebootstrapOptions): Promise<void> {
   if (!argv.wipe) throw new UsageError('rebootstrap replaces the whole cluster: pass --wipe to say so (old data is moved aside, never deleted)');
+  if (argv.restore && !existsSync(argv.restore) && BACKUP_ID.test(argv.restore)) {
+    // A backup ID (`backup list`): brought here from a host that holds it, or from offsite, its SHA-256 checked.
+    const { fetchById } = await import('./backup.js');
+    const fetched = await fetchById(loadInventory(argv.inventory), argv as unknown as BackupOptions, argv.restore);
+    info(`Backup ${argv.restore} fetched from ${fetched.from} to ${fetched.path} (revision ${fetched.meta.revision}, SHA-256 checked)`);
+    argv.restore = fetched.path;
+  }
   if (argv.restore) regularFileSize(argv.restore, 'snapshot');
   const inventory = loadInventory(argv.inventory);
   const timestamp = compactTimestamp(new Date());

@@ -1,6 +1,7 @@
 import { loadInventory } from '../../inventory/load.js';
 import { traced } from '../../phases/exec.js';
 import { connectEach } from '../../ssh/pool.js';
+import { backupFacts } from './backup.js';
 import { collectStatus } from '../../status/collect.js';
 import { formatStatus } from '../../status/format.js';
 import { limitStatusReport } from '../../status/limit.js';
@@ -27,9 +28,12 @@ export async function status(argv: StatusOptions): Promise<void> {
       unreachable: new Map(failures.map((f) => [f.host, f.message])),
     });
     const whole = assembleStatus(inventory, facts, Date.now());
-    const report = argv.limit === undefined ? whole : limitStatusReport(whole, nodes.map((n) => n.name), inventory.nodes[0]!.name);
+    const limited = argv.limit === undefined ? whole : limitStatusReport(whole, nodes.map((n) => n.name), inventory.nodes[0]!.name);
+    // Scheduled backups (docs/backup.md): the newest verified one here and offsite, the last error; overdue is a problem.
+    const backup = await backupFacts(inventory, new Map([...hosts].map(([name, h]) => [name, traced(h, trace)])));
+    const report = backup ? { ...limited, backup: backup.report, ok: limited.ok && !backup.report.stale, problems: [...limited.problems, ...(backup.report.stale ? backup.report.problems.map((p) => `backup: ${p}`) : [])] } : limited;
     if (argv.json) printJson(report);
-    else printResult(formatStatus(report, style));
+    else printResult([formatStatus(report, style), ...(backup ? ['', 'Backups:', ...backup.lines.map((l) => `  ${l}`)] : [])].join('\n'));
     if (!report.ok) throw new ReportedFailure(`${report.problems.length} problem(s)`);
   } finally {
     for (const h of hosts.values()) h.close();
