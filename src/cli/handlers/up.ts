@@ -4,6 +4,7 @@ import { loadInventory } from '../../inventory/load.js';
 import type { Inventory } from '../../inventory/types.js';
 import { listrOptions } from '../../phases/progress.js';
 import { runUp, type UpOutcome } from '../../phases/up.js';
+import type { AdoptionSection } from './up-adopt.js';
 import { formatUpPlan, upPlanJson } from '../../plan/format.js';
 import { render } from '../../plan/shell.js';
 import { planUp } from '../../plan/up.js';
@@ -16,8 +17,11 @@ export async function up(argv: UpOptions): Promise<void> {
   const inventory = loadInventory(argv.inventory);
   const plan = planUp(inventory);
   if (argv['dry-run']) {
-    if (argv.json) printJson(upPlanJson(plan));
-    else printResult(`${formatUpPlan(plan, argv['health-timeout'])}\n\n${lockAndAuditText(inventory)}${await pkiText(inventory)}`);
+    // Members started by hand with the runbook are found on the hosts (read-only); a cluster of none is planned as before.
+    const { adoptionDryRun } = await import('./up-adopt.js');
+    const adoption = await adoptionDryRun(inventory, plan, argv);
+    if (argv.json) printJson(adoption ? { ...(upPlanJson(plan) as object), ...adoption.json } : upPlanJson(plan));
+    else printResult(`${formatUpPlan(plan, argv['health-timeout'])}\n\n${adoption ? `${adoption.text}\n\n` : ''}${lockAndAuditText(inventory)}${await pkiText(inventory)}`);
     return;
   }
   for (const w of inventory.warnings) info(`warning: ${w}`);
@@ -26,20 +30,33 @@ export async function up(argv: UpOptions): Promise<void> {
     const { ensurePki, pkiSummary } = await import('../../pki/store.js');
     info(pkiSummary(await ensurePki(inventory, { now: new Date() })));
   }
+  // Set inside the run (a closure), read after it.
+  const adoption: { section: AdoptionSection | null } = { section: null };
   const outcome = await runChanging(argv, inventory, {
     lockWhileReading: true,
-    run: (connect, lockHeld) =>
-      runUp(plan, {
-        connect,
+    run: async (connect, lockHeld) => {
+      let hosts: Awaited<ReturnType<typeof connect>> | null = null;
+      const o = await runUp(plan, {
+        connect: async () => (hosts = await connect()),
         lockHeld,
         listr: listrOptionsFor(argv),
         trace: verboseTracer(argv.verbose),
         healthDeadlineMs: argv['health-timeout'] * 1000,
-      }),
-    summarize: (o) => (o.changed.length === 0 ? 'nothing changed' : `changed ${o.changed.map((c) => `${c.host} (${c.actions.join(', ')})`).join('; ')}`),
+        adopt: argv.yes,
+      });
+      // The runbook's members, confirmed by --yes: adopted one at a time once up found the cluster healthy.
+      if (o.adopt.length > 0 && hosts) adoption.section = await (await import('./up-adopt.js')).adoptMembers(inventory, hosts, o.adopt, argv);
+      return o;
+    },
+    summarize: (o) => {
+      const adopted = adoption.section;
+      const changed = o.changed.length === 0 ? 'nothing changed' : `changed ${o.changed.map((c) => `${c.host} (${c.actions.join(', ')})`).join('; ')}`;
+      return adopted ? `${o.changed.length === 0 ? '' : `${changed}; `}${adopted.summary}` : changed;
+    },
   });
-  if (argv.json) printJson(upJson(outcome));
-  else printResult(formatUpOutcome(outcome));
+  const adopted = adoption.section;
+  if (argv.json) printJson(adopted ? { ...(upJson(outcome) as object), ...adopted.json } : upJson(outcome));
+  else printResult(adopted ? `${adopted.text}\n\n${formatUpOutcome(outcome, true)}` : formatUpOutcome(outcome));
 }
 
 /** Dry-run: the lock and the audit line are not steps of the plan, but the operator should know they happen. */
@@ -76,9 +93,11 @@ export function upJson(o: UpOutcome): unknown {
   };
 }
 
-function formatUpOutcome(o: UpOutcome): string {
+function formatUpOutcome(o: UpOutcome, adopted = false): string {
   const out: string[] = [];
-  if (o.changed.length === 0) out.push(style.green('Cluster already up as planned: nothing changed.'));
+  if (adopted) {
+    if (o.changed.length > 0) out.push(`Before the adoption, up started: ${o.changed.map((c) => `${c.host} (${c.actions.join(', ')})`).join('; ')}`);
+  } else if (o.changed.length === 0) out.push(style.green('Cluster already up as planned: nothing changed.'));
   else {
     out.push(style.green(`Cluster healthy. Changed ${o.changed.length} host(s):`));
     for (const c of o.changed) out.push(`  ${c.host}: ${c.actions.join(', ')}`);
