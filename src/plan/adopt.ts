@@ -53,14 +53,16 @@ type Present = Extract<ContainerState, { kind: 'present' }>;
 
 /**
  * Whether the container on `node`'s host is the runbook's and may be adopted. The runbook's container is recognised
- * by its decorative TLS flags (etcd-deploy refuses them in extra_flags, so it never starts such a container) or by
- * member data that carries no etcd-deploy marker (the runbook never writes one).
+ * by its decorative TLS flags (etcd-deploy refuses them in extra_flags, so it never starts such a container), or, when
+ * someone left those out, as this very member of this very cluster (its --name and --initial-cluster-token) on member
+ * data that carries no etcd-deploy marker (the runbook never writes one). Anything else is drift, reported as such.
  */
 export function adoptionVerdict(inventory: Inventory, node: NodeSpec, spec: ContainerSpec, state: Present, data: DataProbe): AdoptionVerdict {
   const running = etcdSettings(state.command, state.env);
-  const decorative = DECORATIVE_FLAGS.filter((f) => running.flags.has(f));
+  const decorative = DECORATIVE_FLAGS.some((f) => running.flags.has(f));
+  const thisMember = running.flags.get('name')?.value === node.name && running.flags.get('initial-cluster-token')?.value === inventory.cluster.token;
   const unmarked = data.kind === 'member-data' && data.marker === null;
-  if (decorative.length === 0 && !unmarked) return { kind: 'not-runbook' };
+  if (!decorative && !(unmarked && thisMember)) return { kind: 'not-runbook' };
 
   const reasons: string[] = [];
   const changes: string[] = [];
@@ -78,6 +80,9 @@ export function adoptionVerdict(inventory: Inventory, node: NodeSpec, spec: Cont
   }
   if (!state.running) reasons.push(`the container is ${state.status}: start it first (docker start ${spec.name} on ${node.name}), up adopts a running cluster one member at a time`);
 
+  // The runbook's first `docker run` published ports (-p 2379:2379 ...) on docker's bridge; install.sh used the host's
+  // network, as etcd-deploy does. Either way the member listens on the same host ports.
+  if (state.networkMode !== undefined && state.networkMode !== 'host') changes.push(`run on the host's network (--network host) instead of ${state.networkMode} with published ports`);
   for (const d of compareContainer(state, spec)) {
     const verdict = classify(d, inventory, node);
     if (verdict.change !== undefined) changes.push(verdict.change);

@@ -142,6 +142,13 @@ describe("up adopts a cluster the runbook's install.sh started", { skip }, () =>
     assert.deepEqual(doc.adopt.map((a) => a.member).sort(), [...LAB_HOSTS]);
     assert.equal(doc.adoption.steps.filter((s) => s.kind === 'gate' && /endpoint health/.test(s.command)).length, 6, 'a quorum gate before and a health gate after each member');
     assert.equal(doc.adoption.steps.filter((s) => s.destructive).length, 6, 'stop and remove, per member');
+    // check says the same: the runbook's container, which up adopts (a warning, not a failure).
+    const check = JSON.parse((await cli(['check', '-i', INVENTORY, '--json'])).stdout) as { results: { host: string; check: string; status: string; measured: string }[] };
+    for (const h of LAB_HOSTS) {
+      const c = check.results.find((x) => x.host === h && x.check === 'container');
+      assert.equal(c?.status, 'warn', `${h}: ${c?.measured}`);
+      assert.match(c!.measured, /^etcd is the container the hand-run runbook started; up adopts it: /);
+    }
     assert.deepEqual(await startedAll(), before, 'no container was touched');
   });
 

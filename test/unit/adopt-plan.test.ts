@@ -217,3 +217,18 @@ test('the summary names each member and what changes', () => {
   assert.match(text, /^ {2}etcd-1: drop --auto-tls \(x\)$/m);
   assert.match(text, /^ {2}etcd-2: no flag changes/m);
 });
+
+test("the runbook's first docker run (ports published on docker's bridge): adopted onto the host's network, said plainly", () => {
+  const v = verdict(runbookContainer('etcd-2', { networkMode: 'bridge' }));
+  assert.ok(v.kind === 'adopt' && v.changes[0] === "run on the host's network (--network host) instead of bridge with published ports", JSON.stringify(v));
+  assert.equal(verdict(runbookContainer('etcd-2', { networkMode: 'host' })).kind === 'adopt' && (verdict(runbookContainer('etcd-2', { networkMode: 'host' })) as { changes: string[] }).changes.length, 9);
+});
+
+test('without the decorative flags, only this member of this cluster on unmarked data is the runbook\'s; another token is drift', () => {
+  const plain = (token: string) => runbookContainer('etcd-2', {}, { drop: ['--auto-tls', '--peer-auto-tls', '--initial-cluster-token'], add: [`--initial-cluster-token=${token}`] });
+  assert.equal(verdict(plain('k8s-etcd-cluster')).kind, 'adopt');
+  assert.equal(verdict(plain('another-cluster')).kind, 'not-runbook');
+  // With them, it is the runbook's container for sure, and the token is a reason to refuse, named.
+  const decorated = runbookContainer('etcd-2', {}, { drop: ['--initial-cluster-token'], add: ['--initial-cluster-token=another-cluster'] });
+  assert.match(reasons(verdict(decorated)), /belongs to cluster token another-cluster/);
+});
