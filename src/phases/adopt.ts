@@ -36,7 +36,14 @@ export async function planAdoptionRun(inventory: Inventory, hosts: ReadonlyMap<s
   }
   const statePath = rollingStatePath(inventory.file);
   const timestamp = compactTimestamp(now);
-  const plan = planAdoption(inventory, observedMembers(view), adopt, { timestamp, version: view.version, state: readRollingState(statePath) });
+  let plan: RollingPlan;
+  try {
+    plan = planAdoption(inventory, observedMembers(view), adopt, { timestamp, version: view.version, state: readRollingState(statePath) });
+  } catch (err) {
+    // The preconditions are rolling's (a healthy cluster, or one member down from an interrupted run): say whose run stopped.
+    if (err instanceof OperationError) throw new OperationError(`cannot adopt ${adopt.map((a) => a.host).join(', ')} now: ${err.message}`);
+    throw err;
+  }
   const source = inventory.nodes.find((n) => n.name === plan.snapshotFrom)!;
   const snapshot = planSnapshot(inventory, source, defaultSnapshotPath(inventory, timestamp));
   return { view, plan, snapshot, statePath, now };
