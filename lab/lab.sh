@@ -18,6 +18,10 @@
 #   lab/lab.sh rekey-host HOST              new host key for HOST (sshd restarted, .lab/known_hosts updated)
 #   lab/lab.sh sftp off|on HOST             restart HOST's sshd without (or with again) its sftp subsystem,
 #                                           as on a hardened host
+#   lab/lab.sh add-host                     one more host, fresh (empty dockerd, the lab's images, a new
+#                                           address); prints "NAME IP [INNER_IP]" on stdout
+#   lab/lab.sh kill-host HOST               HOST gone for good, as a machine that died: every process in it
+#                                           killed at once (no graceful stop), its address and disk gone
 #
 # Traffic goes only to loopback and to 198.18.0.0/24 (and, with --bastion,
 # 198.18.1.0/24) inside namespaces the lab made.
@@ -321,18 +325,21 @@ make_network() { # make_network N
   ip -n "${BR_NS}" link set root master br0 up
   ip link set "${ROOT_IF}" up
 
-  for ((k = 1; k <= n; k++)); do
-    h=$(host_name "$k"); ns=$(host_ns "$h")
-    ip netns add "${ns}"
-    no_ipv6 "${ns}"
-    # eth0 is created straight inside the host namespace, its peer inside the
-    # bridge namespace: no temporary names in the root namespace.
-    ip link add eth0 netns "${ns}" type veth peer name "${h}" netns "${BR_NS}"
-    ip -n "${BR_NS}" link set "${h}" master br0 up
-    ip -n "${ns}" addr add "$(host_ip "$k")/24" dev eth0
-    ip -n "${ns}" link set eth0 up
-    ip -n "${ns}" link set lo up
-  done
+  for ((k = 1; k <= n; k++)); do host_network "$k"; done
+}
+
+host_network() { # host_network K - host K's namespace and its leg into the bridge
+  local k=$1 h ns
+  h=$(host_name "$k"); ns=$(host_ns "$h")
+  ip netns add "${ns}"
+  no_ipv6 "${ns}"
+  # eth0 is created straight inside the host namespace, its peer inside the
+  # bridge namespace: no temporary names in the root namespace.
+  ip link add eth0 netns "${ns}" type veth peer name "${h}" netns "${BR_NS}"
+  ip -n "${BR_NS}" link set "${h}" master br0 up
+  ip -n "${ns}" addr add "$(host_ip "$k")/24" dev eth0
+  ip -n "${ns}" link set eth0 up
+  ip -n "${ns}" link set lo up
 }
 
 # --bastion: a second bridge br1 (inner subnet) in the bridge namespace, a second
@@ -343,13 +350,7 @@ make_bastion_network() { # make_bastion_network N
   local n=$1 k h ns bns=${NS_PREFIX}${BASTION}
   ip -n "${BR_NS}" link add br1 type bridge stp_state 0 forward_delay 0
   ip -n "${BR_NS}" link set br1 up
-  for ((k = 1; k <= n; k++)); do
-    h=$(host_name "$k"); ns=$(host_ns "$h")
-    ip link add eth1 netns "${ns}" type veth peer name "${h}-in" netns "${BR_NS}"
-    ip -n "${BR_NS}" link set "${h}-in" master br1 up
-    ip -n "${ns}" addr add "$(host_inner_ip "$k")/24" dev eth1
-    ip -n "${ns}" link set eth1 up
-  done
+  for ((k = 1; k <= n; k++)); do host_inner_network "$k"; done
   ip netns add "${bns}"
   no_ipv6 "${bns}"
   ip link add eth0 netns "${bns}" type veth peer name "${BASTION}" netns "${BR_NS}"
@@ -364,6 +365,15 @@ make_bastion_network() { # make_bastion_network N
   # Without this, a connection attempt from the root namespace to an inner address
   # would follow the machine's default route out of the machine.
   ip route add unreachable "${INNER_NET}.0/24"
+}
+
+host_inner_network() { # host_inner_network K - host K's second leg, on the inner subnet (--bastion)
+  local k=$1 h ns
+  h=$(host_name "$k"); ns=$(host_ns "$h")
+  ip link add eth1 netns "${ns}" type veth peer name "${h}-in" netns "${BR_NS}"
+  ip -n "${BR_NS}" link set "${h}-in" master br1 up
+  ip -n "${ns}" addr add "$(host_inner_ip "$k")/24" dev eth1
+  ip -n "${ns}" link set eth1 up
 }
 
 # sudo must exist on the machine for the lab's sudo user (the hosts share its /usr).
@@ -511,13 +521,13 @@ start_host() { # start_host K - launch the host's init in the background, detach
 }
 
 # Wait until every host has its init, dockerd and sshd answering; bounded.
-wait_hosts() { # wait_hosts N
-  local n=$1 k h ip dir t_end pending daemon pid
+wait_hosts() { # wait_hosts K... - the indexes of the hosts to wait for
+  local k h ip dir t_end pending daemon pid
   declare -A ok=()
   t_end=$((SECONDS + WAIT_DOCKERD))
   while :; do
     pending=()
-    for ((k = 1; k <= n; k++)); do
+    for k in "$@"; do
       h=$(host_name "$k"); ip=$(host_ip "$k"); dir=$(host_dir "$h")
       # A daemon that already exited will not answer later: fail now, with its log.
       for daemon in init dockerd sshd; do
@@ -551,9 +561,9 @@ wait_hosts() { # wait_hosts N
   done
 }
 
-record_pids() { # record_pids N - the pids each host's init wrote, into LAB_DIR/pids
-  local n=$1 k h dir role
-  for ((k = 1; k <= n; k++)); do
+record_pids() { # record_pids K... - the pids each of these hosts' init wrote, into LAB_DIR/pids
+  local k h dir role
+  for k in "$@"; do
     h=$(host_name "$k"); dir=$(host_dir "$h")
     for role in init dockerd sshd; do
       echo "$h ${role} $(cat "${dir}/${role}.pid")" >> "${LAB_DIR}/pids"
@@ -689,11 +699,13 @@ write_inventory() { # write_inventory N IMAGE
   } > "${LAB_DIR}/inventory.yaml"
 }
 
-write_known_hosts() { # write_known_hosts N - plus the bastion and the inner addresses in --bastion mode
-  local n=$1 k key bkey
+write_known_hosts() { # write_known_hosts - every host that has a key (a killed host has none), plus the bastion
+  local k key bkey pub
   bkey=$(host_dir "${BASTION}")/ssh/ssh_host_ed25519_key.pub
-  for ((k = 1; k <= n; k++)); do
-    key=$(cut -d' ' -f1,2 "$(host_dir "$(host_name "$k")")/ssh/ssh_host_ed25519_key.pub")
+  for ((k = 1; k <= 9; k++)); do
+    pub=$(host_dir "$(host_name "$k")")/ssh/ssh_host_ed25519_key.pub
+    [[ -f ${pub} ]] || continue
+    key=$(cut -d' ' -f1,2 "${pub}")
     echo "$(host_ip "$k") ${key}"
     if [[ -f ${bkey} ]]; then echo "$(host_inner_ip "$k") ${key}"; fi
   done > "${LAB_DIR}/known_hosts"
@@ -776,13 +788,13 @@ cmd_up() {
   local k jobs=()
   for ((k = 1; k <= n; k++)); do prepare_host "$k" & jobs+=($!); done
   wait_pids "preparing hosts" "${jobs[@]}"
-  write_known_hosts "${n}"
+  write_known_hosts
   for ((k = 1; k <= n; k++)); do start_host "$k"; done
   if [[ ${BASTION_MODE} -eq 1 ]]; then start_bastion; fi
 
   log "waiting for dockerd and sshd on every host"
-  wait_hosts "${n}"
-  record_pids "${n}"
+  wait_hosts $(seq 1 "${n}")
+  record_pids $(seq 1 "${n}")
   if [[ ${BASTION_MODE} -eq 1 ]]; then wait_bastion; fi
   log "all hosts answer"
 
@@ -933,7 +945,7 @@ cmd_rekey_host() { # rekey-host HOST
   dir=$(host_dir "$h")
   rm -f "${dir}/ssh/ssh_host_ed25519_key" "${dir}/ssh/ssh_host_ed25519_key.pub"
   ssh-keygen -q -t ed25519 -N '' -C "root@${h} (etcd-deploy lab, rekeyed)" -f "${dir}/ssh/ssh_host_ed25519_key"
-  write_known_hosts "$(lab_node_count)"
+  write_known_hosts
   cmd_stop_sshd "$h" > /dev/null
   cmd_start_sshd "$h" > /dev/null
   echo "$h has a new host key: $(ssh-keygen -lf "${dir}/ssh/ssh_host_ed25519_key.pub" | cut -d' ' -f2)"
@@ -967,6 +979,72 @@ cmd_ssh() { # ssh HOST [CMD...]
     -o StrictHostKeyChecking=yes -o LogLevel=ERROR "root@$(host_ip "$k")" "$@"
 }
 
+# One more host on a lab that is up: the next unused index (a killed host's index is
+# never reused, so its old address stays dead), the same preparation as at `up`, and
+# the lab's images copied from a live host's dockerd. The inventories are not
+# rewritten: a test adds the node to its own inventory.
+cmd_add_host() { # add-host
+  [[ $# -eq 0 ]] || usage
+  take_lock
+  [[ -e /run/netns/${BR_NS} ]] || die "the lab is not up (no ${BR_NS} namespace): run lab/lab.sh up first"
+  local k=0 i src="" h ip
+  for ((i = 1; i <= 9; i++)); do
+    if [[ -d $(host_dir "$(host_name "$i")") ]]; then k=$i; fi
+    if [[ -z ${src} ]] && host_init_pid "$(host_name "$i")" > /dev/null; then src=$(host_name "$i"); fi
+  done
+  k=$((k + 1))
+  ((k <= 9)) || die "the lab has room for hosts etcd-1 to etcd-9 only"
+  [[ -n ${src} ]] || die "no live lab host to copy the images from"
+  h=$(host_name "$k"); ip=$(host_ip "$k")
+  if bastion_up; then BASTION_MODE=1; fi
+  log "adding host ${h} (${ip})"
+  host_network "$k"
+  if [[ ${BASTION_MODE} -eq 1 ]]; then host_inner_network "$k"; fi
+  prepare_host "$k"
+  write_known_hosts
+  start_host "$k"
+  wait_hosts "$k"
+  record_pids "$k"
+  local images
+  images=$(host_docker "${src}" images --format '{{.Repository}}:{{.Tag}}' | grep -v '<none>' | paste -sd ' ')
+  if [[ -n ${images} ]]; then
+    log "copying images from ${src}: ${images}"
+    # shellcheck disable=SC2086 # image names, one per word, on purpose
+    host_docker "${src}" save ${images} | host_docker "$h" load > /dev/null
+  fi
+  log "host ${h} is up"
+  if [[ ${BASTION_MODE} -eq 1 ]]; then echo "${h} ${ip} $(host_inner_ip "$k")"; else echo "${h} ${ip}"; fi
+}
+
+# A machine that died for good: every process in the host's namespace (init, sshd,
+# dockerd, containerd, the etcd container) is SIGKILLed at once, then its network
+# namespace (so its addresses answer nothing), its cgroups and its directory (its
+# "disk") are removed. Nothing of it stays to come back.
+cmd_kill_host() { # kill-host HOST
+  [[ $# -eq 1 ]] || usage
+  local h=$1 ns pids i
+  host_index "$h" > /dev/null
+  take_lock
+  ns=$(host_ns "$h")
+  [[ -e /run/netns/${ns} ]] || die "host $h is not up (no namespace ${ns})"
+  for ((i = 0; i < 50; i++)); do
+    read -r -a pids <<< "$(ip netns pids "${ns}" 2>/dev/null | paste -sd ' ')"
+    [[ ${#pids[@]} -gt 0 ]] || break
+    kill -KILL "${pids[@]}" 2>/dev/null || true
+    sleep 0.1
+  done
+  [[ ${#pids[@]} -eq 0 ]] || die "processes ${pids[*]} in ${ns} survived SIGKILL"
+  ip netns delete "${ns}" 2>/dev/null || rm -f "/run/netns/${ns}"
+  find /sys/fs/cgroup -mindepth 1 -maxdepth 3 -type d -path "*/${ns}*" 2>/dev/null | sort -r | xargs -r rmdir 2>/dev/null || true
+  local dir
+  dir=$(host_dir "$h")
+  for m in $(findmnt -rn -o TARGET | grep "^${dir}/" | sort -r); do umount -l "${m}" || true; done
+  # The directory itself stays, empty, so its index is never given to a new host.
+  find "${dir}" -mindepth 1 -maxdepth 1 -exec rm -rf --one-file-system {} +
+  write_known_hosts
+  echo "host $h killed for good"
+}
+
 main() {
   [[ $# -ge 1 ]] || usage
   local cmd=$1; shift
@@ -984,6 +1062,8 @@ main() {
     ssh) cmd_ssh "$@" ;;
     rekey-host) cmd_rekey_host "$@" ;;
     sftp) cmd_sftp "$@" ;;
+    add-host) cmd_add_host "$@" ;;
+    kill-host) cmd_kill_host "$@" ;;
     *) echo "lab: unknown command '${cmd}'" >&2; usage ;;
   esac
 }
