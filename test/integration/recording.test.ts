@@ -345,6 +345,22 @@ describe('recording: each changing command runs what its --dry-run --json printe
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stdout, /Cluster already up as planned: nothing changed\./);
   });
+
+  test('an adoption that stopped halfway resumes: the member already on the spec is left alone', async () => {
+    cluster = await FakeCluster.start({ running: true });
+    const spec = JSON.parse((await cli(['plan', '-i', cluster.inventoryFile, '--json'])).stdout) as { hosts: { host: string; flags: string[] }[] };
+    const tools = /^--(listen-metrics-urls|quota-backend-bytes|auto-compaction-|experimental-|initial-corrupt-check|corrupt-check-time)/;
+    for (const n of cluster.nodes) {
+      const flags = spec.hosts.find((h) => h.host === n.name)!.flags;
+      // etcd-2 was adopted by the run that stopped; etcd-1 (the leader) and etcd-3 still run the runbook's container.
+      n.container!.cmd = n.name === 'etcd-2' ? ['etcd', ...flags] : ['etcd', ...flags.filter((f) => !tools.test(f)), '--auto-tls', '--peer-auto-tls'];
+    }
+    const { plan } = await record(cluster, ['up', '--health-timeout', '10'], ['--yes']);
+    assert.deepEqual((plan.adopt as { member: string }[]).map((a) => a.member), ['etcd-1', 'etcd-3']);
+    assertRanAsPlanned(cluster, { ...plan, steps: [...plan.steps, ...(plan.adoption as { steps: PlanStep[] }).steps] }, (s) => s.when === 'etcd-1 leads when its turn comes');
+    const turns = cluster.log.filter((x) => /^docker (stop|run -d) /.test(x.command)).map((x) => `${x.command.split(' ')[1]} ${x.host}`);
+    assert.deepEqual(turns, ['stop etcd-3', 'run etcd-3', 'stop etcd-1', 'run etcd-1']);
+  });
 });
 
 describe('recording: a run that would refuse, refuses in its dry-run too', { timeout: 60_000 }, () => {
