@@ -88,7 +88,9 @@ export async function runUp(plan: UpPlan, deps: UpDeps): Promise<UpOutcome> {
                   const results = judgeHost(plan.inventory, hp, obs, await preflight);
                   const decision = decide(hp, obs, plan.inventory);
                   const problems = hostProblems(hp, decision, results);
-                  const warnings = results.filter((r) => r.status === 'warn');
+                  // A runbook member's container check warns that up adopts it: the decision's summary says so already.
+                  const adopting = decision.ok && decision.adopt !== undefined;
+                  const warnings = results.filter((r) => r.status === 'warn' && !(adopting && r.command === hp.probes.container.command));
                   c.checkWarnings.push(...warnings);
                   const warned = warnings.length ? `; warn: ${warnings.map(checkLine).join('; ')}` : '';
                   if (decision.ok && problems.length === 0) {

@@ -182,7 +182,10 @@ export function adoptionSummary(adopt: readonly MemberAdoption[]): string {
     'strictly one at a time behind a quorum gate, onto the inventory\'s spec on its own data: the member keeps its ID, name,',
     'URLs and keys. A snapshot is taken first. Per member:',
   ];
-  for (const a of adopt) out.push(`  ${a.host}: ${a.changes.length ? a.changes.join('; ') : 'no flag changes (restarted under the inventory\'s spec)'}`);
+  for (const a of adopt) {
+    out.push(`  ${a.host}:${a.changes.length ? '' : ' no flag changes (restarted under the inventory\'s spec)'}`);
+    for (const c of a.changes) out.push(`    - ${c}`);
+  }
   return out.join('\n');
 }
 

@@ -123,9 +123,26 @@ describe("up adopts a cluster the runbook's install.sh started", { skip }, () =>
     const before = await startedAll();
     const r = await cli(['up', '-i', INVENTORY, '--dry-run']);
     assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^up found the etcd container the hand-run runbook started on etcd-1, etcd-2, etcd-3: with --yes it adopts them/);
     assert.match(r.stdout, /Adoption: 3 member\(s\) run the etcd container the hand-run runbook started/);
     for (const h of LAB_HOSTS) {
-      assert.match(r.stdout, new RegExp(`^ {2}${h}: add --listen-metrics-urls=http://${LAB_IPS[h]!.replace(/\./g, '\\.')}:2381; .*drop --auto-tls .*drop --peer-auto-tls .*drop the mount /etc/ssl/certs:/etc/ssl/certs`, 'm'));
+      const block = new RegExp(`^ {2}${h}:\n((?: {4}- .*\n)+)`, 'm').exec(r.stdout)?.[1] ?? '';
+      const changes = block.split('\n').filter(Boolean).map((l) => l.replace(/^ {4}- /, '').replace(/ \(.*$/, ''));
+      assert.deepEqual(
+        changes,
+        [
+          `add --listen-metrics-urls=http://${LAB_IPS[h]}:2381`,
+          'add --quota-backend-bytes=2147483648',
+          'add --auto-compaction-mode=periodic',
+          'add --auto-compaction-retention=1h',
+          'add --experimental-initial-corrupt-check=true',
+          'add --experimental-corrupt-check-time=5m',
+          'drop --auto-tls',
+          'drop --peer-auto-tls',
+          'drop the mount /etc/ssl/certs:/etc/ssl/certs',
+        ],
+        `${h}'s changes:\n${block}`,
+      );
       assert.match(r.stdout, new RegExp(`# mark /var/lib/etcd-cluster as ${h}'s`));
     }
     assert.match(r.stdout, /check that every member but etcd-\d is healthy \(quorum kept while it is down\)/);

@@ -214,7 +214,7 @@ test('the summary names each member and what changes', () => {
   const text = adoptionSummary([{ host: 'etcd-1', changes: ['drop --auto-tls (x)'] }, { host: 'etcd-2', changes: [] }]);
   assert.match(text, /^Adoption: 2 member\(s\) run the etcd container the hand-run runbook started/);
   assert.match(text, /strictly one at a time behind a quorum gate/);
-  assert.match(text, /^ {2}etcd-1: drop --auto-tls \(x\)$/m);
+  assert.match(text, /^ {2}etcd-1:\n {4}- drop --auto-tls \(x\)$/m);
   assert.match(text, /^ {2}etcd-2: no flag changes/m);
 });
 

@@ -18,6 +18,8 @@ import { info, verboseTracer } from '../output.js';
 
 /** What the adoption adds to up's output: text, keys of the JSON document, and the audit line. */
 export interface AdoptionSection {
+  /** Dry-run only: one line first, so the adoption is not missed below the plan for new hosts. */
+  headline?: string;
   text: string;
   json: Record<string, unknown>;
   summary: string;
@@ -54,6 +56,7 @@ export async function adoptionDryRun(inventory: Inventory, plan: UpPlan, argv: U
       formatRollingPlan(run.plan, run.snapshot),
     ].join('\n');
     return {
+      headline: `up found the etcd container the hand-run runbook started on ${adopt.map((a) => a.host).join(', ')}: with --yes it adopts ${adopt.length === 1 ? 'it' : 'them'} (the adoption is planned after the plan below).`,
       text,
       json: {
         adopt: adopt.map((a) => ({ member: a.host, changes: a.changes })),

@@ -21,7 +21,10 @@ export async function up(argv: UpOptions): Promise<void> {
     const { adoptionDryRun } = await import('./up-adopt.js');
     const adoption = await adoptionDryRun(inventory, plan, argv);
     if (argv.json) printJson(adoption ? { ...(upPlanJson(plan) as object), ...adoption.json } : upPlanJson(plan));
-    else printResult(`${formatUpPlan(plan, argv['health-timeout'])}\n\n${adoption ? `${adoption.text}\n\n` : ''}${lockAndAuditText(inventory)}${await pkiText(inventory)}`);
+    else {
+      const headline = adoption ? `${adoption.headline}\n\n` : '';
+      printResult(`${headline}${formatUpPlan(plan, argv['health-timeout'])}\n\n${adoption ? `${adoption.text}\n\n` : ''}${lockAndAuditText(inventory)}${await pkiText(inventory)}`);
+    }
     return;
   }
   for (const w of inventory.warnings) info(`warning: ${w}`);
