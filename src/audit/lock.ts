@@ -38,7 +38,7 @@ import { OperationError } from '../errors.js';
 import type { Inventory, NodeSpec } from '../inventory/types.js';
 import { render, type Argv } from '../plan/shell.js';
 import { runSignal } from '../ssh/interrupt.js';
-import type { RemoteHost } from '../ssh/types.js';
+import type { ExecResult, RemoteHost } from '../ssh/types.js';
 
 /** Where lock directories live on every host. */
 export const LOCK_PARENT = '/run/lock';
@@ -581,20 +581,41 @@ export interface InspectOptions {
 /** Read the lock on every reachable host without changing anything. Never throws for a host. */
 export async function inspectClusterLock(hosts: ReadonlyMap<string, RemoteHost>, inventory: Inventory, options: InspectOptions = {}): Promise<ClusterLockView> {
   const target = lockTarget(inventory, options.parent);
-  const per = await Promise.all(
-    target.hosts.map(async (node): Promise<ClusterLockView['hosts'][number]> => {
+  const command = render(lockCommands.inspect(target));
+  const reads = new Map<string, ExecResult | { error: string }>();
+  await Promise.all(
+    target.hosts.map(async (node) => {
       const host = hosts.get(node.name);
-      if (!host) return { host: node.name, state: 'unknown', error: `unreachable: ${options.unreachable?.get(node.name) ?? 'not connected'}` };
+      if (!host) return;
       try {
-        const r = await host.exec(render(lockCommands.inspect(target)), { timeoutMs: LOCK_COMMAND_TIMEOUT_MS });
-        if (r.code !== 0) return { host: node.name, state: 'unknown', error: (r.stderr.trim() || `exit code ${r.code}`).split('\n').pop()! };
-        const holder = parseHolder(r.stdout);
-        return holder ? { host: node.name, state: 'held', holder } : { host: node.name, state: 'free' };
+        reads.set(node.name, await host.exec(command, { timeoutMs: LOCK_COMMAND_TIMEOUT_MS }));
       } catch (err) {
-        return { host: node.name, state: 'unknown', error: (err as Error).message };
+        reads.set(node.name, { error: (err as Error).message });
       }
     }),
   );
+  return clusterLockFromReads(inventory, reads, options);
+}
+
+/** The inspect command, for a caller that runs it in a session of its own reads (status, with the observation). */
+export function lockInspectCommand(inventory: Inventory, parent?: string): string {
+  return render(lockCommands.inspect(lockTarget(inventory, parent)));
+}
+
+/**
+ * The lock view from what the inspect command (lockInspectCommand) printed on each host, by node name; a host with
+ * no entry was not reached (`options.unreachable` says why).
+ */
+export function clusterLockFromReads(inventory: Inventory, reads: ReadonlyMap<string, ExecResult | { error: string }>, options: InspectOptions = {}): ClusterLockView {
+  const target = lockTarget(inventory, options.parent);
+  const per = target.hosts.map((node): ClusterLockView['hosts'][number] => {
+    const r = reads.get(node.name);
+    if (!r) return { host: node.name, state: 'unknown', error: `unreachable: ${options.unreachable?.get(node.name) ?? 'not connected'}` };
+    if ('error' in r) return { host: node.name, state: 'unknown', error: r.error };
+    if (r.code !== 0) return { host: node.name, state: 'unknown', error: (r.stderr.trim() || `exit code ${r.code}`).split('\n').pop()! };
+    const holder = parseHolder(r.stdout);
+    return holder ? { host: node.name, state: 'held', holder } : { host: node.name, state: 'free' };
+  });
   const holders = groupHolders(per.flatMap((p) => (p.state === 'held' ? [{ host: p.host, holder: p.holder }] : [])));
   const answered = per.filter((p) => p.state !== 'unknown').length;
   return { target, hosts: per, holders, state: holders.length > 0 ? 'held' : answered >= target.quorum ? 'free' : 'unknown' };

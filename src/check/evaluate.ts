@@ -24,10 +24,10 @@ import {
 import { FSYNC_BLOCK_BYTES, FSYNC_PROBE_DIR_PATTERN, FSYNC_WRITES, PEER_CONNECT_TIMEOUT_S, type HostCheckSteps } from './plan.js';
 import type { CheckId, CheckResult, CheckStatus } from './types.js';
 
-/** A probe's outcome: its result, or why it could not run (connection dropped, timeout). */
-export type Probe = ExecResult | { error: string };
+/** A probe's outcome: its result, or why it could not run (connection dropped, timeout); read by observe/host.ts. */
+import { probeFailed, type Probe } from '../observe/host.js';
 
-export const probeFailed = (p: Probe): p is { error: string } => 'error' in p;
+export { probeFailed, type Probe };
 
 export interface ClockReading {
   /** Operator's clock (ms since the epoch) just before the command was sent and just after its answer arrived. */

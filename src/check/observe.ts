@@ -1,8 +1,9 @@
-// The preflight's effects: run a host's probes on its one connection and keep what they printed. Judging happens in
-// evaluate.ts; this module only measures, and never turns a failed probe into an exception.
+// The preflight's effects: run a host's probes in one session (observe/host.ts readSession, the one way a host is
+// read) and keep what they printed. Judging happens in evaluate.ts; this module only measures, and never turns a
+// failed probe into an exception.
 
 import type { NodeSpec } from '../inventory/types.js';
-import { runBatch } from '../ssh/batch.js';
+import { readSession } from '../observe/host.js';
 import { DEFAULT_COMMAND_TIMEOUT_MS, runStep } from '../phases/exec.js';
 import type { HostUpPlan, Step } from '../plan/up.js';
 import type { ExecResult, RemoteHost } from '../ssh/types.js';
@@ -38,21 +39,16 @@ export async function observeHost(
   now: () => number = wallClock,
 ): Promise<HostObservation> {
   const order = inspectionOrder(plan.probes, steps);
-  const results: (Probe | null)[] = order.map(() => null);
   const sentMs = now();
   let clockReceivedMs: number | null = null;
-  try {
-    await runBatch(host, order.map((s) => s.command), 'serial', {
-      timeoutMs: SESSION_TIMEOUT_MS,
-      onResult: (i, r) => {
-        if (i === 0) clockReceivedMs = now();
-        results[i] = r;
-      },
-    });
-  } catch (err) {
-    // What arrived before the session failed stands; the rest says why it has no answer.
-    for (let i = 0; i < results.length; i++) results[i] ??= { error: (err as Error).message };
-  }
+  // What arrived before a session failed stands; the rest says why it has no answer (observe/host.ts).
+  const { probes: results } = await readSession(host, order.map((s) => s.command), {
+    mode: 'serial',
+    timeoutMs: SESSION_TIMEOUT_MS,
+    onResult: (i) => {
+      if (i === 0) clockReceivedMs = now();
+    },
+  });
   const probe = (s: Step): Probe => results[order.indexOf(s)] ?? { error: 'did not run' };
   const up = { engine: probe(plan.probes.engine), image: probe(plan.probes.image), container: probe(plan.probes.container), data: probe(plan.probes.data) };
   const { engine: e, image: i } = up;

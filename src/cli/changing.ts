@@ -5,13 +5,13 @@
 
 import { acquireClusterLock, describeHolder, LockLostError, type HeldLock } from '../audit/lock.js';
 import { appendAudit, operatorName, sha256File, type AuditRecord } from '../audit/trail.js';
-import { DeployError, ExitCode } from '../errors.js';
+import { DeployError, ExitCode, type HostFailure } from '../errors.js';
 import type { Inventory } from '../inventory/types.js';
 import { traced } from '../phases/exec.js';
 import { render } from '../plan/shell.js';
 import type { FileHost } from '../ssh/connection.js';
-import { runSignal } from '../ssh/interrupt.js';
-import { connector } from './connect.js';
+import { InterruptedError, runSignal } from '../ssh/interrupt.js';
+import { connector, tolerantConnector } from './connect.js';
 import type { GlobalOptions, LockOptions, SshOptions } from './options.js';
 import { info, verboseTracer } from './output.js';
 import { hideBin } from './yargs-cjs.js';
@@ -33,8 +33,13 @@ export interface ChangingRun<T> {
    * `lockWhileReading`, `connect` resolves as soon as the hosts are connected and the lock is taken beside the
    * command's first reads: the command must await `lockHeld` before it changes anything.
    */
-  run: (connect: LockedConnect, lockHeld: LockHeld) => Promise<T>;
+  run: (connect: LockedConnect, lockHeld: LockHeld, unreachable: () => readonly HostFailure[]) => Promise<T>;
   lockWhileReading?: boolean;
+  /**
+   * Keep the hosts that connected and name the others (`unreachable`) instead of failing at once: the lock needs only
+   * a majority, and the command's plan decides whether a host it cannot reach blocks it.
+   */
+  tolerateUnreachable?: boolean;
   /** One line for the audit trail about a successful result, e.g. `changed etcd-1, etcd-2`. */
   summarize: (result: T) => string;
 }
@@ -58,13 +63,29 @@ export async function runChanging<T>(argv: ChangingOptions, inventory: Inventory
 
   // The lock being taken (from connect() on); awaited before the command changes anything, and before the release.
   let locking: Promise<void> | null = null;
+  let failed: readonly HostFailure[] = [];
   const connect: LockedConnect = async () => {
-    const hosts = await connector(inventory, argv)();
+    let hosts: Map<string, FileHost>;
+    if (work.tolerateUnreachable) {
+      const each = await tolerantConnector(inventory, argv)();
+      hosts = each.hosts;
+      failed = each.failures;
+      if (runSignal.aborted) {
+        for (const h of hosts.values()) h.close();
+        throw new InterruptedError('connecting', [], inventory.nodes.map((n) => n.name));
+      }
+    } else hosts = await connector(inventory, argv)();
     opened = hosts;
     const trace = verboseTracer(argv.verbose);
     const lockHosts = new Map([...hosts].map(([name, h]) => [name, traced(h, trace)]));
     locking = (async () => {
-      lock = await acquireClusterLock(lockHosts, inventory, { operator, command, forceUnlock: argv['force-unlock'], warn: (m) => info(`warning: ${m}`) });
+      lock = await acquireClusterLock(lockHosts, inventory, {
+        operator,
+        command,
+        forceUnlock: argv['force-unlock'],
+        warn: (m) => info(`warning: ${m}`),
+        ...(failed.length > 0 ? { unreachable: new Map(failed.map((f) => [f.host, f.message])) } : {}),
+      });
       if (lock.forced) info(`warning: --force-unlock removed the cluster lock of ${describeHolder(lock.forced)}`);
       if (lock.replaced) info(`warning: replaced a stale cluster lock of ${describeHolder(lock.replaced)}`);
       for (const m of lock.missing) info(`warning: cluster lock held on ${lock.hosts.length} of ${lock.target.hosts.length} hosts (a majority); not on ${m.host}: ${m.why}`);
@@ -95,7 +116,11 @@ export async function runChanging<T>(argv: ChangingOptions, inventory: Inventory
   };
 
   try {
-    const result = await work.run(connect, () => locking ?? Promise.reject(new Error('not connected: no cluster lock taken')));
+    const result = await work.run(
+      connect,
+      () => locking ?? Promise.reject(new Error('not connected: no cluster lock taken')),
+      () => failed,
+    );
     record('ok', ExitCode.ok, work.summarize(result));
     return result;
   } catch (err) {

@@ -3,11 +3,9 @@
 
 import { OperationError } from '../errors.js';
 import type { ClusterView } from '../phases/cluster-view.js';
-import { alarmOnly, type DefragResult } from '../phases/maintenance.js';
-import { planDefrag, type DefragPlan } from '../plan/defrag.js';
+import type { DefragResult } from '../phases/maintenance.js';
 import type { FileHost } from '../ssh/connection.js';
 import { bytes } from '../status/format.js';
-import type { DefragRule } from '../status/signals.js';
 
 /** The node whose container runs every etcdctl call: the member that answered the observation. */
 export function viaName(view: ClusterView): string {
@@ -19,21 +17,8 @@ export function viaHost(view: ClusterView, hosts: ReadonlyMap<string, FileHost>)
   return hosts.get(viaName(view))!;
 }
 
-export function defragPlanFor(view: ClusterView, all: boolean, rule?: DefragRule, tolerateAlarms = false): DefragPlan {
-  return planDefrag(
-    view.members.map((m) => ({
-      name: m.node.name,
-      endpoint: m.endpoint,
-      memberId: m.memberId,
-      leader: m.isLeader,
-      learner: m.isLearner,
-      healthy: m.healthy || (tolerateAlarms && m.memberId !== null && alarmOnly(m.healthError)),
-      dbSize: m.status?.dbSize ?? null,
-      dbSizeInUse: m.status?.dbSizeInUse ?? null,
-    })),
-    { all, ...(rule ? { rule } : {}) },
-  );
-}
+// Moved beside the effects that use it (the executor's recover-space task plans again after compacting).
+export { defragPlanFor } from '../phases/maintenance.js';
 
 export function formatResults(results: readonly DefragResult[]): string {
   return results

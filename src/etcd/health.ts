@@ -1,9 +1,9 @@
 // The health gate: poll `endpoint health` through one member's container until every expected member answers
-// healthy, or a deadline passes. Used after bootstrap and between members of a rolling restart, so it must be fast
+// healthy, or a deadline passes (observe/poll.ts, the one poll loop). Used after bootstrap and between members of a rolling restart, so it must be fast
 // when things go well (first poll at once, short interval) and specific when they don't (which member, why, what next).
 
-import { setTimeout as delay } from 'node:timers/promises';
 import { lastLine, OperationError } from '../errors.js';
+import { pollUntil } from '../observe/poll.js';
 import { render, type Argv } from '../plan/shell.js';
 import { runBatch } from '../ssh/batch.js';
 import type { ExecResult, RemoteHost } from '../ssh/types.js';
@@ -70,44 +70,41 @@ export async function waitHealthy(opts: WaitHealthyOptions): Promise<HealthRepor
 
 /** waitHealthy, also handing back what `opts.then` printed with the last poll (null when it did not run). */
 export async function waitHealthyThen(opts: WaitHealthyOptions): Promise<{ report: HealthReport; then: ExecResult | null }> {
-  const now = opts.now ?? (() => performance.now());
-  const sleep = opts.sleep ?? ((ms: number) => delay(ms));
-  const intervalMs = opts.intervalMs ?? DEFAULT_INTERVAL_MS;
   const pollTimeoutMs = opts.pollTimeoutMs ?? DEFAULT_POLL_TIMEOUT_MS;
   if (opts.expectedEndpoints.length === 0) throw new Error('waitHealthy: no expected endpoints');
 
   const command = render(opts.argv);
-  const start = now();
-  const deadline = start + opts.deadlineMs;
   // Latest known state per expected endpoint: null when healthy, else the reason it is not.
   const state = new Map<string, string | null>(opts.expectedEndpoints.map((e) => [key(e), NEVER_ANSWERED]));
   let lastPollFailure: string | null = null;
-  let polls = 0;
+  const healthyCount = (): number => [...state.values()].filter((s) => s === null).length;
 
-  for (;;) {
-    polls++;
-    const poll = await pollOnce(opts.host, command, opts.then, pollTimeoutMs);
-    if ('report' in poll) {
-      lastPollFailure = null;
-      const seen = new Map(poll.report.map((h) => [key(h.endpoint), h]));
-      for (const endpoint of state.keys()) {
-        const h = seen.get(endpoint);
-        state.set(endpoint, h === undefined ? 'missing from etcdctl output' : h.health ? null : (h.error ?? 'unhealthy'));
+  const last = await pollUntil<Poll>({
+    read: async () => {
+      const poll = await pollOnce(opts.host, command, opts.then, pollTimeoutMs);
+      if ('report' in poll) {
+        lastPollFailure = null;
+        const seen = new Map(poll.report.map((h) => [key(h.endpoint), h]));
+        for (const endpoint of state.keys()) {
+          const h = seen.get(endpoint);
+          state.set(endpoint, h === undefined ? 'missing from etcdctl output' : h.health ? null : (h.error ?? 'unhealthy'));
+        }
+      } else {
+        // The command itself failed (container not there yet, not running): not an answer about any one member,
+        // so keep what the last readable report said and remember this failure for the message.
+        lastPollFailure = poll.failure;
       }
-    } else {
-      // The command itself failed (container not there yet, not running): not an answer about any one member,
-      // so keep what the last readable report said and remember this failure for the message.
-      lastPollFailure = poll.failure;
-    }
-    const healthy = [...state.values()].filter((s) => s === null).length;
-    opts.onProgress?.(healthy, state.size, 'report' in poll ? poll.report : []);
-    if ('report' in poll && healthy === state.size) return { report: poll.report, then: poll.then ?? null };
-
-    const remaining = deadline - now();
-    if (remaining <= 0) throw timeoutError(opts, state, lastPollFailure, polls, now() - start);
-    // Never sleep past the deadline: the last poll lands on it rather than after it.
-    await sleep(Math.min(intervalMs, remaining));
-  }
+      return poll;
+    },
+    done: (poll) => 'report' in poll && healthyCount() === state.size,
+    onPoll: (poll) => opts.onProgress?.(healthyCount(), state.size, 'report' in poll ? poll.report : []),
+    deadlineMs: opts.deadlineMs,
+    intervalMs: opts.intervalMs ?? DEFAULT_INTERVAL_MS,
+    ...(opts.now ? { now: opts.now } : {}),
+    ...(opts.sleep ? { sleep: opts.sleep } : {}),
+    timeout: (_, stats) => timeoutError(opts, state, lastPollFailure, stats.polls, stats.elapsedMs),
+  });
+  return { report: 'report' in last ? last.report : [], then: last.then ?? null };
 }
 
 async function pollOnce(host: RemoteHost, command: string, then: string | undefined, timeoutMs: number): Promise<Poll> {

@@ -1,7 +1,11 @@
 // What must hold before a command stops, removes or moves anything: the planned checks run on every host at once, and
 // what they leave (an uploaded file) is removed again when they fail, so a run that fails here has changed nothing.
 
-import { HostsError, type HostFailure } from '../errors.js';
+import { stat } from 'node:fs/promises';
+import { parseDf } from '../check/parse.js';
+import { HostsError, tail, type HostFailure } from '../errors.js';
+import { restoreSpaceNeeded } from '../plan/space.js';
+import type { ExecResult } from '../ssh/types.js';
 import { parseSnapshotStatus, type SnapshotStatus } from '../etcd/parse.js';
 import type { HostSteps } from '../plan/down.js';
 import type { Step } from '../plan/up.js';
@@ -25,6 +29,29 @@ function meaning(step: Step, restore: string | null): string {
 }
 
 /**
+ * The free-space check (a `df -Pk DATA` step among `steps`, its output in `results`): a failure record when the data
+ * filesystem has less free space than restoring a snapshot of `size` bytes writes; null when there is enough, or no
+ * such step. Unreadable output is a failure too: refusing is cheap, a disk filled mid-restore is not.
+ */
+export function tooLittleSpace(steps: readonly Step[], results: readonly ExecResult[], size: number): HostFailure | null {
+  const at = steps.findIndex((s) => s.argv[0] === 'df');
+  if (at < 0) return null;
+  return spaceFailure(steps[at]!, results[at], restoreSpaceNeeded(size), 'the restore', `the ${size}-byte snapshot sent there, the database restored beside it, and a margin`);
+}
+
+/**
+ * A failure record when a `df -Pk PATH` step's output shows less than `needed` bytes free (or cannot be read: refusing
+ * is cheap, a disk filled half-way is not); null when there is room.
+ */
+export function spaceFailure(step: Step, result: ExecResult | undefined, needed: number, what: string, why: string): HostFailure | null {
+  const path = step.argv.at(-1)!;
+  const df = result && result.code === 0 ? parseDf(result.stdout.split('\n').filter((l) => l.trim() !== '')) : null;
+  if (!df) return { host: step.host, command: step.command, exitCode: result?.code ?? null, stderrTail: tail(result ? result.stderr || result.stdout : ''), message: `cannot read the free space of ${path} from df; nothing was changed` };
+  if (df.availableBytes >= needed) return null;
+  return { host: step.host, command: step.command, exitCode: 0, stderrTail: '', message: `not enough free space for ${what} in ${path} (${df.mountedOn}): ${df.availableBytes} bytes free, ${needed} needed (${why})` };
+}
+
+/**
  * Run every host's checks (in order, hosts at once). With a snapshot to restore, each host's `snapshot status` output
  * and SHA-256 are read from the last two checks and compared with the local file's. Throws a HostsError naming every
  * host that failed, after running `discard` everywhere.
@@ -36,7 +63,9 @@ export async function runChecks(
   restore: string | null,
   transfer: Pick<TransferOptions, 'onBytes'> = {},
 ): Promise<CheckedRestore | null> {
-  const sha256 = restore ? await sha256OfFile(restore) : null;
+  // Read once the cheap checks passed somewhere: a file too large for every host is refused without reading it.
+  let sha256: string | null = null;
+  const restoreSize = restore ? (await stat(restore)).size : null;
   const statuses: SnapshotStatus[] = [];
   const failures: HostFailure[] = [];
   /** A host's steps around its one upload, which runs for every host at once (one read of the file feeds them all). */
@@ -50,13 +79,22 @@ export async function runChecks(
   const ready = (
     await Promise.all(
       parts.map(async (p) => {
-        const { done, failure } = await runInOrder(hosts.get(p.w.host)!, p.before);
-        if (failure) fail(p.before, done.length, failure);
-        return failure ? null : p;
+        const { done, failure, results } = await runInOrder(hosts.get(p.w.host)!, p.before);
+        if (failure) {
+          fail(p.before, done.length, failure);
+          return null;
+        }
+        const short = restoreSize === null ? null : tooLittleSpace(p.before, results, restoreSize);
+        if (short) {
+          failures.push(short);
+          return null;
+        }
+        return p;
       }),
     )
   ).filter((p) => p !== null);
   const uploading = ready.filter((p) => p.upload);
+  if (restore && uploading.length > 0) sha256 = await sha256OfFile(restore);
   let sentBytes = 0;
   let sent = ready;
   if (uploading.length > 0) {

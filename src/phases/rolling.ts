@@ -1,12 +1,11 @@
 // Runs a RollingPlan strictly one member at a time, with a health gate before the next. On a failure it stops, shows
 // every member's state and leaves the record that lets the same command resume.
 
-import { setTimeout as delay } from 'node:timers/promises';
 import { Listr } from 'listr2';
 import { OperationError } from '../errors.js';
-import { endpointHashKVAt, endpointHealth, endpointStatus, moveLeader } from '../etcd/commands.js';
+import { endpointHashKVAt, endpointHealth, moveLeader } from '../etcd/commands.js';
 import { waitHealthy } from '../etcd/health.js';
-import { parseEndpointHashKV, parseEndpointHealth, parseEndpointStatus, parseMemberAdd, type EndpointStatus, type HealthReport } from '../etcd/parse.js';
+import { parseEndpointHashKV, parseEndpointHealth, parseMemberAdd, type EndpointStatus, type HealthReport } from '../etcd/parse.js';
 import type { Inventory } from '../inventory/types.js';
 import { clientUrl } from '../plan/flags.js';
 import { GATE_ETCDCTL, quorumGateEndpoints, type MemberRoll, type RollAction, type RollingPlan, type RollingState } from '../plan/rolling.js';
@@ -15,6 +14,8 @@ import type { SnapshotPlan } from '../plan/snapshot.js';
 import type { FileHost } from '../ssh/connection.js';
 import type { ExecResult, RemoteHost } from '../ssh/types.js';
 import { observeCluster, type ClusterView } from './cluster-view.js';
+import { readEndpointStatuses } from '../observe/cluster.js';
+import { pollUntil, pollUntilOrLast } from '../observe/poll.js';
 import { mustRun, StepFailed } from './exec.js';
 import type { ListrOptions } from './progress.js';
 import { clearRollingState, writeRollingState } from './rolling-state.js';
@@ -175,7 +176,7 @@ async function perform(inventory: Inventory, roll: MemberRoll, action: RollActio
       await quorumGate(inventory, roll, [via, ...inventory.nodes.filter((n) => n.name !== roll.node.name && n.name !== roll.via).map((n) => deps.hosts.get(n.name)!)]);
       return;
     case 'wait-caught-up':
-      await waitCaughtUp(inventory, via, self, endpoints, deps.gateDeadlineMs);
+      await waitCaughtUp(inventory, via, self, deps.gateDeadlineMs);
       return;
     case 'hashkv':
       await checkHashKV(inventory, via, endpoints, deps.gateDeadlineMs);
@@ -187,28 +188,19 @@ function failure(host: string, command: string, r: ExecResult, message: string) 
   return { host, command, exitCode: r.code, stderrTail: r.stderr.trim().split('\n').slice(-6).join('\n'), message };
 }
 
-async function retrying(run: () => Promise<ExecResult>, retryable: RegExp, deadlineMs: number): Promise<ExecResult> {
-  const end = Date.now() + deadlineMs;
-  for (;;) {
-    const r = await run();
-    if (r.code === 0 || !retryable.test(r.stderr) || Date.now() > end) return r;
-    await delay(1000);
-  }
+/** Run until it succeeds or fails for a reason that waiting will not change; the last result, whatever it is. */
+function retrying(run: () => Promise<ExecResult>, retryable: RegExp, deadlineMs: number): Promise<ExecResult> {
+  return pollUntilOrLast({ read: run, done: (r) => r.code === 0 || !retryable.test(r.stderr), deadlineMs, intervalMs: 1000 });
 }
 
-async function statuses(inventory: Inventory, host: RemoteHost, endpoints: string[]): Promise<EndpointStatus[]> {
-  const r = await host.exec(render(endpointStatus(inventory.cluster, endpoints, QUICK)), { timeoutMs: 60_000 });
-  try {
-    return parseEndpointStatus(r.stdout);
-  } catch {
-    return [];
-  }
+// Every member's endpoint status, through the observer's one reader (the plan's gate timeouts).
+function statuses(inventory: Inventory, host: RemoteHost): Promise<EndpointStatus[]> {
+  return readEndpointStatuses(inventory, host, QUICK);
 }
 
 async function handover(inventory: Inventory, roll: MemberRoll, ctx: RollCtx, via: RemoteHost, deps: RollingDeps): Promise<void> {
-  const endpoints = inventory.nodes.map((n) => clientUrl(n, inventory.cluster));
   const self = clientUrl(roll.node, inventory.cluster);
-  const now = await statuses(inventory, via, endpoints);
+  const now = await statuses(inventory, via);
   const mine = now.find((s) => s.endpoint === self);
   if (!mine || mine.leader === null || mine.leader !== mine.memberId) return;
   // Prefer a member that already runs the new spec, so leadership moves once.
@@ -220,13 +212,13 @@ async function handover(inventory: Inventory, roll: MemberRoll, ctx: RollCtx, vi
   const command = render(moveLeader(inventory.cluster, self, target.memberId, QUICK));
   const r = await via.exec(command, { timeoutMs: 60_000 });
   if (r.code !== 0) throw new StepFailed(failure(roll.via, command, r, 'move-leader failed'));
-  const end = Date.now() + deps.gateDeadlineMs;
-  while (Date.now() < end) {
-    const s = await statuses(inventory, via, endpoints);
-    if (s.some((x) => x.leader === target.memberId)) return;
-    await delay(200);
-  }
-  throw new OperationError(`leadership did not move from ${roll.node.name} within ${deps.gateDeadlineMs / 1000}s`);
+  await pollUntil({
+    read: () => statuses(inventory, via),
+    done: (s) => s.some((x) => x.leader === target.memberId),
+    deadlineMs: deps.gateDeadlineMs,
+    intervalMs: 200,
+    timeout: () => new OperationError(`leadership did not move from ${roll.node.name} within ${deps.gateDeadlineMs / 1000}s`),
+  });
 }
 
 /**
@@ -236,9 +228,7 @@ async function handover(inventory: Inventory, roll: MemberRoll, ctx: RollCtx, vi
 async function quorumGate(inventory: Inventory, roll: MemberRoll, askers: readonly RemoteHost[]): Promise<void> {
   const others = quorumGateEndpoints(inventory, roll.node);
   const command = render(endpointHealth(inventory.cluster, others, QUICK));
-  let sick: string[] = others;
-  for (let attempt = 0; attempt < 2; attempt++) {
-    if (attempt > 0) await delay(1000);
+  const sickNow = async (): Promise<string[]> => {
     let report: HealthReport | null = null;
     for (const host of askers) {
       const r = await host.exec(command, { timeoutMs: 30_000 }).catch(() => null);
@@ -250,51 +240,63 @@ async function quorumGate(inventory: Inventory, roll: MemberRoll, askers: readon
       if (report) break;
     }
     // No host could run etcdctl: every other member counts as unhealthy.
-    sick = others.filter((e) => !(report ?? []).some((h) => h.endpoint === e && h.health));
-    if (sick.length === 0) return;
-  }
-  throw new OperationError(
-    `quorum gate: ${sick.join(', ')} ${sick.length === 1 ? 'is' : 'are'} not healthy, so ${roll.node.name} is not stopped (that could lose quorum); nothing more was changed`,
-  );
+    return others.filter((e) => !(report ?? []).some((h) => h.endpoint === e && h.health));
+  };
+  await pollUntil({
+    read: sickNow,
+    done: (sick) => sick.length === 0,
+    deadlineMs: Number.POSITIVE_INFINITY,
+    intervalMs: 1000,
+    maxPolls: 2,
+    timeout: (sick) =>
+      new OperationError(
+        `quorum gate: ${sick.join(', ')} ${sick.length === 1 ? 'is' : 'are'} not healthy, so ${roll.node.name} is not stopped (that could lose quorum); nothing more was changed`,
+      ),
+  });
 }
 
-async function waitCaughtUp(inventory: Inventory, via: RemoteHost, self: string, endpoints: string[], deadlineMs: number): Promise<void> {
-  const end = Date.now() + deadlineMs;
+async function waitCaughtUp(inventory: Inventory, via: RemoteHost, self: string, deadlineMs: number): Promise<void> {
+  // The leader's raft index when first seen: the member has caught up once it has applied that far.
   let target: number | null = null;
-  let last = 'no status yet';
-  while (Date.now() < end) {
-    const s = await statuses(inventory, via, endpoints);
-    const leaderId = s.find((x) => x.leader !== null)?.leader;
-    const leader = s.find((x) => x.memberId === leaderId);
-    const mine = s.find((x) => x.endpoint === self);
-    if (leader && target === null) target = leader.raftIndex;
-    if (mine && target !== null && mine.raftIndex >= target) return;
-    last = mine ? `raft index ${mine.raftIndex}, leader's ${target ?? '?'}` : 'no status from the member';
-    await delay(200);
-  }
-  throw new OperationError(`${self} did not catch up with the leader within ${deadlineMs / 1000}s (${last})`);
+  await pollUntil({
+    read: async () => {
+      const s = await statuses(inventory, via);
+      const leaderId = s.find((x) => x.leader !== null)?.leader;
+      const leader = s.find((x) => x.memberId === leaderId);
+      if (leader && target === null) target = leader.raftIndex;
+      return s.find((x) => x.endpoint === self) ?? null;
+    },
+    done: (mine) => mine !== null && target !== null && mine.raftIndex >= target,
+    deadlineMs,
+    intervalMs: 200,
+    timeout: (mine) =>
+      new OperationError(
+        `${self} did not catch up with the leader within ${deadlineMs / 1000}s (${mine ? `raft index ${mine.raftIndex}, leader's ${target ?? '?'}` : 'no status from the member'})`,
+      ),
+  });
 }
 
 async function checkHashKV(inventory: Inventory, via: RemoteHost, endpoints: string[], deadlineMs: number): Promise<void> {
-  const end = Date.now() + deadlineMs;
-  let last = '';
-  while (Date.now() < end) {
-    const s = await statuses(inventory, via, endpoints);
-    if (s.length === endpoints.length) {
-      // Hash up to a revision every member has applied; writers may be moving the head.
-      const rev = Math.min(...s.map((x) => x.revision));
-      const r = await via.exec(render(endpointHashKVAt(inventory.cluster, endpoints, rev, QUICK)), { timeoutMs: 60_000 });
-      try {
-        const hashes = parseEndpointHashKV(r.stdout);
-        if (hashes.length === endpoints.length && new Set(hashes.map((h) => h.hash)).size === 1) return;
-        last = hashes.map((h) => `${h.endpoint}=${h.hash}`).join(', ') + ` at revision ${rev}`;
-      } catch {
-        last = r.stderr.trim().split('\n').pop() ?? 'unreadable output';
-      }
-    } else {
-      last = `${s.length} of ${endpoints.length} members answered endpoint status`;
+  // One reading: null when every member's hash agrees, else what disagreed (for the message).
+  const disagreement = async (): Promise<string | null> => {
+    const s = await statuses(inventory, via);
+    if (s.length !== endpoints.length) return `${s.length} of ${endpoints.length} members answered endpoint status`;
+    // Hash up to a revision every member has applied; writers may be moving the head.
+    const rev = Math.min(...s.map((x) => x.revision));
+    const r = await via.exec(render(endpointHashKVAt(inventory.cluster, endpoints, rev, QUICK)), { timeoutMs: 60_000 });
+    try {
+      const hashes = parseEndpointHashKV(r.stdout);
+      if (hashes.length === endpoints.length && new Set(hashes.map((h) => h.hash)).size === 1) return null;
+      return hashes.map((h) => `${h.endpoint}=${h.hash}`).join(', ') + ` at revision ${rev}`;
+    } catch {
+      return r.stderr.trim().split('\n').pop() ?? 'unreadable output';
     }
-    await delay(500);
-  }
-  throw new OperationError(`members do not agree on the key space: ${last}`);
+  };
+  await pollUntil({
+    read: disagreement,
+    done: (d) => d === null,
+    deadlineMs,
+    intervalMs: 500,
+    timeout: (d) => new OperationError(`members do not agree on the key space: ${d}`),
+  });
 }

@@ -5,14 +5,12 @@
 
 import { mkdirSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { Listr } from 'listr2';
 import { HostsError, tail } from '../errors.js';
 import { parseSnapshotStatus, type SnapshotStatus } from '../etcd/parse.js';
 import type { SnapshotPlan } from '../plan/snapshot.js';
 import type { FileHost } from '../ssh/connection.js';
 import { downloadFile } from '../ssh/transfer.js';
 import { ProgressLine } from '../ssh/transfer-progress.js';
-import { progressIntervalMs, type ListrOptions, type ProgressMode } from './progress.js';
 
 export interface SnapshotResult {
   path: string;
@@ -92,22 +90,4 @@ export async function takeSnapshot(
     // Also after Ctrl-C: the snapshot is the run's own file, as large as the database, and holds every key.
     await host.exec(plan.cleanup.command, { timeoutMs: 30_000, cleanup: true }).catch(() => undefined);
   }
-}
-
-/** takeSnapshot as a one-task listr2 tree: its steps and the fetch's progress on the task's output line. */
-export async function takeSnapshotTask(host: FileHost, plan: SnapshotPlan, listr: ListrOptions, mode: ProgressMode): Promise<SnapshotResult> {
-  let result: SnapshotResult | undefined;
-  await new Listr(
-    [
-      {
-        title: `Snapshot from ${plan.host}`,
-        task: async (_: unknown, task: { output: string; title: string }) => {
-          result = await takeSnapshot(host, plan, (t) => (task.output = t), { progressIntervalMs: progressIntervalMs(mode) });
-          task.title = `Snapshot saved: ${result.path} (${result.status.totalKey} keys, revision ${result.status.revision}, ${result.bytes} bytes)`;
-        },
-      },
-    ],
-    { ...listr, concurrent: false },
-  ).run();
-  return result!;
 }

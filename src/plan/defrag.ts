@@ -9,6 +9,7 @@ import { defragVerdict, DEFAULT_DEFRAG_RULE, type DefragRule } from '../status/s
 import { clientUrl } from './flags.js';
 import { placeholder, planStep, type PlanDocument, type PlanStep } from './json.js';
 import type { Argv } from './shell.js';
+import type { Stage } from './stages.js';
 
 /** Timeouts of the quick etcdctl calls (status, health, move-leader, alarms) made around each member's turn. */
 export const QUICK: EtcdctlOptions = { dialTimeout: '2s', commandTimeout: '5s' };
@@ -115,6 +116,49 @@ export function defragSteps(inventory: Inventory, plan: DefragPlan, via: string)
   }
   if (plan.turns.length > 0) steps.push(planStep(via, 'health gate after the last member', 'gate', healthCommand(inventory), { changes: false }));
   return steps;
+}
+
+/**
+ * As the executor runs it: a task per member's turn (its health gate, the leadership move, the defragmentation), then
+ * the health gate after the last; printed as defragSteps.
+ */
+export function defragStages(inventory: Inventory, plan: DefragPlan, via: string, tolerateAlarms = false): Stage[] {
+  const steps = defragSteps(inventory, plan, via);
+  const stages: Stage[] = plan.turns.map((turn) => ({
+    kind: 'task',
+    title: `Defragment ${turn.name}`,
+    task: { type: 'defrag-turn', inventory, via, turn, tolerateAlarms },
+    // This turn's steps: from its health gate up to its defragmentation.
+    steps: steps.slice(
+      steps.findIndex((s) => s.title === `health gate before defragmenting ${turn.name}`),
+      steps.findIndex((s) => s.title.startsWith(`defragment ${turn.name} (`)) + 1,
+    ),
+  }));
+  if (plan.turns.length > 0) {
+    stages.push({ kind: 'task', title: 'Every member healthy after the last', task: { type: 'health-gate', inventory, via, before: 'finishing', tolerateAlarms }, steps: [steps.at(-1)!] });
+  }
+  return stages;
+}
+
+/** `compact` as the executor runs it: one task, printed as compactDocument's step. */
+export function compactStages(inventory: Inventory, via: string, keep: number): Stage[] {
+  return [{ kind: 'task', title: `Compact the history, keeping ${keep} revision(s)`, task: { type: 'compact', inventory, via, keep }, steps: compactDocument(inventory, via, keep, null).steps }];
+}
+
+/**
+ * `recover-space` as the executor runs it, printed as recoverDocument's steps: the alarms checked again, the whole
+ * history compacted, every member defragmented (planned again after the compaction), the alarms disarmed and a write
+ * proven.
+ */
+export function recoverStages(inventory: Inventory, plan: DefragPlan, via: string, force: boolean): Stage[] {
+  const steps = recoverDocument(inventory, plan, via, []).steps;
+  const defragging = defragSteps(inventory, plan, via).length;
+  return [
+    { kind: 'task', title: 'Check the alarms', task: { type: 'nospace-check', inventory, via, force }, steps: steps.slice(0, 1) },
+    { kind: 'task', title: 'Compact the whole history', task: { type: 'compact', inventory, via, keep: 0 }, steps: steps.slice(1, 2) },
+    { kind: 'task', title: 'Defragment every member', task: { type: 'recover-defrag', inventory }, steps: steps.slice(2, 2 + defragging) },
+    { kind: 'task', title: 'Disarm the alarms and prove a write', task: { type: 'recover-finish', inventory, via }, steps: steps.slice(2 + defragging) },
+  ];
 }
 
 /** The `defrag --dry-run --json` document: the plan's turns, skips and blockers beside the steps. */

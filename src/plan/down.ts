@@ -7,15 +7,12 @@ import { MARKER_FILE, memberMarker } from './marker.js';
 import { ASIDE_DIR, moveAside } from './rolling.js';
 import { render, type Argv } from './shell.js';
 import type { Step } from './up.js';
-import { fromStep, type PlanStep } from './json.js';
-import { planSnapshot, snapshotSteps, type SnapshotPlan } from './snapshot.js';
+import type { PlanStep } from './json.js';
+import { planSnapshot, snapshotStage, type SnapshotPlan } from './snapshot.js';
+import { stageSteps, type HostSteps, type Stage } from './stages.js';
 import { containerSpec, pkiSteps } from './up.js';
 
-/** One host's steps, run in order (phases/host-steps.ts). */
-export interface HostSteps {
-  host: string;
-  steps: readonly Step[];
-}
+export type { HostSteps } from './stages.js';
 
 function step(host: string, title: string, argv: Argv, destructive = false): Step {
   return { host, title, argv, command: render(argv), changes: true, ...(destructive ? { destructive } : {}) };
@@ -61,9 +58,17 @@ export function planDown(
   };
 }
 
+/** As the executor runs it: the snapshot (with --purge) complete before anything stops, then every host at once. */
+export function downStages(plan: DownPlan): Stage[] {
+  return [
+    ...(plan.snapshot ? [snapshotStage(plan.snapshot)] : []),
+    { kind: 'hosts', title: plan.purge ? 'Stop members and move their data aside' : 'Stop members (data kept)', work: plan.work },
+  ];
+}
+
 /** The plan as typed steps, in the order they run (the snapshot first, then each host's steps). */
 export function downSteps(plan: DownPlan): PlanStep[] {
-  return [...(plan.snapshot ? snapshotSteps(plan.snapshot) : []), ...plan.work.flatMap((w) => w.steps.map((s) => fromStep(s)))];
+  return stageSteps(downStages(plan));
 }
 
 /** The inventory with another bootstrap token: rebootstrap starts a new cluster, so its member IDs must be new too. */

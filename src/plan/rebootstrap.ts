@@ -10,11 +10,18 @@ import { asideStep, type HostSteps, imagePresentStep, type ObservedHost, RESTORE
 import { fs } from './docker.js';
 import { clientUrl } from './flags.js';
 import { fromStep, planStep, type PlanStep } from './json.js';
+import { stageSteps, type Stage } from './stages.js';
+import { freeSpaceStep } from './space.js';
+
+export { freeSpaceStep, restoreSpaceNeeded } from './space.js';
 import { render } from './shell.js';
-import { planSnapshot, snapshotSteps, type SnapshotPlan } from './snapshot.js';
+import { planSnapshot, snapshotStage, type SnapshotPlan } from './snapshot.js';
 import { uploadText, type Step } from './up.js';
 
 export interface RebootstrapPlan {
+  inventory: Inventory;
+  /** The local snapshot file to restore, or null. */
+  restore: string | null;
   newToken: string;
   timestamp: string;
   /** Of the old cluster, taken first; null when no member is healthy to take it from. */
@@ -56,6 +63,8 @@ export function planRebootstrap(inventory: Inventory, observed: readonly Observe
   const endpoints = inventory.nodes.map((n) => clientUrl(n, inventory.cluster));
   const healthArgv = endpointHealth(inventory.cluster, endpoints);
   return {
+    inventory,
+    restore: options.restore,
     newToken,
     timestamp: options.timestamp,
     snapshot: options.snapshotFrom ? planSnapshot(inventory, options.snapshotFrom, options.snapshotPath) : null,
@@ -76,19 +85,63 @@ function restoreChecks(inventory: Inventory, node: NodeSpec, local: string, tool
   const { status, checksum } = restoreCheckSteps(inventory, node, tool);
   return [
     { host: node.name, title: `create ${node.dataPath}`, argv: mkdir, command: render(mkdir), changes: true },
+    freeSpaceStep(node),
     { host: node.name, title: `send the snapshot to ${upload.remote}`, argv: [], command: uploadText(upload), changes: true, upload },
     status,
     checksum,
   ];
 }
 
+/** etcdctl/etcdutl snapshot restore reads and rewrites the whole database: minutes for one near etcd's 8 GiB limit. */
+export const RESTORE_TIMEOUT_MS = 20 * 60_000;
+
+/**
+ * As the executor runs it: the local PKI (tls: pki) and the checks on every host before anything stops (a failure
+ * there removes what they uploaded and changes nothing), the snapshot of the old cluster, then every host stops and
+ * moves its data aside, then every host (restores and) starts in the new cluster, then the health gate.
+ */
+export function rebootstrapStages(plan: RebootstrapPlan, inventory: Inventory, options: { restore: string | null; healthDeadlineMs: number }): Stage[] {
+  const { cluster } = inventory;
+  const checking = options.restore ? `Check the image and ${options.restore} on every host (sent once to all; snapshot status, SHA-256, free space) before anything is stopped` : 'Check the image on every host';
+  return [
+    ...(cluster.tls === 'pki'
+      ? [{ kind: 'task' as const, title: 'Create or check the cluster PKI', task: { type: 'pki' as const, inventory }, steps: [pkiStep(inventory)] }]
+      : []),
+    {
+      kind: 'task',
+      title: checking,
+      task: { type: 'checks', checks: plan.checks, discard: plan.discard, restore: options.restore },
+      steps: plan.checks.flatMap((w) => w.steps.map((s) => fromStep(s))),
+      undo: plan.discard,
+    },
+    ...(plan.snapshot ? [snapshotStage(plan.snapshot)] : []),
+    { kind: 'hosts', title: 'Stop every member and move its data aside', work: plan.stop },
+    { kind: 'hosts', title: options.restore ? 'Restore the snapshot and start the new cluster' : 'Start the new cluster', work: plan.start, timeoutMs: options.restore ? RESTORE_TIMEOUT_MS : 180_000 },
+    {
+      kind: 'task',
+      title: 'Wait until every member is healthy',
+      task: {
+        type: 'health',
+        host: plan.health.host,
+        argv: plan.health.argv,
+        endpoints: inventory.nodes.map((n) => clientUrl(n, cluster)),
+        deadlineMs: options.healthDeadlineMs,
+        containerName: cluster.containerName,
+        peerPort: cluster.peerPort,
+      },
+      steps: [planStep(plan.health.host, plan.health.title, 'gate', plan.health.argv, { changes: false })],
+    },
+  ];
+}
+
+/** The local step of a tls: pki cluster: its CA and every member's certificates, made or checked before any host changes. */
+export function pkiStep(inventory: Inventory): PlanStep {
+  return planStep(null, 'create or check the cluster CA and member certificates', 'local', [], {
+    command: `create or check the CA and certificates in ${inventory.cluster.pkiDir}`,
+  });
+}
+
 /** The plan as typed steps, in the order they run. */
 export function rebootstrapSteps(plan: RebootstrapPlan): PlanStep[] {
-  return [
-    ...plan.checks.flatMap((w) => w.steps.map((s) => fromStep(s))),
-    ...(plan.snapshot ? snapshotSteps(plan.snapshot) : []),
-    ...plan.stop.flatMap((w) => w.steps.map((s) => fromStep(s))),
-    ...plan.start.flatMap((w) => w.steps.map((s) => fromStep(s))),
-    planStep(plan.health.host, plan.health.title, 'gate', plan.health.argv, { changes: false }),
-  ];
+  return stageSteps(rebootstrapStages(plan, plan.inventory, { restore: plan.restore, healthDeadlineMs: 0 }));
 }

@@ -5,6 +5,7 @@ import { etcdctl } from '../etcd/commands.js';
 import type { Inventory, NodeSpec } from '../inventory/types.js';
 import { CONTAINER_DATA_DIR, clientUrl } from './flags.js';
 import { planStep, type PlanStep } from './json.js';
+import type { TaskStage } from './stages.js';
 import { render, type Argv } from './shell.js';
 import { checksumArgv } from '../ssh/transfer-programs.js';
 
@@ -63,6 +64,11 @@ export function snapshotSteps(plan: SnapshotPlan): PlanStep[] {
     planStep(null, `fetch it to ${plan.localPath} (0600), SHA-256 compared`, 'local', [], { command: fetchText(h, plan.hostPath, plan.localPath) }),
     planStep(h, `remove ${plan.hostPath}`, 'run', plan.cleanup.argv),
   ];
+}
+
+/** As the executor runs it: one task (phases/snapshot.ts through engine/tasks.ts), printed as its steps. */
+export function snapshotStage(plan: SnapshotPlan): TaskStage {
+  return { kind: 'task', title: `Snapshot from ${plan.host}`, task: { type: 'snapshot', plan }, steps: snapshotSteps(plan) };
 }
 
 /**

@@ -1,34 +1,19 @@
-// Pure: from what `status` gathered (each host's container, one member's etcdctl answers) to the per-member report.
+// Pure: from what `status` gathered (the observation of observe/cluster.ts, the lock) to the per-member report.
 // Everything here is decided from data, so every combination of down hosts and dead members is unit-tested without SSH.
 
 import type { ClusterLockView } from '../audit/lock.js';
-import { normalizeId, type EtcdId } from '../etcd/ids.js';
+import type { EtcdId } from '../etcd/ids.js';
 import { hasEtcdMetrics, memberMetrics } from '../etcd/metrics.js';
-import type { EndpointHashKV, EndpointStatus, HealthReport, MemberList } from '../etcd/parse.js';
+import type { EndpointHashKV, EndpointStatus } from '../etcd/parse.js';
 import { bytesToGain, defragVerdict, fragmentedPercent, signalWarnings, type MemberSignals } from './signals.js';
 import type { Inventory } from '../inventory/types.js';
-import type { ContainerState } from '../phases/container-state.js';
-import { clientUrl, peerUrl } from '../plan/flags.js';
+import { alarmsOf, assemble, sameEndpoint, type EtcdRead, type HostRead } from '../observe/cluster.js';
 
-/** What one host told us, or why it told us nothing. */
-export type HostFacts =
-  | { reachable: false; error: string }
-  | { reachable: true; container: ContainerState | { kind: 'error'; message: string }; metrics?: { text: string } | { error: string } };
+/** What one host told us, or why it told us nothing (observe/cluster.ts). */
+export type HostFacts = HostRead;
 
-/** etcd's own view, read through the etcdctl of one member's container. */
-export interface EtcdFacts {
-  /** Node whose container ran etcdctl. */
-  via: string;
-  members: MemberList;
-  /** Empty when `endpoint health` printed nothing readable. */
-  health: HealthReport;
-  /** One entry per endpoint that answered; a dead endpoint is simply missing. */
-  statuses: readonly EndpointStatus[];
-  /** Commands whose output could not be read, with why. */
-  unreadable: readonly string[];
-  /** `endpoint hashkv --rev` at the lowest revision every answering member has; absent in facts made before it existed. */
-  hashkv?: { revision: number; hashes: readonly EndpointHashKV[] } | { error: string };
-}
+/** etcd's own view, read through the etcdctl of one member's container (observe/cluster.ts). */
+export type EtcdFacts = EtcdRead;
 
 export interface StatusFacts {
   hosts: ReadonlyMap<string, HostFacts>;
@@ -110,74 +95,46 @@ export interface StatusReport {
   warnings: string[];
 }
 
-const ALARM = /memberID:(\d+)\s+alarm:([A-Z_]+)/;
-
 export function assembleStatus(inventory: Inventory, facts: StatusFacts, nowMs: number): StatusReport {
-  const { cluster } = inventory;
   const etcd = facts.etcd;
-  const alarms = new Map<EtcdId, string[]>();
-  const otherErrors = new Set<string>();
-  for (const s of etcd?.statuses ?? []) {
-    for (const e of s.errors) {
-      const m = ALARM.exec(e);
-      if (!m) {
-        otherErrors.add(`${s.endpoint}: ${e.trim()}`);
-        continue;
-      }
-      const id = normalizeId(m[1]!, 10);
-      const list = alarms.get(id) ?? [];
-      // Every member repeats the cluster's alarms in its own status: count each once.
-      if (!list.includes(m[2]!)) list.push(m[2]!);
-      alarms.set(id, list);
-    }
-  }
-  const leaderId = leaderOf(etcd?.statuses ?? []);
-
-  const claimed = new Set<EtcdId>();
-  const members = inventory.nodes.map((node): MemberReport => {
-    const endpoint = clientUrl(node, cluster);
-    const hostFacts = facts.hosts.get(node.name) ?? { reachable: false, error: 'not contacted' };
-    const listed = etcd?.members.members.find((m) => m.peerURLs.includes(peerUrl(node, cluster))) ?? null;
-    if (listed) claimed.add(listed.id);
-    const status = etcd?.statuses.find((s) => sameEndpoint(s.endpoint, endpoint)) ?? null;
-    const health = etcd?.health.find((h) => sameEndpoint(h.endpoint, endpoint)) ?? null;
-    const id = listed?.id ?? status?.memberId ?? null;
-    const healthy = health?.health === true;
-    const error = healthy ? null : etcd === null ? (facts.etcdError ?? 'no member answered') : (health?.error ?? (health ? 'unhealthy' : 'no health answer'));
+  const obs = assemble(inventory, facts.hosts, etcd, facts.etcdError);
+  const { alarms } = alarmsOf(etcd?.statuses ?? []);
+  const members = obs.members.map((m): MemberReport => {
+    const hostFacts = facts.hosts.get(m.node.name) ?? { reachable: false, error: 'not contacted' };
+    // A node etcd does not list may still answer on its endpoint: status names the ID it answers with.
+    const id = m.memberId ?? m.status?.memberId ?? null;
     const report: MemberReport = {
-      name: node.name,
-      ip: node.ip,
-      endpoint,
-      host: hostFacts.reachable ? { reachable: true, error: null } : { reachable: false, error: hostFacts.error },
+      name: m.node.name,
+      ip: m.node.ip,
+      endpoint: m.endpoint,
+      host: m.reachable ? { reachable: true, error: null } : { reachable: false, error: m.hostError },
       container: containerReport(hostFacts, nowMs),
       etcd: {
         id,
-        healthy,
-        error,
-        leader: id !== null && id === leaderId,
-        learner: listed?.isLearner === true || status?.isLearner === true,
-        version: status?.version ?? null,
-        raftTerm: status?.raftTerm ?? null,
-        raftIndex: status?.raftIndex ?? null,
-        dbSize: status?.dbSize ?? null,
-        dbSizeInUse: status?.dbSizeInUse ?? null,
+        healthy: m.healthy,
+        error: m.healthError,
+        leader: id !== null && id === obs.leaderId,
+        learner: m.isLearner,
+        version: m.version,
+        raftTerm: m.status?.raftTerm ?? null,
+        raftIndex: m.status?.raftIndex ?? null,
+        dbSize: m.status?.dbSize ?? null,
+        dbSizeInUse: m.status?.dbSizeInUse ?? null,
         alarms: id === null ? [] : (alarms.get(id) ?? []),
       },
       problems: [],
-      signals: memberSignals(inventory, status, hostFacts),
+      signals: memberSignals(inventory, m.status, hostFacts),
     };
-    report.problems = memberProblems(report, etcd !== null && listed === null, listed !== null && !listed.started, inventory.file);
+    report.problems = memberProblems(report, etcd !== null && !m.listed, m.unstarted, inventory.file);
     return report;
   });
 
-  const strangers = (etcd?.members.members ?? [])
-    .filter((m) => !claimed.has(m.id))
-    .map((m) => ({ id: m.id, name: m.name, peerURLs: m.peerURLs, learner: m.isLearner === true }));
+  const strangers = obs.strangers.map((m) => ({ id: m.id, name: m.name, peerURLs: m.peerURLs, learner: m.isLearner === true }));
 
   const problems: string[] = [];
   if (etcd === null) problems.push(`etcd: ${facts.etcdError ?? 'no member answered'}`);
-  else if (leaderId === null) problems.push('etcd: no leader (no quorum, or an election is under way)');
-  for (const e of otherErrors) problems.push(`etcd: ${e}`);
+  else if (obs.leaderId === null) problems.push('etcd: no leader (no quorum, or an election is under way)');
+  for (const e of obs.otherErrors) problems.push(`etcd: ${e}`);
   for (const u of etcd?.unreadable ?? []) problems.push(`etcd: ${u}`);
   for (const s of strangers) problems.push(`etcd lists member ${s.name || '(unstarted)'} ${s.id} (${s.peerURLs.join(',')}) that the inventory does not describe`);
   for (const m of members) for (const p of m.problems) problems.push(`${m.name}: ${p}`);
@@ -189,9 +146,9 @@ export function assembleStatus(inventory: Inventory, facts: StatusFacts, nowMs: 
   return {
     ok: problems.length === 0,
     inventory: inventory.file,
-    clusterId: etcd?.members.clusterId ?? null,
+    clusterId: obs.clusterId,
     leader: members.find((m) => m.etcd.leader)?.name ?? null,
-    via: etcd?.via ?? null,
+    via: obs.via,
     healthy: members.filter((m) => m.etcd.healthy).length,
     total: members.length,
     members,
@@ -266,15 +223,6 @@ function containerReport(h: HostFacts, nowMs: number): ContainerReport {
   return { state: c.status, image: c.image || null, startedAt: c.startedAt || null, uptimeSeconds, error: null };
 }
 
-/** The leader most answering members agree on (they all agree unless an election is in flight). */
-function leaderOf(statuses: readonly EndpointStatus[]): EtcdId | null {
-  const votes = new Map<EtcdId, number>();
-  for (const s of statuses) if (s.leader !== null) votes.set(s.leader, (votes.get(s.leader) ?? 0) + 1);
-  let best: EtcdId | null = null;
-  for (const [id, n] of votes) if (best === null || n > votes.get(best)!) best = id;
-  return best;
-}
-
 function lockReport(lock: StatusFacts['lock']): StatusReport['lock'] {
   const top = lock.holders[0];
   if (top) {
@@ -293,9 +241,4 @@ function lockReport(lock: StatusFacts['lock']): StatusReport['lock'] {
   if (lock.state === 'free') return { state: 'free' };
   const answered = lock.hosts.filter((h) => h.state !== 'unknown').length;
   return { state: 'unknown', error: `only ${answered} of ${lock.hosts.length} hosts answered, ${lock.target.quorum} needed to tell` };
-}
-
-// etcdctl echoes endpoints as given; tolerate a trailing slash.
-function sameEndpoint(a: string, b: string): boolean {
-  return a.replace(/\/+$/, '') === b.replace(/\/+$/, '');
 }

@@ -15,6 +15,7 @@ const skip = e2eSkip();
 const run = promisify(execFile);
 const KEYS = 200;
 const NOT_A_SNAPSHOT = repoPath('.lab/not-a-snapshot.db');
+const TOO_LARGE = repoPath('.lab/too-large.db');
 const SNAPSHOT = repoPath('.lab/gates-snapshot.db');
 const PKI_INVENTORY = repoPath('.lab/inventory-gates-pki.yaml');
 const PKI = repoPath('.lab/pki-gates');
@@ -46,7 +47,7 @@ describe('quorum gates and preconditions on the lab', { skip }, () => {
     await loadKeys(LAB_ENDPOINTS, KEYS);
   });
   after(async () => {
-    for (const f of [NOT_A_SNAPSHOT, SNAPSHOT, PKI_INVENTORY, rollingStatePath(LAB_INVENTORY)]) rmSync(f, { force: true });
+    for (const f of [NOT_A_SNAPSHOT, TOO_LARGE, SNAPSHOT, PKI_INVENTORY, rollingStatePath(LAB_INVENTORY)]) rmSync(f, { force: true });
     rmSync(PKI, { recursive: true, force: true });
     await resetLab();
     await Promise.all(LAB_HOSTS.map((h) => hostExec(h, ['rm', '-rf', '/etc/etcd-deploy/pki'])));
@@ -103,6 +104,25 @@ describe('quorum gates and preconditions on the lab', { skip }, () => {
       assert.doesNotMatch(ls.stdout, /etcd-deploy-restore|etcd-deploy-aside/, `${h}: nothing uploaded left, nothing moved aside`);
     }
     assert.equal((await range(LAB_ENDPOINTS, 'k/')).size, KEYS);
+  });
+
+  test('rebootstrap --restore of a snapshot larger than any host has room for: refused before anything is sent, naming host, path, free and needed bytes', async () => {
+    // Sparse: a terabyte by its size, no disk here; refused on the size before it is read.
+    writeFileSync(TOO_LARGE, '');
+    await run('truncate', ['-s', '1T', TOO_LARGE]);
+    const starts = await Promise.all(LAB_HOSTS.map(startedAt));
+    const r = await cli(['rebootstrap', '-i', LAB_INVENTORY, '--wipe', '--yes', '--restore', TOO_LARGE]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /nothing was changed: the checks before anything is stopped failed on 3 of 3 hosts/);
+    for (const h of LAB_HOSTS) {
+      assert.match(r.stderr, new RegExp(`${h}: not enough free space for the restore in /var/lib/etcd-cluster \\(\\S+\\): \\d+ bytes free, ${2 * 2 ** 40 + Math.ceil(2 ** 40 / 10) + 64 * 2 ** 20} needed`), r.stderr);
+    }
+    assert.match(r.stderr, /command: df -Pk \/var\/lib\/etcd-cluster/);
+    assert.deepEqual(await Promise.all(LAB_HOSTS.map(startedAt)), starts, 'every member still runs, never restarted');
+    for (const h of LAB_HOSTS) {
+      const ls = await hostExec(h, ['ls', '-A', '/var/lib/etcd-cluster']);
+      assert.doesNotMatch(ls.stdout, /etcd-deploy-restore|etcd-deploy-aside/, `${h}: nothing sent, nothing moved aside`);
+    }
   });
 
   test('up with this cluster data on one host and two empty hosts is refused, nothing started', async () => {

@@ -61,13 +61,13 @@ async function idleOn(host: string): Promise<number> {
   return Number(r.stdout.trim());
 }
 
-async function until(cond: () => Promise<boolean> | boolean, what: string, ms = 30_000): Promise<void> {
+async function until(cond: () => Promise<boolean> | boolean, what: string | (() => string), ms = 30_000): Promise<void> {
   const end = Date.now() + ms;
   while (Date.now() < end) {
     if (await cond()) return;
     await new Promise((r) => setTimeout(r, 100));
   }
-  assert.fail(`timed out waiting for ${what}`);
+  assert.fail(`timed out waiting for ${typeof what === 'function' ? what() : what}`);
 }
 
 async function statusLock(inventory: string): Promise<StatusReport['lock']> {
@@ -94,7 +94,7 @@ describe('the cluster lock on the lab: one lock whatever the node order, heartbe
   test('held by a run through one inventory: refused through the other, still after its stale time (heartbeat); killed, taken over after it', async (t) => {
     const first = heldAtPrompt(LAB_INVENTORY, 'laptop-b');
     children.push(first.child);
-    await until(() => first.output().includes('Type the cluster token'), `the first run's prompt:\n${first.output()}`);
+    await until(() => first.output().includes('Type the cluster token'), () => `the first run's prompt:\n${first.output()}`);
     const owners = await Promise.all(LAB_HOSTS.map(lockOn));
     assert.deepEqual(owners.map((o) => o?.operator), ['root@laptop-b', 'root@laptop-b', 'root@laptop-b'], 'held on every host');
     const pid = owners[0]!.pid;
@@ -131,9 +131,12 @@ describe('the cluster lock on the lab: one lock whatever the node order, heartbe
   });
 
   test('this machine\'s own run killed: its lock is taken over at once (its process is gone)', async () => {
+    // The cluster runs again (the test before ended with a down): `down --purge` asks only once it could go ahead.
+    const up = await cli(['up', '-i', LAB_INVENTORY]);
+    assert.equal(up.code, 0, up.stderr);
     const first = heldAtPrompt(LAB_INVENTORY, null);
     children.push(first.child);
-    await until(() => first.output().includes('Type the cluster token'), `the prompt:\n${first.output()}`);
+    await until(() => first.output().includes('Type the cluster token'), () => `the prompt:\n${first.output()}`);
     const pid = (await lockOn('etcd-2'))!.pid;
     process.kill(pid, 'SIGKILL');
     first.child.kill('SIGKILL');

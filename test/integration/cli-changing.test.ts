@@ -20,6 +20,7 @@ import { loadInventory } from '../../src/inventory/load.js';
 import type { Inventory } from '../../src/inventory/types.js';
 import { FakeSshServer, makeClientFiles, writeKnownHosts, type ClientFiles, type ScriptReply } from '../support/fake-ssh-server.js';
 import { repoPath } from '../support/paths.js';
+import { batchAware } from '../support/fake-cluster.js';
 
 const CLI = repoPath('dist/src/cli/main.js');
 
@@ -287,7 +288,8 @@ nodes:
       Endpoint: ep(n),
       Status: { header: { cluster_id: 99, member_id: id, revision: 5, raft_term: 3 }, version: '3.4.23', dbSize: 2097152, leader: 11, raftIndex: 40, raftTerm: 3, dbSizeInUse: 1048576 },
     });
-    server.script = (c) => {
+    // The reads come in sessions of several commands (ssh/batch.ts): the host's sh unpacks them.
+    server.script = batchAware((c) => {
       if (isLockCommand(c)) return localSh(c.replaceAll('/run/lock', lockParent));
       if (c.startsWith('docker container inspect')) {
         return { stdout: JSON.stringify({ Config: { Image: 'etcd-lab:3.4.23', Cmd: ['etcd'] }, State: { Running: true, Status: 'running', StartedAt: STARTED }, HostConfig: { Binds: [] } }) };
@@ -298,7 +300,7 @@ nodes:
       }
       if (c.includes(' endpoint status ')) return { code: 1, stdout: JSON.stringify([status(1, 10), status(2, 11)]), stderr: `Failed to get the status of endpoint ${ep(3)} (context deadline exceeded)\n` };
       return { code: 127, stderr: `unexpected: ${c}\n` };
-    };
+    });
   });
 
   test('the reachable host\'s container, etcd\'s view of all three, the unreachable hosts named; exit 1', async () => {

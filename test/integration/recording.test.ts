@@ -4,8 +4,8 @@
 //
 // The comparison rule (docs/json-output.md, "Plans"): from what a host received, drop
 //   - the cluster lock's commands (etcd-deploy-lock, -unlock, -lock-status, -force-unlock), which are not plan steps;
-//   - the reads: `docker container inspect`, and etcdctl `member list`, `endpoint health`, `endpoint status` and
-//     `endpoint hashkv`, which the observer, the gates and the health waits repeat as often as they need, and the
+//   - the reads: `docker container inspect`, and etcdctl `member list`, `endpoint health`, `endpoint status`,
+//     `endpoint hashkv` and `alarm list`, which the observer, the gates and the health waits repeat as often as they need, and the
 //     etcdutl probe of `rebootstrap --restore` (an observation made before planning);
 // and drop the same reads from the plan, with its gate, upload and local steps. The file transfers (ssh/transfer.ts:
 // `cat -- FILE` for a fetch, the receiving programs for uploads) are the transport of those upload and local steps:
@@ -44,7 +44,7 @@ function cli(args: string[]): Promise<Run> {
 }
 
 // up's data probe is read too: up --dry-run reads it where a container differs from the plan (a runbook member?).
-const READ = /^docker container inspect |^docker exec -e ETCDCTL_API=3 \S+ etcdctl .* (member list|endpoint (health|status|hashkv))( |$)|^docker run --rm --network none --entrypoint etcdutl \S+ version$|^sh -c 'test -d "\$1\/member" \|\| exit 0; echo member; cat "\$1\/\$2" 2>\/dev\/null; exit 0' probe /;
+const READ = /^docker container inspect |^docker exec -e ETCDCTL_API=3 \S+ etcdctl .* (member list|endpoint (health|status|hashkv)|alarm list)( |$)|^docker run --rm --network none --entrypoint etcdutl \S+ version$|^sh -c 'test -d "\$1\/member" \|\| exit 0; echo member; cat "\$1\/\$2" 2>\/dev\/null; exit 0' probe /;
 
 /** The host side of a file transfer (ssh/transfer-programs.ts): a fetch's `cat`, or a receiving program. */
 const isTransfer = (command: string): boolean => {
@@ -261,6 +261,35 @@ describe('recording: each changing command runs what its --dry-run --json printe
     assert.equal(plan.steps.filter((s) => s.kind === 'upload').length, 3);
     assertRanAsPlanned(cluster, plan);
     assert.ok(cluster.nodes.every((n) => n.container?.running));
+  });
+
+  test('defrag --all: every member in turn, followers first, leadership moved away before the leader\'s turn', async () => {
+    cluster = await FakeCluster.start({ running: true });
+    const { plan, run } = await record(cluster, ['defrag', '--all']);
+    assert.equal(plan.command, 'defrag');
+    assert.deepEqual(kinds(plan), ['gate', 'membership', 'run']);
+    // Through the member that answered (etcd-1); the leader (etcd-1) hands over before its own turn.
+    assertRanAsPlanned(cluster, plan, (s) => s.when === 'still-leader');
+    assert.match(run.stdout, /etcd-2: .* blocked [\d.]+ s\netcd-3: .*\netcd-1: .*\(leadership moved to etcd-2 first\)/);
+  });
+
+  test('compact: the history before the current revision minus --keep-revisions', async () => {
+    cluster = await FakeCluster.start({ running: true });
+    const { plan, run } = await record(cluster, ['compact', '--keep-revisions', '2']);
+    assert.deepEqual([plan.command, plan.keepRevisions, plan.currentRevision], ['compact', 2, 7]);
+    assertRanAsPlanned(cluster, plan, (s) => s.when === 'current revision - keep >= 1');
+    assert.match(run.stdout, /Compacted history before revision 5 \(current 7\)/);
+  });
+
+  test('recover-space: alarms checked, history compacted, every member defragmented, alarm disarmed, a write proven', async () => {
+    cluster = await FakeCluster.start({ running: true });
+    cluster.nospace = true;
+    const { plan, run } = await record(cluster, ['recover-space']);
+    assert.equal(plan.command, 'recover-space');
+    assert.deepEqual(plan.alarms, [{ memberId: '4096', alarm: 'NOSPACE' }]);
+    assertRanAsPlanned(cluster, plan, (s) => s.when === 'still-leader' || s.when === 'not-yet-compacted');
+    assert.match(run.stdout, /Alarm disarmed; a write succeeded\./);
+    assert.equal(cluster.nospace, false);
   });
 
   test('rolling --mode restart: one member at a time, the leader last, leadership moved away before its turn', async () => {

@@ -33,6 +33,10 @@ export interface FakeNode {
   imagePresent: boolean;
   /** Files removed on the host (rm -f, the restore's settle), as they were: evidence of what was sent or written. */
   removed: Map<string, StoredFile>;
+  /** Free space on the data filesystem, in KiB, as `df -Pk` reports it. */
+  freeKiB: number;
+  /** Commands that fail on this host (received, answered with this exit code and stderr, nothing changed). */
+  failing?: { match: RegExp; code: number; stderr: string };
 }
 
 export const SNAPSHOT_BYTES = Buffer.from('fake etcd snapshot\n');
@@ -65,6 +69,32 @@ export function unpackBatch(command: string): { commands: string[]; mode: BatchM
   }
   for (const mode of ['stop-on-failure', 'serial', 'parallel'] as const) if (batchScript(commands, mode) === script) return { commands, mode };
   throw new Error(`fake cluster: cannot read this batch:\n${script}`);
+}
+
+/**
+ * A script that answers command by command, made to answer ssh/batch.ts's sessions too: a batch is unpacked into its
+ * commands, each answered by `script` (in order, or all at once for a parallel batch), and the frames sent back as the
+ * host's sh would. Every command the script saw is in `seen`, batches unpacked.
+ */
+export function batchAware(script: (command: string) => ScriptReply | Promise<ScriptReply>, seen: string[] = []): (command: string) => Promise<ScriptReply> {
+  return async (command) => {
+    const batch = unpackBatch(command);
+    if (!batch) {
+      seen.push(command);
+      return script(command);
+    }
+    seen.push(...batch.commands);
+    const answers = batch.mode === 'parallel' ? await Promise.all(batch.commands.map((c) => script(c))) : [];
+    const out: Buffer[] = [];
+    for (let i = 0; i < batch.commands.length; i++) {
+      const r = answers[i] ?? (await script(batch.commands[i]!));
+      const stdout = Buffer.from(r.stdout ?? '');
+      const stderr = Buffer.from(r.stderr ?? '');
+      out.push(Buffer.from(`@@${i} ${r.code ?? 0} ${stdout.length} ${stderr.length}\n`), stdout, stderr);
+      if (batch.mode === 'stop-on-failure' && (r.code ?? 0) !== 0) break;
+    }
+    return { code: 0, stdout: Buffer.concat(out) };
+  };
 }
 
 /** Split a rendered command (plan/shell.ts quoting: bare words and single quotes) back into argv. */
@@ -122,6 +152,8 @@ export class FakeCluster {
   readonly nodes: FakeNode[] = [];
   readonly dir: string;
   leader: string | null = null;
+  /** A NOSPACE alarm is raised (alarm list shows it on the first member, puts fail) until disarmed. */
+  nospace = false;
   inventoryFile = '';
   /** Every host's commands in the order they arrived, across hosts. */
   readonly log: { host: string; command: string }[] = [];
@@ -159,6 +191,7 @@ export class FakeCluster {
         data: false,
         imagePresent: false,
         removed: new Map(),
+        freeKiB: 50 * 1024 * 1024,
       };
       node.server.script = (command) => this.serve(node, command);
       await node.server.start();
@@ -253,6 +286,7 @@ ${this.nodes.map((n) => `  - {name: ${n.name}, ip: ${n.ip}}`).join('\n')}
   }
 
   private async answer(node: FakeNode, command: string): Promise<ScriptReply> {
+    if (node.failing?.match.test(command)) return { code: node.failing.code, stderr: node.failing.stderr };
     // Each host keeps its own part of the majority lock.
     if (isLockCommand(command)) return localSh(command.replaceAll('/run/lock', join(this.dir, 'run-lock', node.name)));
     const pre = preflightAnswer(command);
@@ -324,6 +358,9 @@ ${this.nodes.map((n) => `  - {name: ${n.name}, ip: ${n.ip}}`).join('\n')}
       return f ? { stdout: f.data } : { code: 1, stderr: `cat: ${argv[2]}: No such file or directory\n` };
     }
     if (a0 === 'mkdir') return {};
+    if (a0 === 'df' && a1 === '-Pk') {
+      return { stdout: `Filesystem     1024-blocks    Used Available Capacity Mounted on\n/dev/fake ${node.freeKiB + 1000} 1000 ${node.freeKiB} 1% /var/lib\n` };
+    }
     if (a0 === 'sh' && a1 === '-c') {
       const name = argv[3];
       if (name === 'etcd-deploy-sha256') {
@@ -463,6 +500,14 @@ ${this.nodes.map((n) => `  - {name: ${n.name}, ip: ${n.ip}}`).join('\n')}
       m.learner = false;
       return { stdout: `Member ${rest[2]} promoted\n` };
     }
+    if (cmd === 'alarm' && sub === 'list') return { stdout: this.nospace ? `memberID:${this.nodes[0]!.memberId} alarm:NOSPACE\n` : '' };
+    if (cmd === 'alarm' && sub === 'disarm') {
+      this.nospace = false;
+      return {};
+    }
+    if (cmd === 'put' || cmd === 'del') return this.nospace && cmd === 'put' ? { code: 1, stderr: 'Error: etcdserver: mvcc: database space exceeded\n' } : { stdout: cmd === 'put' ? 'OK\n' : '1\n' };
+    if (cmd === 'defrag') return { stdout: `Finished defragmenting etcd member[${endpoints[0]}]\n` };
+    if (cmd === 'compact') return Number(sub) <= 7 ? { stdout: `compacted revision ${sub}\n` } : { code: 1, stderr: 'Error: etcdserver: mvcc: required revision is a future revision\n' };
     if (cmd === 'snapshot' && sub === 'save') {
       node.server.files.set(`${node.dataPath}/etcd-deploy-snapshot.db`, { data: SNAPSHOT_BYTES, mode: 0o600 });
       return { stdout: `Snapshot saved at ${rest[2]}\n` };

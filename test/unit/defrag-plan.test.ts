@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DEFAULT_MIN_DB_MIB, DEFAULT_MIN_FRAGMENTED_PERCENT } from '../../src/cli/commands/defrag.js';
 import { parseInventory } from '../../src/inventory/load.js';
-import { compactDocument, defragDocument, formatDefragPlan, planDefrag, recoverDocument, type DefragMember } from '../../src/plan/defrag.js';
+import { compactDocument, compactStages, defragDocument, defragStages, formatDefragPlan, planDefrag, recoverDocument, type DefragMember } from '../../src/plan/defrag.js';
+import { stageSteps } from '../../src/plan/stages.js';
 import { DEFRAG_MIN_DB_BYTES, DEFRAG_MIN_FRAGMENTED_PERCENT } from '../../src/status/signals.js';
 
 const MiB = 1024 * 1024;
@@ -117,4 +118,22 @@ test('compact and recover-space --dry-run --json: the revision is a placeholder,
   const words = r.steps.map((s) => s.argv.slice(s.argv.indexOf('etcdctl') + 1).filter((w) => !w.startsWith('--')).slice(0, 2).join(' '));
   assert.deepEqual(words, ['alarm list', 'compact <current revision>', 'endpoint health', 'defrag', 'endpoint health', 'move-leader id-b', 'defrag', 'endpoint health', 'alarm disarm', 'alarm list', 'put /etcd-deploy/recover-space-probe', 'del /etcd-deploy/recover-space-probe']);
   assert.deepEqual(r.steps.filter((s) => s.changes).length, 7);
+});
+
+test('defrag and compact as the executor runs them: one task per turn holding exactly that turn\'s steps, then the last gate; the same steps as the dry-run', () => {
+  const plan = planDefrag([m('a', { leader: true, endpoint: 'http://198.18.0.11:2379' }), m('b', { endpoint: 'http://198.18.0.12:2379' }), m('c', { dbSize: 1 * MiB })], { all: false });
+  const stages = defragStages(inventory, plan, 'b');
+  assert.deepEqual(
+    stages.map((s) => [s.title, s.kind === 'task' ? s.task.type : s.kind, s.kind === 'task' ? s.steps.map((p) => p.kind) : []]),
+    [
+      ['Defragment b', 'defrag-turn', ['gate', 'run']],
+      ['Defragment a', 'defrag-turn', ['gate', 'membership', 'run']],
+      ['Every member healthy after the last', 'health-gate', ['gate']],
+    ],
+  );
+  assert.deepEqual(stageSteps(stages), defragDocument(inventory, plan, 'b').steps);
+  assert.deepEqual(defragStages(inventory, planDefrag([m('c', { dbSize: 1 * MiB })], { all: false }), 'c'), []);
+  const compacting = compactStages(inventory, 'b', 10);
+  assert.deepEqual(stageSteps(compacting), compactDocument(inventory, 'b', 10, 99).steps);
+  assert.deepEqual(compacting[0]!.kind === 'task' ? compacting[0]!.task : null, { type: 'compact', inventory, via: 'b', keep: 10 });
 });

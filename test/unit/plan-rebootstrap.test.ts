@@ -3,7 +3,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseInventory } from '../../src/inventory/load.js';
-import { newTokenFor, planRebootstrap, rebootstrapSteps } from '../../src/plan/rebootstrap.js';
+import { newTokenFor, planRebootstrap, rebootstrapStages, rebootstrapSteps, restoreSpaceNeeded } from '../../src/plan/rebootstrap.js';
+import { spaceFailure, tooLittleSpace } from '../../src/phases/preconditions.js';
+import { freeSpaceStep, replaceSpaceNeeded } from '../../src/plan/space.js';
 
 const inventory = parseInventory(
   `cluster: {token: t, image: etcd:b}
@@ -79,6 +81,7 @@ test('--restore: the file goes to every host and is proved there before anything
     [
       ["docker image inspect --format '{{.Id}}' etcd:b", null],
       ['mkdir -p /var/lib/etcd-cluster', null],
+      ['df -Pk /var/lib/etcd-cluster', null],
       ['copy backup.db to /var/lib/etcd-cluster/etcd-deploy-restore.db (mode 0600)', { local: 'backup.db', remote: '/var/lib/etcd-cluster/etcd-deploy-restore.db', mode: 0o600 }],
       ['docker run --rm --network none -v /var/lib/etcd-cluster:/var/lib/etcd:ro --entrypoint etcdutl etcd:b snapshot status /var/lib/etcd/etcd-deploy-restore.db -w json', null],
       ['sha256sum /var/lib/etcd-cluster/etcd-deploy-restore.db', null],
@@ -101,4 +104,58 @@ test('--restore: the file goes to every host and is proved there before anything
     `docker run --rm --network none -v /var/lib/etcd-cluster:/var/lib/etcd --entrypoint etcdutl etcd:b snapshot restore /var/lib/etcd/etcd-deploy-restore.db --name=e2 ${INITIAL} --initial-cluster-token=t-20261124t120000z --initial-advertise-peer-urls=http://198.18.0.12:2380 --data-dir=/var/lib/etcd/etcd-deploy-restore`,
   );
   assert.deepEqual(steps.filter((s) => s.kind === 'upload').map((s) => s.argv), [[], [], []]);
+});
+
+test('restoring needs room for the uploaded copy, the restored database beside it, and a margin', () => {
+  assert.equal(restoreSpaceNeeded(0), 64 * 1024 * 1024);
+  assert.equal(restoreSpaceNeeded(1000), 2000 + 100 + 64 * 1024 * 1024);
+  assert.equal(restoreSpaceNeeded(3 * 2 ** 30), 6 * 2 ** 30 + Math.ceil((3 * 2 ** 30) / 10) + 64 * 2 ** 20);
+});
+
+test('free space: a df step among the checks is read, and too little is a failure naming host, path, free and needed bytes', () => {
+  const plan = planRebootstrap(inventory, observed, { timestamp: TS, restore: 'backup.db', tool: 'etcdutl', snapshotFrom: null, snapshotPath: '/ops/old.db' });
+  const steps = plan.checks[1]!.steps.filter((s) => !s.upload).slice(0, 3);
+  assert.equal(steps[2]!.command, 'df -Pk /var/lib/etcd-cluster');
+  assert.equal(steps[2]!.changes, false);
+  const df = (availableKiB: number) => ({ code: 0, stderr: '', stdout: `Filesystem 1024-blocks Used Available Capacity Mounted on\n/dev/sdb1 999999999 1 ${availableKiB} 1% /var/lib\n` });
+  const ok = { code: 0, stdout: '', stderr: '' };
+  const size = 100 * 2 ** 20;
+  const needed = restoreSpaceNeeded(size);
+  assert.equal(tooLittleSpace(steps, [ok, ok, df(Math.ceil(needed / 1024))], size), null);
+  const short = tooLittleSpace(steps, [ok, ok, df(1024)], size);
+  assert.deepEqual(short, {
+    host: 'e2',
+    command: 'df -Pk /var/lib/etcd-cluster',
+    exitCode: 0,
+    stderrTail: '',
+    message: `not enough free space for the restore in /var/lib/etcd-cluster (/var/lib): 1048576 bytes free, ${needed} needed (the ${size}-byte snapshot sent there, the database restored beside it, and a margin)`,
+  });
+  assert.match(tooLittleSpace(steps, [ok, ok, { code: 0, stdout: 'garbage\n', stderr: '' }], size)!.message, /cannot read the free space of \/var\/lib\/etcd-cluster/);
+});
+
+test('stages: with tls: pki the local PKI comes first, the checks undo their upload, and the steps are the dry-run\'s', () => {
+  const pki = parseInventory(
+    `cluster: {token: t, image: etcd:b, tls: pki}
+nodes:
+  - {name: e1, ip: 198.18.0.11}
+  - {name: e2, ip: 198.18.0.12}
+  - {name: e3, ip: 198.18.0.13}
+`,
+    '/ops/inv.yaml',
+  );
+  const plan = planRebootstrap(pki, observed.map((o, i) => ({ ...o, node: pki.nodes[i]! })), { timestamp: TS, restore: 'backup.db', tool: 'etcdutl', snapshotFrom: null, snapshotPath: '/ops/old.db' });
+  const stages = rebootstrapStages(plan, pki, { restore: 'backup.db', healthDeadlineMs: 5000 });
+  assert.deepEqual(stages.map((s) => `${s.kind} ${s.kind === 'task' ? s.task.type : ''}`), ['task pki', 'task checks', 'hosts ', 'hosts ', 'task health']);
+  assert.deepEqual(stages[1]!.undo!.map((s) => s.command), ['rm -f /var/lib/etcd-cluster/etcd-deploy-restore.db', 'rm -f /var/lib/etcd-cluster/etcd-deploy-restore.db', 'rm -f /var/lib/etcd-cluster/etcd-deploy-restore.db']);
+  const steps = rebootstrapSteps(plan);
+  assert.deepEqual(steps[0], { host: null, title: 'create or check the cluster CA and member certificates', kind: 'local', argv: [], command: `create or check the CA and certificates in ${pki.cluster.pkiDir}`, changes: true, destructive: false });
+  assert.equal(stages[4]!.kind === 'task' && stages[4]!.task.type === 'health' ? stages[4]!.task.deadlineMs : null, 5000);
+});
+
+test('rolling --mode replace needs room for the whole database on each fresh member, and a margin', () => {
+  assert.equal(replaceSpaceNeeded(0), 64 * 1024 * 1024);
+  assert.equal(replaceSpaceNeeded(2 ** 30), 2 ** 30 + Math.ceil(2 ** 30 / 10) + 64 * 2 ** 20);
+  const step = freeSpaceStep(inventory.nodes[0]!);
+  assert.deepEqual([step.host, step.command, step.changes], ['e1', 'df -Pk /var/lib/etcd-cluster', false]);
+  assert.match(spaceFailure(step, { code: 1, stdout: '', stderr: 'df: /var/lib/etcd-cluster: No such file or directory\n' }, 1, 'x', 'y')!.message, /cannot read the free space/);
 });

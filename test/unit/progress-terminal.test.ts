@@ -10,7 +10,8 @@ import { runCheck } from '../../src/check/run.js';
 import { HostsError } from '../../src/errors.js';
 import { parseInventory } from '../../src/inventory/load.js';
 import { noTrace } from '../../src/phases/exec.js';
-import { runHostSteps } from '../../src/phases/host-steps.js';
+import { execute } from '../../src/engine/execute.js';
+import type { FileHost } from '../../src/ssh/connection.js';
 import { runUp } from '../../src/phases/up.js';
 import { planUp } from '../../src/plan/up.js';
 import type { ExecResult, RemoteHost } from '../../src/ssh/types.js';
@@ -93,16 +94,29 @@ test('check draws one tree on a terminal', async () => {
   assert.match(terminal.lastFrame(), /✔ Connected to 3 of 3 hosts/);
 });
 
-test('per-host steps (down, rebootstrap, certs): a failed host shows a failed row', async () => {
+test('the executor\'s per-host steps (down, rebootstrap, certs): a failed host shows a failed row, the stages after it as not run', async () => {
   const terminal = new FakeTerminal();
   const hosts = fakes({ 'etcd-2': (c) => (c.startsWith('docker stop') ? { code: 1, stderr: 'Error response from daemon: boom' } : { code: 0 }) });
   const steps = (host: string) => ({ host, steps: [{ host, title: 'stop member', argv: ['docker', 'stop', 'etcd'], command: 'docker stop etcd', changes: true }] });
   await assert.rejects(
-    onFakeTerminal(terminal, (listr) => runHostSteps('Stop members', inventory.nodes.map((n) => steps(n.name)), hosts as Map<string, RemoteHost>, listr)),
+    onFakeTerminal(terminal, (listr) =>
+      execute(
+        {
+          command: 'down',
+          stages: [
+            { kind: 'hosts', title: 'Stop members', work: inventory.nodes.map((n) => steps(n.name)) },
+            { kind: 'hosts', title: 'Never shown', work: inventory.nodes.map((n) => steps(n.name)) },
+          ],
+        },
+        hosts as unknown as Map<string, FileHost>,
+        { listr, progress: 'tree' },
+      ),
+    ),
     (err: unknown) => err instanceof HostsError && err.failures.length === 1 && err.failures[0]!.host === 'etcd-2',
   );
   const frame = terminal.lastFrame();
   assert.match(frame, /✖ Stop members/);
   assert.match(frame, /✖ etcd-2: /);
   assert.match(frame, /✔ etcd-1: stop member/);
+  assert.match(frame, /◼ Never shown/, 'the stage after the failure is shown as not run');
 });

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { UsageError } from '../../errors.js';
 import { loadInventory } from '../../inventory/load.js';
 import type { Inventory } from '../../inventory/types.js';
-import { runHostSteps } from '../../phases/host-steps.js';
+import { execute } from '../../engine/execute.js';
 import { listrOptions } from '../../phases/progress.js';
 import { certsRotateSteps, distributeSteps } from '../../plan/certs.js';
 import { formatRollingPlan } from '../../plan/format-rolling.js';
@@ -96,7 +96,8 @@ export async function rotate(argv: CertsOptions): Promise<void> {
     issued = report.issued.length;
     info(pkiSummary(report));
     // New files first: signed by the same CA, they are valid for every peer at once; each member loads them at its restart.
-    await runHostSteps('Send the new certificates', distributeSteps(inventory), hosts, listrOptions(progressFor(argv)));
+    const mode = progressFor(argv);
+    await execute({ command: 'certs rotate', stages: [{ kind: 'hosts', title: 'Send the new certificates', work: distributeSteps(inventory) }] }, hosts, { listr: listrOptions(mode), progress: mode });
     await rollingRun(inventory, hosts, rollingArgs);
   }, () => `certs rotate: issued ${issued}`);
 }

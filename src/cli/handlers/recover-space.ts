@@ -1,54 +1,36 @@
+// `recover-space`: observe, plan (plan/defrag.ts recoverStages), then print the plan or run it with the executor.
+
 import { OperationError } from '../../errors.js';
+import { planSteps } from '../../engine/execute.js';
+import { runPlan, type CommandPlan } from '../../engine/run.js';
 import { loadInventory } from '../../inventory/load.js';
-import type { Inventory } from '../../inventory/types.js';
 import { observeCluster } from '../../phases/cluster-view.js';
-import { disarmAlarms, listAlarms, proveWrite, runCompact, runDefrag } from '../../phases/maintenance.js';
-import { formatDefragPlan, recoverDocument } from '../../plan/defrag.js';
-import type { FileHost } from '../../ssh/connection.js';
+import { defragPlanFor, nospaceAlarms, type CompactResult, type DefragResult } from '../../phases/maintenance.js';
+import { recoverDocument, recoverStages } from '../../plan/defrag.js';
 import type { RecoverOptions } from '../commands/recover-space.js';
-import { defragPlanFor, formatResults, viaHost, viaName } from '../maintenance.js';
-import { info, printJson, printResult } from '../output.js';
-import { withChangingHosts, withHosts } from '../session.js';
+import { formatResults } from '../maintenance.js';
 
 export async function recoverSpace(argv: RecoverOptions): Promise<void> {
   const inventory = loadInventory(argv.inventory);
-  if (argv['dry-run']) await withHosts(inventory, argv, (hosts) => preview(inventory, hosts, argv));
-  else await withChangingHosts(inventory, argv, (hosts) => recover(inventory, hosts, argv), () => 'recover-space finished');
-}
-
-async function nospaceAlarms(inventory: Inventory, via: FileHost, force: boolean): Promise<{ memberId: string; alarm: string }[]> {
-  const alarms = await listAlarms(inventory, via);
-  if (!alarms.some((a) => a.alarm === 'NOSPACE') && !force) {
-    throw new OperationError(`no NOSPACE alarm is raised${alarms.length ? ` (active: ${alarms.map((a) => a.alarm).join(', ')})` : ''}: nothing to recover. Use \`etcd-deploy defrag\` for routine maintenance, or --force`);
-  }
-  return alarms;
-}
-
-/** The dry-run refuses where the run would (no NOSPACE alarm without --force), and shows the sequence otherwise. */
-async function preview(inventory: Inventory, hosts: ReadonlyMap<string, FileHost>, argv: RecoverOptions): Promise<void> {
-  const view = await observeCluster(inventory, hosts);
-  const alarms = await nospaceAlarms(inventory, viaHost(view, hosts), argv.force);
-  const doc = recoverDocument(inventory, defragPlanFor(view, true, undefined, true), viaName(view), alarms);
-  if (argv.json) printJson(doc);
-  else printResult(doc.steps.map((s, i) => `${i + 1}. on ${s.host}: ${s.title}${s.when ? ` (when ${s.when})` : ''}\n    $ ${s.command}`).join('\n'));
-}
-
-async function recover(inventory: Inventory, hosts: ReadonlyMap<string, FileHost>, argv: RecoverOptions): Promise<void> {
-  const view = await observeCluster(inventory, hosts);
-  const via = viaHost(view, hosts);
-  const alarms = await nospaceAlarms(inventory, via, argv.force);
-  info(`alarms: ${alarms.length ? alarms.map((a) => `${a.alarm} on member ${a.memberId}`).join(', ') : 'none (--force)'}`);
-  const compacted = await runCompact(inventory, via, 0);
-  info(compacted.compactedTo === null ? `history already compacted at revision ${compacted.revision}` : `compacted history before revision ${compacted.compactedTo}`);
-  // Sizes after compaction: the plan must see every member (--all), in the safe order.
-  const fresh = await observeCluster(inventory, hosts);
-  const plan = defragPlanFor(fresh, true, undefined, true);
-  info(formatDefragPlan(plan));
-  const results = await runDefrag(inventory, viaHost(fresh, hosts), plan, (l) => info(l), true);
-  await disarmAlarms(inventory, via);
-  const left = await listAlarms(inventory, via);
-  if (left.some((a) => a.alarm === 'NOSPACE')) throw new OperationError('the NOSPACE alarm is raised again after disarming: the database is still at its quota; raise cluster.quota_backend_bytes (rolling) or delete data');
-  await proveWrite(inventory, via, new Date().toISOString());
-  if (argv.json) printJson({ ok: true, alarms, compacted, results, writeOk: true });
-  else printResult(`${formatResults(results)}\nAlarm disarmed; a write succeeded.`);
+  await runPlan<CommandPlan & { alarms: { memberId: string; alarm: string }[] }>(argv, inventory, {
+    plan: async ({ hosts }) => {
+      const view = await observeCluster(inventory, hosts);
+      if (view.via === null) throw new OperationError('no member answered etcdctl: nothing can be maintained (see `etcd-deploy status`)');
+      // The dry-run refuses where the run would (no NOSPACE alarm without --force).
+      const alarms = await nospaceAlarms(inventory, hosts.get(view.via)!, argv.force);
+      const plan = defragPlanFor(view, true, undefined, true);
+      const { command, steps: _steps, ...document } = recoverDocument(inventory, plan, view.via, alarms);
+      return { command, stages: recoverStages(inventory, plan, view.via, argv.force), alarms, document };
+    },
+    text: (plan) => planSteps(plan).map((s, i) => `${i + 1}. on ${s.host}: ${s.title}${s.when ? ` (when ${s.when})` : ''}\n    $ ${s.command}`).join('\n'),
+    result: ({ alarms, stages }, executed) => {
+      const compacted = executed.values.get(stages[1]!.title) as CompactResult;
+      const results = (executed.values.get(stages[2]!.title) as DefragResult[] | undefined) ?? [];
+      return {
+        json: { ok: true, alarms, compacted, results, writeOk: true },
+        text: `${formatResults(results)}\nAlarm disarmed; a write succeeded.`,
+        summary: 'recover-space finished',
+      };
+    },
+  });
 }

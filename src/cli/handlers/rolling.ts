@@ -10,7 +10,13 @@ import type { PlanDocument, PlanStep } from '../../plan/json.js';
 import { planRolling, rollingSteps, type ObservedMember, type RollingPlan, type RollingState } from '../../plan/rolling.js';
 import { limitRolling } from '../../plan/rolling-limit.js';
 import { compactTimestamp, defaultSnapshotPath, planSnapshot, type SnapshotPlan } from '../../plan/snapshot.js';
-import { OperationError } from '../../errors.js';
+import { HostsError, OperationError, type HostFailure } from '../../errors.js';
+import { runStep, transportFailure } from '../../engine/host-run.js';
+import { spaceFailure } from '../../phases/preconditions.js';
+import { fromStep } from '../../plan/json.js';
+import { freeSpaceStep, replaceSpaceNeeded } from '../../plan/space.js';
+import type { Step } from '../../plan/up.js';
+import type { ExecResult } from '../../ssh/types.js';
 import type { RollingOptions } from '../commands/rolling.js';
 import { withChangingHosts, withHosts } from '../session.js';
 import { parseLimit } from '../limit.js';
@@ -61,9 +67,13 @@ export function rollingPlanJson(inventory: Inventory, plan: RollingPlan, snapsho
 /** Observe, plan and run (or print) a rolling re-bootstrap over the run's connections. */
 export async function rollingRun(inventory: Inventory, hosts: ReadonlyMap<string, FileHost>, argv: RollingOptions): Promise<void> {
   const { view, plan, snapshot, statePath, recorded, now, names } = await planRollingRun(inventory, hosts, argv);
+  const space = spaceChecks(view, plan);
   if (argv['dry-run']) {
-    if (argv.json) printJson(rollingPlanJson(inventory, plan, snapshot, `rolling --mode ${plan.mode}`));
-    else printResult(formatRollingPlan(plan, snapshot));
+    if (argv.json) printJson(rollingPlanJson(inventory, plan, snapshot, `rolling --mode ${plan.mode}`, space.steps.map((s) => fromStep(s))));
+    else {
+      const first = space.steps.length ? `Before anything changes, each host's free space (${space.needed} bytes needed for a fresh member):\n${space.steps.map((s) => `    [${s.host}] $ ${s.command}`).join('\n')}\n` : '';
+      printResult(`${first}${formatRollingPlan(plan, snapshot)}`);
+    }
     return;
   }
   if (plan.order.length === 0) {
@@ -71,6 +81,7 @@ export async function rollingRun(inventory: Inventory, hosts: ReadonlyMap<string
     else printResult(names === null ? 'Every member is already rolled.' : `Every member in --limit (${names.join(', ')}) is already rolled.`);
     return;
   }
+  await checkSpace(space, hosts);
   if (recorded && !plan.resumes) info(`Ignoring ${statePath}: it records a run on members this cluster no longer has`);
   const state: RollingState = plan.resumes ?? { mode: argv.mode, startedAt: now.toISOString(), originalIds: originalIds(view), done: [] };
   if (plan.resumes) info(`Resuming the rolling ${plan.resumes.mode} started ${plan.resumes.startedAt}; done: ${plan.resumes.done.join(', ') || 'none'}`);
@@ -102,6 +113,34 @@ export async function rollingRun(inventory: Inventory, hosts: ReadonlyMap<string
       ].join('\n'),
     );
   }
+}
+
+/**
+ * rolling --mode replace makes each member afresh: its data moved aside (kept, on the same filesystem) and the whole
+ * database copied to it from the leader. So every host in the order needs room for the largest member's database and a
+ * margin, checked before anything changes.
+ */
+function spaceChecks(view: ClusterView, plan: RollingPlan): { steps: Step[]; needed: number } {
+  if (plan.mode !== 'replace') return { steps: [], needed: 0 };
+  const dbSize = Math.max(0, ...view.members.map((m) => m.status?.dbSize ?? 0));
+  return { steps: plan.order.map((r) => freeSpaceStep(r.node)), needed: replaceSpaceNeeded(dbSize) };
+}
+
+/** Run the free-space reads, one host after another (the plan's order); refuse naming every host short of room. */
+async function checkSpace(space: { steps: Step[]; needed: number }, hosts: ReadonlyMap<string, FileHost>): Promise<void> {
+  const failures: HostFailure[] = [];
+  for (const step of space.steps) {
+    let result: ExecResult | undefined;
+    try {
+      result = await runStep(hosts.get(step.host)!, step, 30_000);
+    } catch (err) {
+      failures.push(transportFailure(step, err));
+      continue;
+    }
+    const short = spaceFailure(step, result, space.needed, 'a fresh member', 'the whole database copied to it, and a margin');
+    if (short) failures.push(short);
+  }
+  if (failures.length > 0) throw new HostsError(`rolling --mode replace: not enough room for a fresh member on ${failures.length} host(s); nothing was changed`, failures);
 }
 
 export function observed(view: ClusterView): ObservedMember[] {

@@ -5,33 +5,38 @@ import { parseSnapshotStatus } from '../../etcd/parse.js';
 import { loadInventory } from '../../inventory/load.js';
 import { regularFileSize } from '../../local-file.js';
 import { observeCluster, snapshotSource } from '../../phases/cluster-view.js';
-import { listrOptions } from '../../phases/progress.js';
-import { takeSnapshotTask } from '../../phases/snapshot.js';
+import { runPlan, type CommandPlan } from '../../engine/run.js';
+import type { SnapshotResult } from '../../phases/snapshot.js';
 import { CONTAINER_DATA_DIR } from '../../plan/flags.js';
 import { render } from '../../plan/shell.js';
-import { compactTimestamp, defaultSnapshotPath, planSnapshot, snapshotSteps } from '../../plan/snapshot.js';
+import { compactTimestamp, defaultSnapshotPath, planSnapshot, snapshotStage, snapshotSteps, type SnapshotPlan } from '../../plan/snapshot.js';
 import type { SaveOptions, StatusOptions } from '../commands/snapshot.js';
-import { progressFor } from '../options.js';
 import { printJson, printResult } from '../output.js';
 import { sha256OfFile } from '../../ssh/transfer.js';
 import { withHosts } from '../session.js';
 
+/** `snapshot save`: observe, plan (plan/snapshot.ts), then print the plan or run it with the executor (no lock: see runPlan). */
 export async function save(argv: SaveOptions): Promise<void> {
   const inventory = loadInventory(argv.inventory);
-  await withHosts(inventory, argv, async (hosts) => {
-    const view = await observeCluster(inventory, hosts);
-    const source = snapshotSource(view);
-    if (!source) throw new OperationError('no member is healthy: there is nothing to take a snapshot from');
-    const plan = planSnapshot(inventory, source.node, argv.out ?? defaultSnapshotPath(inventory, compactTimestamp(new Date())));
-    if (argv['dry-run']) {
-      if (argv.json) printJson({ command: 'snapshot save', from: plan.host, path: plan.localPath, steps: snapshotSteps(plan) });
-      else printResult([`Snapshot from ${plan.host} to ${plan.localPath}:`, ...snapshotSteps(plan).map((s) => `    ${s.host ? `[${s.host}] $ ` : ''}${s.command}`)].join('\n'));
-      return;
-    }
-    const mode = progressFor(argv);
-    const result = await takeSnapshotTask(hosts.get(source.node.name)!, plan, listrOptions(mode), mode);
-    if (argv.json) printJson({ ok: true, path: result.path, sha256: result.sha256, from: result.host, ...result.status });
-    else printResult(`Snapshot saved: ${result.path}\n  from ${result.host}, ${result.status.totalKey} keys, revision ${result.status.revision}, ${result.status.totalSize} bytes, sha256 ${result.sha256}`);
+  await runPlan<CommandPlan & { snapshot: SnapshotPlan }>(argv, inventory, {
+    lock: false,
+    plan: async ({ hosts }) => {
+      // One healthy member is all it needs: a host that did not connect is never contacted.
+      const view = await observeCluster(inventory, hosts);
+      const source = snapshotSource(view);
+      if (!source) throw new OperationError('no member is healthy: there is nothing to take a snapshot from');
+      const plan = planSnapshot(inventory, source.node, argv.out ?? defaultSnapshotPath(inventory, compactTimestamp(new Date())));
+      return { command: 'snapshot save', stages: [snapshotStage(plan)], snapshot: plan, document: { from: plan.host, path: plan.localPath } };
+    },
+    text: ({ snapshot: plan }) => [`Snapshot from ${plan.host} to ${plan.localPath}:`, ...snapshotSteps(plan).map((s) => `    ${s.host ? `[${s.host}] $ ` : ''}${s.command}`)].join('\n'),
+    result: (plan, executed) => {
+      const result = executed.values.get(plan.stages[0]!.title) as SnapshotResult;
+      return {
+        json: { ok: true, path: result.path, sha256: result.sha256, from: result.host, ...result.status },
+        text: `Snapshot saved: ${result.path}\n  from ${result.host}, ${result.status.totalKey} keys, revision ${result.status.revision}, ${result.status.totalSize} bytes, sha256 ${result.sha256}`,
+        summary: `snapshot saved: ${result.path}`,
+      };
+    },
   });
 }
 
