@@ -2,9 +2,10 @@
 // rolling, snapshot, down, rebootstrap, defrag, compact and recover-space plan from it) reads it here:
 //   - per host, in one shell session (ssh/batch.ts): the etcd container (`docker container inspect`), and when asked
 //     the data path's marker (plan/marker.ts), the member's /metrics and the caller's own read-only commands;
-//   - etcd-wide, through the etcdctl of one member whose container runs, in one session: `member list`,
-//     `endpoint health`, `endpoint status` (and, when asked, `endpoint hashkv` at one revision); when that member's
-//     etcdctl cannot reach the cluster, the next one is asked.
+//   - etcd-wide, through the etcdctl of one member whose container runs: `member list`, `endpoint health`,
+//     `endpoint status` (and, when asked, `endpoint hashkv` at one revision). They ride in the first connected host's
+//     own session; when its container does not run or its etcdctl cannot reach the cluster, the next running member
+//     is asked in one session of its own.
 // Tolerant throughout: a host that cannot be reached, a command that fails or prints garbage becomes a fact in the
 // observation, never an exception, so a caller always sees everything that could be seen. The joining of those facts
 // (members matched to inventory nodes by peer URL, leader, alarms, strangers, versions) is pure: `assemble`.
@@ -30,7 +31,6 @@ import { docker, fs } from '../plan/docker.js';
 import { clientUrl, peerUrl, urlHost } from '../plan/flags.js';
 import type { DataProbe } from '../plan/marker.js';
 import { render, type Argv } from '../plan/shell.js';
-import { runBatch } from '../ssh/batch.js';
 import type { ExecResult, RemoteHost } from '../ssh/types.js';
 import { containerFrom, markerFrom, probeFailed, readSession, type ContainerRead, type Probe } from './host.js';
 
@@ -153,10 +153,15 @@ export function observeCommands(inventory: Inventory): { inspect: Argv; memberLi
 
 /** Read hosts and cluster; never throws for what it reads. */
 export async function observeCluster(inventory: Inventory, hosts: ReadonlyMap<string, RemoteHost>, options: ObserveOptions = {}): Promise<ClusterObservation> {
+  // etcd is asked at once in the session of the first host connected, the member most often asked anyway: when its
+  // container runs (the common case) the cluster costs no session of its own; when not, `docker exec` fails at once
+  // and those answers are dropped.
+  const first = inventory.nodes.find((n) => hosts.has(n.name))?.name;
   // Every host at once; the map in inventory order.
-  const each = await Promise.all(inventory.nodes.map((node) => readHost(inventory, node, hosts.get(node.name), options)));
-  const reads = new Map<string, HostRead>(inventory.nodes.map((node, i) => [node.name, each[i]!]));
-  const { etcd, etcdError } = await readEtcd(inventory, hosts, reads, options);
+  const each = await Promise.all(inventory.nodes.map((node) => readHostSession(inventory, node, hosts.get(node.name), options, node.name === first)));
+  const reads = new Map<string, HostRead>(inventory.nodes.map((node, i) => [node.name, each[i]!.read]));
+  const asked = new Map(inventory.nodes.flatMap((node, i) => (each[i]!.etcd ? [[node.name, each[i]!.etcd!] as const] : [])));
+  const { etcd, etcdError } = await readEtcd(inventory, hosts, reads, asked, options);
   return assemble(inventory, reads, etcd, etcdError);
 }
 
@@ -177,7 +182,18 @@ export async function readEndpointStatuses(inventory: Inventory, via: RemoteHost
 
 /** One host's reads in one session; an unreachable host, or a session that fails, is a fact. */
 export async function readHost(inventory: Inventory, node: NodeSpec, host: RemoteHost | undefined, options: ObserveOptions = {}): Promise<HostRead> {
-  if (!host) return { reachable: false, error: options.unreachable?.get(node.name) ?? 'not connected' };
+  return (await readHostSession(inventory, node, host, options, false)).read;
+}
+
+/** readHost, with etcd's three reads in the same session when `askEtcd` (their answers apart, for readEtcd). */
+async function readHostSession(
+  inventory: Inventory,
+  node: NodeSpec,
+  host: RemoteHost | undefined,
+  options: ObserveOptions,
+  withEtcd: boolean,
+): Promise<{ read: HostRead; etcd: Probe[] | null }> {
+  if (!host) return { read: { reachable: false, error: options.unreachable?.get(node.name) ?? 'not connected' }, etcd: null };
   const { cluster } = inventory;
   const commands = [render(docker.inspectContainer(cluster.containerName))];
   const markerAt = options.markers ? commands.push(render(fs.memberDataProbe(node.dataPath))) - 1 : -1;
@@ -186,9 +202,11 @@ export async function readHost(inventory: Inventory, node: NodeSpec, host: Remot
   const metricsAt = options.metrics ? commands.push(render(metricsArgv)) - 1 : -1;
   const extraAt = commands.length;
   commands.push(...(options.extra?.(node) ?? []));
-  const { probes, failed } = await readSession(host, commands, { mode: 'parallel', timeoutMs: HOST_TIMEOUT_MS });
+  const etcdAt = commands.length;
+  if (withEtcd) commands.push(...etcdCommands(inventory));
+  const { probes, failed } = await readSession(host, commands, { mode: 'parallel', timeoutMs: withEtcd ? ETCD_TIMEOUT_MS : HOST_TIMEOUT_MS });
   // The connection dropped or the session hung: the host is as good as unreachable for this observation.
-  if (failed !== null) return { reachable: false, error: failed };
+  if (failed !== null) return { read: { reachable: false, error: failed }, etcd: null };
   const container = containerFrom(probes[0]!);
   const read: HostRead = { reachable: true, container };
   if (markerAt >= 0) read.marker = markerFrom(probes[markerAt]!, node.dataPath);
@@ -196,8 +214,14 @@ export async function readHost(inventory: Inventory, node: NodeSpec, host: Remot
     const r = probes[metricsAt]!;
     read.metrics = probeFailed(r) ? r : r.code !== 0 ? { error: `${metricsArgv[4]} exited ${r.code}: ${lastLine(r.stderr) || 'no output'}` } : { text: r.stdout };
   }
-  if (options.extra) read.extra = probes.slice(extraAt);
-  return read;
+  if (options.extra) read.extra = probes.slice(extraAt, etcdAt);
+  return { read, etcd: withEtcd ? probes.slice(etcdAt) : null };
+}
+
+/** member list, endpoint health, endpoint status: what etcd is asked through one member, rendered. */
+function etcdCommands(inventory: Inventory): string[] {
+  const c = observeCommands(inventory);
+  return [render(c.memberList), render(c.health), render(c.status)];
 }
 
 /** etcdctl runs inside a member's container: each reachable host whose container runs, in inventory order, until one answers. */
@@ -205,13 +229,14 @@ async function readEtcd(
   inventory: Inventory,
   hosts: ReadonlyMap<string, RemoteHost>,
   reads: ReadonlyMap<string, HostRead>,
+  asked: ReadonlyMap<string, Probe[]>,
   options: ObserveOptions,
 ): Promise<{ etcd: EtcdRead | null; etcdError: string | null }> {
   const reasons: string[] = [];
   for (const node of inventory.nodes) {
     const read = reads.get(node.name);
     if (!read?.reachable || read.container.kind !== 'present' || !read.container.running) continue;
-    const answer = await askEtcd(inventory, hosts.get(node.name)!, options);
+    const answer = await askEtcd(inventory, hosts.get(node.name)!, options, asked.get(node.name));
     if ('reason' in answer) {
       reasons.push(`${node.name}: ${answer.reason}`);
       continue;
@@ -226,21 +251,12 @@ async function readEtcd(
 
 type EtcdAnswer = Omit<EtcdRead, 'via'> | { reason: string };
 
-async function askEtcd(inventory: Inventory, host: RemoteHost, options: ObserveOptions): Promise<EtcdAnswer> {
-  const c = observeCommands(inventory);
-  let list: ExecResult | null | undefined;
-  let health: ExecResult | Error;
-  let status: ExecResult | Error;
-  try {
-    const [l, h, s] = await runBatch(host, [render(c.memberList), render(c.health), render(c.status)], 'parallel', { timeoutMs: ETCD_TIMEOUT_MS });
-    list = l;
-    health = h ?? new Error('did not run');
-    status = s ?? new Error('did not run');
-  } catch (err) {
-    return { reason: (err as Error).message };
-  }
+/** etcd's view through `host`'s etcdctl: the answers already read in its session (`asked`), else one session now. */
+async function askEtcd(inventory: Inventory, host: RemoteHost, options: ObserveOptions, asked?: Probe[]): Promise<EtcdAnswer> {
+  const answers = asked ?? (await readSession(host, etcdCommands(inventory), { mode: 'parallel', timeoutMs: ETCD_TIMEOUT_MS })).probes;
+  const [list, health, status] = answers.map((p) => (probeFailed(p) ? new Error(p.error) : p)) as [ExecResult | Error, ExecResult | Error, ExecResult | Error];
   // The member list decides whether this member's etcdctl reached the cluster at all.
-  if (!list) return { reason: 'member list did not run' };
+  if (list instanceof Error) return { reason: list.message };
   if (list.code !== 0) return { reason: `member list exited ${list.code}: ${lastLine(list.stderr) || lastLine(list.stdout) || 'no output'}` };
   let members: MemberList;
   try {

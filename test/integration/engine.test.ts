@@ -107,4 +107,17 @@ describe('the executor', { timeout: 120_000 }, () => {
     assert.equal(dry.code, 1, 'the dry-run refuses where the run would');
     assert.match(dry.stderr, /cannot reach 1/);
   });
+
+  test('snapshot save with a host that cannot be reached: taken from a member that answers, the dead host named in a warning and never contacted again', async () => {
+    cluster = await FakeCluster.start({ running: true });
+    await cluster.node('etcd-1').server.stop();
+    const out = join(cluster.dir, 'saved.db');
+    const r = await cli(['snapshot', 'save', '-i', cluster.inventoryFile, '--out', out, '--connect-timeout', '2', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /warning: cannot connect to etcd-1: /);
+    const doc = JSON.parse(r.stdout) as { ok: boolean; from: string; path: string };
+    assert.equal(doc.ok, true);
+    assert.notEqual(doc.from, 'etcd-1');
+    assert.equal(doc.path, out);
+  });
 });

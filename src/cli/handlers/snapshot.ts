@@ -23,7 +23,8 @@ export async function save(argv: SaveOptions): Promise<void> {
     plan: async ({ hosts }) => {
       // One healthy member is all it needs: a host that did not connect is never contacted.
       const view = await observeCluster(inventory, hosts);
-      const source = snapshotSource(view);
+      // Among the members whose host connected: etcd may report a member healthy whose sshd is down.
+      const source = snapshotSource({ ...view, members: view.members.filter((m) => hosts.has(m.node.name)) });
       if (!source) throw new OperationError('no member is healthy: there is nothing to take a snapshot from');
       const plan = planSnapshot(inventory, source.node, argv.out ?? defaultSnapshotPath(inventory, compactTimestamp(new Date())));
       return { command: 'snapshot save', stages: [snapshotStage(plan)], snapshot: plan, document: { from: plan.host, path: plan.localPath } };
