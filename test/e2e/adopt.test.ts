@@ -22,7 +22,6 @@ import { loadKeys, range, Writer } from '../support/writer.js';
 const skip = e2eSkip();
 const KEYS = 1000;
 const RUNBOOK_IMAGE = 'gcr.io/google_containers/etcd-amd64:3.1.10';
-const SCRIPT = repoPath('.lab/runbook-install.sh');
 // Beside the lab's inventory, so its relative key and known_hosts paths resolve the same.
 const INVENTORY = repoPath('.lab/inventory-runbook.yaml');
 const NO_LEGACY = repoPath('.lab/inventory-runbook-no-4001.yaml');
@@ -79,12 +78,13 @@ describe("up adopts a cluster the runbook's install.sh started", { skip }, () =>
 
   before(async () => {
     await resetLab();
-    writeFileSync(SCRIPT, adaptedScript(), { mode: 0o755 });
+    const script = adaptedScript();
     writeFileSync(INVENTORY, runbookInventory());
     writeFileSync(NO_LEGACY, runbookInventory(false));
-    // On each host, as the runbook says: install.sh with every member's hostname:ip.
+    // On each host, as the runbook says: install.sh with every member's hostname:ip. The script's text is handed to
+    // bash as its program (`bash -c SCRIPT install.sh ARGS`), so no file needs to be visible inside the lab hosts.
     const args = LAB_HOSTS.map((h) => `${h}:${LAB_IPS[h]}`);
-    const runs = await Promise.all(LAB_HOSTS.map((h) => hostExec(h, ['bash', SCRIPT, ...args])));
+    const runs = await Promise.all(LAB_HOSTS.map((h) => hostExec(h, ['bash', '-c', script, 'install.sh', ...args])));
     for (const [i, r] of runs.entries()) {
       // The script ends with `etcdctl cluster-health`, the v2 command etcd 3.4's etcdctl does not have: its exit code is not the cluster's.
       const c = await hostExec(LAB_HOSTS[i]!, ['docker', 'container', 'inspect', '--format', '{{.State.Running}}', 'etcd']);
@@ -106,7 +106,7 @@ describe("up adopts a cluster the runbook's install.sh started", { skip }, () =>
   });
 
   after(async () => {
-    for (const f of [SCRIPT, INVENTORY, NO_LEGACY, `${INVENTORY}.audit.log`, `${NO_LEGACY}.audit.log`]) rmSync(f, { force: true });
+    for (const f of [INVENTORY, NO_LEGACY, `${INVENTORY}.audit.log`, `${NO_LEGACY}.audit.log`]) rmSync(f, { force: true });
     for (const f of (() => {
       try {
         return readdirSync(SNAPSHOTS);
