@@ -214,7 +214,9 @@ export function evaluateHost(input: EvaluateInput): CheckResult[] {
     add('container', 'fail', `could not inspect ${cluster.containerName}: ${state?.kind === 'error' ? state.message : why(containerProbe)}`, containerThreshold, 'run the container command by hand on the host', plan.probes.container, containerProbe);
   else if (state.kind === 'absent') add('container', 'pass', `no ${cluster.containerName} container (up will create it)`, containerThreshold);
   else {
-    const differences = compareContainer(state, plan.container);
+    // A member on its data ignores --initial-cluster: it may have joined later with the member list of its day.
+    const onData = !probeFailed(obs.up.data) && obs.up.data.code === 0 && parseDataProbe(obs.up.data.stdout).kind === 'member-data';
+    const differences = compareContainer(state, plan.container, { bootstrapped: onData });
     // The runbook's container is no drift to fix by hand: `up --yes` adopts it (plan/adopt.ts decides, as up does).
     const data = probeFailed(obs.up.data) || obs.up.data.code !== 0 ? null : parseDataProbe(obs.up.data.stdout);
     const adoption = differences.length > 0 && data ? adoptionVerdict(inventory, plan.node, plan.container, state, data) : null;

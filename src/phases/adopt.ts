@@ -76,11 +76,14 @@ export async function probeAdoptions(plan: UpPlan, hosts: ReadonlyMap<string, Re
       const c = await host.exec(hp.probes.container.command, { timeoutMs: 60_000 });
       const state = parseContainerInspect(c.code, c.stdout, c.stderr);
       if (state.kind !== 'present') return null;
-      const differences = compareContainer(state, hp.container);
-      if (differences.length === 0) return null;
+      if (compareContainer(state, hp.container).length === 0) return null;
       const d = await host.exec(hp.probes.data.command, { timeoutMs: 60_000 });
       if (d.code !== 0) return { host: hp.node.name, refused: `could not read ${hp.node.dataPath}` };
-      const verdict = adoptionVerdict(plan.inventory, hp.node, hp.container, state, parseDataProbe(d.stdout));
+      const data = parseDataProbe(d.stdout);
+      // As up's decision compares it: a member on its data ignores --initial-cluster.
+      const differences = compareContainer(state, hp.container, { bootstrapped: data.kind === 'member-data' });
+      if (differences.length === 0) return null;
+      const verdict = adoptionVerdict(plan.inventory, hp.node, hp.container, state, data);
       if (verdict.kind === 'adopt') return { host: hp.node.name, adopt: verdict.changes };
       if (verdict.kind === 'refuse') return { host: hp.node.name, refused: adoptionRefusal(hp.container.name, verdict.reasons) };
       return { host: hp.node.name, refused: describeDrift(hp.container.name, plan.inventory.file, differences) };

@@ -101,7 +101,16 @@ function normalBind(bind: string): string {
 const basename = (path: string): string => path.slice(path.lastIndexOf('/') + 1);
 
 /** Every difference that matters between a container and the planned spec; empty when etcd would run the same. */
-export function compareContainer(state: Extract<ContainerState, { kind: 'present' }>, spec: ContainerSpec): ContainerDifference[] {
+/**
+ * `bootstrapped`: the member runs on its data, or etcd's member list is the truth of the members (plan/membership.ts
+ * changes it): `--initial-cluster` is then read by nobody (a member with data ignores it) and is left out, as state and
+ * token are. A member that joined later runs with the member list of its day, not the inventory's.
+ */
+export function compareContainer(
+  state: Extract<ContainerState, { kind: 'present' }>,
+  spec: ContainerSpec,
+  options: { bootstrapped?: boolean } = {},
+): ContainerDifference[] {
   const out: ContainerDifference[] = [];
   if (state.image !== spec.image) out.push({ kind: 'image', running: state.image, planned: spec.image });
   const running = etcdSettings(state.command, state.env);
@@ -110,7 +119,7 @@ export function compareContainer(state: Extract<ContainerState, { kind: 'present
   if (basename(running.program) !== basename(planned.program)) out.push({ kind: 'program', running: running.program, planned: planned.program });
   const names = [...planned.flags.keys(), ...[...running.flags.keys()].filter((k) => !planned.flags.has(k))];
   for (const flag of names) {
-    if (BOOTSTRAP_ONLY.has(flag)) continue;
+    if (BOOTSTRAP_ONLY.has(flag) || (options.bootstrapped && flag === 'initial-cluster')) continue;
     const r = running.flags.get(flag) ?? null;
     const p = planned.flags.get(flag) ?? null;
     if (r && p && sameValue(flag, r.value, p.value)) continue;

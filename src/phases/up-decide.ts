@@ -39,7 +39,8 @@ function fail(step: Step, result: ExecResult, message: string): HostDecision {
   };
 }
 
-export function decideHost(plan: HostUpPlan, probes: HostProbeResults, inventory: Inventory): HostDecision {
+/** `bootstrapped`: etcd's member list was observed (the cluster runs), see container-diff.ts compareContainer. */
+export function decideHost(plan: HostUpPlan, probes: HostProbeResults, inventory: Inventory, bootstrapped = false): HostDecision {
   const { node, container: spec } = plan;
   const host = node.name;
   if (probes.engine.code !== 0) {
@@ -79,7 +80,8 @@ export function decideHost(plan: HostUpPlan, probes: HostProbeResults, inventory
     return { ok: true, host, engineVersion, conditions, summary: imagePresent ? `will ${start}` : `will pull the image and ${start}`, holdsData: ownData };
   }
 
-  const differences = compareContainer(state, spec);
+  // A member on its data ignores --initial-cluster (it may have joined later, with the member list of its day).
+  const differences = compareContainer(state, spec, { bootstrapped: bootstrapped || data.kind === 'member-data' });
   if (differences.length > 0) {
     // A container started by hand with the runbook: adopted when that is all it takes, refused with why otherwise.
     const verdict = adoptionVerdict(inventory, node, spec, state, data);

@@ -1,7 +1,7 @@
 // `up`: connect to every host, probe them all, and only if every host is fit, apply each host's planned steps
 // concurrently, then wait until the cluster is healthy. A run that stops before the apply phase changed nothing.
 
-import { Listr } from 'listr2';
+import { Listr, type ListrTask } from 'listr2';
 import { probeFailed, type HostObservation } from '../check/evaluate.js';
 import { checkFailure, checkLine } from '../check/format.js';
 import { judgeHost, observeHosts, preflightContext } from '../check/run.js';
@@ -30,6 +30,11 @@ export interface UpDeps {
   /** Aborted on Ctrl-C; the run then reports which hosts it changed. Default: the process's run signal. */
   signal?: AbortSignal;
   /**
+   * Right after connecting: observe etcd's member list and plan membership changes (cli/membership.ts). `running`: the
+   * cluster runs, and containers are compared as members of it (container-diff.ts); `tasks` run under the lock first.
+   */
+  membership?: (hosts: ReadonlyMap<string, RemoteHost>) => Promise<{ running: boolean; tasks: ListrTask[] }>;
+  /**
    * The operator confirmed (--yes) that members started by hand with the runbook may be adopted. Without it, up
    * refuses before changing anything when it finds one. The adoption itself runs after up (phases/adopt.ts).
    */
@@ -55,10 +60,11 @@ interface UpCtx {
   checkWarnings: CheckResult[];
   changed: Map<string, string[]>;
   members: Member[];
+  bootstrapped: boolean;
 }
 
 export async function runUp(plan: UpPlan, deps: UpDeps): Promise<UpOutcome> {
-  const ctx: UpCtx = { hosts: new Map(), decisions: new Map(), checkWarnings: [], changed: new Map(), members: [] };
+  const ctx: UpCtx = { hosts: new Map(), decisions: new Map(), checkWarnings: [], changed: new Map(), members: [], bootstrapped: false };
   const hostCount = plan.hosts.length;
   try {
     await new Listr<UpCtx, 'default', 'simple'>(
@@ -68,6 +74,21 @@ export async function runUp(plan: UpPlan, deps: UpDeps): Promise<UpOutcome> {
           task: async (c) => {
             const hosts = await deps.connect();
             for (const [name, host] of hosts) c.hosts.set(name, traced(host, deps.trace));
+          },
+        },
+        {
+          title: "Observe etcd's member list",
+          enabled: () => deps.membership !== undefined,
+          task: async (c, task) => {
+            const m = await deps.membership!(c.hosts);
+            c.bootstrapped = m.running;
+            if (m.tasks.length === 0) {
+              task.title = m.running ? 'etcd lists exactly the inventory\'s members' : 'No member answers: a new cluster';
+              return;
+            }
+            task.title = `Membership: ${m.tasks.length} change(s), one at a time`;
+            await deps.lockHeld?.();
+            return task.newListr(m.tasks, { concurrent: false, exitOnError: true });
           },
         },
         {
@@ -86,7 +107,7 @@ export async function runUp(plan: UpPlan, deps: UpDeps): Promise<UpOutcome> {
                 task: async (_, sub) => {
                   const obs = await observations.get(hp.node.name)!;
                   const results = judgeHost(plan.inventory, hp, obs, await preflight);
-                  const decision = decide(hp, obs, plan.inventory);
+                  const decision = decide(hp, obs, plan.inventory, c.bootstrapped);
                   const problems = hostProblems(hp, decision, results);
                   // A runbook member's container check warns that up adopts it: the decision's summary says so already.
                   const adopting = decision.ok && decision.adopt !== undefined;
@@ -229,12 +250,12 @@ export async function runUp(plan: UpPlan, deps: UpDeps): Promise<UpOutcome> {
 }
 
 /** The decision from the four probes (read with the checks, check/observe.ts); a probe that could not run fails the host. */
-function decide(hp: HostUpPlan, obs: HostObservation, inventory: Inventory): HostDecision {
+function decide(hp: HostUpPlan, obs: HostObservation, inventory: Inventory, bootstrapped: boolean): HostDecision {
   for (const key of ['engine', 'image', 'container', 'data'] as const) {
     const probe = obs.up[key];
     if (probeFailed(probe)) return { ok: false, host: hp.node.name, failure: transportFailure(hp.probes[key], new Error(probe.error)) };
   }
-  return decideHost(hp, obs.up as HostProbeResults, inventory);
+  return decideHost(hp, obs.up as HostProbeResults, inventory, bootstrapped);
 }
 
 /**

@@ -83,7 +83,8 @@ export function adoptionVerdict(inventory: Inventory, node: NodeSpec, spec: Cont
   // The runbook's first `docker run` published ports (-p 2379:2379 ...) on docker's bridge; install.sh used the host's
   // network, as etcd-deploy does. Either way the member listens on the same host ports.
   if (state.networkMode !== undefined && state.networkMode !== 'host') changes.push(`run on the host's network (--network host) instead of ${state.networkMode} with published ports`);
-  for (const d of compareContainer(state, spec)) {
+  // As up's decision compares it: a member on its data ignores --initial-cluster (container-diff.ts).
+  for (const d of compareContainer(state, spec, { bootstrapped: data.kind === 'member-data' })) {
     const verdict = classify(d, inventory, node);
     if (verdict.change !== undefined) changes.push(verdict.change);
     else reasons.push(verdict.reason);

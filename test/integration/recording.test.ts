@@ -463,3 +463,101 @@ describe('certs rotate issues nothing when the run cannot go ahead', { timeout: 
     assert.deepEqual(pkiFiles(pki), before, 'no local certificate was replaced while another run may be sending them');
   });
 });
+
+describe('recording: membership changes run as planned', { timeout: 90_000 }, () => {
+  /** The cluster's inventory without some nodes (the fake cluster's inventory lists all of its hosts). */
+  function inventoryWithout(c: FakeCluster, names: string[]): string {
+    const file = join(c.dir, `inventory-without-${names.join('-')}.yaml`);
+    writeFileSync(file, readFileSync(c.inventoryFile, 'utf8').split('\n').filter((l) => !names.some((n) => l.includes(`name: ${n},`))).join('\n'));
+    return file;
+  }
+
+  test('up with a node added to the inventory: learner added, started on the current member list, promoted; then up as before', async () => {
+    cluster = await FakeCluster.start({ running: false, names: ['etcd-1', 'etcd-2', 'etcd-3', 'etcd-4'] });
+    const three = inventoryWithout(cluster, ['etcd-4']);
+    assert.equal((await cli(['up', '-i', three, '--health-timeout', '10'])).code, 0);
+    cluster.clearReceived();
+    const { plan, dryRun } = await record(cluster, ['up', '--health-timeout', '10']);
+    const membership = plan.membership as { changes: { kind: string; member: string; votersBefore: string[]; votersAfter: string[]; toleranceAfter: number }[] };
+    assert.deepEqual(
+      membership.changes.map((c) => [c.kind, c.member, c.votersBefore.length, c.votersAfter.length, c.toleranceAfter]),
+      [['add', 'etcd-4', 3, 4, 1]],
+    );
+    assert.ok(Array.isArray(plan.hosts), 'up keeps its own keys');
+    assert.ok(plan.steps.some((s) => s.kind === 'membership' && s.command.includes(' member add etcd-4 --peer-urls=http://198.18.0.14:2380 --learner ')));
+    assert.match(dryRun.stdout, /"toleranceAfter": 1/);
+    // Every host's containers already run as planned after the change: no conditional step of up's holds. (Per host:
+    // up's own probes run on every host at once after the membership change.)
+    assertRanAsPlanned(cluster, plan, () => false);
+    const order = cluster.log.filter((x) => !isFiltered(x.command) && / member (add|promote) |^docker run -d /.test(x.command)).map((x) => `${x.host} ${x.command.split(' --')[0]}`);
+    assert.deepEqual(order.map((o) => o.replace(/ etcdctl$/, '')), ['etcd-1 docker exec -e ETCDCTL_API=3 etcd', 'etcd-4 docker run -d', 'etcd-1 docker exec -e ETCDCTL_API=3 etcd'], 'added, started, promoted, in that order');
+    const e4 = cluster.node('etcd-4');
+    assert.ok(e4.memberId !== null && !e4.learner && e4.container?.running, 'etcd-4 joined and was promoted');
+    assert.ok(e4.container!.cmd.includes('--initial-cluster-state=existing'));
+    // A second run changes nothing.
+    cluster.clearReceived();
+    const again = await cli(['up', '-i', cluster.inventoryFile, '--health-timeout', '10']);
+    assert.equal(again.code, 0, again.stderr);
+    const changing = /^docker (run -d|start|stop|rm|pull) |^mkdir |^sh -c .* (write|aside) | member (add|promote|remove) | move-leader /;
+    assert.deepEqual(cluster.log.filter((x) => changing.test(x.command)), [], 'nothing but reads and up\'s probes');
+  });
+
+  test('up with a node gone from the inventory, without --allow-remove: refused in the run and its dry-run, nothing but reads', async () => {
+    cluster = await FakeCluster.start({ running: false, names: ['etcd-1', 'etcd-2', 'etcd-3', 'etcd-4'] });
+    assert.equal((await cli(['up', '-i', cluster.inventoryFile, '--health-timeout', '10'])).code, 0);
+    cluster.clearReceived();
+    const three = inventoryWithout(cluster, ['etcd-4']);
+    const dryRun = await cli(['up', '-i', three, '--dry-run', '--json']);
+    const run = await cli(['up', '-i', three, '--connect-timeout', '2']);
+    for (const r of [run, dryRun]) assert.equal(r.code, 1, r.stderr);
+    assert.match(run.stderr, /no longer lists etcd-4 .*needs --allow-remove/);
+    assert.match((JSON.parse(dryRun.stdout) as { error: { message: string } }).error.message, /needs --allow-remove/);
+    for (const n of cluster.nodes) assert.deepEqual(n.received.filter((x) => !isFiltered(x)), [], `nothing but reads on ${n.name}`);
+    assert.ok(cluster.node('etcd-4').memberId !== null, 'still a member');
+  });
+
+  test('replace NODE: the member removed by ID, then joined anew as a learner and promoted', async () => {
+    cluster = await FakeCluster.start({ running: false });
+    assert.equal((await cli(['up', '-i', cluster.inventoryFile, '--health-timeout', '10'])).code, 0);
+    const oldId = cluster.node('etcd-3').memberId;
+    // etcd-3 leads: leadership moves to a member that stays before it is removed.
+    cluster.leader = 'etcd-3';
+    cluster.clearReceived();
+    const { plan } = await record(cluster, ['replace', 'etcd-3']);
+    assert.equal(plan.command, 'replace');
+    assert.deepEqual(
+      (plan.changes as { kind: string; votersAfter: string[] }[]).map((c) => [c.kind, c.votersAfter.length]),
+      [
+        ['replace', 2],
+        ['replace', 3],
+      ],
+    );
+    assertRanAsPlanned(cluster, plan, (s) => s.when?.endsWith('leads when its turn comes') === true, 'global');
+    assert.notEqual(cluster.leader, 'etcd-3');
+    const e3 = cluster.node('etcd-3');
+    assert.ok(e3.memberId !== null && e3.memberId !== oldId && !e3.learner && e3.container?.running, 'a new member, promoted');
+  });
+});
+
+describe('recording: replace NODE whose host does not answer', { timeout: 90_000 }, () => {
+  test('the others connected and locked, the dead member removed by ID, nothing sent to its host; the join waits for it', async () => {
+    cluster = await FakeCluster.start({ running: false });
+    assert.equal((await cli(['up', '-i', cluster.inventoryFile, '--health-timeout', '10'])).code, 0);
+    const dead = cluster.node('etcd-3');
+    dead.container!.running = false;
+    if (cluster.leader === 'etcd-3') cluster.leader = 'etcd-1';
+    await dead.server.stop();
+    cluster.clearReceived();
+    const r = await cli(['replace', 'etcd-3', '-i', cluster.inventoryFile, '--connect-timeout', '2']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /does not answer: it joins when it does/);
+    assert.match(r.stdout, /etcd-3 has not joined yet/);
+    assert.equal(dead.memberId, null, 'removed by ID');
+    assert.deepEqual(dead.received, [], 'nothing reached the dead host');
+    assert.ok(cluster.log.some((x) => x.host === 'etcd-1' && / member remove /.test(x.command)));
+    // Another host down too: refused before anything changes.
+    const r2 = await cli(['replace', 'etcd-2', '-i', cluster.inventoryFile, '--connect-timeout', '2']);
+    assert.equal(r2.code, 1);
+    assert.match(r2.stderr, /replace etcd-2: cannot connect to etcd-3; nothing was changed/);
+  });
+});

@@ -27,7 +27,7 @@ export class FakeHost implements RemoteHost {
 
 /**
  * What the preflight probes (src/check/plan.ts) print on a fit host: 4 cores, 16 GB, an SSD, fast fsync, free ports,
- * peers that answer. Shaped like the lab recordings in test/fixtures/check; the host holds all three lab addresses so
+ * peers that answer. Shaped like the lab recordings in test/fixtures/check; the host holds the lab addresses (a fourth for membership tests) so
  * one answer fits every fake host.
  */
 export function preflightAnswer(command: string): Partial<ExecResult> | undefined {
@@ -37,7 +37,7 @@ export function preflightAnswer(command: string): Partial<ExecResult> | undefine
       stdout: [
         '@@ user', 'root',
         '@@ addresses',
-        ...['198.18.0.11', '198.18.0.12', '198.18.0.13'].map((ip, i) => `${i + 2}: eth${i}    inet ${ip}/24 scope global eth${i}\\       valid_lft forever preferred_lft forever`),
+        ...['198.18.0.11', '198.18.0.12', '198.18.0.13', '198.18.0.14'].map((ip, i) => `${i + 2}: eth${i}    inet ${ip}/24 scope global eth${i}\\       valid_lft forever preferred_lft forever`),
         '@@ cpus', '4',
         '@@ memory', 'MemTotal:       16384000 kB',
         '@@ path', 'state missing', 'existing /var/lib', 'writable yes',

@@ -23,6 +23,7 @@ import { logsCommand } from './logs.js';
 import { planCommand } from './plan.js';
 import { rebootstrapCommand } from './rebootstrap.js';
 import { recoverSpaceCommand } from './recover-space.js';
+import { replaceCommand } from './replace.js';
 import { rollingCommand } from './rolling.js';
 import { snapshotCommand } from './snapshot.js';
 import { statusCommand } from './status.js';
@@ -48,6 +49,7 @@ export const registry: readonly (AnyCommand | DeferredCommand)[] = [
   checkCommand,
   statusCommand,
   rollingCommand,
+  replaceCommand,
   snapshotCommand,
   rebootstrapCommand,
   downCommand,

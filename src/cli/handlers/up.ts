@@ -5,10 +5,15 @@ import type { Inventory } from '../../inventory/types.js';
 import { listrOptions } from '../../phases/progress.js';
 import { runUp, type UpOutcome } from '../../phases/up.js';
 import type { AdoptionSection } from './up-adopt.js';
-import { formatUpPlan, upPlanJson } from '../../plan/format.js';
+import { formatUpPlan, upPlanJson, upSteps } from '../../plan/format.js';
 import { render } from '../../plan/shell.js';
 import { planUp } from '../../plan/up.js';
 import { runChanging } from '../changing.js';
+import { connectForDryRun, describeOutcome, membershipDryRun, observeAndPlan, refuseIfBlocked } from '../membership.js';
+import { membershipTasks } from '../../phases/membership.js';
+import type { RemoteHost } from '../../ssh/types.js';
+import type { MembershipOutcome } from '../../phases/membership.js';
+import type { MembershipPlan } from '../../plan/membership.js';
 import type { UpOptions } from '../commands/up.js';
 import { progressFor } from '../options.js';
 import { info, printJson, printResult, style, verboseTracer } from '../output.js';
@@ -17,14 +22,22 @@ export async function up(argv: UpOptions): Promise<void> {
   const inventory = loadInventory(argv.inventory);
   const plan = planUp(inventory);
   if (argv['dry-run']) {
-    // Members started by hand with the runbook are found on the hosts (read-only); a cluster of none is planned as before.
+    // A running cluster is observed (read-only) and its membership changes come first; a new one plans as `plan` does.
+    const membership = await observeForDryRun(inventory, argv);
+    // A run that would refuse, refuses in its dry-run too (the text shows the plan first, with what is refused).
+    if (membership?.refused && argv.json) refuseIfBlocked(membership.plan);
+    // Members started by hand with the runbook are found on the hosts (read-only); their adoption comes after up's own steps.
     const { adoptionDryRun } = await import('./up-adopt.js');
     const adoption = await adoptionDryRun(inventory, plan, argv);
-    if (argv.json) printJson(adoption ? { ...(upPlanJson(plan) as object), ...adoption.json } : upPlanJson(plan));
+    const base = membership ? { ...(upPlanJson(plan) as object), membership: membership.json, steps: [...membership.steps, ...upSteps(plan)] } : (upPlanJson(plan) as object);
+    if (argv.json) printJson(adoption ? { ...base, ...adoption.json } : base);
     else {
       const headline = adoption ? `${adoption.headline}\n\n` : '';
-      printResult(`${headline}${formatUpPlan(plan, argv['health-timeout'])}\n\n${adoption ? `${adoption.text}\n\n` : ''}${lockAndAuditText(inventory)}${await pkiText(inventory)}`);
+      printResult(
+        `${headline}${membership ? `${membership.text}\n\n` : ''}${formatUpPlan(plan, argv['health-timeout'])}\n\n${adoption ? `${adoption.text}\n\n` : ''}${lockAndAuditText(inventory)}${await pkiText(inventory)}`,
+      );
     }
+    if (membership?.refused) refuseIfBlocked(membership.plan);
     return;
   }
   for (const w of inventory.warnings) info(`warning: ${w}`);
@@ -38,28 +51,67 @@ export async function up(argv: UpOptions): Promise<void> {
   const outcome = await runChanging(argv, inventory, {
     lockWhileReading: true,
     run: async (connect, lockHeld) => {
+      // Membership changes first (plan/membership.ts), then up's own convergence, over the same connections.
+      const done: MembershipOutcome['done'] = [];
       let hosts: Awaited<ReturnType<typeof connect>> | null = null;
-      const o = await runUp(plan, {
+      const outcome = await runUp(plan, {
         connect: async () => (hosts = await connect()),
         lockHeld,
         listr: listrOptionsFor(argv),
         trace: verboseTracer(argv.verbose),
         healthDeadlineMs: argv['health-timeout'] * 1000,
+        membership: async (hosts) => {
+          const observed = await observeAndPlan(inventory, hosts, argv);
+          for (const w of observed.plan.changes.length ? observed.plan.warnings : []) info(`warning: ${w}`);
+          const retired = [...observed.retiredHosts.values()];
+          if (observed.plan.changes.length === 0 && observed.plan.refusals.length === 0) {
+            for (const h of retired) h.close();
+            return { running: observed.running, tasks: [] };
+          }
+          try {
+            refuseIfBlocked(observed.plan);
+          } catch (err) {
+            for (const h of retired) h.close();
+            throw err;
+          }
+          const all = new Map<string, RemoteHost>([...observed.retiredHosts, ...hosts]);
+          // The retired hosts' connections close once the last change ran, or one failed.
+          const close = () => retired.forEach((h) => h.close());
+          const tasks = membershipTasks(inventory, observed.plan, { hosts: all, listr: listrOptionsFor(argv), gateDeadlineMs: argv['health-timeout'] * 1000 }, done, close);
+          return { running: true, tasks };
+        },
         adopt: argv.yes,
       });
       // The runbook's members, confirmed by --yes: adopted one at a time once up found the cluster healthy.
-      if (o.adopt.length > 0 && hosts) adoption.section = await (await import('./up-adopt.js')).adoptMembers(inventory, hosts, o.adopt, argv);
-      return o;
+      if (outcome.adopt.length > 0 && hosts) adoption.section = await (await import('./up-adopt.js')).adoptMembers(inventory, hosts, outcome.adopt, argv);
+      return { ...outcome, membership: { done } };
     },
-    summarize: (o) => {
-      const adopted = adoption.section;
-      const changed = o.changed.length === 0 ? 'nothing changed' : `changed ${o.changed.map((c) => `${c.host} (${c.actions.join(', ')})`).join('; ')}`;
-      return adopted ? `${o.changed.length === 0 ? '' : `${changed}; `}${adopted.summary}` : changed;
-    },
+    summarize: (o) =>
+      [
+        o.membership.done.length ? `membership: ${describeOutcome(o.membership)}` : '',
+        o.changed.length === 0 && !adoption.section ? 'nothing changed' : o.changed.length === 0 ? '' : `changed ${o.changed.map((c) => `${c.host} (${c.actions.join(', ')})`).join('; ')}`,
+        adoption.section?.summary ?? '',
+      ]
+        .filter(Boolean)
+        .join('; '),
   });
   const adopted = adoption.section;
   if (argv.json) printJson(adopted ? { ...(upJson(outcome) as object), ...adopted.json } : upJson(outcome));
   else printResult(adopted ? `${adopted.text}\n\n${formatUpOutcome(outcome, true)}` : formatUpOutcome(outcome));
+}
+
+/** Dry-run: the membership plan of a running cluster (hosts read, nothing changed); null when no cluster answers. */
+async function observeForDryRun(inventory: Inventory, argv: UpOptions): Promise<(ReturnType<typeof membershipDryRun> & { plan: MembershipPlan; refused: boolean }) | null> {
+  const hosts = await connectForDryRun(inventory, argv);
+  if (!hosts) return null;
+  try {
+    const observed = await observeAndPlan(inventory, hosts, argv);
+    for (const h of observed.retiredHosts.values()) h.close();
+    if (!observed.running) return null;
+    return { ...membershipDryRun(inventory, observed.plan), plan: observed.plan, refused: observed.plan.refusals.length > 0 };
+  } finally {
+    for (const h of hosts.values()) h.close();
+  }
 }
 
 /** Dry-run: the lock and the audit line are not steps of the plan, but the operator should know they happen. */
@@ -86,9 +138,10 @@ function listrOptionsFor(argv: UpOptions) {
   return listrOptions(progressFor(argv));
 }
 
-export function upJson(o: UpOutcome): unknown {
+export function upJson(o: UpOutcome & { membership?: MembershipOutcome }): unknown {
   return {
     ok: true,
+    ...(o.membership ? { membership: o.membership.done } : {}),
     changed: o.changed,
     unchanged: o.unchanged,
     members: o.members.map((m) => ({ id: m.id, name: m.name, peerURLs: m.peerURLs, clientURLs: m.clientURLs, isLearner: m.isLearner })),
@@ -96,8 +149,9 @@ export function upJson(o: UpOutcome): unknown {
   };
 }
 
-function formatUpOutcome(o: UpOutcome, adopted = false): string {
+function formatUpOutcome(o: UpOutcome & { membership: MembershipOutcome }, adopted = false): string {
   const out: string[] = [];
+  if (o.membership.done.length > 0) out.push(style.green(`Membership changed: ${describeOutcome(o.membership)}.`));
   if (adopted) {
     if (o.changed.length > 0) out.push(`Before the adoption, up started: ${o.changed.map((c) => `${c.host} (${c.actions.join(', ')})`).join('; ')}`);
   } else if (o.changed.length === 0) out.push(style.green('Cluster already up as planned: nothing changed.'));
