@@ -6,6 +6,7 @@ import { tail } from '../errors.js';
 import type { Inventory } from '../inventory/types.js';
 import { compareContainer, describeDifference, driftAdvice } from '../phases/container-diff.js';
 import { parseContainerInspect } from '../phases/container-state.js';
+import { adoptionRefusal, adoptionVerdict } from '../plan/adopt.js';
 import { markerMatches, parseDataProbe } from '../plan/marker.js';
 import type { HostUpPlan, Step } from '../plan/up.js';
 import type { ExecResult } from '../ssh/types.js';
@@ -216,7 +217,21 @@ export function evaluateHost(input: EvaluateInput): CheckResult[] {
     // A member on its data ignores --initial-cluster: it may have joined later with the member list of its day.
     const onData = !probeFailed(obs.up.data) && obs.up.data.code === 0 && parseDataProbe(obs.up.data.stdout).kind === 'member-data';
     const differences = compareContainer(state, plan.container, { bootstrapped: onData });
-    if (differences.length > 0)
+    // The runbook's container is no drift to fix by hand: `up --yes` adopts it (plan/adopt.ts decides, as up does).
+    const data = probeFailed(obs.up.data) || obs.up.data.code !== 0 ? null : parseDataProbe(obs.up.data.stdout);
+    const adoption = differences.length > 0 && data ? adoptionVerdict(inventory, plan.node, plan.container, state, data) : null;
+    if (adoption?.kind === 'adopt')
+      add(
+        'container',
+        'warn',
+        `${cluster.containerName} is the container the hand-run runbook started; up adopts it: ${adoption.changes.join('; ')}`,
+        containerThreshold,
+        `\`etcd-deploy up --dry-run -i ${inventory.file}\` shows the adoption, \`up --yes\` runs it (docs/runbook-users.md)`,
+        plan.probes.container,
+      );
+    else if (adoption?.kind === 'refuse')
+      add('container', 'fail', adoptionRefusal(cluster.containerName, adoption.reasons), containerThreshold, 'describe the cluster as it runs in the inventory (docs/runbook-users.md)', plan.probes.container);
+    else if (differences.length > 0)
       add(
         'container',
         'fail',

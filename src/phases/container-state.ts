@@ -12,6 +12,8 @@ export type ContainerState =
       env: string[];
       binds: string[];
       startedAt: string;
+      /** docker's network mode (`host` for containers etcd-deploy starts); absent when inspect did not say. */
+      networkMode?: string;
     };
 
 interface InspectJson {
@@ -41,5 +43,6 @@ export function parseContainerInspect(code: number, stdout: string, stderr: stri
     env: json.Config?.Env ?? [],
     binds: json.HostConfig?.Binds ?? [],
     startedAt: json.State?.StartedAt ?? '',
+    ...(json.HostConfig?.NetworkMode ? { networkMode: json.HostConfig.NetworkMode } : {}),
   };
 }

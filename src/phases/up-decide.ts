@@ -1,5 +1,6 @@
 // Pure: from one host's probe results to what `up` will do there, or why it must not touch the cluster at all.
 
+import { adoptionRefusal, adoptionVerdict } from '../plan/adopt.js';
 import type { HostFailure } from '../errors.js';
 import type { Inventory } from '../inventory/types.js';
 import { markerMatches, parseDataProbe } from '../plan/marker.js';
@@ -25,6 +26,8 @@ export type HostDecision =
       summary: string;
       /** The host holds this cluster's member data (a container of it, or data marked as this member's). */
       holdsData: boolean;
+      /** The runbook's container, to be adopted (plan/adopt.ts): what restarting it on the spec changes. */
+      adopt?: readonly string[];
     }
   | { ok: false; host: string; failure: HostFailure };
 
@@ -79,6 +82,16 @@ export function decideHost(plan: HostUpPlan, probes: HostProbeResults, inventory
 
   // A member on its data ignores --initial-cluster (it may have joined later, with the member list of its day).
   const differences = compareContainer(state, spec, { bootstrapped: bootstrapped || data.kind === 'member-data' });
+  if (differences.length > 0) {
+    // A container started by hand with the runbook: adopted when that is all it takes, refused with why otherwise.
+    const verdict = adoptionVerdict(inventory, node, spec, state, data);
+    if (verdict.kind === 'adopt') {
+      return { ok: true, host, engineVersion, conditions: new Set<Condition>(), summary: 'started by the runbook: to be adopted', holdsData: true, adopt: verdict.changes };
+    }
+    if (verdict.kind === 'refuse') {
+      return { ok: false, host, failure: { host, command: plan.probes.container.command, exitCode: null, stderrTail: '', message: adoptionRefusal(spec.name, verdict.reasons) } };
+    }
+  }
   if (differences.length > 0) {
     // The differences are the whole story: the inspect document they were read from would bury them.
     return {

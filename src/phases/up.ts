@@ -6,10 +6,11 @@ import { probeFailed, type HostObservation } from '../check/evaluate.js';
 import { checkFailure, checkLine } from '../check/format.js';
 import { judgeHost, observeHosts, preflightContext } from '../check/run.js';
 import type { CheckResult } from '../check/types.js';
-import { HostsError, OperationError, type HostFailure } from '../errors.js';
+import { HostsError, OperationError, UsageError, type HostFailure } from '../errors.js';
 import { waitHealthyThen } from '../etcd/health.js';
 import { parseMemberList, type Member } from '../etcd/parse.js';
 import type { Inventory } from '../inventory/types.js';
+import type { MemberAdoption } from '../plan/adopt.js';
 import type { HostUpPlan, UpPlan } from '../plan/up.js';
 import { delayUnlessInterrupted, InterruptedError, runSignal } from '../ssh/interrupt.js';
 import type { RemoteHost } from '../ssh/types.js';
@@ -33,6 +34,11 @@ export interface UpDeps {
    * cluster runs, and containers are compared as members of it (container-diff.ts); `tasks` run under the lock first.
    */
   membership?: (hosts: ReadonlyMap<string, RemoteHost>) => Promise<{ running: boolean; tasks: ListrTask[] }>;
+  /**
+   * The operator confirmed (--yes) that members started by hand with the runbook may be adopted. Without it, up
+   * refuses before changing anything when it finds one. The adoption itself runs after up (phases/adopt.ts).
+   */
+  adopt?: boolean;
 }
 
 export interface UpOutcome {
@@ -44,6 +50,8 @@ export interface UpOutcome {
   engineVersions: Record<string, string>;
   /** Preflight checks that warned (they were shown and did not stop the run). */
   checkWarnings: CheckResult[];
+  /** Members the runbook started, to be adopted next (in plan order); up itself left them running as they were. */
+  adopt: MemberAdoption[];
 }
 
 interface UpCtx {
@@ -100,8 +108,10 @@ export async function runUp(plan: UpPlan, deps: UpDeps): Promise<UpOutcome> {
                   const obs = await observations.get(hp.node.name)!;
                   const results = judgeHost(plan.inventory, hp, obs, await preflight);
                   const decision = decide(hp, obs, plan.inventory, c.bootstrapped);
-                  const problems = hostProblems(decision, results);
-                  const warnings = results.filter((r) => r.status === 'warn');
+                  const problems = hostProblems(hp, decision, results);
+                  // A runbook member's container check warns that up adopts it: the decision's summary says so already.
+                  const adopting = decision.ok && decision.adopt !== undefined;
+                  const warnings = results.filter((r) => r.status === 'warn' && !(adopting && r.command === hp.probes.container.command));
                   c.checkWarnings.push(...warnings);
                   const warned = warnings.length ? `; warn: ${warnings.map(checkLine).join('; ')}` : '';
                   if (decision.ok && problems.length === 0) {
@@ -123,6 +133,14 @@ export async function runUp(plan: UpPlan, deps: UpDeps): Promise<UpOutcome> {
                 }
                 const mixed = mixedDataRefusal(plan.hosts.map((hp) => c.decisions.get(hp.node.name)!));
                 if (mixed) throw new OperationError(mixed);
+                const adopt = plan.hosts.filter((hp) => c.decisions.get(hp.node.name)!.adopt);
+                if (adopt.length > 0 && !deps.adopt) {
+                  throw new UsageError(
+                    `up changed nothing: ${adopt.map((hp) => hp.node.name).join(', ')} ${adopt.length === 1 ? 'runs' : 'run'} the etcd container the runbook started by hand. ` +
+                      'up can adopt them: restart each, one at a time behind a quorum gate, onto the inventory\'s spec on its own data (keys kept; a snapshot first). ' +
+                      `\`etcd-deploy up --dry-run -i ${plan.inventory.file}\` shows every step; \`etcd-deploy up --yes\` adopts (docs/runbook-users.md)`,
+                  );
+                }
               },
             );
           },
@@ -218,6 +236,10 @@ export async function runUp(plan: UpPlan, deps: UpDeps): Promise<UpOutcome> {
   const engineVersions: Record<string, string> = {};
   for (const [h, d] of ctx.decisions) engineVersions[h] = d.engineVersion;
   return {
+    adopt: plan.hosts.flatMap((hp) => {
+      const changes = ctx.decisions.get(hp.node.name)?.adopt;
+      return changes ? [{ host: hp.node.name, changes }] : [];
+    }),
     changed: plan.hosts.filter((hp) => ctx.changed.has(hp.node.name)).map((hp) => ({ host: hp.node.name, actions: ctx.changed.get(hp.node.name)! })),
     unchanged: plan.hosts.filter((hp) => !ctx.changed.has(hp.node.name)).map((hp) => hp.node.name),
     members: ctx.members,
@@ -240,9 +262,10 @@ function decide(hp: HostUpPlan, obs: HostObservation, inventory: Inventory, boot
  * Everything that keeps a host from being started: up's own refusal, then every failing check. A check that judged the
  * same probe as the refusal (engine, member data, a drifted container) is left out: the refusal already says it.
  */
-function hostProblems(decision: HostDecision, results: readonly CheckResult[]): HostFailure[] {
+function hostProblems(hp: HostUpPlan, decision: HostDecision, results: readonly CheckResult[]): HostFailure[] {
   const problems: HostFailure[] = decision.ok ? [] : [decision.failure];
-  const refused = decision.ok ? null : decision.failure.command;
+  // A runbook container to adopt differs from the spec by design: the container check's drift is the adoption.
+  const refused = decision.ok ? (decision.adopt ? hp.probes.container.command : null) : decision.failure.command;
   for (const r of results) if (r.status === 'fail' && r.command !== refused) problems.push(checkFailure(r));
   return problems;
 }

@@ -43,7 +43,8 @@ function cli(args: string[]): Promise<Run> {
   });
 }
 
-const READ = /^docker container inspect |^docker exec -e ETCDCTL_API=3 \S+ etcdctl .* (member list|endpoint (health|status|hashkv)|alarm list|user list)( |$)|^docker run --rm --network none --entrypoint (etcdutl \S+ version|etcd \S+ --version)$/;
+// up's data probe is read too: up --dry-run reads it where a container differs from the plan (a runbook member?).
+const READ = /^docker container inspect |^docker exec -e ETCDCTL_API=3 \S+ etcdctl .* (member list|endpoint (health|status|hashkv)|alarm list|user list)( |$)|^docker run --rm --network none --entrypoint (etcdutl \S+ version|etcd \S+ --version)$|^sh -c 'test -d "\$1\/member" \|\| exit 0; echo member; cat "\$1\/\$2" 2>\/dev\/null; exit 0' probe /;
 
 /** The host side of a file transfer (ssh/transfer-programs.ts): a fetch's `cat`, or a receiving program. */
 const isTransfer = (command: string): boolean => {
@@ -357,6 +358,45 @@ describe('recording: each changing command runs what its --dry-run --json printe
     const { plan } = await record(cluster, ['up', '--health-timeout', '10']);
     assertRanAsPlanned(cluster, plan, (s) => s.when === 'container-stopped');
     assert.ok(cluster.nodes.every((n) => n.received.includes('docker start etcd')));
+  });
+
+  test("up --yes on the runbook's cluster: the adoption runs as its dry-run printed it, one member at a time", async () => {
+    cluster = await FakeCluster.start({ running: true });
+    // Each container as the runbook started it: the inventory's identity flags, none of the tool's own, its decorative TLS.
+    const spec = JSON.parse((await cli(['plan', '-i', cluster.inventoryFile, '--json'])).stdout) as { hosts: { host: string; flags: string[] }[] };
+    const tools = /^--(listen-metrics-urls|quota-backend-bytes|auto-compaction-|experimental-|initial-corrupt-check|corrupt-check-time)/;
+    for (const n of cluster.nodes) n.container!.cmd = ['etcd', ...spec.hosts.find((h) => h.host === n.name)!.flags.filter((f) => !tools.test(f)), '--auto-tls', '--peer-auto-tls'];
+    const { plan, run } = await record(cluster, ['up', '--health-timeout', '10'], ['--yes']);
+    const adoption = plan.adoption as { steps: PlanStep[] };
+    assert.deepEqual((plan.adopt as { member: string }[]).map((a) => a.member), ['etcd-1', 'etcd-2', 'etcd-3']);
+    assert.match(run.stdout, /^Adopted 3 member\(s\) the runbook started: etcd-2, etcd-3, etcd-1;/m);
+    // up's own steps (its checks run on every host at once; no apply step's condition held: every container exists),
+    // then the adoption's, on each host in the planned order.
+    assertRanAsPlanned(cluster, { ...plan, steps: [...plan.steps, ...adoption.steps] }, (s) => s.when === 'etcd-1 leads when its turn comes');
+    // Across hosts, strictly one member at a time: each member is started again before the next one is stopped.
+    const turns = cluster.log.filter((x) => /^docker (stop|run -d) /.test(x.command)).map((x) => `${x.command.split(' ')[1]} ${x.host}`);
+    assert.deepEqual(turns, ['stop etcd-2', 'run etcd-2', 'stop etcd-3', 'run etcd-3', 'stop etcd-1', 'run etcd-1']);
+    assert.deepEqual(cluster.nodes.map((n) => n.memberId), [4096, 4097, 4098], 'same members');
+    assert.ok(cluster.nodes.every((n) => !n.container!.cmd.includes('--auto-tls') && n.container!.cmd.some((f) => f.startsWith('--listen-metrics-urls='))));
+    const again = await cli(['up', '-i', cluster.inventoryFile, '--health-timeout', '10']);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /Cluster already up as planned: nothing changed\./);
+  });
+
+  test('an adoption that stopped halfway resumes: the member already on the spec is left alone', async () => {
+    cluster = await FakeCluster.start({ running: true });
+    const spec = JSON.parse((await cli(['plan', '-i', cluster.inventoryFile, '--json'])).stdout) as { hosts: { host: string; flags: string[] }[] };
+    const tools = /^--(listen-metrics-urls|quota-backend-bytes|auto-compaction-|experimental-|initial-corrupt-check|corrupt-check-time)/;
+    for (const n of cluster.nodes) {
+      const flags = spec.hosts.find((h) => h.host === n.name)!.flags;
+      // etcd-2 was adopted by the run that stopped; etcd-1 (the leader) and etcd-3 still run the runbook's container.
+      n.container!.cmd = n.name === 'etcd-2' ? ['etcd', ...flags] : ['etcd', ...flags.filter((f) => !tools.test(f)), '--auto-tls', '--peer-auto-tls'];
+    }
+    const { plan } = await record(cluster, ['up', '--health-timeout', '10'], ['--yes']);
+    assert.deepEqual((plan.adopt as { member: string }[]).map((a) => a.member), ['etcd-1', 'etcd-3']);
+    assertRanAsPlanned(cluster, { ...plan, steps: [...plan.steps, ...(plan.adoption as { steps: PlanStep[] }).steps] }, (s) => s.when === 'etcd-1 leads when its turn comes');
+    const turns = cluster.log.filter((x) => /^docker (stop|run -d) /.test(x.command)).map((x) => `${x.command.split(' ')[1]} ${x.host}`);
+    assert.deepEqual(turns, ['stop etcd-3', 'run etcd-3', 'stop etcd-1', 'run etcd-1']);
   });
 });
 

@@ -349,3 +349,31 @@ test('with cluster.tls: pki, a certificate within 30 days of expiry warns and na
   const none = evaluateHost({ inventory: lab, plan: planUp(lab).hosts[0]!, steps: planUp(lab).hosts[0]!.checks, obs, clockReference: { ...clockOffset(obs.clock)! }, clocksRead: 3, certificates: [], now });
   assert.ok(!none.some((r) => r.check === 'certificates'));
 });
+
+test("the runbook's container: a warning that up adopts it, or a failure naming why it cannot", () => {
+  const ips = { 'etcd-1': '198.18.0.11', 'etcd-2': '198.18.0.12', 'etcd-3': '198.18.0.13' };
+  const cmd = [
+    'etcd',
+    '--name=etcd-2',
+    '--initial-advertise-peer-urls=http://198.18.0.12:2380',
+    '--listen-peer-urls=http://0.0.0.0:2380',
+    '--listen-client-urls=http://0.0.0.0:2379,http://0.0.0.0:4001',
+    '--advertise-client-urls=http://198.18.0.12:2379',
+    '--initial-cluster-token=lab-etcd-cluster',
+    `--initial-cluster=${Object.entries(ips).map(([n, ip]) => `${n}=http://${ip}:2380`).join(',')}`,
+    '--initial-cluster-state=new',
+    '--auto-tls',
+    '--peer-auto-tls',
+    '--data-dir=/var/lib/etcd',
+  ];
+  const inspect = JSON.stringify({ Config: { Image: 'etcd-lab:3.4.23', Cmd: cmd, Env: [] }, State: { Running: true, Status: 'running' }, HostConfig: { Binds: ['/etc/ssl/certs:/etc/ssl/certs', '/var/lib/etcd-cluster:/var/lib/etcd'] } });
+  const obs = observation('after-up', 'etcd-2', { container: { code: 0, stdout: inspect, stderr: '' }, data: { code: 0, stdout: 'member\n', stderr: '' } });
+  const withLegacy = parseInventory(LAB.replace('data_path: /var/lib/etcd-cluster', 'data_path: /var/lib/etcd-cluster, legacy_client_port: 4001'), '/ops/runbook.yaml');
+  const adopt = by(judge(obs, 'etcd-2', withLegacy), 'container');
+  assert.equal(adopt.status, 'warn');
+  assert.match(adopt.measured, /^etcd is the container the hand-run runbook started; up adopts it: add --listen-metrics-urls=http:\/\/198\.18\.0\.12:2381; .*drop --auto-tls/);
+  assert.match(adopt.advice, /`etcd-deploy up --dry-run -i \/ops\/runbook\.yaml` shows the adoption, `up --yes` runs it/);
+  const refused = by(judge(obs, 'etcd-2'), 'container');
+  assert.equal(refused.status, 'fail');
+  assert.match(refused.measured, /^container etcd was started by hand \(the runbook's container\), but .*set cluster\.legacy_client_port: 4001/);
+});

@@ -4,6 +4,7 @@ import { loadInventory } from '../../inventory/load.js';
 import type { Inventory } from '../../inventory/types.js';
 import { listrOptions } from '../../phases/progress.js';
 import { runUp, type UpOutcome } from '../../phases/up.js';
+import type { AdoptionSection } from './up-adopt.js';
 import { formatUpPlan, upPlanJson, upSteps } from '../../plan/format.js';
 import { render } from '../../plan/shell.js';
 import { planUp } from '../../plan/up.js';
@@ -25,8 +26,17 @@ export async function up(argv: UpOptions): Promise<void> {
     const membership = await observeForDryRun(inventory, argv);
     // A run that would refuse, refuses in its dry-run too (the text shows the plan first, with what is refused).
     if (membership?.refused && argv.json) refuseIfBlocked(membership.plan);
-    if (argv.json) printJson(membership ? { ...(upPlanJson(plan) as object), membership: membership.json, steps: [...membership.steps, ...upSteps(plan)] } : upPlanJson(plan));
-    else printResult(`${membership ? `${membership.text}\n\n` : ''}${formatUpPlan(plan, argv['health-timeout'])}\n\n${lockAndAuditText(inventory)}${await pkiText(inventory)}`);
+    // Members started by hand with the runbook are found on the hosts (read-only); their adoption comes after up's own steps.
+    const { adoptionDryRun } = await import('./up-adopt.js');
+    const adoption = await adoptionDryRun(inventory, plan, argv);
+    const base = membership ? { ...(upPlanJson(plan) as object), membership: membership.json, steps: [...membership.steps, ...upSteps(plan)] } : (upPlanJson(plan) as object);
+    if (argv.json) printJson(adoption ? { ...base, ...adoption.json } : base);
+    else {
+      const headline = adoption ? `${adoption.headline}\n\n` : '';
+      printResult(
+        `${headline}${membership ? `${membership.text}\n\n` : ''}${formatUpPlan(plan, argv['health-timeout'])}\n\n${adoption ? `${adoption.text}\n\n` : ''}${lockAndAuditText(inventory)}${await pkiText(inventory)}`,
+      );
+    }
     if (membership?.refused) refuseIfBlocked(membership.plan);
     return;
   }
@@ -36,13 +46,16 @@ export async function up(argv: UpOptions): Promise<void> {
     const { ensurePki, pkiSummary } = await import('../../pki/store.js');
     info(pkiSummary(await ensurePki(inventory, { now: new Date() })));
   }
+  // Set inside the run (a closure), read after it.
+  const adoption: { section: AdoptionSection | null } = { section: null };
   const outcome = await runChanging(argv, inventory, {
     lockWhileReading: true,
     run: async (connect, lockHeld) => {
       // Membership changes first (plan/membership.ts), then up's own convergence, over the same connections.
       const done: MembershipOutcome['done'] = [];
+      let hosts: Awaited<ReturnType<typeof connect>> | null = null;
       const outcome = await runUp(plan, {
-        connect,
+        connect: async () => (hosts = await connect()),
         lockHeld,
         listr: listrOptionsFor(argv),
         trace: verboseTracer(argv.verbose),
@@ -67,16 +80,24 @@ export async function up(argv: UpOptions): Promise<void> {
           const tasks = membershipTasks(inventory, observed.plan, { hosts: all, listr: listrOptionsFor(argv), gateDeadlineMs: argv['health-timeout'] * 1000 }, done, close);
           return { running: true, tasks };
         },
+        adopt: argv.yes,
       });
+      // The runbook's members, confirmed by --yes: adopted one at a time once up found the cluster healthy.
+      if (outcome.adopt.length > 0 && hosts) adoption.section = await (await import('./up-adopt.js')).adoptMembers(inventory, hosts, outcome.adopt, argv);
       return { ...outcome, membership: { done } };
     },
     summarize: (o) =>
-      [o.membership.done.length ? `membership: ${describeOutcome(o.membership)}` : '', o.changed.length === 0 ? 'nothing changed' : `changed ${o.changed.map((c) => `${c.host} (${c.actions.join(', ')})`).join('; ')}`]
+      [
+        o.membership.done.length ? `membership: ${describeOutcome(o.membership)}` : '',
+        o.changed.length === 0 && !adoption.section ? 'nothing changed' : o.changed.length === 0 ? '' : `changed ${o.changed.map((c) => `${c.host} (${c.actions.join(', ')})`).join('; ')}`,
+        adoption.section?.summary ?? '',
+      ]
         .filter(Boolean)
         .join('; '),
   });
-  if (argv.json) printJson(upJson(outcome));
-  else printResult(formatUpOutcome(outcome));
+  const adopted = adoption.section;
+  if (argv.json) printJson(adopted ? { ...(upJson(outcome) as object), ...adopted.json } : upJson(outcome));
+  else printResult(adopted ? `${adopted.text}\n\n${formatUpOutcome(outcome, true)}` : formatUpOutcome(outcome));
 }
 
 /** Dry-run: the membership plan of a running cluster (hosts read, nothing changed); null when no cluster answers. */
@@ -128,10 +149,12 @@ export function upJson(o: UpOutcome & { membership?: MembershipOutcome }): unkno
   };
 }
 
-function formatUpOutcome(o: UpOutcome & { membership: MembershipOutcome }): string {
+function formatUpOutcome(o: UpOutcome & { membership: MembershipOutcome }, adopted = false): string {
   const out: string[] = [];
   if (o.membership.done.length > 0) out.push(style.green(`Membership changed: ${describeOutcome(o.membership)}.`));
-  if (o.changed.length === 0) out.push(style.green('Cluster already up as planned: nothing changed.'));
+  if (adopted) {
+    if (o.changed.length > 0) out.push(`Before the adoption, up started: ${o.changed.map((c) => `${c.host} (${c.actions.join(', ')})`).join('; ')}`);
+  } else if (o.changed.length === 0) out.push(style.green('Cluster already up as planned: nothing changed.'));
   else {
     out.push(style.green(`Cluster healthy. Changed ${o.changed.length} host(s):`));
     for (const c of o.changed) out.push(`  ${c.host}: ${c.actions.join(', ')}`);
