@@ -48,7 +48,7 @@ e2e: build lab-deps
 	  echo "!!! SKIPPING end-to-end tests: they need root to build the lab (network namespaces, dockerd, sshd) !!!"; \
 	  if [ -n "$$CI" ]; then echo "CI=true: a skipped end-to-end suite fails the run"; exit 1; fi; \
 	  exit 0; fi
-	flock /run/edl-session.lock bash -c 'trap "$(LAB) down" EXIT; node --test $(DEMO_TESTS) && $(LAB) up --nodes 3 --bastion --with-35 && node --test --test-concurrency=1 $(E2E_TESTS)'
+	flock /run/edl-session.lock bash -c 'trap "$(LAB) down" EXIT; EDL_SESSION_LOCK_HELD=1 node --test $(DEMO_TESTS) && $(LAB) up --nodes 3 --bastion --with-35 && node --test --test-concurrency=1 $(E2E_TESTS)'
 
 test: build lint
 	node --test $(UNIT_TESTS)
