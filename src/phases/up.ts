@@ -68,10 +68,12 @@ interface UpCtx {
   changed: Map<string, string[]>;
   members: Member[];
   bootstrapped: boolean;
+  /** Membership changes ran first: an image change in the same run is not an upgrade up makes (drift, as before). */
+  membershipChanged: boolean;
 }
 
 export async function runUp(plan: UpPlan, deps: UpDeps): Promise<UpOutcome> {
-  const ctx: UpCtx = { hosts: new Map(), decisions: new Map(), checkWarnings: [], changed: new Map(), members: [], bootstrapped: false };
+  const ctx: UpCtx = { hosts: new Map(), decisions: new Map(), checkWarnings: [], changed: new Map(), members: [], bootstrapped: false, membershipChanged: false };
   const hostCount = plan.hosts.length;
   try {
     await new Listr<UpCtx, 'default', 'simple'>(
@@ -94,6 +96,7 @@ export async function runUp(plan: UpPlan, deps: UpDeps): Promise<UpOutcome> {
               return;
             }
             task.title = `Membership: ${m.tasks.length} change(s), one at a time`;
+            c.membershipChanged = true;
             await deps.lockHeld?.();
             return task.newListr(m.tasks, { concurrent: false, exitOnError: true });
           },
@@ -292,7 +295,7 @@ function refuseUpgradeUnlessAlone(plan: UpPlan, c: UpCtx, confirmed: boolean): v
   const upgrading = decisions.filter((d) => d.upgrade);
   if (upgrading.length === 0) return;
   const other = decisions.some((d) => !d.upgrade && (d.conditions.size > 0 || d.adopt));
-  if (other || !c.bootstrapped) {
+  if (other || !c.bootstrapped || c.membershipChanged) {
     throw new HostsError(`up changed nothing: ${upgrading.length} of ${plan.hosts.length} hosts are not ready`, upgrading.map((d) => d.upgrade!.drift));
   }
   if (!confirmed) {
