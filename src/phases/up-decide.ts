@@ -5,7 +5,8 @@ import type { HostFailure } from '../errors.js';
 import type { Inventory } from '../inventory/types.js';
 import { markerMatches, parseDataProbe } from '../plan/marker.js';
 import { tail } from '../errors.js';
-import type { Condition, HostUpPlan, Step } from '../plan/up.js';
+import { containerSpec, type Condition, type HostUpPlan, type Step } from '../plan/up.js';
+import { memberFlags } from '../plan/flags.js';
 import type { ExecResult } from '../ssh/types.js';
 import { compareContainer, describeDrift } from './container-diff.js';
 import { parseContainerInspect } from './container-state.js';
@@ -28,6 +29,11 @@ export type HostDecision =
       holdsData: boolean;
       /** The runbook's container, to be adopted (plan/adopt.ts): what restarting it on the spec changes. */
       adopt?: readonly string[];
+      /**
+       * The member runs as planned but for its image: an etcd version change, run as `rolling` runs it once the operator
+       * confirms (--yes). `drift` is today's report, used when anything else differs too (then up refuses as before).
+       */
+      upgrade?: { from: string; to: string; drift: HostFailure };
     }
   | { ok: false; host: string; failure: HostFailure };
 
@@ -92,6 +98,12 @@ export function decideHost(plan: HostUpPlan, probes: HostProbeResults, inventory
       return { ok: false, host, failure: { host, command: plan.probes.container.command, exitCode: null, stderrTail: '', message: adoptionRefusal(spec.name, verdict.reasons) } };
     }
   }
+  if (differences.length > 0 && state.running && data.kind === 'member-data' && differences.some((d) => d.kind === 'image') && onlyImage(inventory, plan, state)) {
+    // Only the image differs on a running member of this cluster: the inventory asks for an upgrade (issue 14). Whether
+    // etcd's rules allow it is rolling's question (it reads the image's version), asked before any change.
+    const drift: HostFailure = { host, command: plan.probes.container.command, exitCode: null, stderrTail: '', message: describeDrift(spec.name, inventory.file, differences) };
+    return { ok: true, host, engineVersion, conditions: new Set<Condition>(), summary: `runs ${state.image}: to be upgraded to ${spec.image}`, holdsData: true, upgrade: { from: state.image, to: spec.image, drift } };
+  }
   if (differences.length > 0) {
     // The differences are the whole story: the inspect document they were read from would bury them.
     return {
@@ -104,6 +116,16 @@ export function decideHost(plan: HostUpPlan, probes: HostProbeResults, inventory
     return { ok: true, host, engineVersion, conditions: new Set<Condition>(['container-stopped']), summary: `will start the stopped container (${state.status})`, holdsData: true };
   }
   return { ok: true, host, engineVersion, conditions: new Set<Condition>(), summary: 'member already running as planned', holdsData: true };
+}
+
+/**
+ * Whether the running container is exactly what the inventory would ask for on the image it runs: flags spelled for an
+ * etcd version (plan/etcd-version.ts) change with the image, and are part of the upgrade, not drift of their own.
+ */
+function onlyImage(inventory: Inventory, plan: HostUpPlan, state: Extract<ReturnType<typeof parseContainerInspect>, { kind: 'present' }>): boolean {
+  const asRunning: Inventory = { ...inventory, cluster: { ...inventory.cluster, image: state.image } };
+  const spec = containerSpec(asRunning, plan.node, memberFlags(asRunning, plan.node, 'new'));
+  return compareContainer(state, spec, { bootstrapped: true }).length === 0;
 }
 
 /**

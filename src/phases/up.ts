@@ -39,6 +39,11 @@ export interface UpDeps {
    * refuses before changing anything when it finds one. The adoption itself runs after up (phases/adopt.ts).
    */
   adopt?: boolean;
+  /**
+   * The operator confirmed (--yes) an image change on a running cluster: up leaves the members as they are and the
+   * upgrade runs after it, as `rolling` runs it. Without it, up refuses before changing anything.
+   */
+  upgrade?: boolean;
 }
 
 export interface UpOutcome {
@@ -52,6 +57,8 @@ export interface UpOutcome {
   checkWarnings: CheckResult[];
   /** Members the runbook started, to be adopted next (in plan order); up itself left them running as they were. */
   adopt: MemberAdoption[];
+  /** Members running another image than the inventory's, to be upgraded next by rolling's code (in plan order). */
+  upgrade: { host: string; from: string; to: string }[];
 }
 
 interface UpCtx {
@@ -61,10 +68,12 @@ interface UpCtx {
   changed: Map<string, string[]>;
   members: Member[];
   bootstrapped: boolean;
+  /** Membership changes ran first: an image change in the same run is not an upgrade up makes (drift, as before). */
+  membershipChanged: boolean;
 }
 
 export async function runUp(plan: UpPlan, deps: UpDeps): Promise<UpOutcome> {
-  const ctx: UpCtx = { hosts: new Map(), decisions: new Map(), checkWarnings: [], changed: new Map(), members: [], bootstrapped: false };
+  const ctx: UpCtx = { hosts: new Map(), decisions: new Map(), checkWarnings: [], changed: new Map(), members: [], bootstrapped: false, membershipChanged: false };
   const hostCount = plan.hosts.length;
   try {
     await new Listr<UpCtx, 'default', 'simple'>(
@@ -87,6 +96,7 @@ export async function runUp(plan: UpPlan, deps: UpDeps): Promise<UpOutcome> {
               return;
             }
             task.title = `Membership: ${m.tasks.length} change(s), one at a time`;
+            c.membershipChanged = true;
             await deps.lockHeld?.();
             return task.newListr(m.tasks, { concurrent: false, exitOnError: true });
           },
@@ -110,7 +120,7 @@ export async function runUp(plan: UpPlan, deps: UpDeps): Promise<UpOutcome> {
                   const decision = decide(hp, obs, plan.inventory, c.bootstrapped);
                   const problems = hostProblems(hp, decision, results);
                   // A runbook member's container check warns that up adopts it: the decision's summary says so already.
-                  const adopting = decision.ok && decision.adopt !== undefined;
+                  const adopting = decision.ok && (decision.adopt !== undefined || decision.upgrade !== undefined);
                   const warnings = results.filter((r) => r.status === 'warn' && !(adopting && r.command === hp.probes.container.command));
                   c.checkWarnings.push(...warnings);
                   const warned = warnings.length ? `; warn: ${warnings.map(checkLine).join('; ')}` : '';
@@ -141,6 +151,7 @@ export async function runUp(plan: UpPlan, deps: UpDeps): Promise<UpOutcome> {
                       `\`etcd-deploy up --dry-run -i ${plan.inventory.file}\` shows every step; \`etcd-deploy up --yes\` adopts (docs/runbook-users.md)`,
                   );
                 }
+                refuseUpgradeUnlessAlone(plan, c, deps.upgrade === true);
               },
             );
           },
@@ -240,6 +251,10 @@ export async function runUp(plan: UpPlan, deps: UpDeps): Promise<UpOutcome> {
       const changes = ctx.decisions.get(hp.node.name)?.adopt;
       return changes ? [{ host: hp.node.name, changes }] : [];
     }),
+    upgrade: plan.hosts.flatMap((hp) => {
+      const u = ctx.decisions.get(hp.node.name)?.upgrade;
+      return u ? [{ host: hp.node.name, from: u.from, to: u.to }] : [];
+    }),
     changed: plan.hosts.filter((hp) => ctx.changed.has(hp.node.name)).map((hp) => ({ host: hp.node.name, actions: ctx.changed.get(hp.node.name)! })),
     unchanged: plan.hosts.filter((hp) => !ctx.changed.has(hp.node.name)).map((hp) => hp.node.name),
     members: ctx.members,
@@ -265,9 +280,32 @@ function decide(hp: HostUpPlan, obs: HostObservation, inventory: Inventory, boot
 function hostProblems(hp: HostUpPlan, decision: HostDecision, results: readonly CheckResult[]): HostFailure[] {
   const problems: HostFailure[] = decision.ok ? [] : [decision.failure];
   // A runbook container to adopt differs from the spec by design: the container check's drift is the adoption.
-  const refused = decision.ok ? (decision.adopt ? hp.probes.container.command : null) : decision.failure.command;
+  const refused = decision.ok ? (decision.adopt || decision.upgrade ? hp.probes.container.command : null) : decision.failure.command;
   for (const r of results) if (r.status === 'fail' && r.command !== refused) problems.push(checkFailure(r));
   return problems;
+}
+
+/**
+ * An image change is an upgrade only on a running cluster where nothing else differs (issue 14): then up refuses
+ * without --yes, and with it changes nothing itself (the upgrade runs after it). With any other difference, or no
+ * running cluster, the image change is reported as drift, as before.
+ */
+function refuseUpgradeUnlessAlone(plan: UpPlan, c: UpCtx, confirmed: boolean): void {
+  const decisions = plan.hosts.map((hp) => c.decisions.get(hp.node.name)!);
+  const upgrading = decisions.filter((d) => d.upgrade);
+  if (upgrading.length === 0) return;
+  const other = decisions.some((d) => !d.upgrade && (d.conditions.size > 0 || d.adopt));
+  if (other || !c.bootstrapped || c.membershipChanged) {
+    throw new HostsError(`up changed nothing: ${upgrading.length} of ${plan.hosts.length} hosts are not ready`, upgrading.map((d) => d.upgrade!.drift));
+  }
+  if (!confirmed) {
+    const { from, to } = upgrading[0]!.upgrade!;
+    throw new UsageError(
+      `up changed nothing: ${upgrading.map((d) => d.host).join(', ')} ${upgrading.length === 1 ? 'runs' : 'run'} ${from}, the inventory names ${to}: an etcd version change. ` +
+        "up can upgrade them as `rolling` does: etcd's version rules checked first, a snapshot, then each member restarted on the new image, one at a time behind a quorum gate, the leader last. " +
+        `\`etcd-deploy up --dry-run -i ${plan.inventory.file}\` shows every step; \`etcd-deploy up --yes\` upgrades (docs/upgrading.md)`,
+    );
+  }
 }
 
 function sortByPlan(failures: HostFailure[], plan: UpPlan): HostFailure[] {

@@ -1,5 +1,5 @@
 // An etcd upgrade on the lab (`lab up --with-35`): 3.4.23 -> 3.5.16 (a minor upgrade, rolling restart) -> 3.5.30 (a
-// patch upgrade, rolling replace), with 1000 keys written first and a writer (one put every 50 ms through all three
+// patch upgrade asked for the way issue 14 asks it: the inventory changed, then `up --yes`, which runs rolling), with 1000 keys written first and a writer (one put every 50 ms through all three
 // endpoints) running throughout; every container on the new image and every member reporting the new version at the
 // end of each. Skips etcd's rules forbid are refused before any host changes. The 3.5 images have no shell inside.
 
@@ -50,13 +50,13 @@ function report(t: TestContext, what: string, w: WriterReport): void {
   process.stderr.write(`# ${what}: writer ${w.attempts} puts, ${w.failed} failed, longest gap ${w.longestGapMs} ms\n`);
 }
 
-/** Roll onto `image` with the writer running; the run, its JSON output and the writer's report. */
-async function upgrade(t: TestContext, image: string, mode: 'restart' | 'replace'): Promise<WriterReport> {
+/** Roll onto `image` with the writer running (`rolling`, or `up --yes` on the changed inventory); the writer's report. */
+async function upgrade(t: TestContext, image: string, mode: 'restart' | 'replace' | 'up --yes'): Promise<WriterReport> {
   const writer = new Writer(LAB_ENDPOINTS);
   writer.start();
-  const r = await cli(['rolling', '-i', inventoryFor(image), '--mode', mode, '--json']);
+  const r = await cli(mode === 'up --yes' ? ['up', '-i', inventoryFor(image), '--yes', '--json'] : ['rolling', '-i', inventoryFor(image), '--mode', mode, '--json']);
   const w = await writer.stop();
-  report(t, `rolling --mode ${mode} onto ${image}`, w);
+  report(t, `${mode === 'up --yes' ? 'up --yes' : `rolling --mode ${mode}`} onto ${image}`, w);
   assert.equal(r.code, 0, r.stderr);
   const out = JSON.parse(r.stdout) as { rolled: string[]; members: { healthy: boolean; image: string }[] };
   assert.equal(out.rolled.length, 3);
@@ -107,14 +107,27 @@ describe('upgrading etcd on the lab: 3.4.23 -> 3.5.16 -> 3.5.30, the writer runn
     assert.match(r.stderr, /etcd's rules forbid this version change: 3\.4\.23 to 3\.6\.0 skips 1 minor version\(s\)/);
     assert.match(r.stderr, /allowed route: upgrade to 3\.5\.x \(3\.5\.32 or later\) first, then to 3\.6\.0/);
     assert.match(r.stderr, /source: https:\/\/etcd\.io\/docs\/v3\.6\/upgrades\/upgrading-etcd\//);
+    // up on the changed inventory runs the same rules, and refuses the same way, --yes or not.
+    const up = await cli(['up', '-i', inventoryFor(FAKE_36), '--yes']);
+    assert.equal(up.code, 1, up.stdout);
+    assert.match(up.stderr, /etcd's rules forbid this version change: 3\.4\.23 to 3\.6\.0 skips 1 minor version\(s\)[\s\S]*allowed route: upgrade to 3\.5\.x/);
     assert.deepEqual(await startedAt(), before, 'no container was restarted');
     assert.deepEqual(await images(), ['etcd-lab:3.4.23', 'etcd-lab:3.4.23', 'etcd-lab:3.4.23']);
   });
 
-  test('up on the changed inventory does not upgrade by itself: it names rolling as the upgrade', async () => {
+  test('up on the changed inventory: its dry-run shows the upgrade; without --yes it stops before any change', async () => {
+    const before = await startedAt();
+    const dry = await cli(['up', '-i', inventoryFor('etcd-lab:3.5.16'), '--dry-run']);
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.match(dry.stdout, /^up found etcd-1, etcd-2, etcd-3 running etcd-lab:3\.4\.23; the inventory names etcd-lab:3\.5\.16, and nothing else differs/m);
+    assert.match(dry.stdout, /^Version: etcd 3\.4\.23 -> 3\.5\.16 \(minor upgrade\)\.$/m);
+    assert.match(dry.stdout, /rule minor-upgrade-rolling: .*upgrade_3_5/);
+    assert.equal((dry.stdout.match(/voting members: 3; while etcd-\d is down: 2 of 3 voting serve, fault tolerance 0; afterwards: 3 voting, fault tolerance 1/g) ?? []).length, 3);
     const r = await cli(['up', '-i', inventoryFor('etcd-lab:3.5.16')]);
-    assert.notEqual(r.code, 0);
-    assert.match(r.stderr, /A new image is an etcd version change: rolling reads the etcd version/);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /up changed nothing: etcd-1, etcd-2, etcd-3 run etcd-lab:3\.4\.23, the inventory names etcd-lab:3\.5\.16: an etcd version change/);
+    assert.match(r.stderr, /up --dry-run[\s\S]*up --yes/);
+    assert.deepEqual(await startedAt(), before, 'no container was restarted');
     assert.deepEqual(await images(), ['etcd-lab:3.4.23', 'etcd-lab:3.4.23', 'etcd-lab:3.4.23']);
   });
 
@@ -136,8 +149,8 @@ describe('upgrading etcd on the lab: 3.4.23 -> 3.5.16 -> 3.5.30, the writer runn
     assert.ok(w.written > 0);
   });
 
-  test('3.5.16 -> 3.5.30 (patch), rolling replace: new members on the new image and version, keys intact, no failed write', async (t) => {
-    const w = await upgrade(t, 'etcd-lab:3.5.30', 'replace');
+  test('3.5.16 -> 3.5.30 (patch), up --yes on the changed inventory: every member on the new image and version, keys intact, no failed write', async (t) => {
+    const w = await upgrade(t, 'etcd-lab:3.5.30', 'up --yes');
     assert.deepEqual(await images(), ['etcd-lab:3.5.30', 'etcd-lab:3.5.30', 'etcd-lab:3.5.30']);
     assert.deepEqual(await versions(), ['3.5.30', '3.5.30', '3.5.30']);
     await assertKeysIntact();
@@ -145,6 +158,12 @@ describe('upgrading etcd on the lab: 3.4.23 -> 3.5.16 -> 3.5.30, the writer runn
     // Running it again changes nothing about versions: same image, no version step.
     const again = await cli(['rolling', '-i', inventoryFor('etcd-lab:3.5.30'), '--dry-run']);
     assert.match(again.stdout, /^Version: etcd 3\.5\.30 on every member before and after \(no version change\)\.$/m);
+    // And up is a no-op afterwards: the inventory is what runs.
+    const started = await startedAt();
+    const up = await cli(['up', '-i', inventoryFor('etcd-lab:3.5.30')]);
+    assert.equal(up.code, 0, up.stderr);
+    assert.match(up.stdout, /Cluster already up as planned: nothing changed\./);
+    assert.deepEqual(await startedAt(), started);
   });
 
   test('3.5.30 -> 3.4.23 (a downgrade etcd does not support onto 3.4.23): refused before any change', async () => {

@@ -44,7 +44,8 @@ function cli(args: string[]): Promise<Run> {
 }
 
 // up's data probe is read too: up --dry-run reads it where a container differs from the plan (a runbook member?).
-const READ = /^docker container inspect |^docker exec -e ETCDCTL_API=3 \S+ etcdctl .* (member list|endpoint (health|status|hashkv)|alarm list|user list)( |$)|^docker run --rm --network none --entrypoint (etcdutl \S+ version|etcd \S+ --version)$|^sh -c 'test -d "\$1\/member" \|\| exit 0; echo member; cat "\$1\/\$2" 2>\/dev\/null; exit 0' probe /;
+// up --dry-run on a running cluster reads the four probes up's decision reads (engine, image, container, data).
+const READ = /^docker container inspect |^docker version --format |^docker image inspect --format |^docker exec -e ETCDCTL_API=3 \S+ etcdctl .* (member list|endpoint (health|status|hashkv)|alarm list|user list)( |$)|^docker run --rm --network none --entrypoint (etcdutl \S+ version|etcd \S+ --version)$|^sh -c 'test -d "\$1\/member" \|\| exit 0; echo member; cat "\$1\/\$2" 2>\/dev\/null; exit 0' probe /;
 
 /** The host side of a file transfer (ssh/transfer-programs.ts): a fetch's `cat`, or a receiving program. */
 const isTransfer = (command: string): boolean => {
@@ -183,6 +184,21 @@ function assertRanAsPlanned(c: FakeCluster, plan: PlanDocument, holds: (s: PlanS
     const wrong = firstMismatch(expected, ran);
     assert.ok(wrong < 0, `step ${wrong + 1} across hosts is "${expected[wrong]?.title}" on ${expected[wrong]?.host}\n${show}`);
   }
+}
+
+/** No command that changes a host ran (reads, up's preflight batch among them, are allowed). */
+function assertChangedNothing(c: FakeCluster): void {
+  const changing = /^docker (stop|rm|run -d|start|create|pull|rename)\b|member (add|remove|promote)|move-leader|snapshot save|^sh -c .* (write|aside|settle) /;
+  for (const n of c.nodes) assert.deepEqual(n.received.filter((x) => changing.test(x)), [], `nothing changed on ${n.name}`);
+}
+
+/** A cluster `up` started (its containers as up runs them, its data marked): fresh hosts, then up. */
+async function startedByUp(): Promise<FakeCluster> {
+  const c = await FakeCluster.start({ running: false });
+  const r = await cli(['up', '-i', c.inventoryFile, '--health-timeout', '10']);
+  assert.equal(r.code, 0, r.stderr);
+  c.clearReceived();
+  return c;
 }
 
 /** The snapshot the plan fetches was written locally with the planned content and mode. */
@@ -383,6 +399,45 @@ describe('recording: each changing command runs what its --dry-run --json printe
     assert.match(again.stdout, /Cluster already up as planned: nothing changed\./);
   });
 
+  test('up --yes on a running cluster whose inventory names another image: the upgrade runs as its dry-run printed it, as rolling runs it', async () => {
+    // A cluster up started; then the same etcd under another tag: an image change etcd's rules allow (no version change).
+    cluster = await startedByUp();
+    writeFileSync(cluster.inventoryFile, readFileSync(cluster.inventoryFile, 'utf8').replace('image: etcd-lab:3.4.23', 'image: etcd-lab:rebuilt'));
+    // Without --yes: refused (exit 2) before any change, naming the members and the way on.
+    const refused = await cli(['up', '-i', cluster.inventoryFile, '--health-timeout', '10']);
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(refused.stderr, /up changed nothing: etcd-1, etcd-2, etcd-3 run etcd-lab:3\.4\.23, the inventory names etcd-lab:rebuilt: an etcd version change\.[\s\S]*up --dry-run[\s\S]*up --yes/);
+    assertChangedNothing(cluster);
+    const text = await cli(['up', '-i', cluster.inventoryFile, '--dry-run']);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /^up found etcd-1, etcd-2, etcd-3 running etcd-lab:3\.4\.23; the inventory names etcd-lab:rebuilt/m);
+    cluster.clearReceived();
+    const leader = cluster.leader!;
+    const ids = cluster.nodes.map((n) => n.memberId);
+    const { plan } = await record(cluster, ['up', '--health-timeout', '10'], ['--yes']);
+    // rolling's plan document, as `rolling --dry-run --json` prints it: one member at a time, the leader last.
+    assert.equal(plan.command, 'up');
+    assert.equal(plan.mode, 'restart');
+    const order = (plan.order as { member: string }[]).map((o) => o.member);
+    assert.deepEqual([...order].sort(), ['etcd-1', 'etcd-2', 'etcd-3']);
+    assert.equal(order.at(-1), leader);
+    assert.deepEqual(plan.version, { kind: 'none', from: '3.4.23', to: '3.4.23', downgradeEnable: null, rules: [] });
+    assert.deepEqual((plan.order as Record<string, unknown>[]).map((o) => o.faultToleranceWhileDown), [0, 0, 0]);
+    // up's inspections (on every host at once), then rolling's steps; across hosts, strictly one member at a time.
+    assertRanAsPlanned(cluster, plan, (s) => s.when === `${leader} leads when its turn comes`);
+    const turns = cluster.log.filter((x) => /^docker (stop|run -d) /.test(x.command)).map((x) => `${x.command.split(' ')[1]} ${x.host}`);
+    assert.deepEqual(turns, order.flatMap((m) => [`stop ${m}`, `run ${m}`]));
+    // The snapshot taken first (its name carries the run's time, not the dry-run's): beside the inventory.
+    const snapshots = readdirSync(join(cluster.dir, 'snapshots')).filter((f) => f.endsWith('.db'));
+    assert.equal(snapshots.length, 1, snapshots.join(', '));
+    assert.deepEqual(readFileSync(join(cluster.dir, 'snapshots', snapshots[0]!)), SNAPSHOT_BYTES);
+    assert.ok(cluster.nodes.every((n) => n.container?.running && n.container.image === 'etcd-lab:rebuilt'), 'every member on the new image');
+    assert.deepEqual(cluster.nodes.map((n) => n.memberId), ids, 'same members');
+    const again = await cli(['up', '-i', cluster.inventoryFile, '--health-timeout', '10']);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /Cluster already up as planned: nothing changed\./);
+  });
+
   test('an adoption that stopped halfway resumes: the member already on the spec is left alone', async () => {
     cluster = await FakeCluster.start({ running: true });
     const spec = JSON.parse((await cli(['plan', '-i', cluster.inventoryFile, '--json'])).stdout) as { hosts: { host: string; flags: string[] }[] };
@@ -416,6 +471,21 @@ describe('recording: a run that would refuse, refuses in its dry-run too', { tim
     cluster = await FakeCluster.start({ running: true });
     writeFileSync(cluster.inventoryFile, readFileSync(cluster.inventoryFile, 'utf8').replace('image: etcd-lab:3.4.23', 'image: etcd-lab:3.6.0'));
     await refusedAlike(cluster, ['rolling'], [], /etcd's rules forbid this version change: 3\.4\.23 to 3\.6\.0 skips 1 minor version\(s\)[\s\S]*allowed route: upgrade to 3\.5\.x \(3\.5\.32 or later\) first, then to 3\.6\.0/);
+    assert.ok(cluster.nodes.every((n) => n.container?.running && n.container.image === 'etcd-lab:3.4.23'), 'every member still runs the old image');
+  });
+
+  test('up --yes onto an image whose etcd skips a minor version (3.4.23 to 3.6.0): refused by the rules before any change', async () => {
+    cluster = await startedByUp();
+    writeFileSync(cluster.inventoryFile, readFileSync(cluster.inventoryFile, 'utf8').replace('image: etcd-lab:3.4.23', 'image: etcd-lab:3.6.0'));
+    const message = /etcd's rules forbid this version change: 3\.4\.23 to 3\.6\.0[\s\S]*allowed route: upgrade to 3\.5\.x/;
+    const dryRun = await cli(['up', '-i', cluster.inventoryFile, '--dry-run', '--json']);
+    assert.equal(dryRun.code, 1, dryRun.stdout);
+    assert.match((JSON.parse(dryRun.stdout) as { error: { message: string } }).error.message, message);
+    const run = await cli(['up', '-i', cluster.inventoryFile, '--health-timeout', '10', '--yes']);
+    assert.equal(run.code, 1, run.stderr);
+    assert.match(run.stderr, message);
+    // up's own checks read the hosts (its preflight batch); nothing else ran.
+    assertChangedNothing(cluster);
     assert.ok(cluster.nodes.every((n) => n.container?.running && n.container.image === 'etcd-lab:3.4.23'), 'every member still runs the old image');
   });
 

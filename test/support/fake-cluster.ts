@@ -30,6 +30,8 @@ export interface FakeNode {
   started: boolean;
   /** Member data under dataPath. */
   data: boolean;
+  /** The etcd-deploy marker written into the member data (plan/marker.ts), as the data probe prints it; null: none. */
+  marker: string | null;
   imagePresent: boolean;
   /** Files removed on the host (rm -f, the restore's settle), as they were: evidence of what was sent or written. */
   removed: Map<string, StoredFile>;
@@ -189,6 +191,7 @@ export class FakeCluster {
         learner: false,
         started: false,
         data: false,
+        marker: null,
         imagePresent: false,
         removed: new Map(),
         freeKiB: 50 * 1024 * 1024,
@@ -375,10 +378,14 @@ ${this.nodes.map((n) => `  - {name: ${n.name}, ip: ${n.ip}}`).join('\n')}
       }
       if (name === 'etcd-deploy-receive') return { input: (stdin) => this.receiveFile(node, argv[4]!, Number(argv[5]), parseInt(argv[6]!, 8), stdin) };
       if (name === 'etcd-deploy-receive-small') return { input: (stdin) => this.receiveSmall(node, stdin) };
-      if (name === 'probe') return { stdout: node.data ? 'member\n' : '' };
-      if (name === 'write') return {};
+      if (name === 'probe') return { stdout: node.data ? `member\n${node.marker ?? ''}` : '' };
+      if (name === 'write') {
+        if (argv[5]?.endsWith('/etcd-deploy.json')) node.marker = argv[4]!;
+        return {};
+      }
       if (name === 'aside') {
         node.data = false;
+        node.marker = null;
         return {};
       }
       if (name === 'settle') {
@@ -424,9 +431,10 @@ ${this.nodes.map((n) => `  - {name: ${n.name}, ip: ${n.ip}}`).join('\n')}
 
   private run(node: FakeNode, argv: string[]): ScriptReply {
     if (node.container) return { code: 125, stderr: 'docker: Error response from daemon: Conflict.\n' };
-    const at = argv.indexOf(this.image);
+    // The image is the word before the etcd command line (another image when the inventory names a new one).
+    const at = argv.findIndex((a, i) => i > 2 && !a.startsWith('-') && /(^|\/)etcd$/.test(argv[i + 1] ?? '') && argv[i - 1] !== '--name');
     const cmd = argv.slice(at + 1);
-    node.container = { image: this.image, cmd, running: true };
+    node.container = { image: argv[at]!, cmd, running: true };
     node.imagePresent = true;
     const state = cmd.find((a) => a.startsWith('--initial-cluster-state='))?.split('=')[1];
     if (state === 'new' && !node.data) {

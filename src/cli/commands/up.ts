@@ -20,7 +20,7 @@ export const upCommand: CommandModule<object, UpOptions> = {
     withLock(withSsh(withInventory(y)))
       .option('dry-run', { type: 'boolean', default: false, describe: 'Print the plan and change nothing (a running cluster is observed read-only: its membership changes first)' })
       .option('allow-remove', { type: 'boolean', default: false, describe: 'Remove members the inventory no longer lists (one at a time; data moved aside)' })
-      .option('yes', { type: 'boolean', default: false, describe: 'Confirm the adoption of members started by hand with the runbook (restarted one at a time onto the inventory\'s spec); see --dry-run' })
+      .option('yes', { type: 'boolean', default: false, describe: 'Confirm the adoption of members started by hand with the runbook (restarted one at a time onto the inventory\'s spec), or an etcd upgrade when the image is the inventory\'s only change (run as rolling runs it); see --dry-run' })
       .option('health-timeout', durationOption('health-timeout', 'How long to wait for every member to be healthy', HEALTH_DEADLINE_SECONDS))
       .example('$0 up -i inventory.yaml', 'bootstrap, or confirm the cluster is already up')
       .example('$0 up -i inventory.yaml --dry-run', 'show exactly what would run')

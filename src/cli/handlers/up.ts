@@ -26,6 +26,11 @@ export async function up(argv: UpOptions): Promise<void> {
     const membership = await observeForDryRun(inventory, argv);
     // A run that would refuse, refuses in its dry-run too (the text shows the plan first, with what is refused).
     if (membership?.refused && argv.json) refuseIfBlocked(membership.plan);
+    // A running cluster whose inventory changed only the image: the plan is rolling's, printed as rolling prints it.
+    if (membership && !membership.refused && membership.plan.changes.length === 0) {
+      const { upgradeDryRun } = await import('./up-upgrade.js');
+      if (await upgradeDryRun(inventory, plan, argv)) return;
+    }
     // Members started by hand with the runbook are found on the hosts (read-only); their adoption comes after up's own steps.
     const { adoptionDryRun } = await import('./up-adopt.js');
     const adoption = await adoptionDryRun(inventory, plan, argv);
@@ -48,6 +53,7 @@ export async function up(argv: UpOptions): Promise<void> {
   }
   // Set inside the run (a closure), read after it.
   const adoption: { section: AdoptionSection | null } = { section: null };
+  const upgraded: { hosts: string[] } = { hosts: [] };
   const outcome = await runChanging(argv, inventory, {
     lockWhileReading: true,
     run: async (connect, lockHeld) => {
@@ -81,7 +87,13 @@ export async function up(argv: UpOptions): Promise<void> {
           return { running: true, tasks };
         },
         adopt: argv.yes,
+        upgrade: argv.yes,
       });
+      // An image change alone, confirmed by --yes: run as `rolling` runs it (it prints its own result).
+      if (outcome.upgrade.length > 0 && hosts) {
+        await (await import('./up-upgrade.js')).runUpgrade(inventory, hosts, argv);
+        upgraded.hosts = outcome.upgrade.map((u) => u.host);
+      }
       // The runbook's members, confirmed by --yes: adopted one at a time once up found the cluster healthy.
       if (outcome.adopt.length > 0 && hosts) adoption.section = await (await import('./up-adopt.js')).adoptMembers(inventory, hosts, outcome.adopt, argv);
       return { ...outcome, membership: { done } };
@@ -89,12 +101,14 @@ export async function up(argv: UpOptions): Promise<void> {
     summarize: (o) =>
       [
         o.membership.done.length ? `membership: ${describeOutcome(o.membership)}` : '',
-        o.changed.length === 0 && !adoption.section ? 'nothing changed' : o.changed.length === 0 ? '' : `changed ${o.changed.map((c) => `${c.host} (${c.actions.join(', ')})`).join('; ')}`,
+        o.changed.length === 0 && !adoption.section && !upgraded.hosts.length ? 'nothing changed' : o.changed.length === 0 ? '' : `changed ${o.changed.map((c) => `${c.host} (${c.actions.join(', ')})`).join('; ')}`,
         adoption.section?.summary ?? '',
+        upgraded.hosts.length ? `upgraded ${upgraded.hosts.join(', ')} (rolling restart)` : '',
       ]
         .filter(Boolean)
         .join('; '),
   });
+  if (upgraded.hosts.length) return; // rolling printed the run's result
   const adopted = adoption.section;
   if (argv.json) printJson(adopted ? { ...(upJson(outcome) as object), ...adopted.json } : upJson(outcome));
   else printResult(adopted ? `${adopted.text}\n\n${formatUpOutcome(outcome, true)}` : formatUpOutcome(outcome));

@@ -1,0 +1,91 @@
+// `up` on a running cluster whose inventory names another image and nothing else (issue 14: the inventory is the
+// desired state, an etcd upgrade is asked for by changing it). The upgrade is rolling's, planned and run by rolling's
+// own code (handlers/rolling.ts): up only decides that the image change is the whole difference (phases/up-decide.ts).
+// Loaded only when up finds such a change, or for --dry-run.
+
+import type { Inventory } from '../../inventory/types.js';
+import { traced } from '../../phases/exec.js';
+import { decideHost, type HostDecision } from '../../phases/up-decide.js';
+import { upSteps } from '../../plan/format.js';
+import { formatRollingPlan } from '../../plan/format-rolling.js';
+import type { UpPlan } from '../../plan/up.js';
+import type { FileHost } from '../../ssh/connection.js';
+import { connector } from '../connect.js';
+import type { RollingOptions } from '../commands/rolling.js';
+import type { UpOptions } from '../commands/up.js';
+import { printJson, printResult, verboseTracer } from '../output.js';
+import { planRollingRun, rollingPlanJson, rollingRun } from './rolling.js';
+
+/** The rolling run up stands for: a restart of each member on the new image, as `rolling` runs by default. */
+export function rollingArgv(argv: UpOptions, dryRun: boolean): RollingOptions {
+  return { ...argv, mode: 'restart', 'dry-run': dryRun, out: undefined, limit: undefined, 'gate-timeout': argv['health-timeout'] } as RollingOptions;
+}
+
+/**
+ * Whether up's decision, made on these probes as a run makes it on a running cluster, is an upgrade alone: every host
+ * healthy in up's eyes, at least one on another image, none with anything else to do.
+ */
+export function upgradeOnly(decisions: readonly HostDecision[]): boolean {
+  const ok = decisions.flatMap((d) => (d.ok ? [d] : []));
+  if (ok.length !== decisions.length) return false;
+  return ok.some((d) => d.upgrade) && ok.every((d) => d.upgrade || (d.conditions.size === 0 && !d.adopt));
+}
+
+/**
+ * `up --dry-run` on a running cluster (etcd answered, no membership change): read each host's four probes (read-only)
+ * and, when the image is the only difference, print rolling's plan for it (text, or the same --json document) and
+ * return true. Otherwise false, and up's dry-run goes on as before. A path etcd's rules forbid is refused here, as
+ * `rolling --dry-run` refuses it.
+ */
+export async function upgradeDryRun(inventory: Inventory, plan: UpPlan, argv: UpOptions): Promise<boolean> {
+  let hosts: Map<string, FileHost>;
+  try {
+    hosts = await connector(inventory, argv)();
+  } catch {
+    return false; // the membership dry-run already said whether the hosts answer
+  }
+  try {
+    return await upgradeDryRunOn(inventory, plan, hosts, argv);
+  } finally {
+    for (const h of hosts.values()) h.close();
+  }
+}
+
+async function upgradeDryRunOn(inventory: Inventory, plan: UpPlan, hosts: ReadonlyMap<string, FileHost>, argv: UpOptions): Promise<boolean> {
+  const trace = verboseTracer(argv.verbose);
+  const wrapped = new Map([...hosts].map(([n, h]) => [n, traced(h, trace)]));
+  const decisions = await Promise.all(
+    plan.hosts.map(async (hp) => {
+      const host = wrapped.get(hp.node.name);
+      if (!host) return null;
+      const [engine, image, container, data] = await Promise.all(
+        [hp.probes.engine, hp.probes.image, hp.probes.container, hp.probes.data].map((s) => host.exec(s.command, { timeoutMs: 60_000 })),
+      );
+      return decideHost(hp, { engine: engine!, image: image!, container: container!, data: data! }, inventory, true);
+    }),
+  );
+  if (decisions.some((d) => d === null) || !upgradeOnly(decisions as HostDecision[])) return false;
+  const { plan: rolling, snapshot } = await planRollingRun(inventory, hosts, rollingArgv(argv, true));
+  if (argv.json) {
+    // up's own reads come first in the run (its inspections and checks on every host, the health gate): then rolling's steps.
+    const reads = upSteps(plan).filter((s) => !s.changes && s.when === undefined);
+    printJson(rollingPlanJson(inventory, rolling, snapshot, 'up', reads));
+    return true;
+  }
+  const upgrading = (decisions as HostDecision[]).flatMap((d) => (d.ok && d.upgrade ? [d] : []));
+  const { from, to } = upgrading[0]!.upgrade!;
+  printResult(
+    [
+      `up found ${upgrading.map((d) => d.host).join(', ')} running ${from}; the inventory names ${to}, and nothing else differs: an etcd version change.`,
+      'With --yes, up runs it exactly as `etcd-deploy rolling` does (under the cluster lock, one audit line); without it up stops before any change:',
+      '',
+      formatRollingPlan(rolling, snapshot),
+    ].join('\n'),
+  );
+  return true;
+}
+
+/** `up --yes` found the image change alone (phases/up.ts): run it as `rolling` runs it, over the run's connections. */
+export async function runUpgrade(inventory: Inventory, hosts: ReadonlyMap<string, FileHost>, argv: UpOptions): Promise<void> {
+  await rollingRun(inventory, hosts, rollingArgv(argv, false));
+}
