@@ -35,8 +35,15 @@ async function addHost(): Promise<LabHost> {
 const inventoryFile = (tag: string): string => repoPath(`.lab/inventory-membership-${tag}.yaml`);
 
 /** The lab's inventory, with these nodes (name and ip) instead of its own. */
+// MEMBERSHIP_E2E_IMAGE=etcd-lab:3.5.16 (with `lab up --with-35`): the same scenarios on etcd 3.5.
+const IMAGE = process.env.MEMBERSHIP_E2E_IMAGE;
+const labInventory = (): string => {
+  const lab = readFileSync(LAB_INVENTORY, 'utf8');
+  return IMAGE ? lab.replace(/^( {2}image: ).*$/m, `$1${IMAGE}`) : lab;
+};
+
 function writeInventory(tag: string, nodes: { name: string; ip: string }[]): string {
-  const base = readFileSync(LAB_INVENTORY, 'utf8');
+  const base = labInventory();
   const head = base.slice(0, base.indexOf('\nnodes:') + 1);
   const file = inventoryFile(tag);
   writeFileSync(file, `${head}nodes:\n${nodes.map((n) => `  - name: ${n.name}\n    ip: ${n.ip}\n`).join('')}`);
@@ -92,7 +99,9 @@ describe('membership: grow, replace a dead host, shrink, on the lab', { skip }, 
 
   before(async () => {
     await resetLab();
-    const up = await cli(['up', '-i', LAB_INVENTORY]);
+    const base = IMAGE ? inventoryFile('base') : LAB_INVENTORY;
+    if (IMAGE) writeFileSync(base, labInventory());
+    const up = await cli(['up', '-i', base]);
     assert.equal(up.code, 0, up.stderr);
     await loadKeys(LAB_ENDPOINTS, KEYS);
   });
