@@ -61,6 +61,8 @@ export interface Executed {
   titles: Map<string, string>;
   /** The value each task stage handed back (engine/tasks.ts TaskOutcome), by stage title. */
   values: Map<string, unknown>;
+  /** Per host, what each of its hosts-stage steps printed on stdout, in the order they ran (an upload's is empty). */
+  outputs: Map<string, string[]>;
 }
 
 export interface ExecuteOptions {
@@ -92,6 +94,7 @@ export async function execute(plan: EnginePlan, hosts: ReadonlyMap<string, FileH
   const changed = new Map<string, string[]>();
   const titles = new Map<string, string>();
   const values = new Map<string, unknown>();
+  const outputs = new Map<string, string[]>();
   const stages = plan.stages.filter((s) => !empty(s));
   let undo: Step[] = [];
   let destroying = false;
@@ -117,8 +120,9 @@ export async function execute(plan: EnginePlan, hosts: ReadonlyMap<string, FileH
             title: w.host,
             task: async (_c: unknown, row) => {
               row.output = `${w.host}: ${w.steps.map((s) => s.title).join(', ')}`;
-              const { done, failure } = await runInOrder(hosts.get(w.host)!, w.steps, stage.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS);
+              const { done, failure, results } = await runInOrder(hosts.get(w.host)!, w.steps, stage.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS);
               for (const s of done) if (s.changes) record(w.host, s.title);
+              outputs.set(w.host, [...(outputs.get(w.host) ?? []), ...results.map((r) => r.stdout)]);
               if (failure) {
                 const after = done.map((s) => s.title);
                 failures.push({ ...failure, message: `${failure.message}${after.length ? ` (after: ${after.join(', ')})` : ''}` });
@@ -185,7 +189,7 @@ export async function execute(plan: EnginePlan, hosts: ReadonlyMap<string, FileH
     }
     throw withReport(err, failureReport(plan, stages, at, report(), destroying));
   }
-  return { changed: report(), titles, values };
+  return { changed: report(), titles, values, outputs };
 }
 
 /** What the run had done when it failed, and what it did not get to. */

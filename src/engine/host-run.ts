@@ -24,7 +24,7 @@ export async function runStep(host: RemoteHost, step: Step, timeoutMs = DEFAULT_
   if (step.upload) {
     const files = host as Partial<FileHost>;
     if (!files.putFile) throw new Error(`${host.name} cannot receive files`);
-    await files.putFile.call(host, step.upload.local, step.upload.remote, step.upload.mode);
+    await files.putFile.call(host, step.upload.content ?? step.upload.local, step.upload.remote, step.upload.mode);
     return { code: 0, stdout: '', stderr: '' };
   }
   return host.exec(step.command, { timeoutMs });
@@ -64,14 +64,14 @@ export async function retrySession<T>(attempt: () => Promise<T>, startedAnything
   }
 }
 
-/** The contents of upload steps whose local files are all small enough to travel together; null otherwise. */
+/** The contents of upload steps whose files (local or in memory) are all small enough to travel together; null otherwise. */
 async function smallFiles(steps: readonly Step[]): Promise<SmallFile[] | null> {
   try {
     const files: SmallFile[] = [];
     for (const s of steps) {
       const u = s.upload!;
-      if ((await stat(u.local)).size > SMALL_FILE_BYTES) return null;
-      files.push({ content: await readFile(u.local), path: u.remote, mode: u.mode });
+      if ((u.content?.length ?? (await stat(u.local)).size) > SMALL_FILE_BYTES) return null;
+      files.push({ content: u.content ?? (await readFile(u.local)), path: u.remote, mode: u.mode });
     }
     return files;
   } catch {

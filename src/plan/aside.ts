@@ -3,9 +3,11 @@
 // removes (by name only, never the live data), and the commands that do it.
 
 import type { Inventory, NodeSpec } from '../inventory/types.js';
-import { planStep, type PlanStep } from './json.js';
+import { fromStep, type PlanStep } from './json.js';
+import type { HostSteps } from './stages.js';
+import type { Step } from './up.js';
 import { ASIDE_DIR } from './rolling.js';
-import type { Argv } from './shell.js';
+import { render, type Argv } from './shell.js';
 
 /** The names the tool gives what it moves aside: a compact UTC time (plan/snapshot.ts compactTimestamp). */
 export const ASIDE_NAME = /^\d{8}T\d{6}Z$/;
@@ -87,9 +89,18 @@ export function removeArgv(dataPath: string, name: string): Argv {
   return ['rm', '-rf', '--one-file-system', '--', `${dataPath}/${ASIDE_DIR}/${name}`];
 }
 
-export function pruneSteps(inventory: Inventory, hosts: readonly HostAside[], rule: PruneRule): PlanStep[] {
+/** Each host's removals (by name only), in the order listed. */
+export function pruneWork(inventory: Inventory, hosts: readonly HostAside[], rule: PruneRule): HostSteps[] {
   const byName = new Map<string, NodeSpec>(inventory.nodes.map((n) => [n.name, n]));
-  return hosts.flatMap((h) =>
-    pruneSelection(h, rule).map((e) => planStep(h.host, `remove ${h.dataPath}/${ASIDE_DIR}/${e.name} (${Math.round(e.kib / 1024)} MiB moved aside)`, 'run', removeArgv(byName.get(h.host)?.dataPath ?? h.dataPath, e.name), { destructive: true })),
-  );
+  return hosts.map((h) => ({
+    host: h.host,
+    steps: pruneSelection(h, rule).map((e): Step => {
+      const argv = removeArgv(byName.get(h.host)?.dataPath ?? h.dataPath, e.name);
+      return { host: h.host, title: `remove ${h.dataPath}/${ASIDE_DIR}/${e.name} (${Math.round(e.kib / 1024)} MiB moved aside)`, argv, command: render(argv), changes: true, destructive: true };
+    }),
+  }));
+}
+
+export function pruneSteps(inventory: Inventory, hosts: readonly HostAside[], rule: PruneRule): PlanStep[] {
+  return pruneWork(inventory, hosts, rule).flatMap((w) => w.steps.map((s) => fromStep(s)));
 }

@@ -7,7 +7,9 @@ import type { Inventory, NodeSpec } from '../inventory/types.js';
 import { HOST_PKI_DIR, inContainer } from '../pki/layout.js';
 import { BACKUP_JOB_SCRIPT } from './backup-job-script.generated.js';
 import { clientUrl } from './flags.js';
-import { planStep, type PlanStep } from './json.js';
+import { fromStep, type PlanStep } from './json.js';
+import type { HostSteps } from './stages.js';
+import type { Step } from './up.js';
 import { render, type Argv } from './shell.js';
 
 export const JOB_DIR = '/usr/local/lib/etcd-deploy';
@@ -164,23 +166,51 @@ export function planSchedule(inventory: Inventory, interval: number, credentials
   });
 }
 
-export function scheduleSteps(plans: readonly ScheduleHostPlan[]): PlanStep[] {
-  return plans.flatMap((p) => [
-    ...(p.writes.length > 0 ? [planStep(p.host, `create ${JOB_DIR}`, 'run', ['mkdir', '-p', '-m', '0755', JOB_DIR])] : []),
-    ...p.writes.map((f) =>
-      planStep(p.host, `write ${f.path}`, 'upload', [], { command: `copy ${f.secret ? '<offsite credentials>' : `<${f.path.split('/').pop()}, sha256 ${sha256(f.content).slice(0, 12)}>`} to ${f.path} (mode 0${f.mode.toString(8)})` }),
-    ),
-    ...p.removes.map((path) => planStep(p.host, `remove ${path} (offsite no longer configured)`, 'run', ['rm', '-f', path])),
-  ]);
+/**
+ * Each host's steps: the job's directory, then the differing files (sent from memory: the credentials are never
+ * written to a local file), then what is no longer wanted. The executor runs them (engine/execute.ts).
+ */
+export function scheduleWork(plans: readonly ScheduleHostPlan[]): HostSteps[] {
+  return plans.map((p) => ({
+    host: p.host,
+    steps: [
+      ...(p.writes.length > 0 ? [hostStep(p.host, `create ${JOB_DIR}`, ['mkdir', '-p', '-m', '0755', JOB_DIR])] : []),
+      ...p.writes.map(
+        (f): Step => ({
+          host: p.host,
+          title: `write ${f.path}`,
+          argv: [],
+          command: `copy ${f.secret ? '<offsite credentials>' : `<${f.path.split('/').pop()}, sha256 ${sha256(f.content).slice(0, 12)}>`} to ${f.path} (mode 0${f.mode.toString(8)})`,
+          changes: true,
+          upload: { local: f.secret ? '<offsite credentials>' : `<${f.path}>`, remote: f.path, mode: f.mode, content: Buffer.from(f.content) },
+        }),
+      ),
+      ...p.removes.map((path) => hostStep(p.host, `remove ${path} (offsite no longer configured)`, ['rm', '-f', path])),
+    ],
+  }));
 }
+
+/** The schedule's steps as the dry-run prints them. */
+export function scheduleSteps(plans: readonly ScheduleHostPlan[]): PlanStep[] {
+  return scheduleWork(plans).flatMap((w) => w.steps.map((s) => fromStep(s)));
+}
+
+const hostStep = (host: string, title: string, argv: Argv, destructive = false): Step => ({ host, title, argv, command: render(argv), changes: true, ...(destructive ? { destructive } : {}) });
 
 /** unschedule: the cron entry first (nothing starts a job any more), then the job and its settings. Backups stay. */
 export function unscheduleArgv(): Argv {
   return ['rm', '-f', CRON_PATH, JOB_PATH, CONF_PATH, CURL_CONF_PATH];
 }
 
+/** Each host that has a schedule (or could not be read): its removal. */
+export function unscheduleWork(inventory: Inventory, present: ReadonlyMap<string, boolean>): HostSteps[] {
+  return inventory.nodes
+    .filter((n) => present.get(n.name) !== false)
+    .map((n) => ({ host: n.name, steps: [hostStep(n.name, `remove the schedule (the backups in ${inventory.backup.dir} stay)`, unscheduleArgv())] }));
+}
+
 export function unscheduleSteps(inventory: Inventory, present: ReadonlyMap<string, boolean>): PlanStep[] {
-  return inventory.nodes.filter((n) => present.get(n.name) !== false).map((n) => planStep(n.name, `remove the schedule (the backups in ${inventory.backup.dir} stay)`, 'run', unscheduleArgv()));
+  return unscheduleWork(inventory, present).flatMap((w) => w.steps.map((s) => fromStep(s)));
 }
 
 /** `bash JOB prune [--dry-run]`: the policy applied now by the job itself, the one implementation of it. */

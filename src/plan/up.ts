@@ -30,7 +30,15 @@ export interface Step {
   /** Whether it stops a member, removes one, or moves member data (shown in plans; nothing else reads it). */
   destructive?: boolean;
   /** A file copied to the host (ssh/transfer.ts) instead of a command; `command` then describes it. */
-  upload?: PkiUpload;
+  upload?: Upload;
+}
+
+/**
+ * A file a step copies to a host: a local file (`local`), or bytes held in memory (`content`: a generated job script,
+ * offsite credentials that must never be written to a local file), which `local` then only names.
+ */
+export interface Upload extends PkiUpload {
+  content?: Buffer;
 }
 
 export interface ApplyStep extends Step {

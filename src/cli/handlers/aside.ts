@@ -1,14 +1,17 @@
 import { UsageError } from '../../errors.js';
 import { loadInventory } from '../../inventory/load.js';
 import type { Inventory } from '../../inventory/types.js';
-import { asideListArgv, asideShare, parseAside, pruneSelection, pruneSteps, type HostAside, type PruneRule } from '../../plan/aside.js';
+import { asideListArgv, asideShare, parseAside, pruneSelection, pruneWork, type HostAside, type PruneRule } from '../../plan/aside.js';
+import type { PlanStep } from '../../plan/json.js';
+import { stageSteps, type Stage } from '../../plan/stages.js';
+import { requireAllHosts, runPlan } from '../../engine/run.js';
 import { ASIDE_DIR } from '../../plan/rolling.js';
 import { render } from '../../plan/shell.js';
 import type { FileHost } from '../../ssh/connection.js';
 import type { AsideListOptions, AsidePruneOptions } from '../commands/aside.js';
 import { OperationError, lastLine } from '../../errors.js';
 import { printJson, printResult } from '../output.js';
-import { withChangingHosts, withHosts } from '../session.js';
+import { withHosts } from '../session.js';
 
 type Hosts = ReadonlyMap<string, FileHost>;
 
@@ -55,25 +58,27 @@ export async function prune(argv: AsidePruneOptions): Promise<void> {
   if (argv.keep !== undefined && (!Number.isInteger(argv.keep) || argv.keep < 0)) throw new UsageError('--keep: a whole number, 0 or more');
   const rule: PruneRule = { keep: argv.keep ?? null, olderThanMs: argv['older-than'] === undefined ? null : parseAge(argv['older-than']), nowMs: Date.now() };
   const inventory = loadInventory(argv.inventory);
-  const work = async (hosts: Hosts) => {
-    const aside = await readAside(inventory, hosts);
-    const steps = pruneSteps(inventory, aside, rule);
-    if (!argv['dry-run']) {
-      for (const s of steps) {
-        const r = await hosts.get(s.host!)!.exec(s.command, { timeoutMs: 600_000 });
-        if (r.code !== 0) throw new OperationError(`${s.host}: ${s.command} failed (exit ${r.code}): ${lastLine(r.stderr)}`);
-      }
-    }
-    return { aside, steps };
-  };
-  const { aside, steps } = argv['dry-run'] ? await withHosts(inventory, argv, work) : await withChangingHosts(inventory, argv, work, (r) => `aside prune: ${r.steps.length} entr${r.steps.length === 1 ? 'y' : 'ies'} removed`);
-  const freed = aside.reduce((s, h) => s + pruneSelection(h, rule).reduce((t, e) => t + e.kib, 0), 0);
-  if (argv.json) {
-    printJson({ command: 'aside prune', dryRun: argv['dry-run'], freedKib: freed, steps });
-    return;
-  }
-  if (steps.length === 0) printResult('Nothing to delete: no entry matches.');
-  else printResult([`${argv['dry-run'] ? 'Would delete' : 'Deleted'} ${steps.length} entr${steps.length === 1 ? 'y' : 'ies'}, ${mib(freed)}:`, ...steps.map((s) => `    [${s.host}] $ ${s.command}`)].join('\n'));
+  const freedKib = (aside: readonly HostAside[]) => aside.reduce((s, h) => s + pruneSelection(h, rule).reduce((t, e) => t + e.kib, 0), 0);
+  const text = (dryRun: boolean, steps: readonly PlanStep[], freed: number) =>
+    steps.length === 0 ? 'Nothing to delete: no entry matches.' : [`${dryRun ? 'Would delete' : 'Deleted'} ${steps.length} entr${steps.length === 1 ? 'y' : 'ies'}, ${mib(freed)}:`, ...steps.map((s) => `    [${s.host}] $ ${s.command}`)].join('\n');
+  await runPlan(argv, inventory, {
+    plan: async (reach) => {
+      requireAllHosts(reach, 'aside prune');
+      const aside = await readAside(inventory, reach.hosts);
+      // rm -rf of a whole member's data can take long on a slow disk.
+      const stages: Stage[] = [{ kind: 'hosts', title: 'Delete what was moved aside', work: pruneWork(inventory, aside, rule), timeoutMs: 600_000 }];
+      return { command: 'aside prune', stages, aside, document: { dryRun: true, freedKib: freedKib(aside) } };
+    },
+    text: (plan) => text(true, stageSteps(plan.stages), freedKib(plan.aside)),
+    result: (plan) => {
+      const steps = stageSteps(plan.stages);
+      return {
+        text: text(false, steps, freedKib(plan.aside)),
+        json: { command: 'aside prune', dryRun: false, freedKib: freedKib(plan.aside), steps },
+        summary: `aside prune: ${steps.length} entr${steps.length === 1 ? 'y' : 'ies'} removed`,
+      };
+    },
+  });
 }
 
 export interface AsideWarning {

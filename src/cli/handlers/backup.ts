@@ -4,9 +4,12 @@ import { OperationError, UsageError } from '../../errors.js';
 import { loadInventory } from '../../inventory/load.js';
 import type { Inventory } from '../../inventory/types.js';
 import { traced } from '../../phases/exec.js';
-import { applySchedule, fetchBackup, listOffsite, probeHosts, readCredentials, readStates, runJob } from '../../phases/backup.js';
+import { fetchBackup, listOffsite, probeHosts, readCredentials, readStates, runJob } from '../../phases/backup.js';
 import { BACKUP_ID, backupReport, formatAge, offsiteIds, type BackupMeta, type BackupReport, type HostBackupState } from '../../plan/backup-state.js';
-import { intervalSeconds, planSchedule, pruneArgv, scheduleSteps, unscheduleArgv, unscheduleSteps, CRON_PATH } from '../../plan/backup.js';
+import { intervalSeconds, planSchedule, pruneArgv, scheduleWork, unscheduleWork, CRON_PATH } from '../../plan/backup.js';
+import type { PlanStep } from '../../plan/json.js';
+import { stageSteps, type Stage } from '../../plan/stages.js';
+import { requireAllHosts, runPlan } from '../../engine/run.js';
 import { render } from '../../plan/shell.js';
 import type { FileHost } from '../../ssh/connection.js';
 import { connectEach } from '../../ssh/pool.js';
@@ -14,11 +17,10 @@ import type { BackupOptions, FetchOptions, ScheduleOptions } from '../commands/b
 import { parseDuration } from '../duration.js';
 import { info, printJson, printResult, verboseTracer } from '../output.js';
 import { ReportedFailure } from '../reported.js';
-import { withChangingHosts, withHosts } from '../session.js';
 
 type Hosts = ReadonlyMap<string, FileHost>;
 
-const stepLines = (steps: ReturnType<typeof scheduleSteps>): string[] => steps.map((s) => `    [${s.host}] ${s.kind === 'upload' ? '' : '$ '}${s.command}`);
+const stepLines = (steps: readonly PlanStep[]): string[] => steps.map((s) => `    [${s.host}] ${s.kind === 'upload' ? '' : '$ '}${s.command}`);
 
 export async function schedule(argv: ScheduleOptions): Promise<void> {
   const inventory = loadInventory(argv.inventory);
@@ -26,21 +28,22 @@ export async function schedule(argv: ScheduleOptions): Promise<void> {
   if (interval === null) throw new UsageError(`--every ${argv.every}: a whole number of seconds, 1s or more (e.g. 30s, 15m, 1h)`);
   // Read before any host is touched: missing credentials change nothing anywhere.
   const credentials = inventory.backup.offsite ? readCredentials(inventory.backup.offsite) : null;
-  const work = async (hosts: Hosts) => {
-    const probes = await probeHosts(inventory, hosts);
-    const plans = planSchedule(inventory, interval, credentials, probes);
-    if (!argv['dry-run']) await applySchedule(hosts, plans);
-    return plans;
-  };
-  const plans = argv['dry-run'] ? await withHosts(inventory, argv, work) : await withChangingHosts(inventory, argv, work, (p) => summary(p));
-  const steps = scheduleSteps(plans);
   const where = `${inventory.backup.dir} on each host${inventory.backup.offsite ? `, copied to ${inventory.backup.offsite.endpoint}/${inventory.backup.offsite.bucket}/${inventory.backup.offsite.prefix}` : ''}`;
-  if (argv.json) {
-    printJson({ command: 'backup schedule', dryRun: argv['dry-run'], every: interval, dir: inventory.backup.dir, retention: inventory.backup.retention, offsite: inventory.backup.offsite !== null, changed: steps.length > 0, steps });
-    return;
-  }
-  const head = argv['dry-run'] ? `Would schedule a backup every ${interval}s (${where}):` : `Backup every ${interval}s scheduled (${where}):`;
-  printResult([head, ...(steps.length === 0 ? ['    nothing to change: every host already has this schedule'] : stepLines(steps))].join('\n'));
+  const document = (steps: PlanStep[], dryRun: boolean) => ({ command: 'backup schedule', dryRun, every: interval, dir: inventory.backup.dir, retention: inventory.backup.retention, offsite: inventory.backup.offsite !== null, changed: steps.length > 0 });
+  const lines = (head: string, steps: PlanStep[]) => [head, ...(steps.length === 0 ? ['    nothing to change: every host already has this schedule'] : stepLines(steps))].join('\n');
+  await runPlan(argv, inventory, {
+    plan: async (reach) => {
+      requireAllHosts(reach, 'backup schedule');
+      const plans = planSchedule(inventory, interval, credentials, await probeHosts(inventory, reach.hosts));
+      const stages: Stage[] = [{ kind: 'hosts', title: 'Write the backup job and its schedule', work: scheduleWork(plans) }];
+      return { command: 'backup schedule', stages, document: document(stageSteps(stages), true), plans };
+    },
+    text: (plan) => lines(`Would schedule a backup every ${interval}s (${where}):`, stageSteps(plan.stages)),
+    result: (plan) => {
+      const steps = stageSteps(plan.stages);
+      return { text: lines(`Backup every ${interval}s scheduled (${where}):`, steps), json: { ...document(steps, false), steps }, summary: summary(plan.plans) };
+    },
+  });
 }
 
 function summary(plans: ReturnType<typeof planSchedule>): string {
@@ -50,23 +53,26 @@ function summary(plans: ReturnType<typeof planSchedule>): string {
 
 export async function unschedule(argv: BackupOptions): Promise<void> {
   const inventory = loadInventory(argv.inventory);
-  const work = async (hosts: Hosts) => {
-    const present = new Map<string, boolean>();
-    await Promise.all(inventory.nodes.map(async (n) => present.set(n.name, (await hosts.get(n.name)!.exec(render(['test', '-e', CRON_PATH]), { timeoutMs: 30_000 })).code === 0)));
-    const steps = unscheduleSteps(inventory, present);
-    if (!argv['dry-run']) {
-      await Promise.all(
-        steps.map(async (s) => {
-          const r = await hosts.get(s.host!)!.exec(render(unscheduleArgv()), { timeoutMs: 30_000 });
-          if (r.code !== 0) throw new OperationError(`${s.host}: ${s.command} failed (exit ${r.code}): ${r.stderr.trim()}`);
-        }),
-      );
-    }
-    return steps;
-  };
-  const steps = argv['dry-run'] ? await withHosts(inventory, argv, work) : await withChangingHosts(inventory, argv, work, (s) => (s.length === 0 ? 'no schedule to remove' : `backup schedule removed from ${s.map((x) => x.host).join(', ')}`));
-  if (argv.json) printJson({ command: 'backup unschedule', dryRun: argv['dry-run'], steps });
-  else printResult(steps.length === 0 ? 'No host has a backup schedule: nothing to change.' : [`${argv['dry-run'] ? 'Would remove' : 'Removed'} the backup schedule (the backups stay in ${inventory.backup.dir}):`, ...stepLines(steps)].join('\n'));
+  const lines = (dryRun: boolean, steps: PlanStep[]) =>
+    steps.length === 0 ? 'No host has a backup schedule: nothing to change.' : [`${dryRun ? 'Would remove' : 'Removed'} the backup schedule (the backups stay in ${inventory.backup.dir}):`, ...stepLines(steps)].join('\n');
+  await runPlan(argv, inventory, {
+    plan: async (reach) => {
+      requireAllHosts(reach, 'backup unschedule');
+      const present = new Map<string, boolean>();
+      await Promise.all(inventory.nodes.map(async (n) => present.set(n.name, (await reach.hosts.get(n.name)!.exec(render(['test', '-e', CRON_PATH]), { timeoutMs: 30_000 })).code === 0)));
+      const stages: Stage[] = [{ kind: 'hosts', title: 'Remove the backup schedule', work: unscheduleWork(inventory, present) }];
+      return { command: 'backup unschedule', stages, document: { dryRun: true } };
+    },
+    text: (plan) => lines(true, stageSteps(plan.stages)),
+    result: (plan, executed) => {
+      const steps = stageSteps(plan.stages);
+      return {
+        text: lines(false, steps),
+        json: { command: 'backup unschedule', dryRun: false, steps },
+        summary: executed.changed.length === 0 ? 'no schedule to remove' : `backup schedule removed from ${executed.changed.map((c) => c.host).join(', ')}`,
+      };
+    },
+  });
 }
 
 /** Every host that answers, read-only; the others are reported, not fatal. */
@@ -181,32 +187,41 @@ export async function fetch(argv: FetchOptions): Promise<void> {
 
 export async function prune(argv: BackupOptions): Promise<void> {
   const inventory = loadInventory(argv.inventory);
-  const dry = argv['dry-run'];
-  const work = async (hosts: Hosts) => {
-    const out = new Map<string, string>();
-    await Promise.all(
-      inventory.nodes.map(async (n) => {
-        const host = hosts.get(n.name)!;
-        if ((await host.exec(render(['test', '-e', pruneArgv(false)[1]!]), { timeoutMs: 30_000 })).code !== 0) {
-          out.set(n.name, '(no backup job here: backup schedule installs it)\n');
-          return;
-        }
-        out.set(n.name, await runJob(host, n.name, pruneArgv(dry).slice(2), 600_000));
-      }),
-    );
-    return out;
+  const jobPath = pruneArgv(false)[1]!;
+  const NO_JOB = '(no backup job here: backup schedule installs it)';
+  const report = (dryRun: boolean, out: ReadonlyMap<string, string>) => {
+    const lines: string[] = [];
+    for (const n of inventory.nodes) {
+      lines.push(`${n.name} (${render(pruneArgv(dryRun))}):`);
+      for (const l of (out.get(n.name) ?? '').split('\n').filter(Boolean)) lines.push(`    ${dryRun ? l.replace(/^prune/, 'would prune') : l}`);
+    }
+    return { text: lines.join('\n'), json: { command: 'backup prune', dryRun, hosts: Object.fromEntries([...out].map(([h, t]) => [h, t.split('\n').filter(Boolean)])) } };
   };
-  const out = dry ? await withHosts(inventory, argv, work) : await withChangingHosts(inventory, argv, work, (o) => `backup prune: ${[...o.values()].join('').split('\n').filter((l) => l.startsWith('prune')).length} deleted`);
-  if (argv.json) {
-    printJson({ command: 'backup prune', dryRun: dry, hosts: Object.fromEntries([...out].map(([h, t]) => [h, t.split('\n').filter(Boolean)])) });
-    return;
-  }
-  const lines: string[] = [];
-  for (const n of inventory.nodes) {
-    lines.push(`${n.name} (${render(pruneArgv(dry))}):`);
-    for (const l of (out.get(n.name) ?? '').split('\n').filter(Boolean)) lines.push(`    ${dry ? l.replace(/^prune/, 'would prune') : l}`);
-  }
-  printResult(lines.join('\n'));
+  await runPlan(argv, inventory, {
+    plan: async (reach) => {
+      requireAllHosts(reach, 'backup prune');
+      // What the policy selects now, read with the job's own --dry-run: the job is the one implementation of it.
+      const preview = new Map<string, string>();
+      await Promise.all(
+        inventory.nodes.map(async (n) => {
+          const host = reach.hosts.get(n.name)!;
+          const hasJob = (await host.exec(render(['test', '-e', jobPath]), { timeoutMs: 30_000 })).code === 0;
+          preview.set(n.name, hasJob ? await runJob(host, n.name, pruneArgv(true).slice(2), 600_000) : `${NO_JOB}\n`);
+        }),
+      );
+      const work = inventory.nodes
+        .filter((n) => !preview.get(n.name)!.startsWith(NO_JOB))
+        .map((n) => ({ host: n.name, steps: [{ host: n.name, title: 'apply the retention policy', argv: pruneArgv(false), command: render(pruneArgv(false)), changes: true, destructive: true }] }));
+      const stages: Stage[] = [{ kind: 'hosts', title: 'Apply the retention policy', work, timeoutMs: 600_000 }];
+      return { command: 'backup prune', stages, preview, document: { dryRun: true, hosts: report(true, preview).json.hosts } };
+    },
+    text: (plan) => report(true, plan.preview).text,
+    result: (plan, executed) => {
+      const out = new Map(inventory.nodes.map((n) => [n.name, executed.outputs.get(n.name)?.join('') ?? plan.preview.get(n.name)!]));
+      const r = report(false, out);
+      return { ...r, summary: `backup prune: ${[...out.values()].join('').split('\n').filter((l) => l.startsWith('prune')).length} deleted` };
+    },
+  });
 }
 
 /** For `status`: the backup lines, from what the hosts it reached recorded (no offsite listing); null when no backup was ever scheduled. */
