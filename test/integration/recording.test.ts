@@ -652,3 +652,62 @@ describe('recording: replace NODE whose host does not answer', { timeout: 90_000
     assert.match(r2.stderr, /replace etcd-2: cannot connect to etcd-3; nothing was changed/);
   });
 });
+
+describe('recording: housekeeping runs as planned (aside prune, backup unschedule, backup prune)', { timeout: 90_000 }, () => {
+  /** Each host answers the housekeeping reads and removals; everything else as the scripted cluster does. */
+  function scriptHousekeeping(c: FakeCluster): void {
+    for (const n of c.nodes) {
+      n.answers = (command) => {
+        const w = shellWords(command);
+        if (w[0] === 'sh' && w[3] === 'aside-list') return { code: 0, stdout: 'entry 1024 20261101T000000Z\nentry 2048 20261102T000000Z\nfs 1000000 500000 500000\n' };
+        if (w[0] === 'rm' && w[1] === '-rf') return { code: 0 };
+        if (w[0] === 'test' && w[1] === '-e') return { code: 0 };
+        if (w[0] === 'rm' && w[1] === '-f' && w[2] === '/etc/cron.d/etcd-deploy-backup') return { code: 0 };
+        if (w[0] === 'bash' && w[2] === 'prune') return { code: 0, stdout: `prune 20261101T000000Z${w[3] === '--dry-run' ? '' : ' deleted'}\n` };
+        return null;
+      };
+    }
+  }
+  const housekeepingReads = (command: string): boolean => /^sh -c '[\s\S]*' aside-list |^test -e |^bash \S+ prune --dry-run$/.test(command);
+
+  /** record(), with the housekeeping reads left out of what the dry-run may send. */
+  async function recordHousekeeping(c: FakeCluster, args: string[]): Promise<Recorded> {
+    const dryRun = await cli([...args, '-i', c.inventoryFile, '--dry-run', '--json']);
+    assert.equal(dryRun.code, 0, dryRun.stderr);
+    for (const n of c.nodes) assert.deepEqual(n.received.filter((x) => !isFiltered(x) && !housekeepingReads(x)), [], `the dry-run only read on ${n.name}`);
+    c.clearReceived();
+    const run = await cli([...args, '-i', c.inventoryFile]);
+    assert.equal(run.code, 0, `${args.join(' ')} failed:\n${run.stderr}`);
+    assert.deepEqual(c.unexpected, [], 'every command was one the scripted cluster knows');
+    for (const n of c.nodes) n.received.splice(0, n.received.length, ...n.received.filter((x) => !housekeepingReads(x)));
+    return { plan: JSON.parse(dryRun.stdout) as PlanDocument, dryRun, run };
+  }
+
+  test('aside prune --keep 1: the older entry removed by name on every host, nothing else', async () => {
+    cluster = await FakeCluster.start({ running: true });
+    scriptHousekeeping(cluster);
+    const { plan, run } = await recordHousekeeping(cluster, ['aside', 'prune', '--keep', '1']);
+    assert.equal(plan.command, 'aside prune');
+    assert.equal(plan.steps.length, 3);
+    assert.ok(plan.steps.every((s) => s.destructive && s.command.endsWith('/etcd-deploy-aside/20261101T000000Z')));
+    assertRanAsPlanned(cluster, plan);
+    assert.match(run.stdout, /Deleted 3 entries/);
+  });
+
+  test('backup unschedule: the schedule removed on every host that has one', async () => {
+    cluster = await FakeCluster.start({ running: true });
+    scriptHousekeeping(cluster);
+    const { plan } = await recordHousekeeping(cluster, ['backup', 'unschedule']);
+    assert.equal(plan.steps.length, 3);
+    assertRanAsPlanned(cluster, plan);
+  });
+
+  test('backup prune: the job applies the policy on every host that has it, as its --dry-run read it', async () => {
+    cluster = await FakeCluster.start({ running: true });
+    scriptHousekeeping(cluster);
+    const { plan, run } = await recordHousekeeping(cluster, ['backup', 'prune']);
+    assert.deepEqual(plan.hosts, { 'etcd-1': ['prune 20261101T000000Z'], 'etcd-2': ['prune 20261101T000000Z'], 'etcd-3': ['prune 20261101T000000Z'] });
+    assertRanAsPlanned(cluster, plan);
+    assert.match(run.stdout, /prune 20261101T000000Z deleted/);
+  });
+});

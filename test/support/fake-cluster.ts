@@ -37,6 +37,8 @@ export interface FakeNode {
   removed: Map<string, StoredFile>;
   /** Free space on the data filesystem, in KiB, as `df -Pk` reports it. */
   freeKiB: number;
+  /** A test's own answers for commands the model does not know (received and logged as any other). */
+  answers?: (command: string) => ScriptReply | null;
   /** Commands that fail on this host (received, answered with this exit code and stderr, nothing changed). */
   failing?: { match: RegExp; code: number; stderr: string };
 }
@@ -290,6 +292,8 @@ ${this.nodes.map((n) => `  - {name: ${n.name}, ip: ${n.ip}}`).join('\n')}
 
   private async answer(node: FakeNode, command: string): Promise<ScriptReply> {
     if (node.failing?.match.test(command)) return { code: node.failing.code, stderr: node.failing.stderr };
+    const own = node.answers?.(command);
+    if (own) return own;
     // Each host keeps its own part of the majority lock.
     if (isLockCommand(command)) return localSh(command.replaceAll('/run/lock', join(this.dir, 'run-lock', node.name)));
     const pre = preflightAnswer(command);
