@@ -8,7 +8,7 @@
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { EtcdctlWriter } from '../support/etcdctl-writer.js';
+import { etcdctlWriter } from '../support/etcdctl-writer.js';
 import { cli, hostExec, LAB_ENDPOINTS, LAB_HOSTS, LAB_INVENTORY, labUnavailable, resetLab } from '../support/lab.js';
 import { repoPath } from '../support/paths.js';
 import { loadKeys, Writer, type WriterReport } from '../support/writer.js';
@@ -36,7 +36,7 @@ function inventoryFor(image: string): string {
 
 async function roll(etcd: string, mode: 'restart' | 'replace', from: string, to: string): Promise<Run> {
   const http = new Writer(LAB_ENDPOINTS, 'bw/');
-  const plain = new EtcdctlWriter(LAB_ENDPOINTS);
+  const plain = etcdctlWriter(LAB_ENDPOINTS);
   http.start();
   plain.start();
   const t0 = Date.now();

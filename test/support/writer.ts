@@ -81,6 +81,8 @@ export interface WriterReport {
 export class Writer {
   private stopped = false;
   private done: Promise<WriterReport> | undefined;
+  /** Why the last few failed writes failed (the last endpoint's error), to say why. */
+  readonly failures: string[] = [];
 
   constructor(
     private readonly endpoints: string[],
@@ -111,13 +113,15 @@ export class Writer {
       const tick = Date.now();
       attempts++;
       let ok = false;
+      let why = '';
       for (let k = 0; k < this.endpoints.length && !ok; k++) {
         const endpoint = this.endpoints[(next + k) % this.endpoints.length]!;
         try {
           await this.putFn(endpoint, `${this.prefix}${attempts}`, String(tick));
           ok = true;
-        } catch {
+        } catch (err) {
           // fail over to the next endpoint, as a client with every endpoint configured does
+          why = (err as Error).message;
         }
       }
       next++;
@@ -128,6 +132,8 @@ export class Writer {
         lastOk = now;
       } else {
         failed++;
+        this.failures.push(why);
+        if (this.failures.length > 10) this.failures.shift();
       }
       await delay(Math.max(0, this.intervalMs - (Date.now() - tick)));
     }
