@@ -181,7 +181,10 @@ export async function execute(plan: EnginePlan, hosts: ReadonlyMap<string, FileH
   } catch (err) {
     if (undo.length > 0) await Promise.all(undo.map((s) => hosts.get(s.host)?.exec(s.command, { timeoutMs: 30_000, cleanup: true }).catch(() => undefined)));
     if (runSignal.aborted) {
-      throw new InterruptedError(plan.command, report(), [...hosts.keys()].filter((h) => !changed.has(h)));
+      const interrupted = new InterruptedError(plan.command, report(), [...hosts.keys()].filter((h) => !changed.has(h)));
+      // Stopped after a destructive stage began: how to finish, as a failure there says it.
+      if (destroying && plan.resume) interrupted.message = `${interrupted.message}\n${plan.resume}`;
+      throw interrupted;
     }
     throw withReport(err, failureReport(plan, stages, at, report(), destroying));
   }

@@ -9,7 +9,8 @@ import { OperationError } from '../errors.js';
 import { observeCluster } from '../phases/cluster-view.js';
 import { defragPlanFor, defragTurn, finishRecovery, healthGate, nospaceAlarms, runCompact, runDefrag } from '../phases/maintenance.js';
 import { formatDefragPlan } from '../plan/defrag.js';
-import { runChecks } from '../phases/preconditions.js';
+import { checkSpace, runChecks } from '../phases/preconditions.js';
+import { runRollTurn } from '../phases/roll-turn.js';
 import { takeSnapshot } from '../phases/snapshot.js';
 import type { TaskSpec } from '../plan/stages.js';
 import type { FileHost } from '../ssh/connection.js';
@@ -80,6 +81,14 @@ export async function runTask(task: TaskSpec, ctx: TaskContext): Promise<TaskOut
     case 'recover-finish': {
       await finishRecovery(task.inventory, ctx.hosts.get(task.via)!);
       return { title: 'Alarms disarmed; a write succeeded' };
+    }
+    case 'space': {
+      await checkSpace(task.reads, ctx.hosts, task);
+      return { title: `Free space checked on ${task.reads.length} host(s): ${task.needed} bytes free on each` };
+    }
+    case 'roll-turn': {
+      const name = await runRollTurn(task, ctx.hosts, ctx.output);
+      return { title: `${name} (${task.index}/${task.total}): ${task.mode} done, cluster healthy and in agreement`, value: name };
     }
     case 'health': {
       await waitHealthy({
