@@ -140,9 +140,18 @@ export async function execute(plan: EnginePlan, hosts: ReadonlyMap<string, FileH
     const attempts = Math.max(1, stage.attempts ?? 1);
     for (let i = 1; ; i++) {
       try {
-        const ctx: TaskContext = { hosts, output: (line) => (task.output = line), progressIntervalMs: progressIntervalMs(options.progress) };
+        let reported = false;
+        const ctx: TaskContext = {
+          hosts,
+          output: (line) => (task.output = line),
+          progressIntervalMs: progressIntervalMs(options.progress),
+          changed: (host, title) => {
+            reported = true;
+            record(host, title);
+          },
+        };
         const outcome = options.runTask ? await options.runTask(stage, ctx) : await runTask(stage.task, ctx);
-        for (const s of stage.steps) if (s.changes && s.host !== null) record(s.host, s.title);
+        if (!reported) for (const s of stage.steps) if (s.changes && s.host !== null) record(s.host, s.title);
         if (outcome.title) {
           task.title = outcome.title;
           titles.set(stage.title, outcome.title);

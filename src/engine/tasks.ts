@@ -22,6 +22,11 @@ export interface TaskContext {
   output: (line: string) => void;
   /** How often to show a progress line, in ms; 0 when progress is not shown. */
   progressIntervalMs: number;
+  /**
+   * A task that reports each change as it makes it (a member's turn, whose conditional steps may not run) calls this;
+   * the run's report then lists exactly those, a failed task's included, instead of the stage's changing steps.
+   */
+  changed?: (host: string, title: string) => void;
 }
 
 /** What a task hands back: its row's final title, and a value for the command's result (a snapshot's checksum). */
@@ -87,7 +92,7 @@ export async function runTask(task: TaskSpec, ctx: TaskContext): Promise<TaskOut
       return { title: `Free space checked on ${task.reads.length} host(s): ${task.needed} bytes free on each` };
     }
     case 'roll-turn': {
-      const name = await runRollTurn(task, ctx.hosts, ctx.output);
+      const name = await runRollTurn(task, ctx.hosts, ctx.output, ctx.changed);
       return { title: `${name} (${task.index}/${task.total}): ${task.mode} done, cluster healthy and in agreement`, value: name };
     }
     case 'health': {

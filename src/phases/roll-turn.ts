@@ -44,10 +44,15 @@ interface TurnDeps {
 }
 
 /**
- * Run one member's turn: record the run, then each action in order (its title on `output`), then record the member
- * done (the last turn removes the record). Returns the member's name.
+ * Run one member's turn: record the run, then each action in order (its title on `output`, each change it made on
+ * `changed`), then record the member done (the last turn removes the record). Returns the member's name.
  */
-export async function runRollTurn(turn: RollTurn, hosts: ReadonlyMap<string, FileHost>, output: (line: string) => void): Promise<string> {
+export async function runRollTurn(
+  turn: RollTurn,
+  hosts: ReadonlyMap<string, FileHost>,
+  output: (line: string) => void,
+  changed: (host: string, title: string) => void = () => {},
+): Promise<string> {
   const { inventory, roll } = turn;
   const before = [...turn.state.done, ...turn.rolledThisRun];
   writeRollingState(turn.statePath, { ...turn.state, done: before });
@@ -56,7 +61,8 @@ export async function runRollTurn(turn: RollTurn, hosts: ReadonlyMap<string, Fil
   for (const action of roll.actions) {
     output(action.title);
     try {
-      await perform(inventory, roll, action, ctx, deps);
+      const change = await perform(inventory, roll, action, ctx, deps);
+      if (change) changed(change.host, change.title);
     } catch (err) {
       throw await stopped(turn, action, err, hosts);
     }
@@ -102,12 +108,18 @@ function describeFailure(err: StepFailed): string {
   return `${f.message}\n  host: ${f.host}\n  command: ${f.command}${f.exitCode !== null ? `\n  exit code: ${f.exitCode}` : ''}${f.stderrTail ? `\n  ${f.stderrTail.split('\n').join('\n  ')}` : ''}`;
 }
 
+interface Change {
+  host: string;
+  title: string;
+}
+
 interface RollCtx {
   newId: string | null;
   rolledSoFar: string[];
 }
 
-async function perform(inventory: Inventory, roll: MemberRoll, action: RollAction, ctx: RollCtx, deps: TurnDeps): Promise<void> {
+/** Carry out one action; what it changed (a gate changes nothing, a leadership move only when the member led). */
+async function perform(inventory: Inventory, roll: MemberRoll, action: RollAction, ctx: RollCtx, deps: TurnDeps): Promise<Change | null> {
   const via = deps.hosts.get(roll.via)!;
   const endpoints = inventory.nodes.map((n) => clientUrl(n, inventory.cluster));
   const self = clientUrl(roll.node, inventory.cluster);
@@ -115,18 +127,18 @@ async function perform(inventory: Inventory, roll: MemberRoll, action: RollActio
   switch (action.kind) {
     case 'run':
       await mustRun(deps.hosts.get(action.host)!, step(action.host, action.title, action.command), `${action.title} failed`);
-      return;
+      return action;
     case 'member-remove': {
       // etcd refuses membership changes until every voting member has been connected for a few seconds.
       const r = await retrying(() => via.exec(action.command, { timeoutMs: 60_000 }), MEMBERSHIP_NOT_READY, deps.gateDeadlineMs);
       if (r.code !== 0 && !/member not found/i.test(r.stderr)) throw new StepFailed(failure(action.host, action.command, r, 'member remove failed'));
-      return;
+      return action;
     }
     case 'member-add': {
       const r = await retrying(() => via.exec(action.command, { timeoutMs: 60_000 }), MEMBERSHIP_NOT_READY, deps.gateDeadlineMs);
       if (r.code !== 0) throw new StepFailed(failure(action.host, action.command, r, 'member add failed'));
       ctx.newId = parseMemberAdd(r.stdout).id;
-      return;
+      return action;
     }
     case 'promote': {
       const id = ctx.newId ?? (await observeCluster(inventory, deps.hosts)).members.find((m) => m.node.name === roll.node.name)?.memberId;
@@ -134,11 +146,12 @@ async function perform(inventory: Inventory, roll: MemberRoll, action: RollActio
       const command = render(action.argvFor(id));
       const r = await retrying(() => via.exec(command, { timeoutMs: 60_000 }), /in sync with leader|unhealthy cluster|not ready/i, deps.gateDeadlineMs);
       if (r.code !== 0 && !/not a learner/i.test(r.stderr)) throw new StepFailed(failure(action.host, command, r, 'member promote failed'));
-      return;
+      return action;
     }
-    case 'handover':
-      await handover(inventory, roll, ctx, via, deps);
-      return;
+    case 'handover': {
+      const to = await handover(inventory, roll, ctx, via, deps);
+      return to === null ? null : { host: roll.via, title: `move leadership from ${roll.node.name} to ${to}` };
+    }
     case 'wait-healthy':
       await waitHealthy({
         host: via,
@@ -148,29 +161,30 @@ async function perform(inventory: Inventory, roll: MemberRoll, action: RollActio
         containerName: inventory.cluster.containerName,
         peerPort: inventory.cluster.peerPort,
       });
-      return;
+      return null;
     case 'quorum-gate':
       // Asked through the other members' hosts too: `via` may be the member that just failed, and its container then
       // has no etcdctl to run, which must not read as every member being unhealthy.
       await quorumGate(inventory, roll, [via, ...inventory.nodes.filter((n) => n.name !== roll.node.name && n.name !== roll.via).map((n) => deps.hosts.get(n.name)!)]);
-      return;
+      return null;
     case 'wait-caught-up':
       await waitCaughtUp(inventory, via, self, deps.gateDeadlineMs);
-      return;
+      return null;
     case 'hashkv':
       await checkHashKV(inventory, via, endpoints, deps.gateDeadlineMs);
-      return;
+      return null;
     case 'version':
       await waitVersion(inventory, via, self, action.expect, deps.gateDeadlineMs);
-      return;
+      return null;
     case 'downgrade-enable': {
       await mustRun(via, step(action.validate.host, action.validate.title, action.validate.command), `${action.validate.title} failed`);
       const r = await retrying(() => via.exec(action.command, { timeoutMs: 60_000 }), MEMBERSHIP_NOT_READY, deps.gateDeadlineMs);
       // A resumed run enables it a second time: etcd then says a downgrade is already under way, which is the goal.
       if (r.code !== 0 && !/ongoing downgrade|already/i.test(r.stderr)) throw new StepFailed(failure(action.host, action.command, r, 'downgrade enable failed'));
-      return;
+      return action;
     }
   }
+  return null;
 }
 
 function failure(host: string, command: string, r: ExecResult, message: string) {
@@ -187,16 +201,18 @@ function statuses(inventory: Inventory, host: RemoteHost): Promise<EndpointStatu
   return readEndpointStatuses(inventory, host, QUICK);
 }
 
-async function handover(inventory: Inventory, roll: MemberRoll, ctx: RollCtx, via: RemoteHost, deps: TurnDeps): Promise<void> {
+/** If the member leads, move leadership away and wait until it moved; the new leader's name, or null when it did not lead. */
+async function handover(inventory: Inventory, roll: MemberRoll, ctx: RollCtx, via: RemoteHost, deps: TurnDeps): Promise<string | null> {
   const self = clientUrl(roll.node, inventory.cluster);
   const now = await statuses(inventory, via);
   const mine = now.find((s) => s.endpoint === self);
-  if (!mine || mine.leader === null || mine.leader !== mine.memberId) return;
+  if (!mine || mine.leader === null || mine.leader !== mine.memberId) return null;
   // Prefer a member that already runs the new spec, so leadership moves once.
   const candidates = [...ctx.rolledSoFar, ...inventory.nodes.map((n) => n.name)].filter((n) => n !== roll.node.name);
-  const target = candidates
-    .map((name) => now.find((s) => s.endpoint === clientUrl(inventory.nodes.find((n) => n.name === name)!, inventory.cluster)))
-    .find((s) => s !== undefined && !s.isLearner);
+  const chosen = candidates
+    .map((name) => ({ name, status: now.find((s) => s.endpoint === clientUrl(inventory.nodes.find((n) => n.name === name)!, inventory.cluster)) }))
+    .find((c) => c.status !== undefined && !c.status.isLearner);
+  const target = chosen?.status;
   if (!target) throw new OperationError(`${roll.node.name} leads and no other member answers: cannot move leadership away`);
   const command = render(moveLeader(inventory.cluster, self, target.memberId, QUICK));
   const r = await via.exec(command, { timeoutMs: 60_000 });
@@ -208,6 +224,7 @@ async function handover(inventory: Inventory, roll: MemberRoll, ctx: RollCtx, vi
     intervalMs: 200,
     timeout: () => new OperationError(`leadership did not move from ${roll.node.name} within ${deps.gateDeadlineMs / 1000}s`),
   });
+  return chosen!.name;
 }
 
 /**
