@@ -17,7 +17,8 @@ import { readRollingState, rollingStatePath } from './rolling-state.js';
 import type { SnapshotResult } from './snapshot.js';
 import { checkVersions } from './versions.js';
 
-export { formatView, RollingStopped } from './roll-turn.js';
+// A membership change's failure report prints the members as a rolling one does (phases/membership.ts imports it here).
+export { formatView } from './roll-turn.js';
 
 /** What observing and planning a rolling run found. */
 export interface RollingRun {

@@ -286,7 +286,7 @@ export function moveAside(dataPath: string, timestamp: string): Argv {
 }
 
 /**
- * etcdctl timeouts of the reads and the leadership move the executor (phases/rolling.ts) runs between steps: short, so
+ * etcdctl timeouts of the reads and the leadership move a turn (phases/roll-turn.ts) runs between steps: short, so
  * a dead member fails a poll fast. The plan shows the gates with them; the recording test holds the two together.
  */
 export const GATE_ETCDCTL = { dialTimeout: '1s', commandTimeout: '3s' };
