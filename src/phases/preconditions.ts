@@ -151,13 +151,13 @@ export async function runChecks(
 }
 
 /**
- * Read each host's free space (`df -Pk` steps), one host after another in the plan's order; refuse, naming every host
- * with less than `needed` bytes (or whose reading failed), with `refusal` (HOSTS: how many) as the summary.
+ * Read each host's free space (`df -Pk` steps), one host after another in the plan's order; refuse `command`, naming
+ * every host with less than `needed` bytes for `what` (or whose reading failed).
  */
 export async function checkSpace(
   reads: readonly Step[],
   hosts: ReadonlyMap<string, RemoteHost>,
-  needs: { needed: number; what: string; why: string; refusal: string },
+  needs: { command: string; needed: number; what: string; why: string },
 ): Promise<void> {
   const failures: HostFailure[] = [];
   for (const step of reads) {
@@ -171,5 +171,5 @@ export async function checkSpace(
     const short = spaceFailure(step, result, needs.needed, needs.what, needs.why);
     if (short) failures.push(short);
   }
-  if (failures.length > 0) throw new HostsError(needs.refusal.replace('HOSTS', String(failures.length)), failures);
+  if (failures.length > 0) throw new HostsError(`${needs.command}: not enough room for ${needs.what} on ${failures.length} host(s); nothing was changed`, failures);
 }

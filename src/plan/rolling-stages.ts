@@ -56,11 +56,11 @@ export function rollingStages(inventory: Inventory, plan: RollingPlan, snapshot:
       title: `Check the free space for a fresh member on every host (${space.needed} bytes needed)`,
       task: {
         type: 'space',
+        command: `rolling --mode ${plan.mode}`,
         reads: space.reads,
         needed: space.needed,
         what: 'a fresh member',
         why: 'the whole database copied to it, and a margin',
-        refusal: 'rolling --mode replace: not enough room for a fresh member on HOSTS host(s); nothing was changed',
       },
       steps: space.reads.map((s) => fromStep(s)),
     });

@@ -58,10 +58,10 @@ export type TaskSpec =
   /** recover-space: disarm the alarms, check NOSPACE is not raised again, prove a write. */
   | { type: 'recover-finish'; inventory: Inventory; via: string }
   /**
-   * Free-space reads (`df -Pk DATA`), one host after another: refused, naming every host short of `needed` bytes,
-   * with `refusal` as the summary (phases/preconditions.ts checkSpace).
+   * Free-space reads (`df -Pk DATA`), one host after another: `command` refused, naming every host with less than
+   * `needed` bytes free for `what` (`why` it needs them), before anything changes (phases/preconditions.ts checkSpace).
    */
-  | { type: 'space'; reads: readonly Step[]; needed: number; what: string; why: string; refusal: string }
+  | { type: 'space'; command: string; reads: readonly Step[]; needed: number; what: string; why: string }
   /**
    * One member's turn of a rolling run (phases/roll-turn.ts): its actions in order, gates included. The state file
    * records the run before the turn (`state` with `done`) and the member done after it; the last turn removes it.

@@ -149,4 +149,15 @@ describe('the executor', { timeout: 120_000 }, () => {
     assert.ok(!existsSync(state), 'the state file is removed after the last turn');
     assert.ok(cluster.nodes.every((n) => n.container?.running));
   });
+  test('rolling with a host that cannot be reached: refused before anything changes (the dry-run too), naming the host', async () => {
+    cluster = await FakeCluster.start({ running: true });
+    await cluster.node('etcd-3').server.stop();
+    for (const dry of [[], ['--dry-run']]) {
+      const r = await cli(['rolling', '-i', cluster.inventoryFile, '--connect-timeout', '2', ...dry]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /rolling needs every host and cannot reach 1; nothing was changed\netcd-3: /);
+    }
+    for (const name of ['etcd-1', 'etcd-2']) assert.deepEqual(changesOn(cluster, name), [], `nothing changed on ${name}`);
+    assert.ok(!existsSync(join(cluster.dir, '.inventory.yaml.rolling.json')), 'no state file');
+  });
 });
