@@ -144,9 +144,18 @@ export async function execute(plan: EnginePlan, hosts: ReadonlyMap<string, FileH
     const attempts = Math.max(1, stage.attempts ?? 1);
     for (let i = 1; ; i++) {
       try {
-        const ctx: TaskContext = { hosts, output: (line) => (task.output = line), progressIntervalMs: progressIntervalMs(options.progress) };
+        let reported = false;
+        const ctx: TaskContext = {
+          hosts,
+          output: (line) => (task.output = line),
+          progressIntervalMs: progressIntervalMs(options.progress),
+          changed: (host, title) => {
+            reported = true;
+            record(host, title);
+          },
+        };
         const outcome = options.runTask ? await options.runTask(stage, ctx) : await runTask(stage.task, ctx);
-        for (const s of stage.steps) if (s.changes && s.host !== null) record(s.host, s.title);
+        if (!reported) for (const s of stage.steps) if (s.changes && s.host !== null) record(s.host, s.title);
         if (outcome.title) {
           task.title = outcome.title;
           titles.set(stage.title, outcome.title);
@@ -185,7 +194,10 @@ export async function execute(plan: EnginePlan, hosts: ReadonlyMap<string, FileH
   } catch (err) {
     if (undo.length > 0) await Promise.all(undo.map((s) => hosts.get(s.host)?.exec(s.command, { timeoutMs: 30_000, cleanup: true }).catch(() => undefined)));
     if (runSignal.aborted) {
-      throw new InterruptedError(plan.command, report(), [...hosts.keys()].filter((h) => !changed.has(h)));
+      const interrupted = new InterruptedError(plan.command, report(), [...hosts.keys()].filter((h) => !changed.has(h)));
+      // Stopped after a destructive stage began: how to finish, as a failure there says it.
+      if (destroying && plan.resume) interrupted.message = `${interrupted.message}\n${plan.resume}`;
+      throw interrupted;
     }
     throw withReport(err, failureReport(plan, stages, at, report(), destroying));
   }

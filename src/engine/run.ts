@@ -32,6 +32,8 @@ export interface CommandPlan extends EnginePlan {
   document?: Record<string, unknown>;
 }
 
+type Result = { text: string; json: unknown; summary: string };
+
 export interface PlannedCommand<P extends CommandPlan> {
   /** Observe (read-only) and plan. Throws to refuse: the dry-run refuses where the run would, before anything changes. */
   plan: (reach: Reach) => Promise<P>;
@@ -39,8 +41,11 @@ export interface PlannedCommand<P extends CommandPlan> {
   text: (plan: P) => string;
   /** Asked after planning, before the first change (a confirmation prompt); throws to stop. */
   confirm?: (plan: P) => Promise<void>;
-  /** After a successful run: the result as text and as JSON, and the audit line's summary. */
-  result: (plan: P, executed: Executed) => { text: string; json: unknown; summary: string };
+  /**
+   * After a successful run: the result as text and as JSON, and the audit line's summary. It may read the hosts again
+   * (the members as they are after the run), over the run's connections.
+   */
+  result: (plan: P, executed: Executed, hosts: ReadonlyMap<string, FileHost>) => Result | Promise<Result>;
   /**
    * false: a command that changes no host's state for good (`snapshot save`: a file of its own on one host, removed
    * again): run without the cluster lock and the audit line, so it works while another run holds the lock.
@@ -76,7 +81,7 @@ export async function runPlan<P extends CommandPlan>(argv: RunPlanOptions, inven
       }
       await command.confirm?.(plan);
       const mode = progressFor(argv);
-      const done = command.result(plan, await execute(plan, hosts, { listr: listrOptions(mode), progress: mode }));
+      const done = await command.result(plan, await execute(plan, hosts, { listr: listrOptions(mode), progress: mode }), hosts);
       if (argv.json) printJson(done.json);
       else printResult(done.text);
     } finally {
@@ -96,7 +101,7 @@ export async function runPlan<P extends CommandPlan>(argv: RunPlanOptions, inven
         await command.confirm?.(plan);
         const mode = progressFor(argv);
         const executed = await execute(plan, hosts, { listr: listrOptions(mode), progress: mode });
-        printed = command.result(plan, executed);
+        printed = await command.result(plan, executed, hosts);
         return printed;
       } finally {
         for (const h of raw.values()) h.close();

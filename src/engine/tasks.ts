@@ -9,7 +9,8 @@ import { OperationError } from '../errors.js';
 import { observeCluster } from '../phases/cluster-view.js';
 import { defragPlanFor, defragTurn, finishRecovery, healthGate, nospaceAlarms, runCompact, runDefrag } from '../phases/maintenance.js';
 import { formatDefragPlan } from '../plan/defrag.js';
-import { runChecks } from '../phases/preconditions.js';
+import { checkSpace, runChecks } from '../phases/preconditions.js';
+import { runRollTurn } from '../phases/roll-turn.js';
 import { takeSnapshot } from '../phases/snapshot.js';
 import type { TaskSpec } from '../plan/stages.js';
 import type { FileHost } from '../ssh/connection.js';
@@ -21,6 +22,11 @@ export interface TaskContext {
   output: (line: string) => void;
   /** How often to show a progress line, in ms; 0 when progress is not shown. */
   progressIntervalMs: number;
+  /**
+   * A task that reports each change as it makes it (a member's turn, whose conditional steps may not run) calls this;
+   * the run's report then lists exactly those, a failed task's included, instead of the stage's changing steps.
+   */
+  changed?: (host: string, title: string) => void;
 }
 
 /** What a task hands back: its row's final title, and a value for the command's result (a snapshot's checksum). */
@@ -80,6 +86,14 @@ export async function runTask(task: TaskSpec, ctx: TaskContext): Promise<TaskOut
     case 'recover-finish': {
       await finishRecovery(task.inventory, ctx.hosts.get(task.via)!);
       return { title: 'Alarms disarmed; a write succeeded' };
+    }
+    case 'space': {
+      await checkSpace(task.reads, ctx.hosts, task);
+      return { title: `Free space checked on ${task.reads.length} host(s): ${task.needed} bytes free on each` };
+    }
+    case 'roll-turn': {
+      const name = await runRollTurn(task, ctx.hosts, ctx.output, ctx.changed);
+      return { title: `${name} (${task.index}/${task.total}): ${task.mode} done, cluster healthy and in agreement`, value: name };
     }
     case 'health': {
       await waitHealthy({

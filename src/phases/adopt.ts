@@ -1,44 +1,36 @@
-// Adopting the runbook's members (plan/adopt.ts decides and orders): observe the cluster, plan, and run the plan with
-// rolling's executor, whose gates are the adoption's. `up --dry-run` finds them with the probes up reads.
+// Adopting the runbook's members (plan/adopt.ts decides and orders): observe the cluster, plan, and run the plan as
+// rolling's stages on the executor (engine/execute.ts), whose gates are the adoption's. `up --dry-run` finds them with the probes up reads.
 
 import { OperationError } from '../errors.js';
 import type { Inventory } from '../inventory/types.js';
 import { adoptionRefusal, adoptionVerdict, planAdoption, type MemberAdoption } from '../plan/adopt.js';
 import { parseDataProbe } from '../plan/marker.js';
-import type { RollingPlan, RollingState, ObservedMember } from '../plan/rolling.js';
-import { compactTimestamp, defaultSnapshotPath, planSnapshot, type SnapshotPlan } from '../plan/snapshot.js';
+import { execute } from '../engine/execute.js';
+import { observedMembers, type RollingPlan } from '../plan/rolling.js';
+import { compactTimestamp, defaultSnapshotPath, planSnapshot } from '../plan/snapshot.js';
 import type { UpPlan } from '../plan/up.js';
 import type { FileHost } from '../ssh/connection.js';
 import type { RemoteHost } from '../ssh/types.js';
-import { observeCluster, type ClusterView } from './cluster-view.js';
-import type { ListrOptions } from './progress.js';
-import { runRolling, type RollingOutcome } from './rolling.js';
+import { observeCluster } from './cluster-view.js';
+import type { ListrOptions, ProgressMode } from './progress.js';
+import { refuseStrangers, rollingEngine, rollingOutcome, type RollingEnginePlan, type RollingOutcome, type RollingRun } from './rolling.js';
 import { readRollingState, rollingStatePath } from './rolling-state.js';
 import { compareContainer, describeDrift } from './container-diff.js';
 import { parseContainerInspect } from './container-state.js';
 
-export interface AdoptionRun {
-  view: ClusterView;
-  plan: RollingPlan;
-  snapshot: SnapshotPlan;
-  statePath: string;
-  now: Date;
-}
+/** An adoption observed and planned: a rolling run (restart) of the adopted members. */
+export type AdoptionRun = RollingRun;
 
 /** Observe the cluster and plan the adoption of `adopt` (read-only). */
 export async function planAdoptionRun(inventory: Inventory, hosts: ReadonlyMap<string, RemoteHost>, adopt: readonly MemberAdoption[], now = new Date()): Promise<AdoptionRun> {
   const view = await observeCluster(inventory, hosts);
-  if (view.strangers.length > 0) {
-    throw new OperationError(
-      `etcd lists members the inventory does not describe: ${view.strangers.map((m) => `${m.name || '(unstarted)'} ${m.id} ${m.peerURLs.join(',')}`).join('; ')}. ` +
-        'Add them to the inventory (every member the runbook started) before adopting; up changed nothing more',
-    );
-  }
+  refuseStrangers(view, 'Add them to the inventory (every member the runbook started) before adopting; up changed nothing more');
   const statePath = rollingStatePath(inventory.file);
   const timestamp = compactTimestamp(now);
+  const recorded = readRollingState(statePath);
   let plan: RollingPlan;
   try {
-    plan = planAdoption(inventory, observedMembers(view), adopt, { timestamp, version: view.version, state: readRollingState(statePath) });
+    plan = planAdoption(inventory, observedMembers(view), adopt, { timestamp, version: view.version, state: recorded });
   } catch (err) {
     // The preconditions are rolling's (a healthy cluster, or one member down from an interrupted run): say whose run stopped.
     if (err instanceof OperationError) throw new OperationError(`cannot adopt ${adopt.map((a) => a.host).join(', ')} now: ${err.message}`);
@@ -46,19 +38,24 @@ export async function planAdoptionRun(inventory: Inventory, hosts: ReadonlyMap<s
   }
   const source = inventory.nodes.find((n) => n.name === plan.snapshotFrom)!;
   const snapshot = planSnapshot(inventory, source, defaultSnapshotPath(inventory, timestamp));
-  return { view, plan, snapshot, statePath, now };
+  return { view, plan, snapshot, statePath, recorded, now, names: null };
+}
+
+/** The adoption as the executor runs it: rolling's stages (the snapshot, then one member's turn at a time). */
+export function adoptionEngine(inventory: Inventory, run: AdoptionRun, gateDeadlineMs: number): RollingEnginePlan {
+  return rollingEngine(inventory, run, { command: 'up', gateDeadlineMs });
 }
 
 export interface AdoptDeps {
   listr: ListrOptions;
-  progressIntervalMs?: number;
+  progress: ProgressMode;
   gateDeadlineMs: number;
 }
 
-/** Run a planned adoption: the snapshot, then one member at a time (resumable, as rolling is). */
+/** Run a planned adoption on the executor, over up's connections (its lock held): resumable, as rolling is. */
 export async function runAdoption(inventory: Inventory, hosts: ReadonlyMap<string, FileHost>, run: AdoptionRun, deps: AdoptDeps): Promise<RollingOutcome> {
-  const state: RollingState = run.plan.resumes ?? { mode: 'restart', startedAt: run.now.toISOString(), originalIds: originalIds(run.view), done: [] };
-  return runRolling(inventory, run.plan, { hosts, listr: deps.listr, progressIntervalMs: deps.progressIntervalMs, snapshot: run.snapshot, statePath: run.statePath, state, gateDeadlineMs: deps.gateDeadlineMs });
+  const plan = adoptionEngine(inventory, run, deps.gateDeadlineMs);
+  return rollingOutcome(plan, await execute(plan, hosts, { listr: deps.listr, progress: deps.progress }));
 }
 
 /** One host as `up --dry-run` finds it: a member to adopt, a refusal up would make, or nothing to say. */
@@ -89,22 +86,4 @@ export async function probeAdoptions(plan: UpPlan, hosts: ReadonlyMap<string, Re
       return { host: hp.node.name, refused: describeDrift(hp.container.name, plan.inventory.file, differences) };
     }),
   );
-}
-
-export function observedMembers(view: ClusterView): ObservedMember[] {
-  return view.members.map((m) => ({
-    name: m.node.name,
-    memberId: m.memberId,
-    healthy: m.healthy,
-    isLearner: m.isLearner,
-    unstarted: m.unstarted,
-    isLeader: m.isLeader,
-    containerPresent: m.container.kind === 'present',
-  }));
-}
-
-function originalIds(view: ClusterView): Record<string, string> {
-  const ids: Record<string, string> = {};
-  for (const m of view.members) if (m.memberId) ids[m.node.name] = m.memberId;
-  return ids;
 }

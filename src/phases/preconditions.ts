@@ -5,13 +5,13 @@ import { stat } from 'node:fs/promises';
 import { parseDf } from '../check/parse.js';
 import { HostsError, tail, type HostFailure } from '../errors.js';
 import { restoreSpaceNeeded } from '../plan/space.js';
-import type { ExecResult } from '../ssh/types.js';
+import type { ExecResult, RemoteHost } from '../ssh/types.js';
 import { parseSnapshotStatus, type SnapshotStatus } from '../etcd/parse.js';
 import type { HostSteps } from '../plan/down.js';
 import type { Step } from '../plan/up.js';
 import type { FileHost } from '../ssh/connection.js';
 import { sha256OfFile, uploadFile, type TransferOptions } from '../ssh/transfer.js';
-import { runInOrder, transportFailure } from './exec.js';
+import { runInOrder, runStep, transportFailure } from './exec.js';
 
 export interface CheckedRestore {
   sha256: string;
@@ -148,4 +148,28 @@ export async function runChecks(
     throw new HostsError(`nothing was changed: the checks before anything is stopped failed on ${new Set(failures.map((f) => f.host)).size} of ${checks.length} hosts`, failures);
   }
   return restore ? { sha256: sha256!, bytes: sentBytes, hosts: uploading.length, status: statuses[0]! } : null;
+}
+
+/**
+ * Read each host's free space (`df -Pk` steps), one host after another in the plan's order; refuse `command`, naming
+ * every host with less than `needed` bytes for `what` (or whose reading failed).
+ */
+export async function checkSpace(
+  reads: readonly Step[],
+  hosts: ReadonlyMap<string, RemoteHost>,
+  needs: { command: string; needed: number; what: string; why: string },
+): Promise<void> {
+  const failures: HostFailure[] = [];
+  for (const step of reads) {
+    let result: ExecResult | undefined;
+    try {
+      result = await runStep(hosts.get(step.host)!, step, 30_000);
+    } catch (err) {
+      failures.push(transportFailure(step, err));
+      continue;
+    }
+    const short = spaceFailure(step, result, needs.needed, needs.what, needs.why);
+    if (short) failures.push(short);
+  }
+  if (failures.length > 0) throw new HostsError(`${needs.command}: not enough room for ${needs.what} on ${failures.length} host(s); nothing was changed`, failures);
 }

@@ -1,323 +1,133 @@
-// Runs a RollingPlan strictly one member at a time, with a health gate before the next. On a failure it stops, shows
-// every member's state and leaves the record that lets the same command resume.
+// A rolling run from observation to result: observe the cluster (observe/cluster.ts), plan it purely (plan/rolling.ts
+// orders the members and gives each its actions; plan/rolling-stages.ts makes them the executor's stages), and read
+// the executor's outcome back. `rolling` runs it through engine/run.ts runPlan; up's adoption and upgrade and
+// `certs rotate` (already inside their own run's lock) hand the same stages to engine/execute.ts execute.
 
-import { Listr } from 'listr2';
+import type { Executed } from '../engine/execute.js';
+import type { CommandPlan } from '../engine/run.js';
 import { OperationError } from '../errors.js';
-import { endpointHashKVAt, endpointHealth, moveLeader } from '../etcd/commands.js';
-import { waitHealthy } from '../etcd/health.js';
-import { parseEndpointHashKV, parseEndpointHealth, parseMemberAdd, type EndpointStatus, type HealthReport } from '../etcd/parse.js';
 import type { Inventory } from '../inventory/types.js';
-import { clientUrl } from '../plan/flags.js';
-import { GATE_ETCDCTL, quorumGateEndpoints, type MemberRoll, type RollAction, type RollingPlan, type RollingState } from '../plan/rolling.js';
-import { render, type Argv } from '../plan/shell.js';
-import type { SnapshotPlan } from '../plan/snapshot.js';
-import type { FileHost } from '../ssh/connection.js';
-import type { ExecResult, RemoteHost } from '../ssh/types.js';
+import { limitRolling } from '../plan/rolling-limit.js';
+import { originalIds, observedMembers, planRolling, type RollingMode, type RollingPlan, type RollingState } from '../plan/rolling.js';
+import { replaceSpace, rollingDocument, rollingStages, type SpaceCheck } from '../plan/rolling-stages.js';
+import { compactTimestamp, defaultSnapshotPath, planSnapshot, type SnapshotPlan } from '../plan/snapshot.js';
+import type { RemoteHost } from '../ssh/types.js';
 import { observeCluster, type ClusterView } from './cluster-view.js';
-import { readEndpointStatuses } from '../observe/cluster.js';
-import { pollUntil, pollUntilOrLast } from '../observe/poll.js';
-import { mustRun, StepFailed } from './exec.js';
-import type { ListrOptions } from './progress.js';
-import { clearRollingState, writeRollingState } from './rolling-state.js';
-import { takeSnapshot, type SnapshotResult } from './snapshot.js';
+import { readRollingState, rollingStatePath } from './rolling-state.js';
+import type { SnapshotResult } from './snapshot.js';
+import { checkVersions } from './versions.js';
 
-export interface RollingDeps {
-  hosts: ReadonlyMap<string, FileHost>;
-  listr: ListrOptions;
-  /** How often the snapshot fetch reports its progress on the task's line (phases/progress-mode.ts). */
-  progressIntervalMs?: number;
+// A membership change's failure report prints the members as a rolling one does (phases/membership.ts imports it here).
+export { formatView } from './roll-turn.js';
+
+/** What observing and planning a rolling run found. */
+export interface RollingRun {
+  view: ClusterView;
+  plan: RollingPlan;
   snapshot: SnapshotPlan;
   statePath: string;
+  /** The state file as found (a run to resume, or a stale record the plan ignores). */
+  recorded: RollingState | null;
+  now: Date;
+  /** The members `--limit` names, or null for all. */
+  names: string[] | null;
+}
+
+export interface RollingRunOptions {
+  mode: RollingMode;
+  /** Where the snapshot taken first is saved (default: snapshots/ beside the inventory). */
+  out?: string;
+  /** The members `--limit` names (cli/limit.ts parseLimit), or null/absent for all. */
+  names?: readonly string[] | null;
+}
+
+/** Refuse members etcd lists that the inventory does not describe: a rolling run would not know them. */
+export function refuseStrangers(view: ClusterView, then: string): void {
+  if (view.strangers.length === 0) return;
+  throw new OperationError(
+    `etcd lists members the inventory does not describe: ${view.strangers.map((m) => `${m.name || '(unstarted)'} ${m.id} ${m.peerURLs.join(',')}`).join('; ')}. ${then}`,
+  );
+}
+
+/** Observe the cluster and plan the rolling run (and the snapshot taken first); changes nothing. */
+export async function planRollingRun(inventory: Inventory, hosts: ReadonlyMap<string, RemoteHost>, options: RollingRunOptions): Promise<RollingRun> {
+  const view = await observeCluster(inventory, hosts);
+  refuseStrangers(view, 'Add them to the inventory or remove them (etcdctl member remove) before rolling');
+  const statePath = rollingStatePath(inventory.file);
+  const recorded = readRollingState(statePath);
+  const now = new Date();
+  const timestamp = compactTimestamp(now);
+  const members = observedMembers(view);
+  // The image's etcd version, read on a host, against the members' own: etcd's upgrade rules decide before any change.
+  const reader = hosts.get(view.via ?? '') ?? hosts.get(inventory.nodes.find((n) => hosts.has(n.name))?.name ?? '');
+  const versions = reader ? await checkVersions(inventory, view, reader) : null;
+  const whole = planRolling(inventory, members, { mode: options.mode, timestamp, version: view.version, state: recorded, versionPlan: versions?.plan ?? null });
+  const names = options.names ? [...options.names] : null;
+  const plan = names === null ? whole : limitRolling(whole, names, members);
+  const source = inventory.nodes.find((n) => n.name === plan.snapshotFrom)!;
+  const snapshot = planSnapshot(inventory, source, options.out ?? defaultSnapshotPath(inventory, timestamp));
+  return { view, plan, snapshot, statePath, recorded, now, names };
+}
+
+/** A rolling run as the executor runs it, with what planning it found. */
+export interface RollingEnginePlan extends CommandPlan {
+  run: RollingRun;
+  /** rolling --mode replace's free-space reads (null for a restart). */
+  space: SpaceCheck | null;
+  /** The record the run starts from: the resumed run's, or a new one. */
   state: RollingState;
-  gateDeadlineMs: number;
+}
+
+/** The stages and plan document of a planned rolling run (or adoption), `command` naming it. */
+export function rollingEngine(inventory: Inventory, run: RollingRun, options: { command: string; gateDeadlineMs: number }): RollingEnginePlan {
+  const { plan, snapshot, view, statePath } = run;
+  const space = replaceSpace(view, plan);
+  const state: RollingState = plan.resumes ?? { mode: plan.mode, startedAt: run.now.toISOString(), originalIds: originalIds(view), done: [] };
+  return {
+    command: options.command,
+    stages: rollingStages(inventory, plan, snapshot, { gateDeadlineMs: options.gateDeadlineMs, statePath, state, space }),
+    document: rollingDocument(inventory, plan, snapshot),
+    resume: `Run the same command again to resume; progress is kept in ${statePath}.`,
+    run,
+    space,
+    state,
+  };
+}
+
+/** Observe, plan and stage a rolling run: what `rolling` runs (and `--dry-run` prints), and what `up` can run as it is. */
+export async function rollingEnginePlan(
+  inventory: Inventory,
+  hosts: ReadonlyMap<string, RemoteHost>,
+  options: RollingRunOptions & { gateDeadlineMs: number; command?: string },
+): Promise<RollingEnginePlan> {
+  const run = await planRollingRun(inventory, hosts, options);
+  return rollingEngine(inventory, run, { command: options.command ?? `rolling --mode ${run.plan.mode}`, gateDeadlineMs: options.gateDeadlineMs });
+}
+
+/** Lines to say before a run starts: a record it resumes, or one it ignores. */
+export function resumeNotes(plan: RollingEnginePlan): string[] {
+  const { plan: rolling, recorded, statePath } = plan.run;
+  if (rolling.order.length === 0) return [];
+  if (rolling.resumes) return [`Resuming the rolling ${rolling.resumes.mode} started ${rolling.resumes.startedAt}; done: ${rolling.resumes.done.join(', ') || 'none'}`];
+  if (recorded) return [`Ignoring ${statePath}: it records a run on members this cluster no longer has`];
+  return [];
 }
 
 export interface RollingOutcome {
-  snapshot: SnapshotResult;
+  /** The snapshot taken first; null when nothing was to be rolled (no stage ran). */
+  snapshot: SnapshotResult | null;
   rolled: string[];
   alreadyDone: string[];
 }
 
-// The plan's gate timeouts (plan/rolling.ts), so the dry-run prints what runs.
-const QUICK = GATE_ETCDCTL;
-const MEMBERSHIP_NOT_READY = /unhealthy cluster|not enough started members|too many learner/i;
-
-export class RollingStopped extends OperationError {
-  constructor(
-    message: string,
-    readonly view: ClusterView | null,
-  ) {
-    super(message);
-    this.name = 'RollingStopped';
-  }
-}
-
-export async function runRolling(inventory: Inventory, plan: RollingPlan, deps: RollingDeps): Promise<RollingOutcome> {
+/** What the executor's run of a rolling plan did: the snapshot, and the members rolled in their order. */
+export function rollingOutcome(plan: RollingEnginePlan, executed: Executed): RollingOutcome {
+  let snapshot: SnapshotResult | null = null;
   const rolled: string[] = [];
-  let snapshot: SnapshotResult | undefined;
-  const state = deps.state;
-  writeRollingState(deps.statePath, state);
-  const at: { current: { member: string; action: string } | null } = { current: null };
-  try {
-    await new Listr(
-      [
-        {
-          title: `Snapshot from ${plan.snapshotFrom}`,
-          task: async (_, task) => {
-            snapshot = await takeSnapshot(deps.hosts.get(plan.snapshotFrom)!, deps.snapshot, (t) => (task.output = t), { progressIntervalMs: deps.progressIntervalMs ?? 0 });
-            task.title = `Snapshot saved: ${snapshot.path} (${snapshot.status.totalKey} keys, revision ${snapshot.status.revision})`;
-          },
-        },
-        ...plan.order.map((roll, i) => ({
-          title: `${roll.node.name} (${i + 1}/${plan.order.length}): ${plan.mode}`,
-          task: async (_: unknown, task: { output: string; title: string }) => {
-            const ctx: RollCtx = { newId: null, rolledSoFar: [...plan.alreadyDone, ...rolled] };
-            for (const action of roll.actions) {
-              at.current = { member: roll.node.name, action: action.title };
-              task.output = action.title;
-              await perform(inventory, roll, action, ctx, deps);
-            }
-            rolled.push(roll.node.name);
-            state.done.push(roll.node.name);
-            writeRollingState(deps.statePath, state);
-            task.title = `${roll.node.name} (${i + 1}/${plan.order.length}): ${plan.mode} done, cluster healthy and in agreement`;
-          },
-        })),
-      ],
-      { ...deps.listr, concurrent: false },
-    ).run();
-  } catch (err) {
-    const view = await observeCluster(inventory, deps.hosts).catch(() => null);
-    const where = at.current ? `${at.current.member}, at "${at.current.action}"` : 'before any member';
-    const reason = err instanceof StepFailed ? describeFailure(err) : (err as Error).message;
-    throw new RollingStopped(
-      [
-        `rolling stopped at ${where}: ${reason}`,
-        '',
-        view ? formatView(view) : 'The members could not be observed.',
-        '',
-        `Rolled in this run: ${rolled.join(', ') || 'none'}. Run the same command again to resume; progress is kept in ${deps.statePath}.`,
-      ].join('\n'),
-      view,
-    );
+  for (const s of plan.stages) {
+    if (s.kind !== 'task' || !executed.values.has(s.title)) continue;
+    if (s.task.type === 'snapshot') snapshot = executed.values.get(s.title) as SnapshotResult;
+    if (s.task.type === 'roll-turn') rolled.push(executed.values.get(s.title) as string);
   }
-  clearRollingState(deps.statePath);
-  return { snapshot: snapshot!, rolled, alreadyDone: plan.alreadyDone };
-}
-
-function describeFailure(err: StepFailed): string {
-  const f = err.failure;
-  return `${f.message}\n  host: ${f.host}\n  command: ${f.command}${f.exitCode !== null ? `\n  exit code: ${f.exitCode}` : ''}${f.stderrTail ? `\n  ${f.stderrTail.split('\n').join('\n  ')}` : ''}`;
-}
-
-export function formatView(view: ClusterView): string {
-  const lines = ['Members now:'];
-  for (const m of view.members) {
-    const container = m.container.kind === 'present' ? (m.container.running ? `running ${m.container.image}` : m.container.status) : m.container.kind === 'absent' ? 'no container' : `unknown (${m.container.message})`;
-    const role = m.isLeader ? 'leader' : m.isLearner ? 'learner' : m.memberId ? 'follower' : 'not a member';
-    lines.push(`  ${m.node.name.padEnd(10)} ${m.healthy ? 'healthy  ' : 'UNHEALTHY'} ${role.padEnd(12)} ${m.memberId ?? '-'.padEnd(16)}  container: ${container}`);
-  }
-  const healthy = view.members.filter((m) => m.healthy).length;
-  const quorum = Math.floor(view.members.length / 2) + 1;
-  lines.push(`${healthy} of ${view.members.length} healthy; quorum needs ${quorum}: ${healthy >= quorum ? 'the cluster has quorum' : 'QUORUM LOST'}`);
-  return lines.join('\n');
-}
-
-interface RollCtx {
-  newId: string | null;
-  rolledSoFar: string[];
-}
-
-async function perform(inventory: Inventory, roll: MemberRoll, action: RollAction, ctx: RollCtx, deps: RollingDeps): Promise<void> {
-  const via = deps.hosts.get(roll.via)!;
-  const endpoints = inventory.nodes.map((n) => clientUrl(n, inventory.cluster));
-  const self = clientUrl(roll.node, inventory.cluster);
-  const step = (host: string, title: string, command: string) => ({ host, title, argv: [] as Argv, command, changes: true });
-  switch (action.kind) {
-    case 'run':
-      await mustRun(deps.hosts.get(action.host)!, step(action.host, action.title, action.command), `${action.title} failed`);
-      return;
-    case 'member-remove': {
-      // etcd refuses membership changes until every voting member has been connected for a few seconds.
-      const r = await retrying(() => via.exec(action.command, { timeoutMs: 60_000 }), MEMBERSHIP_NOT_READY, deps.gateDeadlineMs);
-      if (r.code !== 0 && !/member not found/i.test(r.stderr)) throw new StepFailed(failure(action.host, action.command, r, 'member remove failed'));
-      return;
-    }
-    case 'member-add': {
-      const r = await retrying(() => via.exec(action.command, { timeoutMs: 60_000 }), MEMBERSHIP_NOT_READY, deps.gateDeadlineMs);
-      if (r.code !== 0) throw new StepFailed(failure(action.host, action.command, r, 'member add failed'));
-      ctx.newId = parseMemberAdd(r.stdout).id;
-      return;
-    }
-    case 'promote': {
-      const id = ctx.newId ?? (await observeCluster(inventory, deps.hosts)).members.find((m) => m.node.name === roll.node.name)?.memberId;
-      if (!id) throw new OperationError(`cannot promote ${roll.node.name}: its member ID is unknown`);
-      const command = render(action.argvFor(id));
-      const r = await retrying(() => via.exec(command, { timeoutMs: 60_000 }), /in sync with leader|unhealthy cluster|not ready/i, deps.gateDeadlineMs);
-      if (r.code !== 0 && !/not a learner/i.test(r.stderr)) throw new StepFailed(failure(action.host, command, r, 'member promote failed'));
-      return;
-    }
-    case 'handover':
-      await handover(inventory, roll, ctx, via, deps);
-      return;
-    case 'wait-healthy':
-      await waitHealthy({
-        host: via,
-        argv: endpointHealth(inventory.cluster, endpoints, QUICK),
-        expectedEndpoints: endpoints,
-        deadlineMs: deps.gateDeadlineMs,
-        containerName: inventory.cluster.containerName,
-        peerPort: inventory.cluster.peerPort,
-      });
-      return;
-    case 'quorum-gate':
-      // Asked through the other members' hosts too: `via` may be the member that just failed, and its container then
-      // has no etcdctl to run, which must not read as every member being unhealthy.
-      await quorumGate(inventory, roll, [via, ...inventory.nodes.filter((n) => n.name !== roll.node.name && n.name !== roll.via).map((n) => deps.hosts.get(n.name)!)]);
-      return;
-    case 'wait-caught-up':
-      await waitCaughtUp(inventory, via, self, deps.gateDeadlineMs);
-      return;
-    case 'hashkv':
-      await checkHashKV(inventory, via, endpoints, deps.gateDeadlineMs);
-      return;
-    case 'version':
-      await waitVersion(inventory, via, self, action.expect, deps.gateDeadlineMs);
-      return;
-    case 'downgrade-enable': {
-      await mustRun(via, step(action.validate.host, action.validate.title, action.validate.command), `${action.validate.title} failed`);
-      const r = await retrying(() => via.exec(action.command, { timeoutMs: 60_000 }), MEMBERSHIP_NOT_READY, deps.gateDeadlineMs);
-      // A resumed run enables it a second time: etcd then says a downgrade is already under way, which is the goal.
-      if (r.code !== 0 && !/ongoing downgrade|already/i.test(r.stderr)) throw new StepFailed(failure(action.host, action.command, r, 'downgrade enable failed'));
-      return;
-    }
-  }
-}
-
-function failure(host: string, command: string, r: ExecResult, message: string) {
-  return { host, command, exitCode: r.code, stderrTail: r.stderr.trim().split('\n').slice(-6).join('\n'), message };
-}
-
-/** Run until it succeeds or fails for a reason that waiting will not change; the last result, whatever it is. */
-function retrying(run: () => Promise<ExecResult>, retryable: RegExp, deadlineMs: number): Promise<ExecResult> {
-  return pollUntilOrLast({ read: run, done: (r) => r.code === 0 || !retryable.test(r.stderr), deadlineMs, intervalMs: 1000 });
-}
-
-// Every member's endpoint status, through the observer's one reader (the plan's gate timeouts).
-function statuses(inventory: Inventory, host: RemoteHost): Promise<EndpointStatus[]> {
-  return readEndpointStatuses(inventory, host, QUICK);
-}
-
-async function handover(inventory: Inventory, roll: MemberRoll, ctx: RollCtx, via: RemoteHost, deps: RollingDeps): Promise<void> {
-  const self = clientUrl(roll.node, inventory.cluster);
-  const now = await statuses(inventory, via);
-  const mine = now.find((s) => s.endpoint === self);
-  if (!mine || mine.leader === null || mine.leader !== mine.memberId) return;
-  // Prefer a member that already runs the new spec, so leadership moves once.
-  const candidates = [...ctx.rolledSoFar, ...inventory.nodes.map((n) => n.name)].filter((n) => n !== roll.node.name);
-  const target = candidates
-    .map((name) => now.find((s) => s.endpoint === clientUrl(inventory.nodes.find((n) => n.name === name)!, inventory.cluster)))
-    .find((s) => s !== undefined && !s.isLearner);
-  if (!target) throw new OperationError(`${roll.node.name} leads and no other member answers: cannot move leadership away`);
-  const command = render(moveLeader(inventory.cluster, self, target.memberId, QUICK));
-  const r = await via.exec(command, { timeoutMs: 60_000 });
-  if (r.code !== 0) throw new StepFailed(failure(roll.via, command, r, 'move-leader failed'));
-  await pollUntil({
-    read: () => statuses(inventory, via),
-    done: (s) => s.some((x) => x.leader === target.memberId),
-    deadlineMs: deps.gateDeadlineMs,
-    intervalMs: 200,
-    timeout: () => new OperationError(`leadership did not move from ${roll.node.name} within ${deps.gateDeadlineMs / 1000}s`),
-  });
-}
-
-/**
- * Every member but this one answers healthy (one retry a second later, for a blip); otherwise the run stops here. The
- * report comes from the first of `askers` whose etcdctl runs (prints JSON).
- */
-async function quorumGate(inventory: Inventory, roll: MemberRoll, askers: readonly RemoteHost[]): Promise<void> {
-  const others = quorumGateEndpoints(inventory, roll.node);
-  const command = render(endpointHealth(inventory.cluster, others, QUICK));
-  const sickNow = async (): Promise<string[]> => {
-    let report: HealthReport | null = null;
-    for (const host of askers) {
-      const r = await host.exec(command, { timeoutMs: 30_000 }).catch(() => null);
-      try {
-        report = r ? parseEndpointHealth(r.stdout) : null;
-      } catch {
-        report = null; // no JSON: etcdctl could not run there (its container is down); ask the next host
-      }
-      if (report) break;
-    }
-    // No host could run etcdctl: every other member counts as unhealthy.
-    return others.filter((e) => !(report ?? []).some((h) => h.endpoint === e && h.health));
-  };
-  await pollUntil({
-    read: sickNow,
-    done: (sick) => sick.length === 0,
-    deadlineMs: Number.POSITIVE_INFINITY,
-    intervalMs: 1000,
-    maxPolls: 2,
-    timeout: (sick) =>
-      new OperationError(
-        `quorum gate: ${sick.join(', ')} ${sick.length === 1 ? 'is' : 'are'} not healthy, so ${roll.node.name} is not stopped (that could lose quorum); nothing more was changed`,
-      ),
-  });
-}
-
-async function waitCaughtUp(inventory: Inventory, via: RemoteHost, self: string, deadlineMs: number): Promise<void> {
-  // The leader's raft index when first seen: the member has caught up once it has applied that far.
-  let target: number | null = null;
-  await pollUntil({
-    read: async () => {
-      const s = await statuses(inventory, via);
-      const leaderId = s.find((x) => x.leader !== null)?.leader;
-      const leader = s.find((x) => x.memberId === leaderId);
-      if (leader && target === null) target = leader.raftIndex;
-      return s.find((x) => x.endpoint === self) ?? null;
-    },
-    done: (mine) => mine !== null && target !== null && mine.raftIndex >= target,
-    deadlineMs,
-    intervalMs: 200,
-    timeout: (mine) =>
-      new OperationError(
-        `${self} did not catch up with the leader within ${deadlineMs / 1000}s (${mine ? `raft index ${mine.raftIndex}, leader's ${target ?? '?'}` : 'no status from the member'})`,
-      ),
-  });
-}
-
-/** The member's endpoint status reports the expected etcd version (it serves the new binary, not a leftover). */
-async function waitVersion(inventory: Inventory, via: RemoteHost, self: string, expect: string, deadlineMs: number): Promise<void> {
-  await pollUntil({
-    read: async () => (await statuses(inventory, via)).find((x) => x.endpoint === self),
-    done: (mine) => mine?.version === expect,
-    deadlineMs,
-    intervalMs: 200,
-    timeout: (mine) => new OperationError(`${self} does not report etcd ${expect} within ${deadlineMs / 1000}s (${mine ? `it reports ${mine.version}` : 'no status from the member'})`),
-  });
-}
-
-async function checkHashKV(inventory: Inventory, via: RemoteHost, endpoints: string[], deadlineMs: number): Promise<void> {
-  // One reading: null when every member's hash agrees, else what disagreed (for the message).
-  const disagreement = async (): Promise<string | null> => {
-    const s = await statuses(inventory, via);
-    if (s.length !== endpoints.length) return `${s.length} of ${endpoints.length} members answered endpoint status`;
-    // Hash up to a revision every member has applied; writers may be moving the head.
-    const rev = Math.min(...s.map((x) => x.revision));
-    const r = await via.exec(render(endpointHashKVAt(inventory.cluster, endpoints, rev, QUICK)), { timeoutMs: 60_000 });
-    try {
-      const hashes = parseEndpointHashKV(r.stdout);
-      if (hashes.length === endpoints.length && new Set(hashes.map((h) => h.hash)).size === 1) return null;
-      return hashes.map((h) => `${h.endpoint}=${h.hash}`).join(', ') + ` at revision ${rev}`;
-    } catch {
-      return r.stderr.trim().split('\n').pop() ?? 'unreadable output';
-    }
-  };
-  await pollUntil({
-    read: disagreement,
-    done: (d) => d === null,
-    deadlineMs,
-    intervalMs: 500,
-    timeout: (d) => new OperationError(`members do not agree on the key space: ${d}`),
-  });
+  return { snapshot, rolled, alreadyDone: plan.run.plan.alreadyDone };
 }

@@ -5,6 +5,7 @@
 import { endpointHealth, endpointStatus, etcdctl, memberAdd, memberPromote, memberRemove, moveLeader } from '../etcd/commands.js';
 import type { Inventory, NodeSpec } from '../inventory/types.js';
 import { OperationError } from '../errors.js';
+import type { ClusterObservation } from '../observe/cluster.js';
 import { docker, fs } from './docker.js';
 import { clientUrl, memberFlags, peerUrl } from './flags.js';
 import { MARKER_FILE, memberMarker } from './marker.js';
@@ -285,7 +286,7 @@ export function moveAside(dataPath: string, timestamp: string): Argv {
 }
 
 /**
- * etcdctl timeouts of the reads and the leadership move the executor (phases/rolling.ts) runs between steps: short, so
+ * etcdctl timeouts of the reads and the leadership move a turn (phases/roll-turn.ts) runs between steps: short, so
  * a dead member fails a poll fast. The plan shows the gates with them; the recording test holds the two together.
  */
 export const GATE_ETCDCTL = { dialTimeout: '1s', commandTimeout: '3s' };
@@ -297,53 +298,76 @@ export function quorumGateEndpoints(inventory: Inventory, node: NodeSpec): strin
 
 /** The plan as typed steps in the order they run: the snapshot first, then each member's turn. */
 export function rollingSteps(inventory: Inventory, plan: RollingPlan, snapshot: SnapshotPlan): PlanStep[] {
+  return [...snapshotSteps(snapshot), ...plan.order.flatMap((roll) => turnSteps(inventory, roll))];
+}
+
+/** One member's turn as typed steps, in the order its actions run (what the turn's stage prints). */
+export function turnSteps(inventory: Inventory, roll: MemberRoll): PlanStep[] {
   const { cluster } = inventory;
   const endpoints = inventory.nodes.map((n) => clientUrl(n, cluster));
-  const steps: PlanStep[] = [...snapshotSteps(snapshot)];
-  for (const roll of plan.order) {
-    const self = clientUrl(roll.node, cluster);
-    for (const a of roll.actions) {
-      switch (a.kind) {
-        case 'run':
-          steps.push(planStep(a.host, a.title, 'run', a.argv, { destructive: a.destructive === true }));
-          break;
-        case 'member-remove':
-        case 'member-add':
-          steps.push(planStep(a.host, a.title, 'membership', a.argv, { destructive: a.destructive === true }));
-          break;
-        case 'promote':
-          steps.push(planStep(a.host, `${a.title} (retried until the learner is in sync)`, 'membership', a.argvFor(placeholder('ID from member add'))));
-          break;
-        case 'handover':
-          steps.push(
-            planStep(roll.via, `move leadership from ${roll.node.name} to another member (a rolled one first)`, 'membership', moveLeader(cluster, self, placeholder('ID of another member'), GATE_ETCDCTL), {
-              when: `${roll.node.name} leads when its turn comes`,
-            }),
-          );
-          break;
-        case 'quorum-gate':
-          steps.push(planStep(roll.via, a.title, 'gate', endpointHealth(cluster, quorumGateEndpoints(inventory, roll.node), GATE_ETCDCTL), { changes: false }));
-          break;
-        case 'wait-healthy':
-          steps.push(planStep(roll.via, a.title, 'gate', endpointHealth(cluster, endpoints, GATE_ETCDCTL), { changes: false }));
-          break;
-        case 'wait-caught-up':
-          steps.push(planStep(roll.via, a.title, 'gate', endpointStatus(cluster, endpoints, GATE_ETCDCTL), { changes: false }));
-          break;
-        case 'hashkv':
-          steps.push(planStep(roll.via, a.title, 'gate', etcdctl(cluster, endpoints, ['endpoint', 'hashkv', `--rev=${placeholder('lowest revision')}`, '-w', 'json'], GATE_ETCDCTL), { changes: false }));
-          break;
-        case 'version':
-          steps.push(planStep(roll.via, a.title, 'gate', endpointStatus(cluster, endpoints, GATE_ETCDCTL), { changes: false }));
-          break;
-        case 'downgrade-enable':
-          steps.push(planStep(a.validate.host, a.validate.title, 'gate', a.validate.argv, { changes: false }));
-          steps.push(planStep(a.host, a.title, 'membership', a.argv));
-          break;
-      }
+  const self = clientUrl(roll.node, cluster);
+  const steps: PlanStep[] = [];
+  for (const a of roll.actions) {
+    switch (a.kind) {
+      case 'run':
+        steps.push(planStep(a.host, a.title, 'run', a.argv, { destructive: a.destructive === true }));
+        break;
+      case 'member-remove':
+      case 'member-add':
+        steps.push(planStep(a.host, a.title, 'membership', a.argv, { destructive: a.destructive === true }));
+        break;
+      case 'promote':
+        steps.push(planStep(a.host, `${a.title} (retried until the learner is in sync)`, 'membership', a.argvFor(placeholder('ID from member add'))));
+        break;
+      case 'handover':
+        steps.push(
+          planStep(roll.via, `move leadership from ${roll.node.name} to another member (a rolled one first)`, 'membership', moveLeader(cluster, self, placeholder('ID of another member'), GATE_ETCDCTL), {
+            when: `${roll.node.name} leads when its turn comes`,
+          }),
+        );
+        break;
+      case 'quorum-gate':
+        steps.push(planStep(roll.via, a.title, 'gate', endpointHealth(cluster, quorumGateEndpoints(inventory, roll.node), GATE_ETCDCTL), { changes: false }));
+        break;
+      case 'wait-healthy':
+        steps.push(planStep(roll.via, a.title, 'gate', endpointHealth(cluster, endpoints, GATE_ETCDCTL), { changes: false }));
+        break;
+      case 'wait-caught-up':
+        steps.push(planStep(roll.via, a.title, 'gate', endpointStatus(cluster, endpoints, GATE_ETCDCTL), { changes: false }));
+        break;
+      case 'hashkv':
+        steps.push(planStep(roll.via, a.title, 'gate', etcdctl(cluster, endpoints, ['endpoint', 'hashkv', `--rev=${placeholder('lowest revision')}`, '-w', 'json'], GATE_ETCDCTL), { changes: false }));
+        break;
+      case 'version':
+        steps.push(planStep(roll.via, a.title, 'gate', endpointStatus(cluster, endpoints, GATE_ETCDCTL), { changes: false }));
+        break;
+      case 'downgrade-enable':
+        steps.push(planStep(a.validate.host, a.validate.title, 'gate', a.validate.argv, { changes: false }));
+        steps.push(planStep(a.host, a.title, 'membership', a.argv));
+        break;
     }
   }
   return steps;
+}
+
+/** What the plan needs of each observed member (the one reading rolling, adoption and up's upgrade plan from). */
+export function observedMembers(view: Pick<ClusterObservation, 'members'>): ObservedMember[] {
+  return view.members.map((m) => ({
+    name: m.node.name,
+    memberId: m.memberId,
+    healthy: m.healthy,
+    isLearner: m.isLearner,
+    unstarted: m.unstarted,
+    isLeader: m.isLeader,
+    containerPresent: m.container.kind === 'present',
+  }));
+}
+
+/** Each member's ID when the run begins (RollingState.originalIds): a replaced member comes back with another. */
+export function originalIds(view: Pick<ClusterObservation, 'members'>): Record<string, string> {
+  const ids: Record<string, string> = {};
+  for (const m of view.members) if (m.memberId) ids[m.node.name] = m.memberId;
+  return ids;
 }
 
 /**

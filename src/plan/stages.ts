@@ -5,6 +5,7 @@
 
 import type { Inventory } from '../inventory/types.js';
 import type { DefragTurn } from './defrag.js';
+import type { MemberRoll, RollingMode, RollingState } from './rolling.js';
 import type { SnapshotPlan } from './snapshot.js';
 import type { PlanStep } from './json.js';
 import type { Step } from './up.js';
@@ -56,6 +57,31 @@ export type TaskSpec =
   | { type: 'recover-defrag'; inventory: Inventory }
   /** recover-space: disarm the alarms, check NOSPACE is not raised again, prove a write. */
   | { type: 'recover-finish'; inventory: Inventory; via: string }
+  /**
+   * Free-space reads (`df -Pk DATA`), one host after another: `command` refused, naming every host with less than
+   * `needed` bytes free for `what` (`why` it needs them), before anything changes (phases/preconditions.ts checkSpace).
+   */
+  | { type: 'space'; command: string; reads: readonly Step[]; needed: number; what: string; why: string }
+  /**
+   * One member's turn of a rolling run (phases/roll-turn.ts): its actions in order, gates included. The state file
+   * records the run before the turn (`state` with `done`) and the member done after it; the last turn removes it.
+   */
+  | {
+      type: 'roll-turn';
+      inventory: Inventory;
+      roll: MemberRoll;
+      mode: RollingMode;
+      gateDeadlineMs: number;
+      statePath: string;
+      /** The run's record as it stands before this turn. */
+      state: RollingState;
+      /** Members rolled before this turn: earlier in this run (named in a failure), and in the run resumed. */
+      rolledThisRun: readonly string[];
+      alreadyDone: readonly string[];
+      /** This turn's place in the run (1-based) and the run's number of turns: the last one removes the state file. */
+      index: number;
+      total: number;
+    }
   /** Poll `argv` on `host` until every endpoint is healthy or `deadlineMs` passes (etcd/health.ts). */
   | { type: 'health'; host: string; argv: readonly string[]; endpoints: readonly string[]; deadlineMs: number; containerName: string; peerPort: number };
 

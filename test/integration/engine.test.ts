@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, test } from 'node:test';
 import { FakeCluster, isLockCommand } from '../support/fake-cluster.js';
@@ -119,5 +119,45 @@ describe('the executor', { timeout: 120_000 }, () => {
     assert.equal(doc.ok, true);
     assert.notEqual(doc.from, 'etcd-1');
     assert.equal(doc.path, out);
+  });
+  test('rolling fails in a member\'s turn: where it stopped, the failure, every member now, what this run rolled; the state file resumes it', async () => {
+    cluster = await FakeCluster.start({ running: true });
+    const state = join(cluster.dir, '.inventory.yaml.rolling.json');
+    cluster.node('etcd-3').failing = { match: /^docker run -d /, code: 125, stderr: 'docker: Error response from daemon: no space left on device.\n' };
+    const first = await cli(['rolling', '-i', cluster.inventoryFile, '--out', join(cluster.dir, 'r1.db')]);
+    assert.equal(first.code, 1, first.stderr);
+    assert.match(first.stderr, /rolling stopped at etcd-3, at "start etcd-3 from the inventory's spec on its data": start etcd-3 from the inventory's spec on its data failed\n {2}host: etcd-3\n {2}command: docker run -d --name etcd /);
+    assert.match(first.stderr, /exit code: 125\n.*no space left on device/);
+    assert.match(first.stderr, /Members now:\n {2}etcd-1 +healthy/);
+    assert.match(first.stderr, /etcd-3 +UNHEALTHY/);
+    assert.match(first.stderr, /Rolled in this run: etcd-2\.\nChanged before the failure: .*etcd-2 \(stop etcd, remove container etcd, start etcd-2/);
+    // What the failed turn did before it failed is in the report too; a leadership move that was not needed is not.
+    assert.match(first.stderr, /; etcd-3 \(stop etcd, remove container etcd\)\.\n/);
+    assert.doesNotMatch(first.stderr, /Changed before the failure: .*move leadership/);
+    assert.match(first.stderr, /Not run: etcd-1 \(3\/3\): restart\./);
+    assert.match(first.stderr, new RegExp(`Run the same command again to resume; progress is kept in ${state.replace(/[.]/g, '\\.')}\\.`));
+    assert.equal(changesOn(cluster, 'etcd-1').length, 0, 'the leader\'s turn did not start');
+    assert.deepEqual((JSON.parse(readFileSync(state, 'utf8')) as { done: string[] }).done, ['etcd-2']);
+
+    cluster.node('etcd-3').failing = undefined;
+    cluster.clearReceived();
+    const again = await cli(['rolling', '-i', cluster.inventoryFile, '--out', join(cluster.dir, 'r2.db'), '--json']);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stderr, /Resuming the rolling restart started .*; done: etcd-2/);
+    assert.deepEqual((JSON.parse(again.stdout) as { rolled: string[] }).rolled, ['etcd-3', 'etcd-1']);
+    assert.deepEqual(changesOn(cluster, 'etcd-2'), [], 'etcd-2, done before, is not rolled again');
+    assert.ok(!existsSync(state), 'the state file is removed after the last turn');
+    assert.ok(cluster.nodes.every((n) => n.container?.running));
+  });
+  test('rolling with a host that cannot be reached: refused before anything changes (the dry-run too), naming the host', async () => {
+    cluster = await FakeCluster.start({ running: true });
+    await cluster.node('etcd-3').server.stop();
+    for (const dry of [[], ['--dry-run']]) {
+      const r = await cli(['rolling', '-i', cluster.inventoryFile, '--connect-timeout', '2', ...dry]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /rolling needs every host and cannot reach 1; nothing was changed\netcd-3: /);
+    }
+    for (const name of ['etcd-1', 'etcd-2']) assert.deepEqual(changesOn(cluster, name), [], `nothing changed on ${name}`);
+    assert.ok(!existsSync(join(cluster.dir, '.inventory.yaml.rolling.json')), 'no state file');
   });
 });

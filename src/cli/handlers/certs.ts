@@ -15,7 +15,9 @@ import type { CertsOptions } from '../commands/certs.js';
 import { progressFor, type InventoryOptions } from '../options.js';
 import { info, printJson, printResult } from '../output.js';
 import { withChangingHosts, withHosts } from '../session.js';
-import { planRollingRun, rollingPlanJson, rollingRun } from './rolling.js';
+import { planRollingRun } from '../../phases/rolling.js';
+import { rollingPlanDocument } from '../../plan/rolling-stages.js';
+import { rollingRun } from './rolling.js';
 
 function requirePki(inventory: Inventory): void {
   if (inventory.cluster.tls !== 'pki') throw new UsageError(`${inventory.file}: cluster.tls is not pki; there are no certificates to show or rotate`);
@@ -78,7 +80,7 @@ export async function rotate(argv: CertsOptions): Promise<void> {
     await withHosts(inventory, argv, async (hosts) => {
       const { plan, snapshot } = await planRollingRun(inventory, hosts, rollingArgs);
       if (argv.json) {
-        printJson({ ...rollingPlanJson(inventory, plan, snapshot, 'certs rotate'), pki: wouldIssue, steps: certsRotateSteps(inventory, wouldIssue, plan, snapshot) });
+        printJson({ ...rollingPlanDocument(inventory, plan, snapshot, 'certs rotate'), pki: wouldIssue, steps: certsRotateSteps(inventory, wouldIssue, plan, snapshot) });
         return;
       }
       const send = ['Send the new certificates, hosts concurrently:'];

@@ -4,11 +4,11 @@
 import type { Inventory } from '../../inventory/types.js';
 import { observeCluster } from '../../phases/cluster-view.js';
 import { traced } from '../../phases/exec.js';
-import { planAdoptionRun, probeAdoptions, runAdoption } from '../../phases/adopt.js';
-import { listrOptions, progressIntervalMs } from '../../phases/progress.js';
+import { adoptionEngine, planAdoptionRun, probeAdoptions, runAdoption } from '../../phases/adopt.js';
+import { listrOptions } from '../../phases/progress.js';
 import { adoptionSummary, type MemberAdoption } from '../../plan/adopt.js';
 import { formatRollingPlan } from '../../plan/format-rolling.js';
-import { rollingSteps } from '../../plan/rolling.js';
+import { planSteps } from '../../engine/execute.js';
 import type { UpPlan } from '../../plan/up.js';
 import type { FileHost } from '../../ssh/connection.js';
 import { connector } from '../connect.js';
@@ -61,7 +61,7 @@ export async function adoptionDryRun(inventory: Inventory, plan: UpPlan, argv: U
       json: {
         adopt: adopt.map((a) => ({ member: a.host, changes: a.changes })),
         ...(refused.length ? { refused } : {}),
-        adoption: { snapshot: { host: run.snapshot.host, path: run.snapshot.localPath }, steps: rollingSteps(inventory, run.plan, run.snapshot) },
+        adoption: { snapshot: { host: run.snapshot.host, path: run.snapshot.localPath }, steps: planSteps(adoptionEngine(inventory, run, argv['health-timeout'] * 1000)) },
       },
       summary: `would adopt ${adopt.map((a) => a.host).join(', ')}`,
     };
@@ -77,22 +77,18 @@ export async function adoptMembers(inventory: Inventory, raw: ReadonlyMap<string
   info(adoptionSummary(adopt));
   const run = await planAdoptionRun(inventory, hosts, adopt);
   const mode = progressFor(argv);
-  const outcome = await runAdoption(inventory, hosts, run, {
-    listr: listrOptions(mode),
-    progressIntervalMs: progressIntervalMs(mode),
-    gateDeadlineMs: argv['health-timeout'] * 1000,
-  });
+  const outcome = await runAdoption(inventory, hosts, run, { listr: listrOptions(mode), progress: mode, gateDeadlineMs: argv['health-timeout'] * 1000 });
   const after = await observeCluster(inventory, hosts);
   const members = after.members.map((m) => ({ name: m.node.name, id: m.memberId, healthy: m.healthy, leader: m.isLeader }));
   return {
     text: [
       `Adopted ${outcome.rolled.length} member(s) the runbook started: ${outcome.rolled.join(', ')}; each now runs the inventory's spec on its own data.`,
-      `Snapshot taken first: ${outcome.snapshot.path} (${outcome.snapshot.status.totalKey} keys, revision ${outcome.snapshot.status.revision})`,
+      ...(outcome.snapshot ? [`Snapshot taken first: ${outcome.snapshot.path} (${outcome.snapshot.status.totalKey} keys, revision ${outcome.snapshot.status.revision})`] : []),
       ...members.map((m) => `  ${m.name.padEnd(10)} ${m.id ?? '-'}  ${m.healthy ? 'healthy' : 'UNHEALTHY'}${m.leader ? '  leader' : ''}`),
     ].join('\n'),
     json: {
       adopted: outcome.rolled,
-      snapshot: { path: outcome.snapshot.path, sha256: outcome.snapshot.sha256, ...outcome.snapshot.status },
+      snapshot: outcome.snapshot ? { path: outcome.snapshot.path, sha256: outcome.snapshot.sha256, ...outcome.snapshot.status } : null,
     },
     summary: `adopted ${outcome.rolled.join(', ')} (started by the runbook)`,
   };

@@ -1,6 +1,7 @@
 // `up` on a running cluster whose inventory names another image and nothing else (issue 14: the inventory is the
-// desired state, an etcd upgrade is asked for by changing it). The upgrade is rolling's, planned and run by rolling's
-// own code (handlers/rolling.ts): up only decides that the image change is the whole difference (phases/up-decide.ts).
+// desired state, an etcd upgrade is asked for by changing it). The upgrade is rolling's: the same stages
+// (phases/rolling.ts rollingEnginePlan) run by the executor over up's connections (handlers/rolling.ts rollingRun);
+// up only decides that the image change is the whole difference (phases/up-decide.ts).
 // Loaded only when up finds such a change, or for --dry-run.
 
 import type { Inventory } from '../../inventory/types.js';
@@ -14,7 +15,9 @@ import { connector } from '../connect.js';
 import type { RollingOptions } from '../commands/rolling.js';
 import type { UpOptions } from '../commands/up.js';
 import { printJson, printResult, verboseTracer } from '../output.js';
-import { planRollingRun, rollingPlanJson, rollingRun } from './rolling.js';
+import { planSteps } from '../../engine/execute.js';
+import { rollingEnginePlan } from '../../phases/rolling.js';
+import { rollingRun } from './rolling.js';
 
 /** The rolling run up stands for: a restart of each member on the new image, as `rolling` runs by default. */
 export function rollingArgv(argv: UpOptions, dryRun: boolean): RollingOptions {
@@ -65,11 +68,13 @@ async function upgradeDryRunOn(inventory: Inventory, plan: UpPlan, hosts: Readon
     }),
   );
   if (decisions.some((d) => d === null) || !upgradeOnly(decisions as HostDecision[])) return false;
-  const { plan: rolling, snapshot } = await planRollingRun(inventory, hosts, rollingArgv(argv, true));
+  const rollingOptions = rollingArgv(argv, true);
+  const engine = await rollingEnginePlan(inventory, hosts, { mode: rollingOptions.mode, gateDeadlineMs: rollingOptions['gate-timeout'] * 1000, command: 'up' });
+  const { plan: rolling, snapshot } = engine.run;
   if (argv.json) {
     // up's own reads come first in the run (its inspections and checks on every host, the health gate): then rolling's steps.
     const reads = upSteps(plan).filter((s) => !s.changes && s.when === undefined);
-    printJson(rollingPlanJson(inventory, rolling, snapshot, 'up', reads));
+    printJson({ command: engine.command, ...engine.document, steps: [...reads, ...planSteps(engine)] });
     return true;
   }
   const upgrading = (decisions as HostDecision[]).flatMap((d) => (d.ok && d.upgrade ? [d] : []));
