@@ -45,9 +45,10 @@ export async function runTask(task: TaskSpec, ctx: TaskContext): Promise<TaskOut
     case 'pki': {
       // Loaded only for a TLS cluster: the X.509 library is a third of a command's start-up.
       const { ensurePki, pkiSummary } = await import('../pki/store.js');
-      const summary = pkiSummary(await ensurePki(task.inventory, { now: new Date() }));
+      const report = await ensurePki(task.inventory, { now: new Date(), ...(task.rotate ? { rotate: true } : {}) });
+      const summary = pkiSummary(report);
       info(summary);
-      return { title: `Cluster PKI ready: ${summary.split('\n')[0]}` };
+      return { title: `Cluster PKI ready: ${summary.split('\n')[0]}`, value: report };
     }
     case 'checks': {
       const size = task.restore ? regularFileSize(task.restore, 'snapshot') : 0;

@@ -38,8 +38,8 @@ export interface HostsStage extends StageBase {
 export type TaskSpec =
   /** Take a snapshot on one member, check and fetch it (phases/snapshot.ts). */
   | { type: 'snapshot'; plan: SnapshotPlan }
-  /** Make or check the cluster's local PKI (pki/store.ts) before anything on a host changes. */
-  | { type: 'pki'; inventory: Inventory }
+  /** Make or check the cluster's local PKI (pki/store.ts) before anything on a host changes; `rotate`: issue every leaf anew. */
+  | { type: 'pki'; inventory: Inventory; rotate?: boolean }
   /**
    * The checks before anything stops (phases/preconditions.ts): each host's steps; with `restore`, the file sent to
    * every host at once, proved there, and each host's free space compared with what restoring it writes.

@@ -1,23 +1,22 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { requireAllHosts, runPlan } from '../../engine/run.js';
 import { UsageError } from '../../errors.js';
 import { loadInventory } from '../../inventory/load.js';
 import type { Inventory } from '../../inventory/types.js';
-import { execute } from '../../engine/execute.js';
-import { listrOptions } from '../../phases/progress.js';
-import { certsRotateSteps, distributeSteps } from '../../plan/certs.js';
+import { resumeNotes, rollingEnginePlan, rollingOutcome, type RollingEnginePlan } from '../../phases/rolling.js';
+import { distributeSteps, issueSteps } from '../../plan/certs.js';
 import { formatRollingPlan } from '../../plan/format-rolling.js';
+import { rollingPlanDocument } from '../../plan/rolling-stages.js';
+import type { Stage } from '../../plan/stages.js';
 import { caPaths, leafSpecs, RENEW_WITHIN_DAYS } from '../../pki/layout.js';
 import { servedSerial } from '../../pki/served.js';
-import { ensurePki, pkiSummary } from '../../pki/store.js';
+import { ensurePki, pkiSummary, type PkiReport } from '../../pki/store.js';
 import { certInfo } from '../../pki/x509.js';
 import type { CertsOptions } from '../commands/certs.js';
-import { progressFor, type InventoryOptions } from '../options.js';
+import type { InventoryOptions } from '../options.js';
 import { info, printJson, printResult } from '../output.js';
-import { withChangingHosts, withHosts } from '../session.js';
-import { planRollingRun } from '../../phases/rolling.js';
-import { rollingPlanDocument } from '../../plan/rolling-stages.js';
-import { rollingRun } from './rolling.js';
+import { rollingResult } from './rolling.js';
 
 function requirePki(inventory: Inventory): void {
   if (inventory.cluster.tls !== 'pki') throw new UsageError(`${inventory.file}: cluster.tls is not pki; there are no certificates to show or rotate`);
@@ -73,33 +72,37 @@ export async function status(argv: InventoryOptions): Promise<void> {
 export async function rotate(argv: CertsOptions): Promise<void> {
   const inventory = loadInventory(argv.inventory);
   requirePki(inventory);
-  const rollingArgs = { ...argv, mode: 'restart' as const, out: undefined };
-  if (argv['dry-run']) {
-    const wouldIssue = await ensurePki(inventory, { now: new Date(), rotate: true, dryRun: true });
-    info(pkiSummary(wouldIssue, true));
-    await withHosts(inventory, argv, async (hosts) => {
-      const { plan, snapshot } = await planRollingRun(inventory, hosts, rollingArgs);
-      if (argv.json) {
-        printJson({ ...rollingPlanDocument(inventory, plan, snapshot, 'certs rotate'), pki: wouldIssue, steps: certsRotateSteps(inventory, wouldIssue, plan, snapshot) });
-        return;
-      }
+  await runPlan<CertsRotatePlan>(argv, inventory, {
+    // Observed and planned under the lock (for a run): the local certificates change only in the plan's first stage,
+    // once the rolling restart that brings them to the hosts is known to go ahead.
+    plan: async (reach) => {
+      requireAllHosts(reach, 'certs rotate');
+      const rolling = await rollingEnginePlan(inventory, reach.hosts, { mode: 'restart', out: undefined, names: null, gateDeadlineMs: argv['gate-timeout'] * 1000, command: 'certs rotate' });
+      const wouldIssue = await ensurePki(inventory, { now: new Date(), rotate: true, dryRun: true });
+      if (argv['dry-run']) info(pkiSummary(wouldIssue, true));
+      const { plan, snapshot } = rolling.run;
+      const stages: Stage[] = [
+        { kind: 'task', title: 'Issue new certificates from the cluster CA', task: { type: 'pki', inventory, rotate: true }, steps: issueSteps(wouldIssue) },
+        // New files first: signed by the same CA, they are valid for every peer at once; each member loads them at its restart.
+        { kind: 'hosts', title: 'Send the new certificates', work: distributeSteps(inventory) },
+        ...rolling.stages,
+      ];
+      const { steps: _rollingSteps, ...document } = rollingPlanDocument(inventory, plan, snapshot, 'certs rotate');
+      return { ...rolling, command: 'certs rotate', stages, document: { ...document, pki: wouldIssue } };
+    },
+    text: (plan) => {
       const send = ['Send the new certificates, hosts concurrently:'];
       for (const w of distributeSteps(inventory)) for (const s of w.steps) send.push(`    [${w.host}] ${s.upload ? '' : '$ '}${s.command}`);
-      printResult(`${send.join('\n')}\n\nThen a rolling restart loads them:\n${formatRollingPlan(plan, snapshot)}`);
-    });
-    return;
-  }
-  let issued = 0;
-  await withChangingHosts(inventory, argv, async (hosts) => {
-    // Under the lock, and only once the rolling restart would go ahead: otherwise the local certificates would change
-    // while another run may be sending them, or with no restart to bring them to the hosts.
-    await planRollingRun(inventory, hosts, rollingArgs);
-    const report = await ensurePki(inventory, { now: new Date(), rotate: true });
-    issued = report.issued.length;
-    info(pkiSummary(report));
-    // New files first: signed by the same CA, they are valid for every peer at once; each member loads them at its restart.
-    const mode = progressFor(argv);
-    await execute({ command: 'certs rotate', stages: [{ kind: 'hosts', title: 'Send the new certificates', work: distributeSteps(inventory) }] }, hosts, { listr: listrOptions(mode), progress: mode });
-    await rollingRun(inventory, hosts, rollingArgs);
-  }, () => `certs rotate: issued ${issued}`);
+      return `${send.join('\n')}\n\nThen a rolling restart loads them:\n${formatRollingPlan(plan.run.plan, plan.run.snapshot)}`;
+    },
+    confirm: async (plan) => {
+      for (const line of resumeNotes(plan)) info(line);
+    },
+    result: async (plan, executed, hosts) => {
+      const issued = (executed.values.get('Issue new certificates from the cluster CA') as PkiReport | undefined)?.issued.length ?? 0;
+      return { ...(await rollingResult(inventory, hosts, plan, rollingOutcome(plan, executed))), summary: `certs rotate: issued ${issued}` };
+    },
+  });
 }
+
+type CertsRotatePlan = RollingEnginePlan;

@@ -46,7 +46,7 @@ function everyMemberRolled(names: readonly string[] | null): string {
 }
 
 /** What a finished run prints: the members rolled, the snapshot taken first, and every member as observed now. */
-async function rollingResult(inventory: Inventory, hosts: ReadonlyMap<string, RemoteHost>, plan: RollingEnginePlan, outcome: RollingOutcome): Promise<{ text: string; json: unknown }> {
+export async function rollingResult(inventory: Inventory, hosts: ReadonlyMap<string, RemoteHost>, plan: RollingEnginePlan, outcome: RollingOutcome): Promise<{ text: string; json: unknown }> {
   const { plan: rolling, names } = plan.run;
   if (outcome.snapshot === null) return { text: everyMemberRolled(names), json: { ok: true, mode: rolling.mode, rolled: [], alreadyDone: rolling.alreadyDone } };
   const snapshot = outcome.snapshot;
