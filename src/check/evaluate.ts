@@ -55,6 +55,10 @@ export interface HostObservation {
   peers: Probe | null;
   /** null when not run: the image is on the host, or the engine does not answer. */
   manifest: Probe | null;
+  /** The caller's own read-only commands run at the end of the same session (`up`: etcd's reads on the first host). */
+  extra?: Probe[];
+  /** Why the session itself failed, or null. */
+  failed?: string | null;
 }
 
 export const HARDWARE_ADVICE =

@@ -37,12 +37,14 @@ export async function observeHost(
   steps: HostCheckSteps,
   ssh: string,
   now: () => number = wallClock,
+  /** The caller's own read-only commands, after the inspection in the same session. */
+  extra: readonly string[] = [],
 ): Promise<HostObservation> {
   const order = inspectionOrder(plan.probes, steps);
   const sentMs = now();
   let clockReceivedMs: number | null = null;
   // What arrived before a session failed stands; the rest says why it has no answer (observe/host.ts).
-  const { probes: results } = await readSession(host, order.map((s) => s.command), {
+  const { probes: results, failed } = await readSession(host, [...order.map((s) => s.command), ...extra], {
     mode: 'serial',
     timeoutMs: SESSION_TIMEOUT_MS,
     onResult: (i) => {
@@ -61,6 +63,8 @@ export async function observeHost(
     facts: probe(steps.facts),
     peers: steps.peers ? probe(steps.peers) : null,
     manifest,
+    ...(extra.length > 0 ? { extra: results.slice(order.length) } : {}),
+    failed,
   };
 }
 

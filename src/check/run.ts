@@ -29,11 +29,13 @@ export function observeHosts(
   hosts: ReadonlyMap<string, RemoteHost>,
   agentSocket: string | undefined,
   now?: () => number,
+  /** The caller's own read-only commands for a host, at the end of its session (`up`: etcd's reads on the first). */
+  extra?: (host: string) => readonly string[],
 ): Map<string, Promise<HostObservation>> {
   return new Map(
     plan.hosts
       .filter((hp) => hosts.has(hp.node.name))
-      .map((hp) => [hp.node.name, observeHost(hosts.get(hp.node.name)!, hp, hp.checks, sshDescription(hp.node, agentSocket), now)]),
+      .map((hp) => [hp.node.name, observeHost(hosts.get(hp.node.name)!, hp, hp.checks, sshDescription(hp.node, agentSocket), now, extra?.(hp.node.name) ?? [])]),
   );
 }
 

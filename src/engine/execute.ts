@@ -68,6 +68,11 @@ export interface Executed {
 export interface ExecuteOptions {
   listr: ListrOptions;
   progress: ProgressMode;
+  /**
+   * Awaited before the first stage: the cluster lock, when it is taken while the plan's reads run (engine/run.ts
+   * `lockWhileReading`). Its rejection (another run holds the lock) ends the run before anything is shown or changed.
+   */
+  ready?: () => Promise<void>;
   /** Runs a task stage (engine/tasks.ts runTask by default; tests script it). */
   runTask?: (task: Stage & { kind: 'task' }, ctx: TaskContext) => Promise<TaskOutcome>;
 }
@@ -141,6 +146,23 @@ export async function execute(plan: EnginePlan, hosts: ReadonlyMap<string, FileH
         },
       );
     }
+    if (stage.rows && stage.rows.length > 0) {
+      // The rows first (all at once), then the task as their verdict, under the same stage.
+      return hostRowsThen(
+        listrTask,
+        stage.rows.map((r) => ({
+          title: r.title,
+          task: async () => {
+            if (r.failed) throw new RowFailed(r.title);
+          },
+        })),
+        () => runTaskStage(stage, task),
+      );
+    }
+    return runTaskStage(stage, task);
+  };
+
+  const runTaskStage = async (stage: Stage & { kind: 'task' }, task: { title: string; output: string }): Promise<undefined> => {
     const attempts = Math.max(1, stage.attempts ?? 1);
     for (let i = 1; ; i++) {
       try {
@@ -172,6 +194,7 @@ export async function execute(plan: EnginePlan, hosts: ReadonlyMap<string, FileH
     }
   };
 
+  await options.ready?.();
   try {
     await new Listr(
       stages.map((stage, i) => ({

@@ -4,6 +4,7 @@
 // tracing every command. A handler gives: how to plan, how to show the plan as text, what to confirm, and what to print
 // after; the dry-run and the run cannot differ, because both come from the one plan.
 
+import { Listr } from 'listr2';
 import { runChanging } from '../cli/changing.js';
 import { tolerantConnector } from '../cli/connect.js';
 import { progressFor, type GlobalOptions, type SshOptions } from '../cli/options.js';
@@ -11,8 +12,9 @@ import { info, printJson, printResult, verboseTracer } from '../cli/output.js';
 import { HostsError, type HostFailure } from '../errors.js';
 import type { Inventory } from '../inventory/types.js';
 import { traced } from '../phases/exec.js';
-import { listrOptions } from '../phases/progress.js';
+import { listrOptions, type ProgressMode } from '../phases/progress.js';
 import type { FileHost } from '../ssh/connection.js';
+import { InterruptedError, runSignal } from '../ssh/interrupt.js';
 import { execute, planSteps, type EnginePlan, type Executed } from './execute.js';
 
 export interface RunPlanOptions extends GlobalOptions, SshOptions {
@@ -30,9 +32,14 @@ export interface Reach {
 /** A plan with what its document adds beside `command` and `steps` (`--dry-run --json`). */
 export interface CommandPlan extends EnginePlan {
   document?: Record<string, unknown>;
+  /**
+   * Hosts the observation reached beyond the inventory's (members to remove, by their plan name): the executor's
+   * steps may run there too; closed when the run ends.
+   */
+  retired?: ReadonlyMap<string, FileHost>;
+  /** The plan function printed the dry-run itself (up's image change alone, printed as `rolling` prints it). */
+  shown?: boolean;
 }
-
-type Result = { text: string; json: unknown; summary: string };
 
 export interface PlannedCommand<P extends CommandPlan> {
   /** Observe (read-only) and plan. Throws to refuse: the dry-run refuses where the run would, before anything changes. */
@@ -42,15 +49,32 @@ export interface PlannedCommand<P extends CommandPlan> {
   /** Asked after planning, before the first change (a confirmation prompt); throws to stop. */
   confirm?: (plan: P) => Promise<void>;
   /**
-   * After a successful run: the result as text and as JSON, and the audit line's summary. It may read the hosts again
-   * (the members as they are after the run), over the run's connections.
+   * After a successful run: the result as text and as JSON (text null: nothing more to print, the work after the
+   * stages printed its own result), and the audit line's summary. It may read the hosts again (the members as they
+   * are after the run), over the run's connections.
    */
-  result: (plan: P, executed: Executed, hosts: ReadonlyMap<string, FileHost>) => Result | Promise<Result>;
+  result: (plan: P, executed: Executed, hosts: ReadonlyMap<string, FileHost>) => Printed | Promise<Printed>;
+  /**
+   * Work after the executor's stages, under the same lock and over the same connections (up's hand-offs to the
+   * adoption and the upgrade); before `result`.
+   */
+  after?: (plan: P, executed: Executed, hosts: ReadonlyMap<string, FileHost>) => Promise<void>;
+  // (`hosts`: the run's connections untraced; the work traces its own commands.)
   /**
    * false: a command that changes no host's state for good (`snapshot save`: a file of its own on one host, removed
    * again): run without the cluster lock and the audit line, so it works while another run holds the lock.
    */
   lock?: boolean;
+  /**
+   * Take the cluster lock while the plan function reads the hosts (it costs no time of its own): `execute` awaits it
+   * before its first stage, and a plan that refuses reports a lock held by another run first.
+   */
+  lockWhileReading?: boolean;
+  /**
+   * Every host must connect (all or nothing, before anything is read), as `up` always did; shown as a progress row.
+   * The value names the command for a run interrupted while connecting.
+   */
+  reachAll?: string;
 }
 
 /** Refuse a plan that needs every host when some did not connect: names each host and its connection error. */
@@ -68,49 +92,81 @@ function warnUnreachable(failures: readonly HostFailure[]): void {
 export async function runPlan<P extends CommandPlan>(argv: RunPlanOptions, inventory: Inventory, command: PlannedCommand<P>): Promise<void> {
   const trace = verboseTracer(argv.verbose);
   const tracedAll = (hosts: ReadonlyMap<string, FileHost>) => new Map([...hosts].map(([name, host]) => [name, traced(host, trace)]));
+  const mode = progressFor(argv);
+  // The executor's hosts: the run's, and any the observation reached beyond the inventory (closed with the run).
+  const withRetired = (hosts: ReadonlyMap<string, FileHost>, plan: P) => (plan.retired ? new Map([...hosts, ...tracedAll(plan.retired)]) : hosts);
+  const run = async (plan: P, raw: ReadonlyMap<string, FileHost>, ready?: () => Promise<void>): Promise<Printed> => {
+    await command.confirm?.(plan);
+    const all = withRetired(tracedAll(raw), plan);
+    const executed = await execute(plan, all, { listr: listrOptions(mode), progress: mode, ...(ready ? { ready } : {}) });
+    await command.after?.(plan, executed, raw);
+    return await command.result(plan, executed, all);
+  };
+  const print = (done: Printed | null): void => {
+    if (!done || done.text === null) return;
+    if (argv.json) printJson(done.json);
+    else if (done.text !== null) printResult(done.text);
+  };
   if (argv['dry-run'] || command.lock === false) {
     const { hosts: raw, failures } = await tolerantConnector(inventory, argv)();
     const hosts = tracedAll(raw);
+    let plan: P | null = null;
     try {
       warnUnreachable(failures);
-      const plan = await command.plan({ hosts, unreachable: failures });
+      plan = await command.plan({ hosts, unreachable: failures });
       if (argv['dry-run']) {
+        if (plan.shown) return;
         if (argv.json) printJson({ command: plan.command, ...plan.document, steps: planSteps(plan) });
         else printResult(command.text(plan));
         return;
       }
-      await command.confirm?.(plan);
-      const mode = progressFor(argv);
-      const done = await command.result(plan, await execute(plan, hosts, { listr: listrOptions(mode), progress: mode }), hosts);
-      if (argv.json) printJson(done.json);
-      else printResult(done.text);
+      print(await run(plan, raw));
     } finally {
       for (const h of raw.values()) h.close();
+      for (const h of plan?.retired?.values() ?? []) h.close();
     }
     return;
   }
-  let printed: { text: string; json: unknown; summary: string } | null = null;
-  await runChanging<{ text: string; json: unknown; summary: string }>({ ...argv, 'force-unlock': argv['force-unlock'] === true }, inventory, {
-    tolerateUnreachable: true,
-    run: async (connect, _lockHeld, unreachable) => {
-      const raw = await connect();
+  let printed: Printed | null = null;
+  await runChanging<Printed>({ ...argv, 'force-unlock': argv['force-unlock'] === true }, inventory, {
+    tolerateUnreachable: command.reachAll === undefined,
+    lockWhileReading: command.lockWhileReading === true,
+    run: async (connect, lockHeld, unreachable) => {
+      const raw = command.reachAll ? await connectRow(command.reachAll, inventory, connect, mode) : await connect();
       const hosts = tracedAll(raw);
+      let plan: P | null = null;
       try {
         warnUnreachable(unreachable());
-        const plan = await command.plan({ hosts, unreachable: unreachable() });
-        await command.confirm?.(plan);
-        const mode = progressFor(argv);
-        const executed = await execute(plan, hosts, { listr: listrOptions(mode), progress: mode });
-        printed = await command.result(plan, executed, hosts);
+        try {
+          plan = await command.plan({ hosts, unreachable: unreachable() });
+        } catch (err) {
+          // Another run holding the lock explains everything else that was found, so it is reported first.
+          if (command.lockWhileReading) await lockHeld();
+          throw err;
+        }
+        printed = await run(plan, raw, command.lockWhileReading ? lockHeld : undefined);
         return printed;
       } finally {
         for (const h of raw.values()) h.close();
+        for (const h of plan?.retired?.values() ?? []) h.close();
       }
     },
     summarize: (r) => r.summary,
   });
-  const done = printed as { text: string; json: unknown } | null;
-  if (!done) return;
-  if (argv.json) printJson(done.json);
-  else printResult(done.text);
+  print(printed);
+}
+
+type Printed = { text: string | null; json: unknown; summary: string };
+
+/** Connect as one progress row (`Connect to 3 hosts`), for a command that needs every host before it reads any. */
+async function connectRow<H>(name: string, inventory: Inventory, connect: () => Promise<H>, mode: ProgressMode): Promise<H> {
+  let hosts: H | null = null;
+  try {
+    await new Listr([{ title: `Connect to ${inventory.nodes.length} hosts`, task: async () => void (hosts = await connect()) }], { ...listrOptions(mode), exitOnError: true }).run();
+  } catch (err) {
+    // Ctrl-C while connecting: nothing ran anywhere.
+    if (runSignal.aborted) throw new InterruptedError(name, [], inventory.nodes.map((n) => n.name));
+    throw err;
+  }
+  return hosts as H;
 }

@@ -2,17 +2,21 @@
 // reports through the stage's row (its output line and final title) and fails with a typed error carrying the host,
 // command, exit code and stderr of what failed.
 
-import { waitHealthy } from '../etcd/health.js';
+import { waitHealthyThen } from '../etcd/health.js';
+import { parseMemberList, type Member } from '../etcd/parse.js';
 import { info } from '../cli/output.js';
 import { regularFileSize } from '../local-file.js';
-import { OperationError } from '../errors.js';
+import { HostsError, OperationError, UsageError } from '../errors.js';
+import { mustRun, StepFailed } from '../phases/exec.js';
+import { runMembershipChange } from '../phases/membership.js';
+import { delayUnlessInterrupted, runSignal } from '../ssh/interrupt.js';
 import { observeCluster } from '../phases/cluster-view.js';
 import { defragPlanFor, defragTurn, finishRecovery, healthGate, nospaceAlarms, runCompact, runDefrag } from '../phases/maintenance.js';
 import { formatDefragPlan } from '../plan/defrag.js';
 import { checkSpace, runChecks } from '../phases/preconditions.js';
 import { runRollTurn } from '../phases/roll-turn.js';
 import { takeSnapshot } from '../phases/snapshot.js';
-import type { TaskSpec } from '../plan/stages.js';
+import type { Refusal, TaskSpec } from '../plan/stages.js';
 import type { FileHost } from '../ssh/connection.js';
 import { ProgressLine } from '../ssh/transfer-progress.js';
 
@@ -97,15 +101,57 @@ export async function runTask(task: TaskSpec, ctx: TaskContext): Promise<TaskOut
       return { title: `${name} (${task.index}/${task.total}): ${task.mode} done, cluster healthy and in agreement`, value: name };
     }
     case 'health': {
-      await waitHealthy({
+      const n = task.endpoints.length;
+      // The member list rides in the same session as the poll that finds the cluster healthy.
+      const sameHost = task.members !== undefined && task.members.host === task.host;
+      const { then } = await waitHealthyThen({
         host: ctx.hosts.get(task.host)!,
         argv: task.argv,
         expectedEndpoints: [...task.endpoints],
         deadlineMs: task.deadlineMs,
         containerName: task.containerName,
         peerPort: task.peerPort,
+        // After Ctrl-C the poll stops at once instead of waiting out the health deadline.
+        sleep: (ms: number) => delayUnlessInterrupted(ms, runSignal),
+        onProgress: (healthy: number, total: number) => ctx.output(`${healthy}/${total} healthy`),
+        ...(sameHost ? { then: task.members!.command } : {}),
       });
-      return { title: `Every member healthy (${task.endpoints.length} of ${task.endpoints.length})` };
+      if (!task.members) return { title: `Every member healthy (${n} of ${n})` };
+      let members: Member[];
+      if (then && then.code === 0) members = parseMemberList(then.stdout).members;
+      else {
+        // The member list could not ride with the last poll (another host, or it failed there): on its own.
+        const { host, command } = task.members;
+        try {
+          const r = await mustRun(ctx.hosts.get(host)!, { host, title: 'list members', argv: [], command, changes: false }, 'etcdctl member list failed');
+          members = parseMemberList(r.stdout).members;
+        } catch (err) {
+          if (err instanceof StepFailed) throw new HostsError('etcdctl member list failed', [err.failure]);
+          throw err;
+        }
+      }
+      return { title: `All ${n} members are healthy`, value: members };
     }
+    case 'membership-change': {
+      const c = task.change;
+      const done = await runMembershipChange(task.inventory, c, { hosts: ctx.hosts, gateDeadlineMs: task.gateDeadlineMs }, task.doneBefore, ctx.output);
+      return { title: `${task.index + 1}/${task.total} ${c.kind} ${c.member}: done, ${c.votersAfter.length} voting members (tolerates ${c.toleranceAfter} failed)`, value: done };
+    }
+    case 'verdict': {
+      if (task.refusal) throw refusalError(task.refusal);
+      return {};
+    }
+  }
+}
+
+/** A plan's refusal as the typed error (and exit code) it stands for. */
+export function refusalError(r: Refusal): Error {
+  switch (r.kind) {
+    case 'hosts':
+      return new HostsError(r.summary, [...r.failures]);
+    case 'operation':
+      return new OperationError(r.message);
+    case 'usage':
+      return new UsageError(r.message);
   }
 }

@@ -13,6 +13,12 @@ export interface EtcdctlOptions {
   commandTimeout?: string;
 }
 
+/**
+ * The observer's etcdctl timeouts (observe/cluster.ts): a dead member costs `endpoint health` and `endpoint status`
+ * (which asks endpoints one after another) its dial timeout, so an observation stays quick with members down.
+ */
+export const OBSERVE_ETCDCTL: EtcdctlOptions = { dialTimeout: '1s', commandTimeout: '2s' };
+
 // etcdctl's own defaults (2s dial, 5s command) make a poll against a dead member take 5 s; 3 s keeps a health poll
 // short while still being generous for a healthy member on a LAN (the fixtures show single-digit milliseconds).
 const DEFAULT_DIAL_TIMEOUT = '2s';

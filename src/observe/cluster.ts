@@ -10,7 +10,7 @@
 // observation, never an exception, so a caller always sees everything that could be seen. The joining of those facts
 // (members matched to inventory nodes by peer URL, leader, alarms, strangers, versions) is pure: `assemble`.
 
-import { endpointHashKVAt, endpointHealth, endpointStatus, memberList, type EtcdctlOptions } from '../etcd/commands.js';
+import { endpointHashKVAt, endpointHealth, endpointStatus, memberList, OBSERVE_ETCDCTL, type EtcdctlOptions } from '../etcd/commands.js';
 import { normalizeId, type EtcdId } from '../etcd/ids.js';
 import { fetchMetrics } from '../etcd/metrics-command.js';
 import {
@@ -38,7 +38,7 @@ export type { ContainerRead } from './host.js';
 
 // A dead member costs etcdctl its dial timeout in `endpoint health` and in `endpoint status` (which asks endpoints
 // one after another), so an observation stays quick with one or two members down.
-export const QUICK: EtcdctlOptions = { dialTimeout: '1s', commandTimeout: '2s' };
+export const QUICK: EtcdctlOptions = OBSERVE_ETCDCTL;
 const HOST_TIMEOUT_MS = 30_000;
 // `endpoint status` asks the endpoints one after another: with several dead, its dial timeouts add up.
 const ETCD_TIMEOUT_MS = 60_000;
@@ -165,6 +165,30 @@ export async function observeCluster(inventory: Inventory, hosts: ReadonlyMap<st
   return assemble(inventory, reads, etcd, etcdError);
 }
 
+/** What a caller read of one host in a session of its own making (`up`'s inspection): its read, and etcd's answers when asked there. */
+export interface HostReadings {
+  read: HostRead;
+  /** The answers to `etcdReadCommands`, when they rode in that session. */
+  etcd: Probe[] | null;
+}
+
+/**
+ * The same observation from reads the caller made itself, so a host is read in one session whoever asks: `up` reads
+ * the container and the marker with its own probes, and etcd's three reads ride in the first host's session.
+ */
+export async function observeClusterFrom(inventory: Inventory, hosts: ReadonlyMap<string, RemoteHost>, readings: ReadonlyMap<string, HostReadings>, options: ObserveOptions = {}): Promise<ClusterObservation> {
+  const reads = new Map<string, HostRead>(inventory.nodes.map((node) => [node.name, readings.get(node.name)?.read ?? { reachable: false, error: options.unreachable?.get(node.name) ?? 'not connected' }]));
+  const asked = new Map(inventory.nodes.flatMap((node) => (readings.get(node.name)?.etcd ? [[node.name, readings.get(node.name)!.etcd!] as const] : [])));
+  const { etcd, etcdError } = await readEtcd(inventory, hosts, reads, asked, options);
+  return assemble(inventory, reads, etcd, etcdError);
+}
+
+/** A host's read from its container and marker probes (a session that failed: the host as good as unreachable). */
+export function hostReadFrom(node: NodeSpec, container: Probe, marker: Probe, failed: string | null): HostRead {
+  if (failed !== null) return { reachable: false, error: failed };
+  return { reachable: true, container: containerFrom(container), marker: markerFrom(marker, node.dataPath) };
+}
+
 /**
  * `endpoint status` of every inventory member through one member's etcdctl, for the gates and waits that re-read it
  * (rolling's catch-up and leader moves, maintenance's sizes); empty when nothing readable came back. A host that
@@ -219,6 +243,10 @@ async function readHostSession(
 }
 
 /** member list, endpoint health, endpoint status: what etcd is asked through one member, rendered. */
+export function etcdReadCommands(inventory: Inventory): string[] {
+  return etcdCommands(inventory);
+}
+
 function etcdCommands(inventory: Inventory): string[] {
   const c = observeCommands(inventory);
   return [render(c.memberList), render(c.health), render(c.status)];

@@ -3,7 +3,6 @@
 // run again plans from what is observed then, and so resumes.
 
 import { setTimeout as delay } from 'node:timers/promises';
-import { Listr, type ListrTask } from 'listr2';
 import { OperationError } from '../errors.js';
 import { endpointHealth, endpointStatus, memberList, moveLeader } from '../etcd/commands.js';
 import { parseEndpointHealth, parseEndpointStatus, parseMemberAdd, parseMemberList, type EndpointStatus } from '../etcd/parse.js';
@@ -11,12 +10,11 @@ import type { Inventory, NodeSpec } from '../inventory/types.js';
 import { docker } from '../plan/docker.js';
 import { CONTAINER_DATA_DIR, clientUrl, peerUrl } from '../plan/flags.js';
 import { GATE_ETCDCTL } from '../plan/rolling.js';
-import type { ContainerFact, ListedMember, MembershipAction, MembershipChange, MembershipPlan, ObservedMembership, RetiredHost } from '../plan/membership.js';
+import type { ContainerFact, ListedMember, MembershipAction, MembershipChange, MembershipOutcome, ObservedMembership, RetiredHost } from '../plan/membership.js';
 import { render } from '../plan/shell.js';
 import type { ExecResult, RemoteHost } from '../ssh/types.js';
-import { observeCluster } from './cluster-view.js';
+import { observeCluster, type ClusterView as ClusterObservation } from './cluster-view.js';
 import { parseContainerInspect } from './container-state.js';
-import type { ListrOptions } from './progress.js';
 import { formatView } from './rolling.js';
 
 const QUICK = GATE_ETCDCTL;
@@ -33,7 +31,16 @@ export async function observeMembership(
   hosts: ReadonlyMap<string, RemoteHost>,
   reachRetired: (nodes: NodeSpec[]) => Promise<Map<string, RemoteHost>>,
 ): Promise<{ observed: ObservedMembership; retiredHosts: Map<string, RemoteHost> }> {
-  const view = await observeCluster(inventory, hosts);
+  return membershipFromView(inventory, hosts, await observeCluster(inventory, hosts), reachRetired);
+}
+
+/** observeMembership from an observation already made (`up` reads the hosts once, with its own inspection). */
+export async function membershipFromView(
+  inventory: Inventory,
+  hosts: ReadonlyMap<string, RemoteHost>,
+  view: ClusterObservation,
+  reachRetired: (nodes: NodeSpec[]) => Promise<Map<string, RemoteHost>>,
+): Promise<{ observed: ObservedMembership; retiredHosts: Map<string, RemoteHost> }> {
   const containers: Record<string, ContainerFact> = {};
   for (const m of view.members) {
     containers[m.node.name] = m.container.kind === 'present' ? (m.container.running ? 'running' : 'stopped') : m.container.kind === 'absent' ? 'absent' : 'unknown';
@@ -94,62 +101,44 @@ function safe<T>(f: () => T, fallback: T): T {
 export interface MembershipDeps {
   /** Every host a step runs on: the inventory's, and reached retired ones by their plan name. */
   hosts: ReadonlyMap<string, RemoteHost>;
-  listr: ListrOptions;
   gateDeadlineMs: number;
 }
 
-export interface MembershipOutcome {
-  done: { kind: MembershipChange['kind']; member: string; voters: number }[];
-}
-
-export async function runMembership(inventory: Inventory, plan: MembershipPlan, deps: MembershipDeps): Promise<MembershipOutcome> {
-  const done: MembershipOutcome['done'] = [];
-  await new Listr(membershipTasks(inventory, plan, deps, done), { ...deps.listr, concurrent: false, exitOnError: true }).run();
-  return { done };
-}
+export type { MembershipOutcome } from '../plan/membership.js';
 
 /**
- * One listr task per change, run strictly in order. A failure becomes an OperationError naming the change and step,
- * with every member's state, and how to resume; `done` collects the finished changes.
+ * Run one change, its actions strictly in order (the executor runs the changes one after another, a task stage each:
+ * engine/tasks.ts). A failure becomes an OperationError naming the change and step, with every member's state, what
+ * this run had done before (`doneBefore`), and how to resume. Returns the row's final title.
  */
-export function membershipTasks(
+export async function runMembershipChange(
   inventory: Inventory,
-  plan: MembershipPlan,
+  c: MembershipChange,
   deps: MembershipDeps,
-  done: MembershipOutcome['done'],
-  /** Called once: after the last change, or when one failed. */
-  settled: () => void = () => {},
-): ListrTask[] {
-  return plan.changes.map((c, i) => ({
-    title: `${i + 1}/${plan.changes.length} ${c.kind} ${c.member}: ${c.votersBefore.length} -> ${c.votersAfter.length} voting members`,
-    task: async (_: unknown, task: { output: string; title: string }) => {
-      const ctx: ChangeCtx = { newId: null };
-      let at = '';
-      try {
-        for (const a of c.actions) {
-          at = a.title;
-          task.output = a.title;
-          await perform(inventory, a, ctx, deps);
-        }
-      } catch (err) {
-        const view = await observeCluster(inventory, deps.hosts).catch(() => null);
-        settled();
-        throw new OperationError(
-          [
-            `membership change stopped at ${c.kind} ${c.member}, at "${at}": ${(err as Error).message}`,
-            '',
-            view ? formatView(view) : 'The members could not be observed.',
-            '',
-            `Done in this run: ${done.map((d) => `${d.kind} ${d.member}`).join(', ') || 'nothing'}. ` +
-              'Run the same command again to resume: it plans from what etcd lists then (docs/membership.md).',
-          ].join('\n'),
-        );
-      }
-      done.push({ kind: c.kind, member: c.member, voters: c.votersAfter.length });
-      if (i === plan.changes.length - 1) settled();
-      task.title = `${i + 1}/${plan.changes.length} ${c.kind} ${c.member}: done, ${c.votersAfter.length} voting members (tolerates ${c.toleranceAfter} failed)`;
-    },
-  }));
+  doneBefore: readonly string[],
+  output: (line: string) => void,
+): Promise<MembershipOutcome['done'][number]> {
+  const ctx: ChangeCtx = { newId: null };
+  let at = '';
+  try {
+    for (const a of c.actions) {
+      at = a.title;
+      output(a.title);
+      await perform(inventory, a, ctx, deps);
+    }
+  } catch (err) {
+    const view = await observeCluster(inventory, deps.hosts).catch(() => null);
+    throw new OperationError(
+      [
+        `membership change stopped at ${c.kind} ${c.member}, at "${at}": ${(err as Error).message}`,
+        '',
+        view ? formatView(view) : 'The members could not be observed.',
+        '',
+        `Done in this run: ${doneBefore.join(', ') || 'nothing'}. ` + 'Run the same command again to resume: it plans from what etcd lists then (docs/membership.md).',
+      ].join('\n'),
+    );
+  }
+  return { kind: c.kind, member: c.member, voters: c.votersAfter.length };
 }
 
 interface ChangeCtx {

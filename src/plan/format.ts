@@ -2,7 +2,7 @@
 
 import { checkStepList, FSYNC_PROBE_DIR_PATTERN, inspectionOrder } from '../check/plan.js';
 import type { NodeSpec } from '../inventory/types.js';
-import { fromStep, planStep, type PlanStep } from './json.js';
+import { fromStep, pkiStep, planStep, type PlanStep } from './json.js';
 import { conditionText, type UpPlan } from './up.js';
 
 function sshTarget(node: NodeSpec): string {
@@ -55,6 +55,10 @@ export function formatUpPlan(plan: UpPlan, healthDeadlineSeconds: number): strin
     for (const f of hp.flags) out.push(`    ${f}`);
     out.push(`  inspect and preflight checks (read-only, but for the fsync probe's own new directory ${FSYNC_PROBE_DIR_PATTERN}, always deleted):`);
     for (const s of inspectionOrder(hp.probes, hp.checks)) out.push(`    # ${s.title}`, `    $ ${s.command}`);
+    if (hp.node.name === plan.etcdReads[0]?.host) {
+      out.push(`    # then, through this member's etcdctl (when its container runs; a new cluster has none): what etcd lists`);
+      for (const s of plan.etcdReads) out.push(`    $ ${s.command}`);
+    }
     out.push(`    # ${hp.checks.manifest.title}, ${conditionText['image-missing']}`, `    $ ${hp.checks.manifest.command}`);
     out.push('  then, in order:');
     for (const s of hp.apply) {
@@ -72,17 +76,33 @@ export function formatUpPlan(plan: UpPlan, healthDeadlineSeconds: number): strin
   return out.join('\n');
 }
 
-/** `up` as typed steps (plan/json.ts): each host's inspection, then its conditional changes; then the health gate. */
+/**
+ * `up` as typed steps (plan/json.ts), in the order a run takes them (plan/up-run.ts builds its stages from the same
+ * pieces): every host's inspection (etcd's own reads with the first host's), the local PKI (tls: pki), each host's
+ * conditional changes, the health gate and the member list. Without an observation every conditional step is listed
+ * with its condition; `up --dry-run` lists the ones whose condition holds (and the membership changes).
+ */
 export function upSteps(plan: UpPlan): PlanStep[] {
   return [
-    ...plan.hosts.flatMap((hp) => [
-      ...inspectionOrder(hp.probes, hp.checks).map((s) => fromStep(s)),
-      fromStep(hp.checks.manifest, 'run', 'image-missing'),
-      ...hp.apply.map((s) => fromStep(s, undefined, s.when)),
-    ]),
-    planStep(plan.health.host, plan.health.title, 'gate', plan.health.argv, { changes: false }),
-    fromStep(plan.members),
+    ...inspectionSteps(plan),
+    ...(plan.inventory.cluster.tls === 'pki' ? [pkiStep(plan.inventory)] : []),
+    ...plan.hosts.flatMap((hp) => hp.apply.map((s) => fromStep(s, undefined, s.when))),
+    ...healthSteps(plan),
   ];
+}
+
+/** Every host's reads before anything changes: its inspection, etcd's view on the first, the manifest when the image is missing. */
+export function inspectionSteps(plan: UpPlan): PlanStep[] {
+  return plan.hosts.flatMap((hp) => [
+    ...inspectionOrder(hp.probes, hp.checks).map((s) => fromStep(s)),
+    ...plan.etcdReads.filter((s) => s.host === hp.node.name).map((s) => fromStep(s)),
+    fromStep(hp.checks.manifest, 'run', 'image-missing'),
+  ]);
+}
+
+/** The health gate, and the member list read with its last poll. */
+export function healthSteps(plan: UpPlan): PlanStep[] {
+  return [planStep(plan.health.host, plan.health.title, 'gate', plan.health.argv, { changes: false }), fromStep(plan.members)];
 }
 
 export function upPlanJson(plan: UpPlan): unknown {

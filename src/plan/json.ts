@@ -67,3 +67,10 @@ export function fromStep(step: Step, kind?: StepKind, when?: string): PlanStep {
     ...(when !== undefined ? { when } : {}),
   });
 }
+
+/** The local step of a tls: pki cluster: its CA and every member's certificates, made or checked before any host changes. */
+export function pkiStep(inventory: { cluster: { pkiDir: string } }): PlanStep {
+  return planStep(null, 'create or check the cluster CA and member certificates', 'local', [], {
+    command: `create or check the CA and certificates in ${inventory.cluster.pkiDir}`,
+  });
+}

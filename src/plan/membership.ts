@@ -12,6 +12,12 @@ import { placeholder, planStep, type PlanStep } from './json.js';
 import { MARKER_FILE, memberMarker } from './marker.js';
 import { ASIDE_DIR, GATE_ETCDCTL, moveAside } from './rolling.js';
 import { render, type Argv } from './shell.js';
+import type { Stage } from './stages.js';
+
+/** What a run's membership changes did, in order. */
+export interface MembershipOutcome {
+  done: { kind: MembershipChange['kind']; member: string; voters: number }[];
+}
 import { containerSpec } from './up.js';
 
 /** One member as etcd lists it (parse.ts Member, the fields planning needs). */
@@ -413,6 +419,26 @@ export function planMembership(inventory: Inventory, observed: ObservedMembershi
 
 function run(host: string, title: string, argv: Argv, destructive: boolean): MembershipAction {
   return { kind: 'run', title, host, argv, destructive };
+}
+
+/** A change's progress row: `2/3 add etcd-4: 3 -> 4 voting members`. */
+export function changeTitle(c: MembershipChange, i: number, total: number): string {
+  return `${i + 1}/${total} ${c.kind} ${c.member}: ${c.votersBefore.length} -> ${c.votersAfter.length} voting members`;
+}
+
+/** One task stage per change, strictly in order (engine/tasks.ts runs each through phases/membership.ts). */
+export function membershipStages(inventory: Inventory, plan: MembershipPlan, gateDeadlineMs: number): Stage[] {
+  return plan.changes.map((c, i) => ({
+    kind: 'task',
+    title: changeTitle(c, i, plan.changes.length),
+    task: { type: 'membership-change', inventory, change: c, index: i, total: plan.changes.length, doneBefore: plan.changes.slice(0, i).map((d) => `${d.kind} ${d.member}`), gateDeadlineMs },
+    steps: membershipSteps(inventory, { changes: [c], refusals: [], warnings: [] }),
+  }));
+}
+
+/** What the membership stages did, in order, from the executor's values. */
+export function doneOf(stages: readonly Stage[], values: ReadonlyMap<string, unknown>): MembershipOutcome {
+  return { done: stages.flatMap((s) => (s.kind === 'task' && s.task.type === 'membership-change' && values.has(s.title) ? [values.get(s.title) as MembershipOutcome['done'][number]] : [])) };
 }
 
 /** The plan as typed steps in the order they run (`--dry-run --json`; the recording tests compare them with what ran). */

@@ -9,11 +9,12 @@ import type { Inventory, NodeSpec } from '../inventory/types.js';
 import { asideStep, type HostSteps, imagePresentStep, type ObservedHost, RESTORE_FILE, restoreCheckSteps, restoreSteps, startNewSteps, stopSteps } from './down.js';
 import { fs } from './docker.js';
 import { clientUrl } from './flags.js';
-import { fromStep, planStep, type PlanStep } from './json.js';
+import { fromStep, pkiStep, planStep, type PlanStep } from './json.js';
 import { stageSteps, type Stage } from './stages.js';
 import { freeSpaceStep } from './space.js';
 
 export { freeSpaceStep, restoreSpaceNeeded } from './space.js';
+export { pkiStep } from './json.js';
 import { render } from './shell.js';
 import { planSnapshot, snapshotStage, type SnapshotPlan } from './snapshot.js';
 import { uploadText, type Step } from './up.js';
@@ -132,13 +133,6 @@ export function rebootstrapStages(plan: RebootstrapPlan, inventory: Inventory, o
       steps: [planStep(plan.health.host, plan.health.title, 'gate', plan.health.argv, { changes: false })],
     },
   ];
-}
-
-/** The local step of a tls: pki cluster: its CA and every member's certificates, made or checked before any host changes. */
-export function pkiStep(inventory: Inventory): PlanStep {
-  return planStep(null, 'create or check the cluster CA and member certificates', 'local', [], {
-    command: `create or check the CA and certificates in ${inventory.cluster.pkiDir}`,
-  });
 }
 
 /** The plan as typed steps, in the order they run. */

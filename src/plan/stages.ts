@@ -3,8 +3,10 @@
 // data (what it is, and the typed steps the dry-run prints for it) and the engine's task runners carry out
 // (engine/tasks.ts). Plans stay free of effects: they name a task, they never hold the code that does it.
 
+import type { HostFailure } from '../errors.js';
 import type { Inventory } from '../inventory/types.js';
 import type { DefragTurn } from './defrag.js';
+import type { MembershipChange } from './membership.js';
 import type { MemberRoll, RollingMode, RollingState } from './rolling.js';
 import type { SnapshotPlan } from './snapshot.js';
 import type { PlanStep } from './json.js';
@@ -82,8 +84,36 @@ export type TaskSpec =
       index: number;
       total: number;
     }
-  /** Poll `argv` on `host` until every endpoint is healthy or `deadlineMs` passes (etcd/health.ts). */
-  | { type: 'health'; host: string; argv: readonly string[]; endpoints: readonly string[]; deadlineMs: number; containerName: string; peerPort: number };
+  /**
+   * Poll `argv` on `host` until every endpoint is healthy or `deadlineMs` passes (etcd/health.ts). With `members`:
+   * then list the members (in the same session as the last poll when on the same host), handed back as the value.
+   */
+  | {
+      type: 'health';
+      host: string;
+      argv: readonly string[];
+      endpoints: readonly string[];
+      deadlineMs: number;
+      containerName: string;
+      peerPort: number;
+      members?: { host: string; command: string };
+    }
+  /**
+   * One membership change (plan/membership.ts), its actions strictly in order, behind its own quorum gates
+   * (phases/membership.ts runMembershipChange). `doneBefore`: the changes of this run before it, for the failure report.
+   */
+  | { type: 'membership-change'; inventory: Inventory; change: MembershipChange; index: number; total: number; doneBefore: readonly string[]; gateDeadlineMs: number }
+  /**
+   * The verdict on what the plan's observation found (its rows): refuse, changing nothing, or go on. The observation
+   * itself ran while planning; refusing here, once the lock is held, lets another run's lock be reported first.
+   */
+  | { type: 'verdict'; refusal: Refusal | null };
+
+/** Why a run must not change anything, as data (engine/tasks.ts throws the typed error). */
+export type Refusal =
+  | { kind: 'hosts'; summary: string; failures: readonly HostFailure[] }
+  | { kind: 'operation'; message: string }
+  | { kind: 'usage'; message: string };
 
 export interface TaskStage extends StageBase {
   kind: 'task';
@@ -92,11 +122,14 @@ export interface TaskStage extends StageBase {
   steps: readonly PlanStep[];
   /** How often a failed task is tried in all (a gate that may pass a moment later); 1 by default. */
   attempts?: number;
+  /** Rows shown under the stage before its task runs (what the observation found on each host; a failed one marked). */
+  rows?: readonly { title: string; failed: boolean }[];
 }
 
 export type Stage = HostsStage | TaskStage;
 
 /** The stages as typed steps, in the order they run: what `--dry-run --json` prints. */
 export function stageSteps(stages: readonly Stage[]): PlanStep[] {
-  return stages.flatMap((s) => (s.kind === 'hosts' ? s.work.flatMap((w) => w.steps.map((step) => fromStep(step))) : [...s.steps]));
+  // A step with the condition it was chosen for (up's apply steps) keeps it: `when` tells why it is in the plan.
+  return stages.flatMap((s) => (s.kind === 'hosts' ? s.work.flatMap((w) => w.steps.map((step) => fromStep(step, undefined, (step as { when?: string }).when))) : [...s.steps]));
 }

@@ -2,7 +2,7 @@
 // structure and the executor runs exactly its commands, so the two cannot drift.
 
 import { planHostChecks, type HostCheckSteps } from '../check/plan.js';
-import { endpointHealth, memberList } from '../etcd/commands.js';
+import { endpointHealth, endpointStatus, memberList, OBSERVE_ETCDCTL } from '../etcd/commands.js';
 import type { Inventory, NodeSpec } from '../inventory/types.js';
 import { docker, fs, type ContainerSpec } from './docker.js';
 import { CONTAINER_DATA_DIR, clientUrl, memberFlags } from './flags.js';
@@ -68,6 +68,12 @@ export interface UpPlan {
   health: Step;
   /** Run once healthy, to show the members. */
   members: Step;
+  /**
+   * etcd's own view, read with the first host's inspection (in the same session): member list, endpoint health,
+   * endpoint status, through that host's container when it runs (observe/cluster.ts reads them; a new cluster's
+   * `docker exec` fails at once). Read-only.
+   */
+  etcdReads: Step[];
   clientEndpoints: readonly string[];
 }
 
@@ -133,6 +139,11 @@ export function planUp(inventory: Inventory): UpPlan {
     hosts,
     health: step(first.name, 'wait until every member is healthy', endpointHealth(cluster, endpoints), false),
     members: step(first.name, 'list members', memberList(cluster, endpoints), false),
+    etcdReads: [
+      step(first.name, "etcd's member list", memberList(cluster, endpoints, OBSERVE_ETCDCTL), false),
+      step(first.name, "etcd's endpoint health", endpointHealth(cluster, endpoints, OBSERVE_ETCDCTL), false),
+      step(first.name, "etcd's endpoint status", endpointStatus(cluster, endpoints, OBSERVE_ETCDCTL), false),
+    ],
     clientEndpoints: endpoints,
   };
 }

@@ -9,9 +9,9 @@ import { HostsError } from '../../src/errors.js';
 import { parseInventory } from '../../src/inventory/load.js';
 import { noTrace } from '../../src/phases/exec.js';
 import { listrOptions } from '../../src/phases/progress.js';
-import { runUp } from '../../src/phases/up.js';
+import { runUpOn } from '../support/up-run.js';
 import { planUp } from '../../src/plan/up.js';
-import type { ExecResult, RemoteHost } from '../../src/ssh/types.js';
+import type { ExecResult } from '../../src/ssh/types.js';
 import { FakeHost, freshHostResponder, preflightAnswer, type Responder } from '../support/fake-host.js';
 
 const inventory = parseInventory(
@@ -49,14 +49,6 @@ const PYTHON_ON_PEER_PORT = 'LISTEN 0      5      198.18.0.12:2380 0.0.0.0:* use
 function fakes(responders: Record<string, Responder> = {}): Map<string, FakeHost> {
   return new Map(inventory.nodes.map((n) => [n.name, new FakeHost(n.name, responders[n.name] ?? freshHostResponder(etcd))]));
 }
-
-const upDeps = (hosts: Map<string, FakeHost>) => ({
-  connect: async () => hosts as Map<string, RemoteHost>,
-  listr: listrOptions('silent'),
-  trace: noTrace,
-  healthDeadlineMs: 5_000,
-  healthIntervalMs: 1,
-});
 
 test('check: the clock first, then the peer ports, on every host before any heavy probe; nothing that changes a host', async () => {
   const plan = planUp(inventory);
@@ -104,7 +96,7 @@ test('check: an unreachable host fails its ssh check and the others are still ch
 test('up: a process on a peer port fails the preflight, every host is left unchanged, and the failure says what to do', async () => {
   const plan = planUp(inventory);
   const hosts = fakes({ 'etcd-2': freshHostResponder(factsWith((f) => f.replace('# ss\n', `# ss\n${PYTHON_ON_PEER_PORT}\n`))) });
-  await assert.rejects(runUp(plan, upDeps(hosts)), (err: unknown) => {
+  await assert.rejects(runUpOn(plan, hosts), (err: unknown) => {
     assert.ok(err instanceof HostsError);
     assert.equal(err.summary, 'up changed nothing: 1 of 3 hosts are not ready');
     assert.equal(err.failures.length, 1);
@@ -125,7 +117,7 @@ test('up: a process on a peer port fails the preflight, every host is left uncha
 test('up: warnings are kept and do not stop it; a check failure beside up\'s own refusal is reported with it', async () => {
   const plan = planUp(inventory);
   const twoCores = factsWith((f) => f.replace('@@ cpus\n4\n', '@@ cpus\n2\n'));
-  const outcome = await runUp(plan, upDeps(fakes({ 'etcd-1': freshHostResponder(twoCores), 'etcd-2': freshHostResponder(twoCores), 'etcd-3': freshHostResponder(twoCores) })));
+  const outcome = await runUpOn(plan, fakes({ 'etcd-1': freshHostResponder(twoCores), 'etcd-2': freshHostResponder(twoCores), 'etcd-3': freshHostResponder(twoCores) }));
   assert.deepEqual(outcome.changed.map((c) => c.host), ['etcd-1', 'etcd-2', 'etcd-3']);
   assert.deepEqual(outcome.checkWarnings.map((w) => `${w.host} ${w.check} ${w.measured}`).sort(), ['etcd-1 cpus 2 cores', 'etcd-2 cpus 2 cores', 'etcd-3 cpus 2 cores']);
 
@@ -133,7 +125,7 @@ test('up: warnings are kept and do not stop it; a check failure beside up\'s own
   // read the same probe as the refusal is not repeated.
   const oneCore = factsWith((f) => f.replace('@@ cpus\n4\n', '@@ cpus\n1\n'));
   const hosts = fakes({ 'etcd-2': freshHostResponder((c) => (c.startsWith("sh -c 'test -d") ? { stdout: 'member\n' } : oneCore(c))) });
-  await assert.rejects(runUp(plan, upDeps(hosts)), (err: unknown) => {
+  await assert.rejects(runUpOn(plan, hosts), (err: unknown) => {
     assert.ok(err instanceof HostsError);
     assert.equal(err.summary, 'up changed nothing: 1 of 3 hosts are not ready');
     assert.equal(err.failures.length, 2);

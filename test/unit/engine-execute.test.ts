@@ -139,3 +139,41 @@ test('a session refused before anything ran is retried; one cut off after it sta
   assert.equal(lost.calls, 1);
   assert.match(l.failure!.message, /without an exit status/);
 });
+
+test('ready (the lock taken while the plan read the hosts) is awaited before the first stage; its refusal ends the run before anything ran', async () => {
+  const hosts = hostsOf('h1');
+  const marker = join(dir, 'ready-ran');
+  const plan: EnginePlan = { command: 'test', stages: [{ kind: 'hosts', title: 'write', work: [{ host: 'h1', steps: [step('h1', 'touch', ['touch', marker])] }] }] };
+  const held = new Error('the cluster lock is held by bob@desk');
+  await assert.rejects(execute(plan, hosts, { ...options, ready: () => Promise.reject(held) }), (err: unknown) => err === held, 'the lock refusal as it is, first');
+  assert.equal(existsSync(marker), false);
+  assert.deepEqual(commandsOf(hosts, 'h1'), []);
+  let readyAt = -1;
+  const order: string[] = [];
+  await execute(plan, hosts, {
+    ...options,
+    ready: async () => {
+      readyAt = order.push('ready');
+    },
+    runTask: async () => ({}),
+  });
+  assert.equal(readyAt, 1);
+  assert.equal(existsSync(marker), true);
+});
+
+test('a task stage with rows: the rows show, then the task runs as their verdict (its refusal is the run\'s failure)', async () => {
+  const hosts = hostsOf('h1');
+  const ran: string[] = [];
+  const plan = (refuse: boolean): EnginePlan => ({
+    command: 'test',
+    stages: [
+      { kind: 'task', title: 'Inspect', task: { type: 'verdict', refusal: refuse ? { kind: 'operation', message: 'no' } : null }, steps: [], rows: [{ title: 'h1: fine', failed: false }, { title: 'h2: not fine', failed: refuse }] },
+      { kind: 'hosts', title: 'after', work: [{ host: 'h1', steps: [step('h1', 'true', ['true'])] }] },
+    ],
+  });
+  await execute(plan(false), hosts, options);
+  ran.push(...commandsOf(hosts, 'h1'));
+  assert.equal(ran.length, 1, 'the stage after the verdict ran');
+  await assert.rejects(execute(plan(true), hosts, options), { message: 'no\nNothing was changed on any host.\nNot run: after.' });
+  assert.equal(commandsOf(hosts, 'h1').length, 1, 'nothing ran after the refusal');
+});

@@ -4,13 +4,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseInventory } from '../../src/inventory/load.js';
-import { noTrace } from '../../src/phases/exec.js';
-import { listrOptions } from '../../src/phases/progress.js';
 import { mixedDataRefusal } from '../../src/phases/up-decide.js';
-import { runUp } from '../../src/phases/up.js';
+import { runUpOn } from '../support/up-run.js';
 import { memberMarker } from '../../src/plan/marker.js';
 import { planUp } from '../../src/plan/up.js';
-import type { ExecResult, RemoteHost } from '../../src/ssh/types.js';
+import type { ExecResult } from '../../src/ssh/types.js';
 import { FakeHost, freshHostResponder } from '../support/fake-host.js';
 
 const inventory = parseInventory(
@@ -49,7 +47,7 @@ test('up on one host with this cluster data and two empty hosts changes nothing'
     );
   const hosts = new Map(inventory.nodes.map((n) => [n.name, new FakeHost(n.name, n.name === 'etcd-1' ? withOwnData('etcd-1') : freshHostResponder())]));
   await assert.rejects(
-    runUp(plan, { connect: async () => hosts as Map<string, RemoteHost>, listr: listrOptions('silent'), trace: noTrace, healthDeadlineMs: 5_000, healthIntervalMs: 1 }),
+    runUpOn(plan, hosts),
     /etcd-1 holds this cluster's data while etcd-2, etcd-3 are empty/,
   );
   for (const host of hosts.values()) assert.deepEqual(host.commands.filter((c) => /^(docker (run|pull|start)|mkdir|sh -c 'printf)/.test(c)), [], `${host.name} unchanged`);

@@ -7,12 +7,9 @@ import { test } from 'node:test';
 import { checkStepList } from '../../src/check/plan.js';
 import { HostsError } from '../../src/errors.js';
 import { parseInventory } from '../../src/inventory/load.js';
-import { noTrace } from '../../src/phases/exec.js';
-import { listrOptions } from '../../src/phases/progress.js';
-import { runUp } from '../../src/phases/up.js';
+import { runUpOn } from '../support/up-run.js';
 import { formatUpPlan } from '../../src/plan/format.js';
 import { planUp } from '../../src/plan/up.js';
-import type { RemoteHost } from '../../src/ssh/types.js';
 import { FakeHost, freshHostResponder, type Responder } from '../support/fake-host.js';
 import { repoPath } from '../support/paths.js';
 
@@ -29,7 +26,11 @@ nodes:
 const healthy = JSON.stringify(
   inventory.nodes.map((n) => ({ endpoint: `http://${n.ip}:2379`, health: true, took: '2ms' })),
 );
-const memberList = readFileSync(repoPath('test/fixtures/etcdctl/3.4.23/member-list.json'), 'utf8');
+// etcdctl's member list as 3.4.23 prints it (64-bit IDs in decimal), for the inventory's members: the observation
+// reads it on a running cluster, and membership then has nothing to change.
+const memberList = readFileSync(repoPath('test/fixtures/etcdctl/3.4.23/member-list.json'), 'utf8')
+  .replace(/198\.19\./g, '198.18.')
+  .replace(/"ceo(\d)"/g, '"etcd-$1"');
 
 function etcdAnswers(command: string) {
   if (command.includes('endpoint health')) return { stdout: healthy };
@@ -39,16 +40,6 @@ function etcdAnswers(command: string) {
 
 function fakes(responders: Record<string, Responder>): Map<string, FakeHost> {
   return new Map(inventory.nodes.map((n) => [n.name, new FakeHost(n.name, responders[n.name] ?? freshHostResponder(etcdAnswers))]));
-}
-
-function deps(hosts: Map<string, FakeHost>) {
-  return {
-    connect: async () => hosts as Map<string, RemoteHost>,
-    listr: listrOptions('silent'),
-    trace: noTrace,
-    healthDeadlineMs: 5_000,
-    healthIntervalMs: 1,
-  };
 }
 
 /** The `$ ` lines of each host's section of the printed plan, plus the cluster-wide lines under the first host. */
@@ -74,7 +65,7 @@ test('on fresh hosts, up runs exactly the commands the printed plan shows', asyn
   const plan = planUp(inventory);
   const printed = printedCommands(formatUpPlan(plan, 60));
   const hosts = fakes({});
-  const outcome = await runUp(plan, deps(hosts));
+  const outcome = await runUpOn(plan, hosts);
 
   for (const [name, host] of hosts) {
     const expected = printed.get(name)!.filter((c) => c !== 'docker start etcd'); // the stopped-container branch
@@ -91,7 +82,7 @@ test('on fresh hosts, up runs exactly the commands the printed plan shows', asyn
 test('apply steps run in plan order, after every host was inspected', async () => {
   const plan = planUp(inventory);
   const hosts = fakes({});
-  await runUp(plan, deps(hosts));
+  await runUpOn(plan, hosts);
   const cmds = hosts.get('etcd-2')!.commands;
   const firstChange = cmds.findIndex((c) => c.startsWith('docker pull'));
   // The four probes, the preflight checks, and the manifest check (the image is missing): all before any change.
@@ -107,7 +98,7 @@ test('a host with member data stops the run before any host changes, and every f
     'etcd-2': freshHostResponder((c) => (c.startsWith('sh -c \'test -d') ? { stdout: 'member\n' } : etcdAnswers(c))),
     'etcd-3': freshHostResponder((c) => (c.startsWith('docker version') ? { code: 1, stderr: 'Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?' } : etcdAnswers(c))),
   });
-  await assert.rejects(runUp(plan, deps(hosts)), (err: unknown) => {
+  await assert.rejects(runUpOn(plan, hosts), (err: unknown) => {
     assert.ok(err instanceof HostsError);
     assert.equal(err.exitCode, 1);
     assert.match(err.summary, /^up changed nothing: 2 of 3 hosts are not ready$/);
@@ -121,7 +112,8 @@ test('a host with member data stops the run before any host changes, and every f
   });
   for (const hp of plan.hosts) {
     const host = hosts.get(hp.node.name)!;
-    const readOnly = new Set([...Object.values(hp.probes), ...checkStepList(hp.checks), hp.checks.manifest].map((s) => s.command));
+    // up's reads: its probes and checks, and on the first host etcd's own view (observe/up.ts).
+    const readOnly = new Set([...Object.values(hp.probes), ...checkStepList(hp.checks), hp.checks.manifest, ...plan.etcdReads].map((s) => s.command));
     assert.ok(host.commands.length >= 4, `${host.name} was inspected`);
     assert.deepEqual(host.commands.filter((c) => !readOnly.has(c)), [], `${host.name} ran only read-only probes`);
     assert.ok(host.closed);
@@ -153,7 +145,7 @@ const changes = (host: FakeHost) => host.commands.filter((c) => /^(docker (run|p
 test('a running container that matches the plan means nothing to do', async () => {
   const plan = planUp(inventory);
   const hosts = fakes(Object.fromEntries(inventory.nodes.map((n) => [n.name, runningHost(inspectOf(plan, n.name))])));
-  const outcome = await runUp(plan, deps(hosts));
+  const outcome = await runUpOn(plan, hosts);
   assert.deepEqual(outcome.changed, []);
   for (const host of hosts.values()) assert.deepEqual(changes(host), []);
 });
@@ -173,7 +165,7 @@ nodes:
   const plan = planUp(reordered);
   assert.notEqual(plan.hosts[0]!.flags.find((f) => f.startsWith('--initial-cluster=')), started.hosts[0]!.flags.find((f) => f.startsWith('--initial-cluster=')));
   const hosts = fakes(Object.fromEntries(inventory.nodes.map((n) => [n.name, runningHost(inspectOf(started, n.name))])));
-  const outcome = await runUp(plan, deps(hosts));
+  const outcome = await runUpOn(plan, hosts);
   assert.deepEqual(outcome.changed, []);
   for (const host of hosts.values()) assert.deepEqual(changes(host), [], `${host.name} unchanged`);
 });
@@ -191,7 +183,7 @@ test('a container whose spec drifted is reported flag by flag, without the inspe
     },
   });
   const hosts = fakes({ 'etcd-1': drifted, 'etcd-2': runningHost(inspectOf(plan, 'etcd-2')), 'etcd-3': runningHost(inspectOf(plan, 'etcd-3')) });
-  await assert.rejects(runUp(plan, deps(hosts)), (err: unknown) => {
+  await assert.rejects(runUpOn(plan, hosts), (err: unknown) => {
     assert.ok(err instanceof HostsError);
     assert.equal(err.failures.length, 1);
     assert.equal(
@@ -216,9 +208,11 @@ test('failures while starting are gathered across hosts with command, exit code 
   const plan = planUp(inventory);
   const failRun = (msg: string) => freshHostResponder((c) => (c.startsWith('docker run') ? { code: 125, stderr: msg } : etcdAnswers(c)));
   const hosts = fakes({ 'etcd-1': failRun('docker: Error response from daemon: Conflict.'), 'etcd-3': failRun('docker: port is already allocated') });
-  await assert.rejects(runUp(plan, deps(hosts)), (err: unknown) => {
+  await assert.rejects(runUpOn(plan, hosts), (err: unknown) => {
     assert.ok(err instanceof HostsError);
-    assert.match(err.summary, /up failed on 2 of 3 hosts; changed before the failure: etcd-1, etcd-2, etcd-3/);
+    // The executor's failure record: the stage, then (after every host's failure) what the run had changed.
+    assert.match(err.summary, /^Start members: failed on 2 of 3 host\(s\)$/);
+    assert.match(err.message, /Changed before the failure: etcd-1 \(pull .*\); etcd-2 \(pull .*start member etcd-2\); etcd-3 \(pull /);
     assert.deepEqual(err.failures.map((f) => [f.host, f.exitCode]), [['etcd-1', 125], ['etcd-3', 125]]);
     assert.match(err.failures[1]!.command, /^docker run -d --name etcd /);
     assert.match(err.failures[1]!.stderrTail, /port is already allocated/);

@@ -1,131 +1,136 @@
+// `up`: observe every host once (observe/up.ts: the preflight checks, up's probes, etcd's member list), plan purely
+// (plan/up-run.ts: the verdict, the PKI, one stage per membership change, the starts, the health wait), then print that
+// plan (`--dry-run`) or run it with the executor (engine/run.ts runPlan) under the cluster lock, taken while the hosts
+// are read. An adoption or an upgrade that the hosts call for (with --yes) runs after it, under the same lock.
+
 import { lockTarget, staleAfterSeconds } from '../../audit/lock.js';
 import { auditLogPath } from '../../audit/trail.js';
+import { runPlan, type CommandPlan } from '../../engine/run.js';
 import { loadInventory } from '../../inventory/load.js';
 import type { Inventory } from '../../inventory/types.js';
-import { listrOptions } from '../../phases/progress.js';
-import { runUp, type UpOutcome } from '../../phases/up.js';
-import type { AdoptionSection } from './up-adopt.js';
-import { formatUpPlan, upPlanJson, upSteps } from '../../plan/format.js';
-import { render } from '../../plan/shell.js';
-import { planUp } from '../../plan/up.js';
-import { runChanging } from '../changing.js';
-import { connectForDryRun, describeOutcome, membershipDryRun, observeAndPlan, refuseIfBlocked } from '../membership.js';
-import { membershipTasks } from '../../phases/membership.js';
-import type { RemoteHost } from '../../ssh/types.js';
-import type { MembershipOutcome } from '../../phases/membership.js';
+import { observeUp } from '../../observe/up.js';
+import type { HostDecision } from '../../phases/up-decide.js';
+import { formatUpPlan, upPlanJson } from '../../plan/format.js';
 import type { MembershipPlan } from '../../plan/membership.js';
+import { render } from '../../plan/shell.js';
+import type { Refusal } from '../../plan/stages.js';
+import { planUpRun, upOutcome, type UpOutcome, type UpRun } from '../../plan/up-run.js';
+import { planUp } from '../../plan/up.js';
+import type { FileHost } from '../../ssh/connection.js';
+import type { RemoteHost } from '../../ssh/types.js';
 import type { UpOptions } from '../commands/up.js';
-import { progressFor } from '../options.js';
-import { info, printJson, printResult, style, verboseTracer } from '../output.js';
+import { describeOutcome, membershipDryRun, planFrom, refuseIfBlocked, retiredConnector } from '../membership.js';
+import { info, printResult, style } from '../output.js';
+import type { AdoptionSection } from './up-adopt.js';
+
+/** up's plan as the executor runs it, with what its dry-run prints and its result reads. */
+interface UpCommandPlan extends CommandPlan {
+  run: UpRun;
+  /** The dry-run's text. */
+  text: string;
+}
 
 export async function up(argv: UpOptions): Promise<void> {
   const inventory = loadInventory(argv.inventory);
   const plan = planUp(inventory);
-  if (argv['dry-run']) {
-    // A running cluster is observed (read-only) and its membership changes come first; a new one plans as `plan` does.
-    const membership = await observeForDryRun(inventory, argv);
-    // A run that would refuse, refuses in its dry-run too (the text shows the plan first, with what is refused).
-    if (membership?.refused && argv.json) refuseIfBlocked(membership.plan);
-    // A running cluster whose inventory changed only the image: the plan is rolling's, printed as rolling prints it.
-    if (membership && !membership.refused && membership.plan.changes.length === 0) {
-      const { upgradeDryRun } = await import('./up-upgrade.js');
-      if (await upgradeDryRun(inventory, plan, argv)) return;
-    }
-    // Members started by hand with the runbook are found on the hosts (read-only); their adoption comes after up's own steps.
-    const { adoptionDryRun } = await import('./up-adopt.js');
-    const adoption = await adoptionDryRun(inventory, plan, argv);
-    const base = membership ? { ...(upPlanJson(plan) as object), membership: membership.json, steps: [...membership.steps, ...upSteps(plan)] } : (upPlanJson(plan) as object);
-    if (argv.json) printJson(adoption ? { ...base, ...adoption.json } : base);
-    else {
-      const headline = adoption ? `${adoption.headline}\n\n` : '';
-      printResult(
-        `${headline}${membership ? `${membership.text}\n\n` : ''}${formatUpPlan(plan, argv['health-timeout'])}\n\n${adoption ? `${adoption.text}\n\n` : ''}${lockAndAuditText(inventory)}${await pkiText(inventory)}`,
-      );
-    }
-    if (membership?.refused) refuseIfBlocked(membership.plan);
-    return;
-  }
-  for (const w of inventory.warnings) info(`warning: ${w}`);
-  if (inventory.cluster.tls === 'pki') {
-    // Loaded only for a TLS cluster: the X.509 library is a third of `up`'s start-up.
-    const { ensurePki, pkiSummary } = await import('../../pki/store.js');
-    info(pkiSummary(await ensurePki(inventory, { now: new Date() })));
-  }
-  // Set inside the run (a closure), read after it.
-  const adoption: { section: AdoptionSection | null } = { section: null };
-  const upgraded: { hosts: string[] } = { hosts: [] };
-  const outcome = await runChanging(argv, inventory, {
+  const dryRun = argv['dry-run'] === true;
+  if (!dryRun) for (const w of inventory.warnings) info(`warning: ${w}`);
+  // What the hand-offs after the stages did (set in `after`, read by `result`).
+  const handedOff: { adoption: AdoptionSection | null; upgraded: string[] } = { adoption: null, upgraded: [] };
+  await runPlan<UpCommandPlan>(argv, inventory, {
+    // Every host, all or nothing, as up always needed; the lock is taken beside the one read of every host.
+    reachAll: 'up',
     lockWhileReading: true,
-    run: async (connect, lockHeld) => {
-      // Membership changes first (plan/membership.ts), then up's own convergence, over the same connections.
-      const done: MembershipOutcome['done'] = [];
-      let hosts: Awaited<ReturnType<typeof connect>> | null = null;
-      const outcome = await runUp(plan, {
-        connect: async () => (hosts = await connect()),
-        lockHeld,
-        listr: listrOptionsFor(argv),
-        trace: verboseTracer(argv.verbose),
-        healthDeadlineMs: argv['health-timeout'] * 1000,
-        membership: async (hosts) => {
-          const observed = await observeAndPlan(inventory, hosts, argv);
-          for (const w of observed.plan.changes.length ? observed.plan.warnings : []) info(`warning: ${w}`);
-          const retired = [...observed.retiredHosts.values()];
-          if (observed.plan.changes.length === 0 && observed.plan.refusals.length === 0) {
-            for (const h of retired) h.close();
-            return { running: observed.running, tasks: [] };
-          }
-          try {
-            refuseIfBlocked(observed.plan);
-          } catch (err) {
-            for (const h of retired) h.close();
-            throw err;
-          }
-          const all = new Map<string, RemoteHost>([...observed.retiredHosts, ...hosts]);
-          // The retired hosts' connections close once the last change ran, or one failed.
-          const close = () => retired.forEach((h) => h.close());
-          const tasks = membershipTasks(inventory, observed.plan, { hosts: all, listr: listrOptionsFor(argv), gateDeadlineMs: argv['health-timeout'] * 1000 }, done, close);
-          return { running: true, tasks };
-        },
-        adopt: argv.yes,
-        upgrade: argv.yes,
-      });
+    plan: async ({ hosts, unreachable }) => {
+      if (unreachable.length > 0) info(`note: the hosts could not be inspected (${unreachable[0]!.message.split('\n')[0]}); the plan below is for hosts where no member runs yet`);
+      // One read of every host that answered (observe/up.ts): the checks, up's probes, and etcd through the first.
+      const observed = hosts.size > 0 ? await observeUp(plan, hosts as ReadonlyMap<string, RemoteHost>, { agentSocket: process.env.SSH_AUTH_SOCK, reachRetired: retiredConnector(argv) }) : null;
+      const retired = observed?.retiredHosts ?? new Map<string, RemoteHost>();
+      try {
+        const running = observed !== null && observed.membership.members !== null;
+        const membership: MembershipPlan = observed && running ? planFrom(inventory, observed.membership, argv) : { changes: [], refusals: [], warnings: [] };
+        const refused = membership.refusals.length > 0;
+        if (!dryRun) {
+          for (const w of membership.changes.length ? membership.warnings : []) info(`warning: ${w}`);
+          refuseIfBlocked(membership);
+        } else if (refused && argv.json) refuseIfBlocked(membership);
+        const run = planUpRun({
+          plan,
+          membership: refused ? { ...membership, changes: [] } : membership,
+          running,
+          findings: observed?.findings ?? new Map(),
+          confirmed: argv.yes === true,
+          healthDeadlineMs: argv['health-timeout'] * 1000,
+          gateDeadlineMs: argv['health-timeout'] * 1000,
+        });
+        const base: UpCommandPlan = { command: 'up', stages: run.stages, run, text: '', retired: retired as unknown as ReadonlyMap<string, FileHost> };
+        if (!dryRun) return base;
+
+        // --dry-run: what the run would refuse is said, not refused (a membership refusal aside, as before). The
+        // adoption and the upgrade that --yes runs are shown as plans below instead.
+        if (run.refusal && !refused && run.refusal.kind !== 'usage') for (const line of refusalNote(run.refusal)) info(line);
+        // A running cluster whose inventory changed only the image: the plan is rolling's, printed as rolling prints it.
+        const decisions = plan.hosts.map((hp) => observed?.findings.get(hp.node.name)?.decision);
+        if (running && !refused && membership.changes.length === 0 && decisions.every((d) => d !== undefined)) {
+          const { upgradeOnly, upgradeDryRun } = await import('./up-upgrade.js');
+          if (upgradeOnly(decisions as HostDecision[]) && (await upgradeDryRun(inventory, plan, argv))) return { ...base, shown: true };
+        }
+        // Members started by hand with the runbook: their adoption comes after up's own steps.
+        const adoption = run.adopt.length > 0 ? await (await import('./up-adopt.js')).adoptionDryRun(inventory, plan, argv) : null;
+        const dry = running ? membershipDryRun(inventory, membership) : null;
+        const { command: _command, steps: _steps, ...own } = upPlanJson(plan) as Record<string, unknown>;
+        void _command;
+        void _steps;
+        const document = { ...own, ...(dry ? { membership: dry.json } : {}), ...(adoption ? adoption.json : {}) };
+        const headline = adoption?.headline ? `${adoption.headline}\n\n` : '';
+        const text = `${headline}${dry ? `${dry.text}\n\n` : ''}${formatUpPlan(plan, argv['health-timeout'])}\n\n${adoption ? `${adoption.text}\n\n` : ''}${lockAndAuditText(inventory)}${await pkiText(inventory)}`;
+        if (refused) {
+          // A run that would refuse, refuses in its dry-run too: the text shows the plan first, with what is refused.
+          printResult(text);
+          refuseIfBlocked(membership);
+        }
+        return { ...base, document, text };
+      } catch (err) {
+        for (const h of retired.values()) h.close();
+        throw err;
+      }
+    },
+    text: (p) => p.text,
+    after: async (p, _executed, hosts) => {
       // An image change alone, confirmed by --yes: run as `rolling` runs it (it prints its own result).
-      if (outcome.upgrade.length > 0 && hosts) {
+      if (p.run.upgrade.length > 0) {
         await (await import('./up-upgrade.js')).runUpgrade(inventory, hosts, argv);
-        upgraded.hosts = outcome.upgrade.map((u) => u.host);
+        handedOff.upgraded = p.run.upgrade.map((u) => u.host);
       }
       // The runbook's members, confirmed by --yes: adopted one at a time once up found the cluster healthy.
-      if (outcome.adopt.length > 0 && hosts) adoption.section = await (await import('./up-adopt.js')).adoptMembers(inventory, hosts, outcome.adopt, argv);
-      return { ...outcome, membership: { done } };
+      if (p.run.adopt.length > 0) handedOff.adoption = await (await import('./up-adopt.js')).adoptMembers(inventory, hosts, p.run.adopt, argv);
     },
-    summarize: (o) =>
-      [
-        o.membership.done.length ? `membership: ${describeOutcome(o.membership)}` : '',
-        o.changed.length === 0 && !adoption.section && !upgraded.hosts.length ? 'nothing changed' : o.changed.length === 0 ? '' : `changed ${o.changed.map((c) => `${c.host} (${c.actions.join(', ')})`).join('; ')}`,
-        adoption.section?.summary ?? '',
-        upgraded.hosts.length ? `upgraded ${upgraded.hosts.join(', ')} (rolling restart)` : '',
+    result: (p, executed) => {
+      const outcome = upOutcome(plan, p.run, p.stages, executed);
+      const { adoption, upgraded } = handedOff;
+      const summary = [
+        outcome.membership.done.length ? `membership: ${describeOutcome(outcome.membership)}` : '',
+        outcome.changed.length === 0 && !adoption && !upgraded.length ? 'nothing changed' : outcome.changed.length === 0 ? '' : `changed ${outcome.changed.map((c) => `${c.host} (${c.actions.join(', ')})`).join('; ')}`,
+        adoption?.summary ?? '',
+        upgraded.length ? `upgraded ${upgraded.join(', ')} (rolling restart)` : '',
       ]
         .filter(Boolean)
-        .join('; '),
+        .join('; ');
+      // rolling printed the run's result
+      if (upgraded.length) return { text: null, json: null, summary };
+      return {
+        json: adoption ? { ...(upJson(outcome) as object), ...adoption.json } : upJson(outcome),
+        text: adoption ? `${adoption.text}\n\n${formatUpOutcome(outcome, true)}` : formatUpOutcome(outcome),
+        summary,
+      };
+    },
   });
-  if (upgraded.hosts.length) return; // rolling printed the run's result
-  const adopted = adoption.section;
-  if (argv.json) printJson(adopted ? { ...(upJson(outcome) as object), ...adopted.json } : upJson(outcome));
-  else printResult(adopted ? `${adopted.text}\n\n${formatUpOutcome(outcome, true)}` : formatUpOutcome(outcome));
 }
 
-/** Dry-run: the membership plan of a running cluster (hosts read, nothing changed); null when no cluster answers. */
-async function observeForDryRun(inventory: Inventory, argv: UpOptions): Promise<(ReturnType<typeof membershipDryRun> & { plan: MembershipPlan; refused: boolean }) | null> {
-  const hosts = await connectForDryRun(inventory, argv);
-  if (!hosts) return null;
-  try {
-    const observed = await observeAndPlan(inventory, hosts, argv);
-    for (const h of observed.retiredHosts.values()) h.close();
-    if (!observed.running) return null;
-    return { ...membershipDryRun(inventory, observed.plan), plan: observed.plan, refused: observed.plan.refusals.length > 0 };
-  } finally {
-    for (const h of hosts.values()) h.close();
-  }
+/** --dry-run: a refusal the run would make, said as notes. */
+function refusalNote(r: Exclude<Refusal, { kind: 'usage' }>): string[] {
+  if (r.kind === 'operation') return [`note: up would refuse: ${r.message.split('\n')[0]}`];
+  return [`note: up would refuse: ${r.summary}`, ...r.failures.map((f) => `note:   ${f.host}: ${f.message.split('\n')[0]}`)];
 }
 
 /** Dry-run: the lock and the audit line are not steps of the plan, but the operator should know they happen. */
@@ -148,11 +153,7 @@ async function pkiText(inventory: Inventory): Promise<string> {
   return `\n${pkiSummary(await ensurePki(inventory, { now: new Date(), dryRun: true }), true)}`;
 }
 
-function listrOptionsFor(argv: UpOptions) {
-  return listrOptions(progressFor(argv));
-}
-
-export function upJson(o: UpOutcome & { membership?: MembershipOutcome }): unknown {
+export function upJson(o: UpOutcome): unknown {
   return {
     ok: true,
     ...(o.membership ? { membership: o.membership.done } : {}),
@@ -163,7 +164,7 @@ export function upJson(o: UpOutcome & { membership?: MembershipOutcome }): unkno
   };
 }
 
-function formatUpOutcome(o: UpOutcome & { membership: MembershipOutcome }, adopted = false): string {
+function formatUpOutcome(o: UpOutcome, adopted = false): string {
   const out: string[] = [];
   if (o.membership.done.length > 0) out.push(style.green(`Membership changed: ${describeOutcome(o.membership)}.`));
   if (adopted) {
