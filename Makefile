@@ -22,8 +22,11 @@ node_modules/.installed: package-lock.json
 
 deps: node_modules/.installed
 
+# tsc writes dist/ module by module (the tests import them one by one); scripts/bundle.mjs then replaces the command's
+# entry, dist/src/cli/main.js, by an esbuild bundle with its handlers in dist/src/cli/chunks/ (docs/performance.md).
 build: deps
 	$(NODE_BIN)/tsc -p tsconfig.json
+	node scripts/bundle.mjs
 
 typecheck: deps
 	$(NODE_BIN)/tsc -p tsconfig.json --noEmit
