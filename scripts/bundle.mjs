@@ -8,10 +8,11 @@
 // - bundle-inputs.json: each output file -> the source files and package files in it (from esbuild's metafile), so a
 //   test can tell which modules a run loaded (test/integration/cli-startup.test.ts) and pack-check which packages
 //   are inside (test/support/runtime-modules.ts);
-// - THIRD-PARTY-NOTICES.txt: the licence of every package bundled, as its own LICENSE file words it.
+// - THIRD-PARTY-NOTICES.txt: the licence of every package bundled, as its own LICENSE file words it;
+// - locales/: yargs's messages in other languages (as yargs reads them from its own package directory).
 
 import { build } from 'esbuild';
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -19,9 +20,9 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const out = join(root, 'dist/src/cli');
 
 // Left to Node's loader, and so in package.json "dependencies": ssh2 has an optional native binding and reads files
-// beside its own modules; @peculiar/x509 needs reflect-metadata loaded first (pki/x509.ts); yargs is loaded through
-// createRequire (cli/yargs-cjs.ts) and y18n reads its locale files from yargs's own directory at run time.
-export const EXTERNAL = ['ssh2', '@peculiar/x509', 'reflect-metadata', 'yargs'];
+// beside its own modules; @peculiar/x509 needs reflect-metadata loaded first (pki/x509.ts). Everything else is inside,
+// yargs's CommonJS build too (cli/yargs-cjs.cts requires it).
+export const EXTERNAL = ['ssh2', '@peculiar/x509', 'reflect-metadata'];
 
 rmSync(join(out, 'chunks'), { recursive: true, force: true });
 const result = await build({
@@ -37,14 +38,23 @@ const result = await build({
   // and main.ts's ../../../package.json stay right.
   chunkNames: 'chunks/[name]-[hash]',
   external: EXTERNAL,
-  // Bundled CommonJS (yaml, ajv's runtime) requires Node's built-ins: esbuild's shim calls a `require` in scope.
-  banner: { js: "import { createRequire as __cjsRequire } from 'node:module'; const require = __cjsRequire(import.meta.url);" },
+  // Bundled CommonJS (yargs, yaml, ajv's runtime) requires Node's built-ins: esbuild's shim calls a `require` in scope.
+  // yargs also finds its locale files from its __dirname (below).
+  banner: { js: "import { createRequire as __cjsRequire } from 'node:module'; const require = __cjsRequire(import.meta.url); const __dirname = import.meta.dirname;" },
   sourcemap: 'linked',
   sourcesContent: false,
   legalComments: 'none', // THIRD-PARTY-NOTICES.txt carries each package's whole licence
   metafile: true,
   logLevel: 'warning',
 });
+
+// yargs's y18n reads its messages from ../locales beside the file holding yargs's code (its __dirname: the banner).
+const yargsOutput = Object.entries(result.metafile.outputs).find(([, o]) => Object.keys(o.inputs).some((i) => i.endsWith('node_modules/yargs/build/index.cjs')));
+if (!yargsOutput) throw new Error('bundle: yargs is not in the bundle');
+const locales = join(dirname(join(root, yargsOutput[0])), '../locales');
+if (locales !== join(out, 'locales')) throw new Error(`bundle: yargs is in ${yargsOutput[0]}: its locales would not be dist/src/cli/locales ("files" in package.json)`);
+rmSync(locales, { recursive: true, force: true });
+cpSync(join(root, 'node_modules/yargs/locales'), locales, { recursive: true });
 
 const inputs = {};
 for (const [file, output] of Object.entries(result.metafile.outputs)) {

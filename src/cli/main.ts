@@ -63,7 +63,7 @@ export async function main(args: string[]): Promise<number> {
     for (const f of fileCompletions(words.at(-1) ?? '')) process.stdout.write(`${f}\n`);
     return await stdoutSettled();
   }
-  const { yargs } = await import('./yargs-cjs.js');
+  const { yargs } = await import('./yargs-cjs.cjs');
   const wantsJson = args.includes('--json');
   settleColour();
   process.on('SIGINT', onInterrupt);

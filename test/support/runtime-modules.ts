@@ -1,5 +1,5 @@
 // What the installed command loads: the modules reachable from the bin entry by relative imports (static, dynamic with
-// a literal specifier, and require through createRequire), and the packages those modules import. `make pack-test`
+// a literal specifier, and require with a literal), and the packages those modules import. `make pack-test`
 // (pack-check.ts) holds the installed tarball to it and test/unit/package.test.ts the build: nothing shipped that is not
 // run, nothing run that is not shipped, every imported package a runtime dependency and every runtime dependency
 // imported; also the licence, the package's links, no sourceMappingURL naming a map that is not there, and the licence
@@ -44,10 +44,7 @@ export function runtimeModules(entry: string): RuntimeModules {
     const source = readFileSync(file, 'utf8');
     // preProcessFile finds static imports and re-exports, import('literal') and require('literal'); not import(expr).
     for (const m of source.matchAll(/\bimport\(\s*([^'"\s)][^)]*)\)/g)) result.unanalysable.push(`${file}: import(${m[1]})`);
-    // esbuild renames a module's own `require` (cli/yargs-cjs.ts: createRequire) when it bundles it: require2('yargs').
-    const renamedRequires = [...source.matchAll(/\brequire\d+\(\s*(['"])([^'"]+)\1\s*\)/g)].map((m) => m[2]!);
-    const specifiers = [...ts.preProcessFile(source, true, true).importedFiles.map((f) => f.fileName), ...renamedRequires];
-    for (const specifier of specifiers) {
+    for (const { fileName: specifier } of ts.preProcessFile(source, true, true).importedFiles) {
       if (specifier.startsWith('.')) {
         const target = resolve(dirname(file), specifier);
         if (existsSync(target)) visit(target);
