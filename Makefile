@@ -121,7 +121,7 @@ pack-test: build
 	schema=$$(sed -n '1s/^# yaml-language-server: [$$]schema=//p' "$$tmp/init.yaml"); \
 	test -f "$$tmp/$$schema" || { echo "pack-test: init's inventory names the schema '$$schema', which is not there" >&2; exit 1; }; \
 	node dist/test/support/pack-check.js "$$lib"; \
-	echo "pack-test: installed etcd-deploy $$version runs --version, --help and plan"
+	echo "pack-test: installed etcd-deploy $$version runs --version, --help, plan and init"
 
 clean:
 	rm -rf dist *.tgz
