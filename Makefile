@@ -22,8 +22,11 @@ node_modules/.installed: package-lock.json
 
 deps: node_modules/.installed
 
+# tsc writes dist/ module by module (the tests import them one by one); scripts/bundle.mjs then replaces the command's
+# entry, dist/src/cli/main.js, by an esbuild bundle with its handlers in dist/src/cli/chunks/ (docs/performance.md).
 build: deps
 	$(NODE_BIN)/tsc -p tsconfig.json
+	node scripts/bundle.mjs
 
 typecheck: deps
 	$(NODE_BIN)/tsc -p tsconfig.json --noEmit
@@ -92,7 +95,8 @@ pack: build
 
 # What an operator installs works: pack the tarball, install it globally into a temporary prefix (dependencies from the
 # npm registry, or its cache; without install scripts, as npm 12 installs by default: ssh2 then has no native binding,
-# which it does not need), and run the installed command: --version, --help and plan on the example inventory.
+# which it does not need), and run the installed command: --version, --help, plan on the example inventory, and init
+# (whose inventory names the shipped schema by a path found from the bundle's chunk: scripts/bundle.mjs).
 # pack-check.js then holds the installed package to what it must be (test/support/runtime-modules.ts): LICENSE and the
 # package's links, no module the command never loads (build-only scripts), no sourceMappingURL naming a map that is
 # not shipped, every package imported at run time in "dependencies" and nothing else there.
@@ -113,8 +117,11 @@ pack-test: build
 	(cd "$$tmp" && "$$bin" plan -i "$$lib/inventory.example.yaml" | grep -q '^Plan: 3 etcd members'); \
 	(cd "$$tmp" && "$$bin" plan -i "$$lib/inventory.example.yaml" --json | node -e 'const d=JSON.parse(require("fs").readFileSync(0,"utf8")); if (d.hosts.length !== 3) process.exit(1)'); \
 	test -f "$$lib/schema/inventory.schema.json"; \
+	(cd "$$tmp" && "$$bin" init -i "$$tmp/init.yaml" --name t --node a=198.18.0.11 --node b=198.18.0.12 --node c=198.18.0.13 --no-tls >/dev/null); \
+	schema=$$(sed -n '1s/^# yaml-language-server: [$$]schema=//p' "$$tmp/init.yaml"); \
+	test -f "$$tmp/$$schema" || { echo "pack-test: init's inventory names the schema '$$schema', which is not there" >&2; exit 1; }; \
 	node dist/test/support/pack-check.js "$$lib"; \
-	echo "pack-test: installed etcd-deploy $$version runs --version, --help and plan"
+	echo "pack-test: installed etcd-deploy $$version runs --version, --help, plan and init"
 
 clean:
 	rm -rf dist *.tgz

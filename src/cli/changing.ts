@@ -14,7 +14,7 @@ import { InterruptedError, runSignal } from '../ssh/interrupt.js';
 import { connector, tolerantConnector } from './connect.js';
 import type { GlobalOptions, LockOptions, SshOptions } from './options.js';
 import { info, verboseTracer } from './output.js';
-import { hideBin } from './yargs-cjs.js';
+import { hideBin } from './yargs-cjs.cjs';
 
 // Moved to options.ts (light: command descriptors use it); re-exported for the modules that import it from here.
 export { withLock, type LockOptions } from './options.js';

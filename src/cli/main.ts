@@ -9,6 +9,7 @@ import { commandsFor } from './commands/index.js';
 import { fileCompletions, wantsFile } from './completion.js';
 import { printJson, settleColour, stdoutFailed, watchStdout } from './output.js';
 import { ReportedFailure } from './reported.js';
+import { mapStack } from './stack.js';
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -62,7 +63,7 @@ export async function main(args: string[]): Promise<number> {
     for (const f of fileCompletions(words.at(-1) ?? '')) process.stdout.write(`${f}\n`);
     return await stdoutSettled();
   }
-  const { yargs } = await import('./yargs-cjs.js');
+  const { yargs } = await import('./yargs-cjs.cjs');
   const wantsJson = args.includes('--json');
   settleColour();
   process.on('SIGINT', onInterrupt);
@@ -146,7 +147,7 @@ function report(err: unknown, json: boolean): number {
   // Not one of ours: still no stack trace unless asked for, but say it is a bug.
   const e = err as Error;
   process.stderr.write(`internal error: ${e?.message ?? String(err)}\n`);
-  if (process.env.ETCD_DEPLOY_DEBUG) process.stderr.write(`${e?.stack ?? ''}\n`);
+  if (process.env.ETCD_DEPLOY_DEBUG) process.stderr.write(`${mapStack(e?.stack ?? '')}\n`);
   else process.stderr.write('This is a bug in etcd-deploy; rerun with ETCD_DEPLOY_DEBUG=1 for details.\n');
   if (json) printJson({ ok: false, error: { kind: 'internal', message: e?.message ?? String(err) } });
   return ExitCode.failed;

@@ -1,13 +1,16 @@
 // What `--help`, `--version` and completion requests load: only the command descriptors and yargs, never a handler
 // module nor listr2, ssh2, yaml or ajv (a module-resolution hook records every module the process resolves). This is
 // the cause of their start-up time; `node dist/test/bench/bench.js --startup-only` measures the time itself.
+//
+// dist/src/cli/main.js is a bundle (scripts/bundle.mjs): a file it loads from dist/src/cli (main.js itself, a chunk)
+// counts as every source and package file esbuild put in it, from bundle-inputs.json beside it.
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { after, before, test } from 'node:test';
 import { repoPath } from '../support/paths.js';
 
@@ -47,11 +50,23 @@ before(() => {
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-/** Every module URL (ESM) and CommonJS file the CLI loads for `args`. */
+const BUNDLE_INPUTS = repoPath('dist/src/cli/bundle-inputs.json');
+
+/** A bundle's file (its URL) -> the files esbuild put into it (src/..., node_modules/...); none for any other module. */
+function bundled(url: string): string[] {
+  if (!existsSync(BUNDLE_INPUTS) || !url.startsWith('file:')) return [];
+  const inputs = JSON.parse(readFileSync(BUNDLE_INPUTS, 'utf8')) as Record<string, string[]>;
+  const prefix = repoPath('dist/src/cli/');
+  const path = fileURLToPath(url);
+  return path.startsWith(prefix) ? (inputs[path.slice(prefix.length)] ?? []) : [];
+}
+
+/** Every module URL (ESM) and CommonJS file the CLI loads for `args`, and what is inside the bundle's files. */
 function loaded(args: string[]): Promise<{ code: number; modules: string[] }> {
   return new Promise((resolve) => {
     execFile(process.execPath, ['--import', register, '--require', reporter, CLI, ...args], { env: { ...process.env, NO_COLOR: '1' }, cwd: dir }, (err, _stdout, stderr) => {
-      const modules = stderr.split('\n').filter((l) => /^(RESOLVED|REQUIRED) /.test(l)).map((l) => l.replace(/^\w+ /, ''));
+      const files = stderr.split('\n').filter((l) => /^(RESOLVED|REQUIRED) /.test(l)).map((l) => l.replace(/^\w+ /, ''));
+      const modules = [...new Set([...files, ...files.flatMap(bundled)])];
       resolve({ code: err ? Number((err as { code?: number }).code) : 0, modules });
     });
   });
@@ -59,7 +74,7 @@ function loaded(args: string[]): Promise<{ code: number; modules: string[] }> {
 
 // phases/progress-mode.js is the light half of phases/progress.js, and inventory/init-defaults.js that of
 // inventory/init.js (the defaults `init --help` shows), kept apart for this path.
-const HEAVY = /node_modules\/(listr2|ssh2|yaml|ajv|ajv-formats|@peculiar|p-limit|ssh-config|cpu-features)\/|dist\/src\/(cli\/handlers|phases\/(?!progress-mode)|ssh\/(?!interrupt)|inventory\/(?!init-defaults)|plan|etcd|status|pki|audit|check)\//;
+const HEAVY = /node_modules\/(listr2|ssh2|yaml|ajv|ajv-formats|@peculiar|p-limit|ssh-config|cpu-features)\/|(^|dist\/)src\/(cli\/handlers|phases\/(?!progress-mode)|ssh\/(?!interrupt)|inventory\/(?!init-defaults)|plan|etcd|status|pki|audit|check)\//;
 
 for (const args of [
   ['--help'],
@@ -90,6 +105,7 @@ for (const args of [
     const r = await loaded(args);
     assert.equal(r.code, 0);
     assert.ok(r.modules.some((m) => m.endsWith('dist/src/cli/main.js')), 'the hook saw the CLI itself');
+    if (existsSync(BUNDLE_INPUTS)) assert.ok(r.modules.includes('src/cli/commands/up.ts'), 'the bundle was read as its inputs');
     const heavy = r.modules.filter((m) => HEAVY.test(m));
     assert.deepEqual(heavy, []);
   });
@@ -98,6 +114,7 @@ for (const args of [
 test('running a command does load its handler (the check above can fail)', async () => {
   const r = await loaded(['plan', '-i', repoPath('inventory.example.yaml')]);
   assert.equal(r.code, 0);
-  assert.ok(r.modules.some((m) => m.endsWith('dist/src/cli/handlers/plan.js')));
+  assert.ok(r.modules.some((m) => /(^|dist\/)src\/cli\/handlers\/plan\.[jt]s$/.test(m)));
   assert.ok(r.modules.some((m) => /node_modules\/yaml\//.test(m)));
+  assert.ok(r.modules.some((m) => HEAVY.test(m)));
 });

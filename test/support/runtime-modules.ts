@@ -1,8 +1,9 @@
 // What the installed command loads: the modules reachable from the bin entry by relative imports (static, dynamic with
-// a literal specifier, and require through createRequire), and the packages those modules import. `make pack-test`
+// a literal specifier, and require with a literal), and the packages those modules import. `make pack-test`
 // (pack-check.ts) holds the installed tarball to it and test/unit/package.test.ts the build: nothing shipped that is not
 // run, nothing run that is not shipped, every imported package a runtime dependency and every runtime dependency
-// imported; also the licence, the package's links and no sourceMappingURL naming a map that is not there.
+// imported; also the licence, the package's links, no sourceMappingURL naming a map that is not there, and the licence
+// of every package bundled into the command (scripts/bundle.mjs) in its THIRD-PARTY-NOTICES.txt.
 
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { isBuiltin } from 'node:module';
@@ -57,6 +58,26 @@ export function runtimeModules(entry: string): RuntimeModules {
   };
   visit(resolve(entry));
   return result;
+}
+
+/**
+ * Packages bundled into the command (scripts/bundle.mjs: bundle-inputs.json beside the entry lists each output file's
+ * inputs) that THIRD-PARTY-NOTICES.txt there does not name with their licence; [] when the entry is not a bundle.
+ */
+export function bundledWithoutNotice(entry: string): string[] {
+  const dir = dirname(resolve(entry));
+  if (!existsSync(join(dir, 'bundle-inputs.json'))) return [];
+  const inputs = JSON.parse(readFileSync(join(dir, 'bundle-inputs.json'), 'utf8')) as Record<string, string[]>;
+  const names = new Set(
+    Object.values(inputs)
+      .flat()
+      .map((input) => /.*node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(input)?.[1])
+      .filter((name): name is string => name !== undefined),
+  );
+  const notices = existsSync(join(dir, 'THIRD-PARTY-NOTICES.txt')) ? readFileSync(join(dir, 'THIRD-PARTY-NOTICES.txt'), 'utf8') : '';
+  // Each package's heading ("yaml 2.9.1 (ISC)") and then its licence text (scripts/bundle.mjs).
+  const noticed = new Set([...notices.matchAll(/^(\S+) \S+ \(.*\)\n-{60}\n\S/gm)].map((m) => m[1]!));
+  return [...names].filter((name) => !noticed.has(name)).sort();
 }
 
 export interface Manifest {
@@ -117,6 +138,7 @@ export function packProblems(installed: string): { problems: string[]; files: nu
     if (isTypeOnly(readFileSync(file, 'utf8'))) continue; // `export {};`: harmless, loaded by nothing
     problems.push(`${relative(dir, file)} is shipped but the command never loads it (build-only?): leave it out in package.json "files"`);
   }
+  for (const name of bundledWithoutNotice(join(dir, bin))) problems.push(`${name} is bundled into the command but THIRD-PARTY-NOTICES.txt has no licence for it`);
   const dependencies = new Set(Object.keys(manifest.dependencies ?? {}));
   for (const [name, importers] of run.packages) {
     if (!dependencies.has(name)) problems.push(`${name} is imported at run time (${[...importers].map((f) => relative(dir, f)).join(', ')}) but is not in "dependencies"`);
