@@ -6,6 +6,7 @@
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { afterEach, test } from 'node:test';
 import { FakeCluster, isLockCommand, unpackBatch } from '../support/fake-cluster.js';
 import { repoPath } from '../support/paths.js';
@@ -61,3 +62,27 @@ for (const imagePresent of [true, false]) {
     }
   });
 }
+
+test('up --dry-run reads each host over one connection, also when it plans an upgrade or an adoption (their plans read the same connections)', { timeout: 90_000 }, async () => {
+  cluster = await FakeCluster.start({ running: false });
+  const inventory = cluster.inventoryFile;
+  assert.equal((await cli(['up', '-i', inventory, '--health-timeout', '10'])).code, 0);
+  const connected = (): number[] => cluster!.nodes.map((n) => n.server.connections);
+  const once = async (what: string, expect: RegExp): Promise<void> => {
+    const before = connected();
+    const r = await cli(['up', '-i', inventory, '--dry-run']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, expect);
+    assert.deepEqual(connected().map((c, i) => c - before[i]!), [1, 1, 1], `${what}: one connection per host`);
+  };
+  await once('nothing to do', /Plan: 3 etcd members/);
+  // The image changed alone: rolling's plan, printed over up's connections.
+  writeFileSync(inventory, readFileSync(inventory, 'utf8').replace('image: etcd-lab:3.4.23', 'image: etcd-lab:rebuilt'));
+  await once('an upgrade', /^up found etcd-1, etcd-2, etcd-3 running etcd-lab:3\.4\.23; the inventory names etcd-lab:rebuilt/m);
+  // Back to the image, and each container as the runbook started it: the adoption's plan.
+  writeFileSync(inventory, readFileSync(inventory, 'utf8').replace('image: etcd-lab:rebuilt', 'image: etcd-lab:3.4.23'));
+  const spec = JSON.parse((await cli(['plan', '-i', inventory, '--json'])).stdout) as { hosts: { host: string; flags: string[] }[] };
+  const tools = /^--(listen-metrics-urls|quota-backend-bytes|auto-compaction-|experimental-|initial-corrupt-check|corrupt-check-time)/;
+  for (const n of cluster.nodes) n.container!.cmd = ['etcd', ...spec.hosts.find((h) => h.host === n.name)!.flags.filter((f) => !tools.test(f)), '--auto-tls', '--peer-auto-tls'];
+  await once('an adoption', /up found the etcd container the hand-run runbook started on etcd-1, etcd-2, etcd-3/);
+});

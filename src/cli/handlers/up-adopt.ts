@@ -11,7 +11,6 @@ import { formatRollingPlan } from '../../plan/format-rolling.js';
 import { planSteps } from '../../engine/execute.js';
 import type { UpPlan } from '../../plan/up.js';
 import type { FileHost } from '../../ssh/connection.js';
-import { connector } from '../connect.js';
 import type { UpOptions } from '../commands/up.js';
 import { progressFor } from '../options.js';
 import { info, verboseTracer } from '../output.js';
@@ -26,19 +25,11 @@ export interface AdoptionSection {
 }
 
 /**
- * `up --dry-run`: look at the hosts (read-only, no lock) for members the runbook started. When the hosts cannot be
- * reached, there is nothing running to adopt from here: the plan for new hosts is printed, with a note.
+ * `up --dry-run`: read the hosts up already connected to (read-only, no lock) for members the runbook started, and
+ * plan their adoption. null when there is none.
  */
-export async function adoptionDryRun(inventory: Inventory, plan: UpPlan, argv: UpOptions): Promise<AdoptionSection | null> {
-  let hosts: Map<string, FileHost>;
-  try {
-    const trace = verboseTracer(argv.verbose);
-    hosts = new Map([...(await connector(inventory, argv)())].map(([n, h]) => [n, traced(h, trace)]));
-  } catch (err) {
-    info(`note: the hosts could not be inspected (${firstLine(err)}); the plan below is for hosts where no member runs yet`);
-    return null;
-  }
-  try {
+export async function adoptionDryRun(inventory: Inventory, plan: UpPlan, hosts: ReadonlyMap<string, FileHost>, argv: UpOptions): Promise<AdoptionSection | null> {
+  {
     const findings = await probeAdoptions(plan, hosts);
     const refused = findings.flatMap((f) => (f && 'refused' in f ? [`${f.host}: ${f.refused}`] : []));
     const adopt: MemberAdoption[] = findings.flatMap((f) => (f && 'adopt' in f ? [{ host: f.host, changes: f.adopt }] : []));
@@ -65,8 +56,6 @@ export async function adoptionDryRun(inventory: Inventory, plan: UpPlan, argv: U
       },
       summary: `would adopt ${adopt.map((a) => a.host).join(', ')}`,
     };
-  } finally {
-    for (const h of hosts.values()) h.close();
   }
 }
 
@@ -92,8 +81,4 @@ export async function adoptMembers(inventory: Inventory, raw: ReadonlyMap<string
     },
     summary: `adopted ${outcome.rolled.join(', ')} (started by the runbook)`,
   };
-}
-
-function firstLine(err: unknown): string {
-  return ((err as Error)?.message ?? String(err)).split('\n')[0] ?? '';
 }

@@ -2,19 +2,17 @@
 // desired state, an etcd upgrade is asked for by changing it). The upgrade is rolling's: the same stages
 // (phases/rolling.ts rollingEnginePlan) run by the executor over up's connections (handlers/rolling.ts rollingRun);
 // up only decides that the image change is the whole difference (phases/up-decide.ts).
-// Loaded only when up finds such a change, or for --dry-run.
+// Loaded only when up finds such a change.
 
 import type { Inventory } from '../../inventory/types.js';
-import { traced } from '../../phases/exec.js';
-import { decideHost, type HostDecision } from '../../phases/up-decide.js';
+import type { HostDecision } from '../../phases/up-decide.js';
 import { upSteps } from '../../plan/format.js';
 import { formatRollingPlan } from '../../plan/format-rolling.js';
 import type { UpPlan } from '../../plan/up.js';
 import type { FileHost } from '../../ssh/connection.js';
-import { connector } from '../connect.js';
 import type { RollingOptions } from '../commands/rolling.js';
 import type { UpOptions } from '../commands/up.js';
-import { printJson, printResult, verboseTracer } from '../output.js';
+import { printJson, printResult } from '../output.js';
 import { planSteps } from '../../engine/execute.js';
 import { rollingEnginePlan } from '../../phases/rolling.js';
 import { rollingRun } from './rolling.js';
@@ -35,39 +33,11 @@ export function upgradeOnly(decisions: readonly HostDecision[]): boolean {
 }
 
 /**
- * `up --dry-run` on a running cluster (etcd answered, no membership change): read each host's four probes (read-only)
- * and, when the image is the only difference, print rolling's plan for it (text, or the same --json document) and
- * return true. Otherwise false, and up's dry-run goes on as before. A path etcd's rules forbid is refused here, as
- * `rolling --dry-run` refuses it.
+ * `up --dry-run` on a running cluster (etcd answered, no membership change) whose hosts up's one read found to differ
+ * only by the image (`decisions`, upgradeOnly): print rolling's plan for it (text, or the same --json document) over
+ * up's own connections. A path etcd's rules forbid is refused here, as `rolling --dry-run` refuses it.
  */
-export async function upgradeDryRun(inventory: Inventory, plan: UpPlan, argv: UpOptions): Promise<boolean> {
-  let hosts: Map<string, FileHost>;
-  try {
-    hosts = await connector(inventory, argv)();
-  } catch {
-    return false; // the membership dry-run already said whether the hosts answer
-  }
-  try {
-    return await upgradeDryRunOn(inventory, plan, hosts, argv);
-  } finally {
-    for (const h of hosts.values()) h.close();
-  }
-}
-
-async function upgradeDryRunOn(inventory: Inventory, plan: UpPlan, hosts: ReadonlyMap<string, FileHost>, argv: UpOptions): Promise<boolean> {
-  const trace = verboseTracer(argv.verbose);
-  const wrapped = new Map([...hosts].map(([n, h]) => [n, traced(h, trace)]));
-  const decisions = await Promise.all(
-    plan.hosts.map(async (hp) => {
-      const host = wrapped.get(hp.node.name);
-      if (!host) return null;
-      const [engine, image, container, data] = await Promise.all(
-        [hp.probes.engine, hp.probes.image, hp.probes.container, hp.probes.data].map((s) => host.exec(s.command, { timeoutMs: 60_000 })),
-      );
-      return decideHost(hp, { engine: engine!, image: image!, container: container!, data: data! }, inventory, true);
-    }),
-  );
-  if (decisions.some((d) => d === null) || !upgradeOnly(decisions as HostDecision[])) return false;
+export async function upgradeDryRun(inventory: Inventory, plan: UpPlan, hosts: ReadonlyMap<string, FileHost>, decisions: readonly HostDecision[], argv: UpOptions): Promise<void> {
   const rollingOptions = rollingArgv(argv, true);
   const engine = await rollingEnginePlan(inventory, hosts, { mode: rollingOptions.mode, gateDeadlineMs: rollingOptions['gate-timeout'] * 1000, command: 'up' });
   const { plan: rolling, snapshot } = engine.run;
@@ -75,9 +45,9 @@ async function upgradeDryRunOn(inventory: Inventory, plan: UpPlan, hosts: Readon
     // up's own reads come first in the run (its inspections and checks on every host, the health gate): then rolling's steps.
     const reads = upSteps(plan).filter((s) => !s.changes && s.when === undefined);
     printJson({ command: engine.command, ...engine.document, steps: [...reads, ...planSteps(engine)] });
-    return true;
+    return;
   }
-  const upgrading = (decisions as HostDecision[]).flatMap((d) => (d.ok && d.upgrade ? [d] : []));
+  const upgrading = decisions.flatMap((d) => (d.ok && d.upgrade ? [d] : []));
   const { from, to } = upgrading[0]!.upgrade!;
   printResult(
     [
@@ -87,7 +57,6 @@ async function upgradeDryRunOn(inventory: Inventory, plan: UpPlan, hosts: Readon
       formatRollingPlan(rolling, snapshot),
     ].join('\n'),
   );
-  return true;
 }
 
 /** `up --yes` found the image change alone (phases/up.ts): run it as `rolling` runs it, over the run's connections. */

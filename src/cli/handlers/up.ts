@@ -73,10 +73,13 @@ export async function up(argv: UpOptions): Promise<void> {
         const decisions = plan.hosts.map((hp) => observed?.findings.get(hp.node.name)?.decision);
         if (running && !refused && membership.changes.length === 0 && decisions.every((d) => d !== undefined)) {
           const { upgradeOnly, upgradeDryRun } = await import('./up-upgrade.js');
-          if (upgradeOnly(decisions as HostDecision[]) && (await upgradeDryRun(inventory, plan, argv))) return { ...base, shown: true };
+          if (upgradeOnly(decisions as HostDecision[])) {
+            await upgradeDryRun(inventory, plan, hosts, decisions as HostDecision[], argv);
+            return { ...base, shown: true };
+          }
         }
         // Members started by hand with the runbook: their adoption comes after up's own steps.
-        const adoption = run.adopt.length > 0 ? await (await import('./up-adopt.js')).adoptionDryRun(inventory, plan, argv) : null;
+        const adoption = run.adopt.length > 0 ? await (await import('./up-adopt.js')).adoptionDryRun(inventory, plan, hosts, argv) : null;
         const dry = running ? membershipDryRun(inventory, membership) : null;
         const { command: _command, steps: _steps, ...own } = upPlanJson(plan) as Record<string, unknown>;
         void _command;
