@@ -186,9 +186,17 @@ describe('scheduled backups on the lab', { skip, timeout: 900_000 }, () => {
       process.stderr.write(`${lead} stopped; ${next.node} took ${next.id} ${((Date.now() - stopped) / 1000).toFixed(1)} s later (seen)\n`);
       // the stopped host says so at its next slot: its job may still have been busy with the slot before the stop, and
       // when that job's minute ran out, the next one starts at cron's next minute (seen in CI: over 30 s)
-      const check = await waitFor(`${lead} recording its member down`, 90_000, async () => {
+      // (seen in CI twice: no record within 90 s; the wait is 150 s, and a timeout says what the host's job was doing)
+      const check = await waitFor(`${lead} recording its member down`, 150_000, async () => {
         const r = await hostExec(lead, ['cat', '/var/backups/etcd-deploy/last-check']);
         return /"role":"down"/.test(r.stdout) ? r.stdout : null;
+      }).catch(async (err: Error) => {
+        const seen = await hostExec(lead, [
+          'sh',
+          '-c',
+          'date -u; for f in last-run last-check last-slot; do echo "$f: $(cat /var/backups/etcd-deploy/$f 2>&1)"; done; tail -n 5 /var/backups/etcd-deploy/attempts.jsonl; ps -eo pid,etime,args | grep -E "backup-job|docker (run|exec)" | grep -v grep',
+        ]);
+        throw new Error(`${err.message}\n${lead}'s job:\n${seen.stdout}${seen.stderr}`);
       });
       process.stderr.write(`${lead}: ${check}`);
     } finally {
