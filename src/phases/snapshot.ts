@@ -9,6 +9,7 @@ import { HostsError, tail } from '../errors.js';
 import { parseSnapshotStatus, type SnapshotStatus } from '../etcd/parse.js';
 import type { SnapshotPlan } from '../plan/snapshot.js';
 import type { FileHost } from '../ssh/connection.js';
+import { runSignal } from '../ssh/interrupt.js';
 import { downloadFile } from '../ssh/transfer.js';
 import { ProgressLine } from '../ssh/transfer-progress.js';
 
@@ -68,7 +69,8 @@ export async function takeSnapshot(
     const progress = interval > 0 ? new ProgressLine(Number.isFinite(size) ? size : null, interval, (line) => onStep(`${fetching}: ${line}`)) : null;
     const fetched = downloadFile(host, plan.hostPath, plan.localPath, {
       checksumCommand: plan.checksum.command,
-      signal: stop.signal,
+      // A bad snapshot, or Ctrl-C: a copy whose bytes are all in is still not put in place after an interrupt.
+      signal: AbortSignal.any([stop.signal, runSignal]),
       ...(progress ? { onBytes: progress.update } : {}),
       ...(options.stallMs !== undefined ? { stallMs: options.stallMs } : {}),
     });

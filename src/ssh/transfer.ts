@@ -198,6 +198,8 @@ export async function downloadFile(host: StreamingHost, remotePath: string, loca
     if (options.fsync !== false) await file.sync();
     fileOpen = false;
     await file.close();
+    // Abandoned while the host hashed its copy or the file was synced (Ctrl-C once every byte was in): not put in place.
+    if (abandoned) throw new SshTransferError(host.name, `${what} was abandoned`);
     await rename(partial, localPath);
     return { sha256, bytes };
   } catch (err) {
