@@ -1,27 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { OperationError } from '../../src/errors.js';
-import { parseInventory } from '../../src/inventory/load.js';
 import { formatRollingPlan } from '../../src/plan/format-rolling.js';
-import { isStaleState, moveAside, planRolling, rollingSteps, turnTolerance, type ObservedMember, type RollingState } from '../../src/plan/rolling.js';
+import { isStaleState, moveAside, planRolling, rollingSteps, turnTolerance, type RollingState } from '../../src/plan/rolling.js';
 import { render } from '../../src/plan/shell.js';
 import { limitRolling } from '../../src/plan/rolling-limit.js';
 import { planSnapshot } from '../../src/plan/snapshot.js';
 import { checkVersionChange, parseSemver, type VersionPlan } from '../../src/plan/upgrade-rules.js';
+import { inventory, member } from '../support/rolling-fixture.js';
 
-const inventory = parseInventory(
-  `cluster: {token: t, image: etcd:b}
-nodes:
-  - {name: e1, ip: 198.18.0.11}
-  - {name: e2, ip: 198.18.0.12}
-  - {name: e3, ip: 198.18.0.13}
-`,
-  '/ops/inv.yaml',
-);
-
-function member(name: string, over: Partial<ObservedMember> = {}): ObservedMember {
-  return { name, memberId: `${name}0001`, healthy: true, isLearner: false, unstarted: false, isLeader: false, containerPresent: true, ...over };
-}
 
 function allowedPlan(members: string[], target: string): VersionPlan {
   const verdict = checkVersionChange({ members: members.map((m) => parseSemver(m)!), target: parseSemver(target)!, authEnabled: false, extraFlags: [] });

@@ -2,31 +2,14 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseInventory } from '../../src/inventory/load.js';
 import { fromStep } from '../../src/plan/json.js';
 import { limitRolling } from '../../src/plan/rolling-limit.js';
-import { planRolling, rollingSteps, turnSteps, type ObservedMember, type RollingState } from '../../src/plan/rolling.js';
+import { planRolling, rollingSteps, turnSteps, type RollingState } from '../../src/plan/rolling.js';
 import { replaceSpace, rollingPlanDocument, rollingStages, type SpaceCheck } from '../../src/plan/rolling-stages.js';
-import { planSnapshot } from '../../src/plan/snapshot.js';
 import { stageSteps, type Stage } from '../../src/plan/stages.js';
 import type { ClusterObservation } from '../../src/observe/cluster.js';
+import { inventory, member, healthy, opts, snapshot } from '../support/rolling-fixture.js';
 
-const inventory = parseInventory(
-  `cluster: {token: t, image: etcd:b}
-nodes:
-  - {name: e1, ip: 198.18.0.11}
-  - {name: e2, ip: 198.18.0.12}
-  - {name: e3, ip: 198.18.0.13}
-`,
-  '/ops/inv.yaml',
-);
-
-function member(name: string, over: Partial<ObservedMember> = {}): ObservedMember {
-  return { name, memberId: `${name}0001`, healthy: true, isLearner: false, unstarted: false, isLeader: false, containerPresent: true, ...over };
-}
-const healthy = [member('e1', { isLeader: true }), member('e2'), member('e3')];
-const opts = { timestamp: '20261124T120000Z', version: '3.4.23', state: null };
-const snapshot = planSnapshot(inventory, inventory.nodes[0]!, '/ops/s.db');
 const fresh: RollingState = { mode: 'restart', startedAt: '2026-11-24T12:00:00.000Z', originalIds: { e1: 'e10001', e2: 'e20001', e3: 'e30001' }, done: [] };
 const stageOptions = (state: RollingState, space: SpaceCheck | null = null) => ({ gateDeadlineMs: 120_000, statePath: '/ops/.inv.yaml.rolling.json', state, space });
 

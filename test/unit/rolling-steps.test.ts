@@ -2,26 +2,9 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseInventory } from '../../src/inventory/load.js';
-import { planRolling, rollingSteps, type ObservedMember } from '../../src/plan/rolling.js';
-import { planSnapshot } from '../../src/plan/snapshot.js';
+import { planRolling, rollingSteps } from '../../src/plan/rolling.js';
+import { inventory, member, healthy, opts, snapshot } from '../support/rolling-fixture.js';
 
-const inventory = parseInventory(
-  `cluster: {token: t, image: etcd:b}
-nodes:
-  - {name: e1, ip: 198.18.0.11}
-  - {name: e2, ip: 198.18.0.12}
-  - {name: e3, ip: 198.18.0.13}
-`,
-  '/ops/inv.yaml',
-);
-
-function member(name: string, over: Partial<ObservedMember> = {}): ObservedMember {
-  return { name, memberId: `${name}0001`, healthy: true, isLearner: false, unstarted: false, isLeader: false, containerPresent: true, ...over };
-}
-const healthy = [member('e1', { isLeader: true }), member('e2'), member('e3')];
-const opts = { timestamp: '20261124T120000Z', version: '3.4.23', state: null };
-const snapshot = planSnapshot(inventory, inventory.nodes[0]!, '/ops/s.db');
 
 const ETCDCTL = 'docker exec -e ETCDCTL_API=3 etcd etcdctl';
 const ALL = '--endpoints=http://198.18.0.11:2379,http://198.18.0.12:2379,http://198.18.0.13:2379';
